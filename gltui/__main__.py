@@ -1,0 +1,3 @@
+from gltui.cli import main
+
+raise SystemExit(main())
