@@ -1,0 +1,87 @@
+"""Shared fixtures. Paths: the repo root, the bundled sample data, the real MNIST beside the project."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # tests run against this checkout even where gltui is not installed
+    sys.path.insert(0, str(REPO_ROOT))
+SAMPLE_MNIST = REPO_ROOT / "sample_data" / "mnist"
+SHARED_MNIST = REPO_ROOT.parent / "shared" / "datasets" / "mnist"  # real IDX files, may be absent
+
+
+@pytest.fixture(scope="session")
+def sample_mnist_dir() -> Path:
+    """sample_data/mnist: 3000 + 1000 (test/) real MNIST digits as PNG, with labels.csv."""
+    return SAMPLE_MNIST
+
+
+@pytest.fixture(scope="session")
+def shared_mnist_dir() -> Path:
+    """The real MNIST IDX .gz files; tests that need them skip when they are not there."""
+    if not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real MNIST not found at {SHARED_MNIST}")
+    return SHARED_MNIST
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """The first 600 sample training digits, read straight with PIL: (600, 28, 28) uint8, labels."""
+    from PIL import Image
+
+    rows = (SAMPLE_MNIST / "labels.csv").read_text().split()[1:601]
+    images = np.stack([np.asarray(Image.open(SAMPLE_MNIST / r.split(",")[0])) for r in rows])
+    labels = np.array([int(r.split(",")[1]) for r in rows], dtype=np.int64)
+    return images, labels
+
+
+# ---- small projects for engine, CLI and TUI tests ------------------------------------------------
+
+SMALL_POOL = 800  # sample digits in the small npz dataset: scoring and training stay ~1 s a round
+
+
+@pytest.fixture(scope="session")
+def small_npz(tmp_path_factory, digits) -> Path:
+    """The first 800 sample training digits and 200 test digits as an npz dataset."""
+    from PIL import Image
+
+    rows = (SAMPLE_MNIST / "test" / "labels.csv").read_text().split()[1:201]
+    x_test = np.stack([np.asarray(Image.open(SAMPLE_MNIST / "test" / r.split(",")[0])) for r in rows])
+    y_test = np.array([int(r.split(",")[1]) for r in rows], dtype=np.int64)
+    from gltui.data import load
+
+    train = load(f"folder:{SAMPLE_MNIST}").train
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    np.savez(path, x=train.images[:SMALL_POOL, 0], y=train.labels[:SMALL_POOL],
+             x_test=x_test, y_test=y_test)
+    return path
+
+
+def init_args(project: Path, data: Path, *extra: str) -> list[str]:
+    """`gltui init` arguments for a small, fast project (tiny profile, k = 2)."""
+    return ["init", str(project), "--data", f"npz:{data}", "--profile", "tiny", "--val-size", "100",
+            "--initial", "20", "--k", "2", *extra]
+
+
+@pytest.fixture(scope="session")
+def small_project_template(tmp_path_factory, small_npz) -> Path:
+    """A freshly initialised small project; copy it (fresh_project) rather than modify it."""
+    from gltui.cli import main
+
+    path = tmp_path_factory.mktemp("template") / "proj"
+    assert main(init_args(path, small_npz)) == 0
+    return path
+
+
+@pytest.fixture
+def fresh_project(tmp_path, small_project_template) -> Path:
+    import shutil
+
+    dest = tmp_path / "proj"
+    shutil.copytree(small_project_template, dest)
+    return dest
