@@ -1,0 +1,471 @@
+"""Command line: argument parsing only. It calls the project/engine for headless work and the
+TUI (imported only then) for interactive work.
+
+    gltui init PROJECT --data SPEC [--test SPEC] [--val-size N] [--initial N] [--profile P] ...
+    gltui run PROJECT [--oracle] [--run NAME] [--strategy S] [--max-rounds N] [--budget N] ...
+    gltui status PROJECT [--json]
+    gltui export PROJECT --format csv|jsonl|imagefolder --out PATH [--run NAME]
+    gltui report PROJECT --out DIR
+    gltui PROJECT                 the TUI on that project
+    gltui --oracle / gltui        headless run / TUI on the bundled sample project
+
+Exit codes: 0 done, 1 failure (I/O and the like), 2 bad input or usage: one line on stderr
+naming the problem and the fix, and nothing changed. 130 after Ctrl-C (state kept, resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from gltui.config import PROFILES, Config, train_config
+
+COMMANDS = ("init", "run", "status", "export", "report")
+SAMPLE_SPEC_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "mnist"
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing: exit 2 with one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (with where to look) and exit 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _accuracy(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value > 1 and value <= 100:
+        value /= 100  # 98 means 98 %
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an accuracy in (0, 1] or a percentage")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+        assert h > 0 and w > 0
+    except (ValueError, AssertionError):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a size as HxW, e.g. 28x28") from None
+    return h, w
+
+
+def _schedule(text: str) -> str:
+    if text == "exponential":
+        return text
+    if text.startswith("fixed:") and text[6:].isdigit() and int(text[6:]) > 0:
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: use exponential or fixed:N (N > 0)")
+
+
+STRATEGY_CHOICES = ("rde", "random", "entropy", "margin", "least-confidence")
+
+
+def _add_loop_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strategy", choices=STRATEGY_CHOICES, help="selection strategy (default rde)")
+    p.add_argument("--max-rounds", type=_positive, help="stop after N training rounds")
+    p.add_argument("--budget", type=_positive, help="stop once N images are labeled")
+    p.add_argument("--target-accuracy", type=_accuracy, help="stop at this validation accuracy")
+    p.add_argument("--k", type=_positive, help="augmented copies per image for rde (default 8)")
+    p.add_argument("--schedule", type=_schedule, help="exponential (default) or fixed:N")
+    p.add_argument("--candidates", type=_positive,
+                   help="score a random subset of N pool images per round (0 = all)")
+    p.add_argument("--chunk-size", type=_positive, help="images per scoring chunk (default 2048)")
+    p.add_argument("--profile", choices=list(PROFILES), help="training profile")
+
+
+def build_parser() -> dict[str, argparse.ArgumentParser]:
+    parsers: dict[str, argparse.ArgumentParser] = {}
+    p = _Parser(prog="gltui init", description="Import a dataset into a new project.")
+    p.add_argument("project", type=Path)
+    p.add_argument("--data", required=True, help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE")
+    p.add_argument("--test", help="a separate test set SPEC (default: the data's own test split)")
+    p.add_argument("--val-size", type=_positive, help="validation images (default 10%%, ≤ 5000)")
+    p.add_argument("--initial", type=_positive, default=20, help="seed set size (default 20)")
+    p.add_argument("--stratified", action="store_true", help="seed set balanced over classes")
+    p.add_argument("--preset", choices=("mnist", "cifar10"), help="the paper's net + augmentation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resize", type=_size, help="resize every image to HxW")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="convert every image to C channels")
+    p.add_argument("--force", action="store_true", help="replace an existing project")
+    _add_loop_options(p)
+    parsers["init"] = p
+
+    p = _Parser(prog="gltui run", description="Drive a run: train, score, query, label.")
+    p.add_argument("project", type=Path)
+    p.add_argument("--oracle", action="store_true", help="label from the dataset's own labels")
+    p.add_argument("--run", default="main", help="run name (a new name creates a run)")
+    p.add_argument("--seed", type=int, help="seed of a new run (default: the project's)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_loop_options(p)
+    parsers["run"] = p
+
+    p = _Parser(prog="gltui status", description="Phase, round, counts and learning curves.")
+    p.add_argument("project", type=Path)
+    p.add_argument("--json", action="store_true")
+    parsers["status"] = p
+
+    p = _Parser(prog="gltui export", description="Write a run's labeled set.")
+    p.add_argument("project", type=Path)
+    p.add_argument("--format", required=True, choices=("csv", "jsonl", "imagefolder"))
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--run", default="main")
+    parsers["export"] = p
+
+    p = _Parser(prog="gltui report", description="Learning curves and figures as report.md.")
+    p.add_argument("project", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--round", type=int, help="round for the most/least confusing galleries")
+    parsers["report"] = p
+
+    p = _Parser(
+        prog="gltui",
+        description="Guided labeling in the terminal. `gltui PROJECT` opens the TUI; "
+        f"commands: {', '.join(COMMANDS)} (`gltui COMMAND --help`).",
+    )
+    p.add_argument("project", nargs="?", type=Path, help="project folder (default: the sample)")
+    p.add_argument("--oracle", action="store_true",
+                   help="headless: run the sample project (or PROJECT) to the end with the oracle")
+    p.add_argument("--run", default="main")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--images", choices=("auto", "sixel", "tgp", "halfcell", "unicode", "none"),
+                   default="auto", help="how the TUI draws images")
+    p.add_argument("--fps", type=float, default=None, help="TUI refresh limit for slow links")
+    p.add_argument("--version", action="version", version=_version())
+    parsers["main"] = p
+    return parsers
+
+
+def _version() -> str:
+    from gltui import __version__
+
+    return f"gltui {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parsers = build_parser()
+    command = argv[0] if argv and argv[0] in COMMANDS else "main"
+    try:
+        args = parsers[command].parse_args(argv[1:] if command != "main" else argv)
+        return COMMAND_FUNCS[command](args)
+    except UsageError as err:
+        return _fail(f"gltui: {err}", 2)
+    except KeyboardInterrupt:
+        print("gltui: interrupted; everything committed is kept — run the same command to resume",
+              file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - map known errors to exit codes
+        return _handle(err)
+
+
+def _handle(err: Exception) -> int:
+    from gltui.data import DataError
+    from gltui.project import ProjectError
+
+    if isinstance(err, (DataError, ProjectError)):
+        return _fail(f"gltui: {err}", 2)
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        return _fail(f"gltui: {where}{err.strerror or err}; check the path and free space", 1)
+    raise err
+
+
+def _fail(message: str, code: int) -> int:
+    print(message.splitlines()[0] if message else "gltui: error", file=sys.stderr)
+    return code
+
+
+# ---- commands -----------------------------------------------------------------------------------
+
+
+def _config_from(args, base: Config | None = None) -> tuple[Config, dict]:
+    """A Config with the loop/score/train options given on the command line applied."""
+    config = base or Config()
+    changes: dict = {}
+    if getattr(args, "profile", None):
+        config.train = train_config(args.profile, augment=config.train.augment)
+        changes["profile"] = args.profile
+    for opt, section, key in (
+        ("strategy", config.score, "strategy"),
+        ("k", config.score, "k"),
+        ("candidates", config.score, "candidates"),
+        ("chunk_size", config.score, "chunk_size"),
+        ("max_rounds", config.loop, "max_rounds"),
+        ("budget", config.loop, "budget"),
+        ("target_accuracy", config.loop, "target_accuracy"),
+        ("schedule", config.loop, "schedule"),
+    ):
+        value = getattr(args, opt, None)
+        if value is not None and getattr(section, key) != value:
+            setattr(section, key, value)
+            changes[opt] = value
+    return config, changes
+
+
+def cmd_init(args) -> int:
+    from gltui import data
+    from gltui.project import Project
+
+    config, _ = _config_from(args)
+    config.seed = args.seed
+    if args.preset == "mnist":
+        config.model, config.train.augment = "mnist", "digits"
+    elif args.preset == "cifar10":
+        config.model, config.train.augment = "cifar", "colour"
+    if args.project.exists() and not args.project.is_dir():
+        raise UsageError(f"{args.project}: is a file, not a project folder; give a folder path")
+    dataset = data.load(args.data, resize=args.resize, channels=args.channels,
+                        cache_dir=_cache_dir(args.project))
+    if args.test:
+        test = data.load(args.test, resize=args.resize, channels=args.channels)
+        dataset = _with_test(dataset, test)
+    project = Project.init(
+        args.project, dataset, config, val_size=args.val_size, initial=args.initial,
+        stratified=args.stratified, strategy=config.score.strategy, force=args.force,
+    )
+    counts = project.store.count_items()
+    print(
+        f"created {args.project}: {counts.get('pool', 0)} pool, {counts.get('val', 0)} validation,"
+        f" {counts.get('test', 0)} test images, {len(project.classes)} classes; run `main` "
+        f"({config.score.strategy}, profile {config.train.profile}, seed {config.seed})"
+    )
+    print(f"next: gltui run {args.project} --oracle   (or `gltui {args.project}` to label)")
+    project.close()
+    return 0
+
+
+def _cache_dir(project: Path) -> Path | None:
+    return None  # the project keeps one copy of the pixels (pixels.npy); readers need no cache
+
+
+def _with_test(dataset, test):
+    from gltui.data import DataError
+
+    if test.train.images.shape[1:] != dataset.train.images.shape[1:]:
+        raise DataError(
+            f"{test.spec}: images are {tuple(test.train.images.shape[1:])}, the data's are "
+            f"{tuple(dataset.train.images.shape[1:])}; use --resize/--channels"
+        )
+    if test.classes != dataset.classes and test.train.labels is not None:
+        raise DataError(f"{test.spec}: its classes differ from those of {dataset.spec}")
+    dataset.test = test.train
+    return dataset
+
+
+def cmd_run(args) -> int:
+    from gltui.project import Project
+
+    project = Project.open(args.project)
+    try:
+        return _drive(project, args)
+    finally:
+        project.close()
+
+
+def _drive(project, args, print_table: bool = False) -> int:
+    from gltui import engine
+    from gltui.progress import ProgressView
+
+    row = project.store.run(args.run)
+    if row is None:
+        base = project.run_config("main") if project.store.run("main") else Config()
+        config, _ = _config_from(args, base)
+        if args.seed is not None:
+            config.seed = args.seed
+        project.create_run(args.run, config.score.strategy, config)
+    else:
+        if args.strategy and args.strategy != row.strategy:
+            raise UsageError(
+                f"run {args.run!r} uses strategy {row.strategy}; start another run for "
+                f"{args.strategy} with --run NAME"
+            )
+        if args.seed is not None and args.seed != row.seed:
+            raise UsageError(f"run {args.run!r} has seed {row.seed}; use --run NAME for a new seed")
+        config, changes = _config_from(args, project.run_config(args.run))
+        if changes:
+            project.store.set_run_config(args.run, config.to_json(), changes)
+    device = getattr(args, "device", None)
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA GPU is visible here; use --device cpu or auto")
+    view = ProgressView(enabled=not getattr(args, "quiet", False))
+    with engine.run_lock(project, args.run), view:
+        options = engine.RunOptions(oracle=args.oracle, device=device, on_event=view.handle)
+        outcome = engine.Runner(project, args.run, options).drive()
+    summary = project.summary(args.run)
+    if outcome == "label":
+        print(f"run {args.run!r}: {summary.n_queued} images queued for labeling; "
+              f"open them with `gltui {project.path}`")
+    else:
+        print(f"run {args.run!r} done: {summary.stop_reason}")
+    if print_table:
+        print(f"project: {project.path}")
+        from gltui.progress import curve_table
+
+        curve_table(project.summaries())
+    return 0
+
+
+def cmd_status(args) -> int:
+    from gltui.project import Project
+
+    project = Project.open(args.project)
+    try:
+        summaries = project.summaries()
+        if args.json:
+            counts = project.store.count_items()
+            print(json.dumps({
+                "project": str(project.path),
+                "spec": project.meta.get("spec"),
+                "classes": project.classes,
+                "items": counts,
+                "runs": [_summary_json(s) for s in summaries],
+            }, indent=2))
+        else:
+            from gltui.progress import curve_table, status_table
+
+            status_table(project, summaries)
+            curve_table(summaries)
+    finally:
+        project.close()
+    return 0
+
+
+def _summary_json(s) -> dict:
+    return {
+        "name": s.name,
+        "strategy": s.strategy,
+        "seed": s.seed,
+        "phase": s.phase,
+        "round": s.round,
+        "n_labeled": s.n_labeled,
+        "n_pool": s.n_pool,
+        "n_queued": s.n_queued,
+        "profile": s.profile,
+        "stop_reason": s.stop_reason,
+        "rounds": [
+            {k: r[k] for k in ("round", "n_labeled", "val_accuracy", "test_accuracy", "epochs",
+                               "train_seconds", "score_seconds", "class_hist")}
+            for r in s.rounds
+        ],
+    }
+
+
+def cmd_export(args) -> int:
+    from gltui.export import export
+    from gltui.project import Project
+
+    project = Project.open(args.project)
+    try:
+        project.require_run(args.run)
+        n = export(project, args.run, args.format, args.out)
+    finally:
+        project.close()
+    print(f"exported {n} labeled images of run {args.run!r} to {args.out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    try:
+        from gltui.report import write_report
+    except ImportError:
+        raise UsageError("`gltui report` is not built yet in this version") from None
+    from gltui.project import Project
+
+    project = Project.open(args.project)
+    try:
+        path = write_report(project, args.out, round=args.round)
+    finally:
+        project.close()
+    print(f"wrote {path}")
+    return 0
+
+
+def default_project_dir() -> Path:
+    """Where the bundled sample project lives: $GLTUI_HOME, else the XDG data folder."""
+    home = os.environ.get("GLTUI_HOME")
+    if home:
+        return Path(home) / "sample-mnist"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "gltui" / "sample-mnist"
+
+
+def ensure_sample_project() -> Path:
+    """Build the sample project from sample_data/ the first time; reuse it after."""
+    from gltui import data
+    from gltui.project import DB_NAME, Project
+
+    path = default_project_dir()
+    if (path / DB_NAME).exists():
+        return path
+    if not SAMPLE_SPEC_DIR.is_dir():
+        raise UsageError(f"{SAMPLE_SPEC_DIR}: the bundled sample data is missing; reinstall gltui")
+    config = Config(train=train_config("quick"))
+    config.score.k = 4  # the sample demo: enough copies to rank, few enough for 2 CPU cores
+    dataset = data.load(f"folder:{SAMPLE_SPEC_DIR}")
+    Project.init(path, dataset, config, val_size=300, initial=20).close()
+    print(f"created the sample project at {path}", file=sys.stderr)
+    return path
+
+
+def cmd_main(args) -> int:
+    from gltui.project import Project
+
+    path = args.project or ensure_sample_project()
+    if args.project is not None and not args.project.exists():
+        raise UsageError(
+            f"{args.project}: neither a command ({', '.join(COMMANDS)}) nor a project folder; "
+            f"create a project with `gltui init {args.project} --data SPEC`"
+        )
+    Project.open(path).close()  # a bad project is reported here, before any UI starts
+    if args.oracle:
+        project = Project.open(path)
+        try:
+            args.seed = args.strategy = args.profile = None
+            for opt in ("k", "candidates", "chunk_size", "max_rounds", "budget", "target_accuracy",
+                        "schedule"):
+                setattr(args, opt, None)
+            args.quiet = False
+            return _drive(project, args, print_table=True)
+        finally:
+            project.close()
+    from gltui.tui.app import run_app
+
+    return run_app(path, run=args.run, images=args.images, fps=args.fps, device=args.device)
+
+
+COMMAND_FUNCS = {
+    "init": cmd_init,
+    "run": cmd_run,
+    "status": cmd_status,
+    "export": cmd_export,
+    "report": cmd_report,
+    "main": cmd_main,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,405 @@
+"""The resumable state machine that drives one run. UI-free: progress leaves as events.
+
+A run moves  label(r) -> train(r) -> evaluate(r) -> score(r) -> query(r) -> label(r+1) -> ...
+until `done`. Round 0 starts at `train` with the seed labels (or at `label` when the seed set has
+no true labels and a person must label it first). Each phase is idempotent and commits its
+outcome together with the phase change, so a process killed at any instant resumes where it
+stopped:
+
+  train     checkpoints every epoch (temp file + rename); a resumed round continues after the
+            last finished epoch. The round's model file is written before the phase moves on,
+            and a resumed train phase that finds it goes straight to the commit.
+  evaluate  test accuracy and class histogram, then the stop rules; one commit.
+  score     the candidate list is fixed when the pass starts; each chunk's scores are committed
+            as they finish, and a resumed pass skips finished chunks.
+  query     top-n of the scores (n from the schedule and the budget) with the model's top-3
+            guesses, written as the next round's queue with the phase change.
+  label     the oracle labels the whole queue in one transaction; a person's labels each commit
+            on their own (Labeler). When nothing is pending, the run goes on to train.
+
+Every random draw derives from (run seed, round, phase, epoch | chunk): see gltui.learn.seeding.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from gltui.config import Config
+from gltui.learn import models, schedule, score as scoring, train as training
+from gltui.learn.augment import make_augment
+from gltui.learn.device import resolve_device
+from gltui.project import Labeler, Project, ProjectError, RunLocked, run_lock  # noqa: F401 (re-exported)
+from gltui.learn.seeding import derive_seed
+
+
+# ---- events: what the CLI's progress bars and the TUI's dashboard consume --------------------
+
+
+@dataclass
+class PhaseStarted:
+    run: str
+    round: int
+    phase: str
+
+
+@dataclass
+class EpochDone:
+    run: str
+    round: int
+    epoch: int
+    max_epochs: int
+    train_loss: float
+    val_accuracy: float
+    best_val_accuracy: float
+    patience_left: int
+    seconds: float
+
+
+@dataclass
+class ChunkDone:
+    run: str
+    round: int
+    done: int  # images scored so far in this pass
+    total: int
+
+
+@dataclass
+class RoundFinished:
+    run: str
+    round: int
+    n_labeled: int
+    val_accuracy: float
+    test_accuracy: float | None
+    seconds: float
+
+
+@dataclass
+class QueueReady:
+    run: str
+    round: int
+    size: int
+
+
+@dataclass
+class RunDone:
+    run: str
+    reason: str
+
+
+Event = PhaseStarted | EpochDone | ChunkDone | RoundFinished | QueueReady | RunDone
+
+
+class Cancelled(Exception):
+    """The caller asked the run to stop; everything committed so far stands."""
+
+
+# ---- fault injection: deterministic SIGKILLs for the resume tests --------------------------------
+
+
+def fault_point(point: str) -> None:
+    """SIGKILL this process when GLTUI_FAULT names this point (``phase:train``, ``epoch:2``,
+    ``chunk:1``, ``label``): the resume tests kill a real process at a known instant. The n in
+    ``epoch:n`` / ``chunk:n`` counts occurrences within this process. Costs one dict lookup."""
+    want = os.environ.get("GLTUI_FAULT")
+    if not want:
+        return
+    kind, _, count = want.partition(":")
+    name, _, _ = point.partition(":")
+    if kind in ("epoch", "chunk"):
+        if name != kind:
+            return
+        _FAULT_COUNTS[kind] = _FAULT_COUNTS.get(kind, 0) + 1
+        if _FAULT_COUNTS[kind] != int(count or 1):
+            return
+    elif want != point:
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+_FAULT_COUNTS: dict[str, int] = {}
+
+
+# ---- the runner --------------------------------------------------------------------------------
+
+
+@dataclass
+class RunOptions:
+    oracle: bool = False  # label queues from the dataset's own labels
+    device: str | None = None  # overrides the run's config for this process only
+    cancel: Callable[[], bool] = field(default=lambda: False)  # polled between epochs and chunks
+    on_event: Callable[[Event], None] = field(default=lambda event: None)
+
+
+class Runner:
+    """Drives one run of a project. Hold `run_lock` while using it."""
+
+    def __init__(self, project: Project, run: str, options: RunOptions | None = None):
+        self.project = project
+        self.store = project.store
+        self.run = run
+        self.options = options or RunOptions()
+        row = project.require_run(run)
+        self.seed = row.seed
+        self.config = Config.from_json(row.config)
+        self.device = resolve_device(self.options.device or self.config.device)
+        c, h, w = project.meta["shape"]
+        self.shape = (int(c), int(h), int(w))
+        self.num_classes = len(project.classes)
+        self.model_name = models.resolve_model_name(self.config.model, self.shape[0])
+        preset = self.config.train.augment
+        if preset == "auto":
+            preset = "digits" if self.shape[0] == 1 else "colour"
+        self.augment = make_augment(preset, self.shape[0])
+
+    # -- driving ------------------------------------------------------------------------------
+
+    def drive(self) -> str:
+        """Run phases until the run is done (returns "done") or waits for a person at the label
+        phase (returns "label"). Progress leaves through options.on_event, as in minGPT's
+        trainer: the engine knows nothing of who listens."""
+        while True:
+            row = self.project.require_run(self.run)
+            if row.phase == "done":
+                self.emit(RunDone(self.run, row.stop_reason or "done"))
+                return "done"
+            pending = self.store.count_pending(self.run, row.round) if row.phase == "label" else 0
+            if pending and not self.options.oracle:
+                self.emit(QueueReady(self.run, row.round, pending))
+                return "label"
+            self._check_cancel()
+            fault_point(f"phase:{row.phase}")
+            self.emit(PhaseStarted(self.run, row.round, row.phase))
+            getattr(self, f"_{row.phase}")(row.round)
+
+    def emit(self, event: Event) -> None:
+        self.options.on_event(event)
+
+    def _check_cancel(self) -> None:
+        if self.options.cancel():
+            raise Cancelled()
+
+    # -- phases -----------------------------------------------------------------------------------
+
+    def _label(self, round: int) -> None:
+        pending = [e.item for e in self.store.queue(self.run, round) if e.status == "pending"]
+        oracle = self.options.oracle  # read once: the TUI may toggle it from another thread
+        if pending and not oracle:
+            return  # a person labels these; drive() stops here on its next look
+        if pending:
+            items = np.asarray(pending, dtype=np.int64)
+            truth = self.store.true_labels(items)
+            if (truth < 0).any():
+                name = self.store.item_names([int(items[truth < 0][0])])
+                raise ProjectError(
+                    f"oracle mode needs true labels, but {next(iter(name.values()))} has none; "
+                    "label this run in the TUI instead (`gltui PROJECT`)"
+                )
+            self.store.add_labels(self.run, round, items, truth, "oracle",
+                                  before_commit=lambda: fault_point("label"))
+        self.store.set_phase(self.run, "train", round)
+
+    def _train(self, round: int) -> None:
+        model_path = self.project.model_path(self.run, round)
+        if not model_path.exists():
+            self._fit(round, model_path)
+        saved = torch.load(model_path, map_location="cpu", weights_only=True)
+        items, _ = self.store.labeled(self.run)
+        self.store.save_round(
+            self.run,
+            round,
+            {
+                "n_labeled": len(items),
+                "val_accuracy": saved["best_val_accuracy"],
+                "epochs": saved["epochs"],
+                "best_epoch": saved["best_epoch"],
+                "train_seconds": saved["seconds"],
+                "profile": self.config.train.profile,
+            },
+            next_phase="evaluate",
+        )
+        self.project.train_checkpoint_path(self.run, round).unlink(missing_ok=True)
+
+    def _fit(self, round: int, model_path: Path) -> None:
+        items, labels = self.store.labeled(self.run)
+        train_x, train_y, val_x, val_y = self._train_val(round, items, labels)
+        ckpt_path = self.project.train_checkpoint_path(self.run, round)
+        resume = None
+        if ckpt_path.exists():
+            try:
+                resume = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            except Exception:  # a torn or corrupt checkpoint: start the round over
+                resume = None
+
+        def on_epoch(report, make_checkpoint) -> bool:
+            _atomic_torch_save(make_checkpoint(), ckpt_path)
+            fault_point("epoch")
+            self.emit(EpochDone(
+                self.run, round, report.epoch, report.max_epochs, report.train_loss,
+                report.val_accuracy, report.best_val_accuracy, report.patience_left,
+                report.seconds,
+            ))
+            return not self.options.cancel()
+
+        result = training.fit(
+            self.model_name, train_x, train_y, val_x, val_y, self.num_classes,
+            self.config.train, seed=derive_seed(self.seed, round, "train"), device=self.device,
+            resume=resume, on_epoch=on_epoch,
+        )
+        if result.stopped == "cancelled":
+            raise Cancelled()
+        _atomic_torch_save(
+            {
+                "model": result.model.state_dict(),
+                "best_val_accuracy": float(result.best_val_accuracy),
+                "best_epoch": int(result.best_epoch),
+                "epochs": int(result.epochs),
+                "seconds": float(result.seconds),
+            },
+            model_path,
+        )
+
+    def _train_val(self, round: int, items: np.ndarray, labels: np.ndarray):
+        """Training images and the validation set for early stopping: the project's validation
+        split, or, for a dataset without true labels, a fifth of the run's labeled set held out
+        (drawn from the run seed and round)."""
+        val_ids, val_y = self.store.split_labels("val")
+        if len(val_ids):
+            return self.project.pixels[items], labels, self.project.pixels[val_ids], val_y
+        if len(items) < 10:  # too few to hold any out: stop on training accuracy
+            x = self.project.pixels[items]
+            return x, labels, x, labels
+        rng = np.random.default_rng(derive_seed(self.seed, round, "holdout"))
+        held = np.zeros(len(items), dtype=bool)
+        held[rng.choice(len(items), size=len(items) // 5, replace=False)] = True
+        return (self.project.pixels[items[~held]], labels[~held],
+                self.project.pixels[items[held]], labels[held])
+
+    def _load_model(self, round: int) -> torch.nn.Module:
+        saved = torch.load(self.project.model_path(self.run, round), map_location="cpu",
+                           weights_only=True)
+        model = models.build_model(self.model_name, self.shape[0], self.shape[1:], self.num_classes)
+        model.load_state_dict(saved["model"])
+        return model.to(self.device).eval()
+
+    def _evaluate(self, round: int) -> None:
+        started = time.time()
+        model = self._load_model(round)
+        test_ids, test_y = self.store.split_labels("test")
+        test_acc = None
+        if len(test_ids):
+            test_acc = training.evaluate(model, self.project.pixels[test_ids], test_y, self.device,
+                                         self.config.train.val_batch_size)
+        _, labels = self.store.labeled(self.run)
+        hist = np.bincount(labels, minlength=self.num_classes).tolist()
+        rounds = {r["round"]: r for r in self.store.rounds(self.run)}
+        this = rounds[round]
+        reason = self._stop_reason(round, len(labels), this["val_accuracy"])
+        self.store.save_round(
+            self.run, round,
+            {"test_accuracy": test_acc, "class_hist": hist, "finished_at": time.time()},
+            next_phase="done" if reason else "score", stop_reason=reason,
+        )
+        self.emit(RoundFinished(self.run, round, len(labels), this["val_accuracy"], test_acc,
+                                (this["train_seconds"] or 0.0) + time.time() - started))
+
+    def _next_batch(self, n_labeled: int) -> int:
+        n = schedule.next_batch_size(self.config.loop.schedule, n_labeled)
+        if self.config.loop.budget:
+            n = min(n, self.config.loop.budget - n_labeled)
+        return n
+
+    def _stop_reason(self, round: int, n_labeled: int, val_accuracy: float) -> str | None:
+        loop = self.config.loop
+        if loop.target_accuracy and val_accuracy >= loop.target_accuracy:
+            return f"target accuracy {loop.target_accuracy:g} reached ({val_accuracy:.4f})"
+        if loop.budget and n_labeled >= loop.budget:
+            return f"label budget {loop.budget} spent"
+        if loop.max_rounds and round + 1 >= loop.max_rounds:
+            return f"{loop.max_rounds} rounds done"
+        pool = self.store.count_unlabeled_pool(self.run)
+        n = self._next_batch(n_labeled)
+        if pool == 0:
+            return "pool exhausted"
+        if loop.schedule == "exponential" and pool < n:
+            return f"pool ({pool}) smaller than the labeled set ({n_labeled})"
+        return None
+
+    def _score(self, round: int) -> None:
+        started = time.time()
+        cfg = self.config.score
+        scoring_pass = self.store.scoring_pass(self.run, round)
+        if scoring_pass is None:
+            candidates = self.store.unlabeled_pool(self.run)
+            if cfg.candidates and len(candidates) > cfg.candidates:
+                rng = np.random.default_rng(derive_seed(self.seed, round, "candidates"))
+                candidates = np.sort(rng.choice(candidates, size=cfg.candidates, replace=False))
+            self.store.start_pass(self.run, round, candidates, cfg.chunk_size)
+            scoring_pass = self.store.scoring_pass(self.run, round)
+        candidates, chunk_size, _ = scoring_pass
+        done = self.store.done_chunks(self.run, round)
+        model = None if cfg.strategy == "random" else self._load_model(round)
+        scored = sum(min(chunk_size, len(candidates) - c * chunk_size) for c in done)
+        self.emit(ChunkDone(self.run, round, scored, len(candidates)))
+        for chunk, start, scores in scoring.score_chunks(
+            model, _Gather(self.project.pixels, candidates), cfg.strategy, k=cfg.k,
+            augment=self.augment, seed=derive_seed(self.seed, round, "score"),
+            chunk_size=chunk_size, device=self.device, skip=done, cancel=self.options.cancel,
+        ):
+            self.store.save_chunk(self.run, round, chunk, start, scores)
+            fault_point("chunk")
+            scored += len(scores)
+            self.emit(ChunkDone(self.run, round, scored, len(candidates)))
+            self._check_cancel()
+        self._check_cancel()
+        self.store.save_round(self.run, round, {"score_seconds": time.time() - started},
+                              next_phase="query")
+
+    def _query(self, round: int) -> None:
+        result = self.store.pass_scores(self.run, round)
+        if result is None:  # should not happen: score commits query only when complete
+            self.store.set_phase(self.run, "score", round)
+            return
+        candidates, scores = result
+        n_labeled = self.store.count_labeled(self.run)
+        n = min(self._next_batch(n_labeled), len(candidates))
+        order = scoring.select_top(scores, n)
+        chosen, chosen_scores = candidates[order], scores[order]
+        # The model's top-3 guesses travel with the queue, so the labeling screen needs no torch.
+        model = self._load_model(round)
+        probs = training.predict_proba(model, self.project.pixels[chosen], self.device,
+                                       self.config.train.val_batch_size)
+        top = np.argsort(-probs, axis=1, kind="stable")[:, :3]
+        guesses = [[[int(c), float(np.round(p[c], 4))] for c in row] for row, p in zip(top, probs)]
+        self.store.write_queue(self.run, round + 1, chosen, chosen_scores, guesses, "label")
+
+
+class _Gather:
+    """Rows of the pixel memmap by item id, read chunk by chunk: the pool is never copied whole."""
+
+    def __init__(self, pixels: np.ndarray, items: np.ndarray):
+        self.pixels, self.items = pixels, items
+        self.shape = (len(items), *pixels.shape[1:])
+        self.dtype = pixels.dtype
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, key):
+        return self.pixels[self.items[key]]
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

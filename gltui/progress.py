@@ -1,0 +1,124 @@
+"""Headless progress: rich bars on stderr while a run is driven, tables for status. No Textual.
+
+Round lines go to stdout (one per finished round) so a log of `gltui run --oracle` reads as the
+learning curve; the bars go to stderr and vanish when they finish.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from gltui import engine
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class ProgressView:
+    """Consumes engine events: one bar for the phase under way, one line per round."""
+
+    def __init__(self, enabled: bool = True):
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not enabled,
+        )
+        self.task = None
+        self.phase_started = time.time()
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def _bar(self, description: str, total: float | None, info: str = "") -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(description, total=total, info=info)
+
+    def handle(self, event) -> None:
+        if isinstance(event, engine.PhaseStarted):
+            self.phase_started = time.time()
+            label = f"{event.run} r{event.round} {event.phase}"
+            self._bar(label, None)
+        elif isinstance(event, engine.EpochDone):
+            info = (f"val {event.val_accuracy:.4f} best {event.best_val_accuracy:.4f} "
+                    f"patience {event.patience_left}")
+            if self.task is not None:
+                self.progress.update(self.task, total=event.max_epochs, completed=event.epoch,
+                                     info=info)
+        elif isinstance(event, engine.ChunkDone):
+            if self.task is not None:
+                self.progress.update(self.task, total=event.total, completed=event.done,
+                                     info="images scored")
+        elif isinstance(event, engine.RoundFinished):
+            test = "   n/a" if event.test_accuracy is None else f"{event.test_accuracy:.4f}"
+            out.print(
+                f"round {event.round:>2}: {event.n_labeled:>6} labeled  val {event.val_accuracy:.4f}"
+                f"  test {test}  {event.seconds:6.1f} s"
+            )
+        elif isinstance(event, engine.QueueReady):
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+                self.task = None
+
+
+def status_table(project, summaries) -> None:
+    counts = project.store.count_items()
+    out.print(f"[bold]{project.path}[/]  {project.meta.get('spec')}  "
+              f"pool {counts.get('pool', 0)}, validation {counts.get('val', 0)}, "
+              f"test {counts.get('test', 0)}, {len(project.classes)} classes")
+    table = Table(box=None, pad_edge=False)
+    for col in ("run", "strategy", "seed", "profile", "phase", "round", "labeled", "pool",
+                "queued", "note"):
+        table.add_column(col, justify="right" if col in ("seed", "round", "labeled", "pool",
+                                                          "queued") else "left")
+    for s in summaries:
+        table.add_row(s.name, s.strategy, str(s.seed), s.profile, s.phase, str(s.round),
+                      str(s.n_labeled), str(s.n_pool), str(s.n_queued or ""),
+                      s.stop_reason or "")
+    out.print(table)
+
+
+def curve_table(summaries) -> None:
+    """Accuracy per labeled count, one column per run: the learning curves as text."""
+    budgets = sorted({r["n_labeled"] for s in summaries for r in s.rounds if r["n_labeled"]})
+    if not budgets:
+        out.print("no finished rounds yet")
+        return
+    table = Table(title="test accuracy (validation where no test set) by labeled images",
+                  box=None, pad_edge=False)
+    table.add_column("labeled", justify="right")
+    for s in summaries:
+        table.add_column(f"{s.name} ({s.strategy})", justify="right")
+    for n in budgets:
+        cells = []
+        for s in summaries:
+            hit = [r for r in s.rounds if r["n_labeled"] == n]
+            if not hit:
+                cells.append("")
+                continue
+            r = hit[-1]
+            acc = r["test_accuracy"] if r["test_accuracy"] is not None else r["val_accuracy"]
+            cells.append("" if acc is None else f"{acc:.4f}")
+        table.add_row(str(n), *cells)
+    out.print(table)

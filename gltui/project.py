@@ -1,0 +1,364 @@
+"""A project on disk: the folder, its database, its pixels, its runs. No torch, no Textual.
+
+    PROJECT/
+      gltui.db          SQLite (store.py): items, runs, labels, queue, scores, rounds, events
+      pixels.npy        every image, uint8 N×C×H×W, row i == items.id i; memory-mapped on open
+      checkpoints/      per run: a model per round, the training checkpoint of the round under way,
+                        and the run's lock file
+
+Reading a project (status, export, the TUI's views) needs only this module and the store, so it
+stays fast to import; driving a run needs the engine (torch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from gltui import data as data_mod
+from gltui.config import Config
+from gltui.store import SPLITS, Store, StoreError
+from gltui.learn.seeding import derive_seed
+
+DB_NAME = "gltui.db"
+PIXELS_NAME = "pixels.npy"
+PROJECT_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", PIXELS_NAME, "checkpoints"}
+STRATEGIES = ("rde", "random", "entropy", "margin", "least-confidence")
+
+
+class ProjectError(Exception):
+    """Bad input or usage: one line naming the problem and the fix (CLI exit code 2)."""
+
+
+class RunLocked(ProjectError):
+    """Another process drives this run."""
+
+
+@dataclass
+class RunSummary:
+    name: str
+    strategy: str
+    seed: int
+    phase: str
+    round: int
+    n_labeled: int
+    n_pool: int
+    n_queued: int
+    stop_reason: str | None
+    profile: str
+    rounds: list[dict]
+
+
+class Project:
+    """An opened project folder. `Project.open(path)`; `Project.init(...)` makes one."""
+
+    def __init__(self, path: Path, store: Store, pixels: np.ndarray):
+        self.path = path
+        self.store = store
+        self.pixels = pixels  # memmap, read-only
+        self.classes = store.classes()
+        self.meta = store.meta()
+
+    # -- opening and creating ------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Project":
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise ProjectError(f"{path}: is a file, not a project folder; give a folder path")
+        db = path / DB_NAME
+        if not db.is_file():
+            raise ProjectError(
+                f"{path}: no gltui project here; create one with `gltui init {path} --data SPEC`"
+            )
+        try:
+            store = Store(db)
+        except StoreError as err:
+            raise ProjectError(str(err)) from err
+        try:
+            pixels = np.load(path / PIXELS_NAME, mmap_mode="r")
+        except (OSError, ValueError) as err:
+            store.close()
+            raise ProjectError(
+                f"{path / PIXELS_NAME}: unreadable ({err}); re-create the project with "
+                "`gltui init --force`"
+            ) from err
+        return cls(path, store, pixels)
+
+    @classmethod
+    def init(
+        cls,
+        path: str | Path,
+        dataset: data_mod.Dataset,
+        config: Config,
+        *,
+        val_size: int | None = None,
+        initial: int = 20,
+        stratified: bool = False,
+        strategy: str = "rde",
+        force: bool = False,
+    ) -> "Project":
+        """Import a dataset into a new project folder and create its run `main`.
+
+        Everything is built in a temporary folder beside PROJECT and renamed into place, so a
+        failure (bad option, full disk, Ctrl-C) leaves an existing project untouched."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise ProjectError(f"{path}: is a file, not a project folder; give a folder path")
+        if (path / DB_NAME).exists() and not force:
+            raise ProjectError(
+                f"{path}: already a gltui project; use `gltui run {path}` to continue it, "
+                "or `gltui init --force` to replace it"
+            )
+        if path.is_dir():
+            strangers = [p for p in path.iterdir() if p.name not in PROJECT_FILES]
+            if strangers:
+                raise ProjectError(
+                    f"{strangers[0]}: the project folder holds other files; choose a new or "
+                    "empty folder"
+                )
+        if strategy not in STRATEGIES:
+            raise ProjectError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        train, test = dataset.train, dataset.test
+        n_train = len(train.names)
+        train_labels = train.labels if train.labels is not None else np.full(n_train, -1, np.int64)
+        labeled_train = np.flatnonzero(train_labels >= 0)
+        if val_size is None:  # 10% of the labeled images, at least 100 and at most 5,000
+            val_size = int(min(5000, max(100, len(labeled_train) // 10)))
+        val_size = min(val_size, len(labeled_train))
+        if initial < 1:
+            raise ProjectError(f"--initial {initial}: the seed set needs at least 1 image")
+        if n_train - val_size < 2 * initial:
+            raise ProjectError(
+                f"--initial {initial} and --val-size {val_size} leave {n_train - val_size} pool "
+                f"images; the pool needs at least twice the seed set: lower them"
+            )
+
+        rng = np.random.default_rng(derive_seed(config.seed, "validation"))
+        val_ids = np.sort(rng.choice(labeled_train, size=val_size, replace=False))
+        splits = np.zeros(n_train, dtype=np.uint8)  # 0 = pool
+        splits[val_ids] = SPLITS.index("val")
+        names = [str(n) for n in train.names]
+        labels = train_labels
+        if test is not None and len(test.names):
+            test_labels = test.labels if test.labels is not None else np.full(len(test.names), -1)
+            splits = np.concatenate([splits, np.full(len(test.names), SPLITS.index("test"), np.uint8)])
+            names += [f"test/{n}" for n in test.names]
+            labels = np.concatenate([labels, np.asarray(test_labels, dtype=np.int64)])
+            parts = [train.images, test.images]
+        else:
+            parts = [train.images]
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=path.parent))
+        except OSError as err:
+            raise ProjectError(f"{path.parent}: cannot create the project there ({err.strerror})") from err
+        try:
+            _write_pixels(tmp / PIXELS_NAME, parts)
+            (tmp / "checkpoints").mkdir()
+            store = Store(tmp / DB_NAME, create=True)
+            store.set_meta({
+                "spec": dataset.spec,
+                "shape": [int(dataset.channels), int(dataset.height), int(dataset.width)],
+                "seed": config.seed,
+                "val_size": int(val_size),
+                "initial": int(initial),
+                "stratified": bool(stratified),
+            })
+            store.insert_dataset(dataset.classes, names, splits, labels)
+            store.close()
+            project = cls.open(tmp)
+            project.create_run("main", strategy, config, initial=initial, stratified=stratified)
+            project.close()
+            if path.exists():
+                if force:
+                    _remove_project_files(path)
+                path.rmdir()
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return cls.open(path)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        name: str,
+        strategy: str,
+        config: Config,
+        *,
+        initial: int | None = None,
+        stratified: bool | None = None,
+    ) -> None:
+        """A new run on the project's pool. Its seed set derives from the run's seed alone, so
+        runs with the same seed (guided and random, say) start from the same labeled images."""
+        if strategy not in STRATEGIES:
+            raise ProjectError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if not name or not all(c.isalnum() or c in "-_." for c in name):
+            raise ProjectError(f"run name {name!r}: use letters, digits, '-', '_' or '.'")
+        if self.store.run(name) is not None:
+            raise ProjectError(f"run {name!r} exists already in {self.path}")
+        initial = int(self.meta.get("initial", 20) if initial is None else initial)
+        stratified = bool(self.meta.get("stratified", False) if stratified is None else stratified)
+        pool = self.store.item_ids("pool")
+        truth = self.store.true_labels(pool)
+        rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
+        if stratified and (truth >= 0).any():
+            per_class = max(1, initial // max(1, len(self.classes)))
+            chosen = []
+            for c in range(len(self.classes)):
+                members = pool[truth == c]
+                take = min(per_class, len(members))
+                chosen.extend(rng.choice(members, size=take, replace=False).tolist())
+            rest = np.setdiff1d(pool, chosen)
+            extra = max(0, initial - len(chosen))
+            chosen.extend(rng.choice(rest, size=extra, replace=False).tolist())
+            seed_items = np.sort(np.asarray(chosen[:initial], dtype=np.int64))
+        else:
+            seed_items = np.sort(rng.choice(pool, size=min(initial, len(pool)), replace=False))
+        seed_truth = self.store.true_labels(seed_items)
+        seed_labels = seed_truth if (seed_truth >= 0).all() else None
+        config.score.strategy = strategy
+        self.store.create_run(name, strategy, config.seed, config.to_json(), seed_items, seed_labels)
+
+    def run_config(self, name: str) -> Config:
+        return Config.from_json(self.require_run(name).config)
+
+    def require_run(self, name: str):
+        row = self.store.run(name)
+        if row is None:
+            names = ", ".join(r.name for r in self.store.runs()) or "none"
+            raise ProjectError(
+                f"no run {name!r} in {self.path} (runs: {names}); create it with "
+                f"`gltui run {self.path} --run {name} --strategy S --seed N`"
+            )
+        return row
+
+    def summary(self, name: str) -> RunSummary:
+        row = self.require_run(name)
+        config = Config.from_json(row.config)
+        return RunSummary(
+            name=row.name,
+            strategy=row.strategy,
+            seed=row.seed,
+            phase=row.phase,
+            round=row.round,
+            n_labeled=self.store.count_labeled(name),
+            n_pool=self.store.count_unlabeled_pool(name),
+            n_queued=self.store.count_pending(name, row.round) if row.phase == "label" else 0,
+            stop_reason=row.stop_reason,
+            profile=config.train.profile,
+            rounds=self.store.rounds(name),
+        )
+
+    def summaries(self) -> list[RunSummary]:
+        return [self.summary(r.name) for r in self.store.runs()]
+
+    # -- paths ------------------------------------------------------------------------------------
+
+    def run_dir(self, name: str) -> Path:
+        d = self.path / "checkpoints" / name
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def model_path(self, name: str, round: int) -> Path:
+        return self.run_dir(name) / f"model-round{round:03d}.pt"
+
+    def train_checkpoint_path(self, name: str, round: int) -> Path:
+        return self.run_dir(name) / f"train-round{round:03d}.ckpt"
+
+    def image(self, item: int) -> np.ndarray:
+        """One image (C, H, W) uint8."""
+        return np.asarray(self.pixels[item])
+
+
+def _write_pixels(path: Path, parts: list[np.ndarray]) -> None:
+    """All images into one .npy, part by part: one extra copy on disk, never two in memory."""
+    n = sum(len(p) for p in parts)
+    shape = (n, *parts[0].shape[1:])
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    at = 0
+    for part in parts:
+        step = 65536
+        for i in range(0, len(part), step):
+            block = np.asarray(part[i : i + step])
+            out[at : at + len(block)] = block
+            at += len(block)
+    out.flush()
+    del out
+
+
+def _remove_project_files(path: Path) -> None:
+    for name in PROJECT_FILES - {"checkpoints"}:
+        (path / name).unlink(missing_ok=True)
+    shutil.rmtree(path / "checkpoints", ignore_errors=True)
+
+
+# ---- the lock: one driver per run -------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def run_lock(project: Project, run: str) -> Iterator[None]:
+    """An exclusive flock on checkpoints/RUN/lock. The kernel drops it when the process dies,
+    even by SIGKILL, so a crashed run never stays locked."""
+    path = project.run_dir(run) / "lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise RunLocked(
+                f"run {run!r} of {project.path} is being driven by another process ({holder}); "
+                "wait for it to finish or stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+# ---- a person's labels ------------------------------------------------------------------------
+
+
+class Labeler:
+    """A person's labeling of a run's current queue: each call is one committed transaction.
+    Needs no torch; the TUI labels through it while the engine waits at the label phase."""
+
+    def __init__(self, project: Project, run: str):
+        self.project, self.store, self.run = project, project.store, run
+
+    @property
+    def round(self) -> int:
+        return self.project.require_run(self.run).round
+
+    def queue(self):
+        return self.store.queue(self.run, self.round)
+
+    def label(self, item: int, label: int) -> None:
+        if not 0 <= label < len(self.project.classes):
+            raise ProjectError(f"label {label} is not a class of this project")
+        self.store.add_label(self.run, self.round, item, label, "human")
+
+    def skip(self, item: int) -> None:
+        self.store.skip(self.run, self.round, item)
+
+    def undo(self) -> int | None:
+        return self.store.undo_last(self.run, self.round)
+
+    def pending(self) -> int:
+        return self.store.count_pending(self.run, self.round)

@@ -1,0 +1,189 @@
+"""The state machine: transitions, stop rules, and resume after a real SIGKILL in every phase.
+
+The small project (tests/conftest.py) has 700 pool digits, a tiny training profile and k = 2, so
+a round takes about a second. Kills are real SIGKILLs of a `gltui run` subprocess, placed either
+at a named point (GLTUI_FAULT: the start of each phase, after an epoch checkpoint, after a scoring
+chunk, inside the oracle's label transaction) or at a random instant.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gltui.cli import main
+from gltui.project import Project
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_ARGS = ["--oracle", "--quiet", "--max-rounds", "2", "--chunk-size", "256"]
+
+
+def gltui(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gltui", *args], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, **kw,
+    )
+
+
+def final_state(path: Path) -> dict:
+    """What must be identical between a resumed and an uninterrupted run."""
+    project = Project.open(path)
+    try:
+        store = project.store
+        labels = store.conn.execute(
+            "SELECT item, label, source, round FROM labels WHERE run = 'main' "
+            "AND undone_at IS NULL ORDER BY item"
+        ).fetchall()
+        rounds = [(r["round"], r["n_labeled"], r["class_hist"]) for r in store.rounds("main")]
+        queues = store.conn.execute(
+            "SELECT round, item, rank FROM queue WHERE run = 'main' ORDER BY round, rank"
+        ).fetchall()
+        row = store.run("main")
+        assert store.integrity_check() == "ok"
+        assert store.duplicate_active_labels() == 0
+        return {"labels": labels, "rounds": rounds, "queues": queues,
+                "phase": row.phase, "round": row.round}
+    finally:
+        project.close()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, small_project_template) -> dict:
+    path = tmp_path_factory.mktemp("whole") / "proj"
+    shutil.copytree(small_project_template, path)
+    proc = gltui("run", str(path), *RUN_ARGS)
+    assert proc.returncode == 0, proc.stderr
+    return final_state(path)
+
+
+def test_oracle_run_doubles_the_labeled_set_each_round(uninterrupted):
+    assert uninterrupted["phase"] == "done"
+    assert [n for _, n, _ in uninterrupted["rounds"]] == [20, 40]
+    # Round r's labels came from the queue chosen by the model of round r-1.
+    by_round = {}
+    for _, _, source, rnd in uninterrupted["labels"]:
+        by_round.setdefault(rnd, set()).add(source)
+    assert by_round == {0: {"seed"}, 1: {"oracle"}}
+    for _, n, hist in uninterrupted["rounds"]:
+        assert sum(hist) == n
+
+
+def test_stops_at_label_phase_without_oracle(fresh_project):
+    assert main(["run", str(fresh_project), "--quiet", "--chunk-size", "256"]) == 0
+    project = Project.open(fresh_project)
+    s = project.summary("main")
+    assert (s.phase, s.round, s.n_queued, s.n_labeled) == ("label", 1, 20, 20)
+    queue = project.store.queue("main", 1)
+    scores = [e.score for e in queue]
+    assert scores == sorted(scores, reverse=True)  # most confusing first
+    assert all(len(e.guesses) == 3 for e in queue)
+    project.close()
+    # Running again without the oracle changes nothing: the queue waits for a person.
+    assert main(["run", str(fresh_project), "--quiet"]) == 0
+    again = Project.open(fresh_project)
+    assert again.summary("main").n_queued == 20
+    again.close()
+
+
+@pytest.mark.parametrize("fault", [
+    "phase:train", "epoch:2", "phase:evaluate", "phase:score", "chunk:2", "phase:query",
+    "phase:label", "label",
+])
+def test_resume_after_sigkill_equals_uninterrupted(fault, fresh_project, uninterrupted):
+    killed = gltui("run", str(fresh_project), *RUN_ARGS, env={"GLTUI_FAULT": fault})
+    assert killed.returncode == -signal.SIGKILL, (fault, killed.stderr)
+    assert final_state(fresh_project)["phase"] != "done"
+    resumed = gltui("run", str(fresh_project), *RUN_ARGS)
+    assert resumed.returncode == 0, resumed.stderr
+    assert final_state(fresh_project) == uninterrupted
+    leftovers = [p for p in fresh_project.rglob("*.tmp")]
+    assert leftovers == []
+
+
+def test_resume_after_kills_at_random_instants(fresh_project, uninterrupted):
+    rng = random.Random(1234)
+    kills = 0
+    for _ in range(8):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gltui", "run", str(fresh_project), *RUN_ARGS], cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(1.5, 3.5))  # torch import takes ~1.5 s
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if final_state(fresh_project)["phase"] == "done":
+            break
+    done = gltui("run", str(fresh_project), *RUN_ARGS)
+    assert done.returncode == 0, done.stderr
+    assert kills >= 2
+    assert final_state(fresh_project) == uninterrupted
+
+
+def test_second_driver_is_refused(fresh_project):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gltui", "run", str(fresh_project), *RUN_ARGS], cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        lock = fresh_project / "checkpoints" / "main" / "lock"
+        deadline = time.time() + 30
+        while time.time() < deadline and not (lock.exists() and lock.read_text()):
+            time.sleep(0.05)
+        second = gltui("run", str(fresh_project), *RUN_ARGS)
+        assert second.returncode == 2
+        assert "being driven by another process" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+        # Readers still work while the run is driven.
+        status = gltui("status", str(fresh_project), "--json")
+        assert status.returncode == 0, status.stderr
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_budget_and_target_accuracy_stop_rules(fresh_project):
+    assert main(["run", str(fresh_project), "--oracle", "--quiet", "--budget", "50",
+                 "--chunk-size", "256"]) == 0
+    project = Project.open(fresh_project)
+    s = project.summary("main")
+    assert s.phase == "done" and "budget" in s.stop_reason
+    assert [r["n_labeled"] for r in s.rounds] == [20, 40, 50]  # the last batch is cut to fit
+    project.close()
+
+
+def test_runs_share_pool_validation_and_test(fresh_project):
+    assert main(["run", str(fresh_project), "--run", "random-1", "--strategy", "random",
+                 "--seed", "1", "--oracle", "--quiet", "--max-rounds", "2"]) == 0
+    assert main(["run", str(fresh_project), "--run", "rde-1", "--strategy", "rde",
+                 "--seed", "1", "--oracle", "--quiet", "--max-rounds", "2"]) == 0
+    project = Project.open(fresh_project)
+    rand, rde = project.summary("random-1"), project.summary("rde-1")
+    assert rand.strategy == "random" and rde.strategy == "rde"
+    seeds_rand = [i for i, _, src, r in _labels(project, "random-1") if src == "seed"]
+    seeds_rde = [i for i, _, src, r in _labels(project, "rde-1") if src == "seed"]
+    assert seeds_rand == seeds_rde  # same seed, same starting set
+    picked_rand = {i for i, _, src, _ in _labels(project, "random-1") if src == "oracle"}
+    picked_rde = {i for i, _, src, _ in _labels(project, "rde-1") if src == "oracle"}
+    assert picked_rand != picked_rde
+    # Both were evaluated on the same test split.
+    assert rand.rounds[0]["test_accuracy"] is not None and rde.rounds[0]["test_accuracy"] is not None
+    project.close()
+
+
+def _labels(project, run):
+    return project.store.conn.execute(
+        "SELECT item, label, source, round FROM labels WHERE run = ? AND undone_at IS NULL "
+        "ORDER BY item", (run,)).fetchall()
