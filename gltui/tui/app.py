@@ -1,0 +1,88 @@
+"""Entry points of the TUI: `make_app()` builds the app (the CLI and the tests use it alike) and
+`run_app()` runs it for `gltui PROJECT`.
+
+This module imports neither Textual nor torch at import time: `--fps` must reach Textual
+(TEXTUAL_FPS) before Textual is first imported, and the renderer must be chosen (textual-image
+probes the terminal) before the app owns the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from gltui.tui.images import RENDERERS, image_widget_class
+
+
+def make_app(
+    project: str | Path | None = None,
+    run: str = "main",
+    *,
+    images: str = "auto",
+    fps: float | None = None,
+    device: str | None = None,
+    show_timing: bool = True,
+    autostart: bool = True,
+    autostart_delay: float | None = 1.5,
+    session=None,
+    image_class=None,
+):
+    """The gltui app on a project (or on an open `Session`).
+
+    images: the renderer (auto|sixel|tgp|halfcell|unicode|none); tests pin halfcell or unicode.
+    fps: a lower redraw rate for slow links (progress redraws follow it too).
+    show_timing: False leaves elapsed times and ETAs out (deterministic snapshots).
+    autostart: drive the run at start when it is not waiting for labels.
+    autostart_delay: seconds between the last label of a queue and retraining (a moment to undo);
+        None never retrains by itself (benchmarks).
+    """
+    from gltui.tui.application import GltuiApp
+    from gltui.tui.session import Session
+
+    if session is None:
+        session = Session(project, run)
+    if image_class is None:
+        image_class = image_widget_class(images)
+    hz = 4.0 if not fps else max(0.5, min(4.0, float(fps)))
+    return GltuiApp(session, image_class, device=device, progress_hz=hz,
+                    show_timing=show_timing, autostart=autostart, autostart_delay=autostart_delay)
+
+
+def run_app(
+    project: str | Path,
+    run: str = "main",
+    images: str = "auto",
+    fps: float | None = None,
+    device: str | None = None,
+) -> int:
+    """Run the TUI until the user quits. Holds the run's lock for the whole session, so no other
+    process drives the same run meanwhile. Returns the exit code: 0, or 2 with one line on stderr
+    for bad input (no project, unknown run, the run locked by another process)."""
+    if images not in RENDERERS:
+        return _fail(f"--images {images!r}: choose one of {', '.join(RENDERERS)}")
+    if fps:
+        os.environ["TEXTUAL_FPS"] = str(max(1, round(float(fps))))  # read at Textual's import
+    from gltui.project import ProjectError, RunLocked, run_lock
+    from gltui.tui.session import Session
+
+    try:
+        session = Session(project, run)
+    except ProjectError as err:
+        return _fail(f"gltui: {err}")
+    try:
+        try:
+            with run_lock(session.project, run):
+                app = make_app(session=session, image_class=image_widget_class(images), fps=fps,
+                               device=None if device in (None, "auto") else device)
+                app.run()
+                return app.return_code or 0
+        except RunLocked as err:
+            return _fail(f"gltui: {err}")
+    finally:
+        session.close()
+
+
+def _fail(message: str) -> int:
+    print(message.splitlines()[0], file=sys.stderr)
+    return 2

@@ -1,0 +1,298 @@
+"""The Textual app: screens, global keys, and the one thread worker that drives the run.
+
+The worker (harlequin's pattern: `@work(thread=True, exclusive=True, exit_on_error=False)`)
+opens its own connection to the project, runs `engine.Runner.drive()` and posts every engine
+event back as a message (messages.py). The UI thread only reads the store and commits labels, so
+it stays responsive while the worker trains and scores.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
+
+from gltui.tui import messages as m
+from gltui.tui.live import LiveProgress
+from gltui.tui.screens.dashboard import DashboardScreen
+from gltui.tui.screens.gallery import GalleryScreen
+from gltui.tui.screens.help import HelpScreen
+from gltui.tui.screens.labeling import LabelingScreen
+from gltui.tui.session import Session
+from gltui.tui.widgets.title_bar import TitleBar
+
+def _import_engine() -> None:
+    """Load the engine (and torch) now, in a thread, rather than on the first label key."""
+    import gltui.engine  # noqa: F401
+
+
+SCREEN_NAMES = {"dashboard": "Dashboard", "labeling": "Label", "gallery": "Gallery"}
+
+
+class GltuiApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "gltui"
+    BINDINGS = [
+        Binding("d", "show('dashboard')", "Dashboard"),
+        Binding("l", "show('labeling')", "Label"),
+        Binding("g", "show('gallery')", "Gallery"),
+        Binding("o", "toggle_oracle", "Oracle"),
+        Binding("r", "resume", "Resume", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, session: Session, image_class, *, device: str | None = None,
+                 progress_hz: float = 4.0, show_timing: bool = True, autostart: bool = True,
+                 autostart_delay: float | None = 1.5):
+        super().__init__()
+        self.session = session
+        self.image_class = image_class
+        self.device = device
+        self.progress_hz = progress_hz
+        self.show_timing = show_timing
+        self.autostart = autostart
+        self.autostart_delay = autostart_delay
+        self.live = LiveProgress()
+        self.last_summary = None
+        self._cancel = threading.Event()
+        self._quitting = False
+        self._autostart_timer = None
+        self._worker = None
+
+    # -- start ----------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if "gltui.engine" not in sys.modules:  # run_app imported it already (for the lock)
+            self.run_worker(_import_engine, thread=True, group="preload", exit_on_error=False)
+        self.install_screen(DashboardScreen(), "dashboard")
+        self.install_screen(LabelingScreen(), "labeling")
+        self.install_screen(GalleryScreen(), "gallery")
+        summary = self.last_summary = self.session.summary()
+        waiting = summary.phase == "label" and summary.n_queued > 0
+        self.push_screen("labeling" if waiting else "dashboard")
+        if self.autostart and summary.phase != "done" and not waiting:
+            self.start_drive()
+
+    # -- screens --------------------------------------------------------------------------------
+
+    def action_show(self, name: str) -> None:
+        while isinstance(self.screen, ModalScreen):
+            self.pop_screen()
+        if self.screen is not self.get_screen(name):
+            self.switch_screen(name)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Hide the key of the screen that is showing (the footer has room for the others)."""
+        if action == "show" and parameters and self.screen.id == parameters[0]:
+            return False
+        return True
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def refresh_title(self, screen: Screen | None = None) -> None:
+        screen = screen or self.screen
+        summary = self.last_summary
+        if summary is None:
+            return
+        running = self.live.worker in ("running", "stopping") and self.live.phase is not None
+        for bar in screen.query(TitleBar):
+            bar.show(project=Path(self.session.path).name, run=summary.name,
+                     strategy=summary.strategy,
+                     round=self.live.round if running else summary.round,
+                     phase=self.live.phase if running else summary.phase,
+                     worker=self.live.worker, oracle=self.live.oracle,
+                     screen=SCREEN_NAMES.get(screen.id or "", ""))
+
+    def _update_screen(self, *, full: bool, queue: bool = False) -> None:
+        """Bring the visible screen up to date; the others catch up when they are shown."""
+        if full or self.last_summary is None:
+            self.last_summary = self.session.summary()
+        screen = self.screen
+        if isinstance(screen, DashboardScreen):
+            screen.update_all() if full else screen.update_progress()
+        elif isinstance(screen, LabelingScreen) and (full or queue):
+            screen.reload()
+        self.refresh_title(screen)
+
+    # -- the engine worker ----------------------------------------------------------------------
+
+    def start_drive(self) -> None:
+        """Drive the run in the background until it needs labels (or is done)."""
+        if self._autostart_timer is not None:
+            self._autostart_timer.stop()
+            self._autostart_timer = None
+        if self.live.worker in ("running", "stopping") or self._quitting:
+            return
+        self._cancel.clear()
+        self.live.worker, self.live.error = "running", None
+        self.live.phase = None
+        self._worker = self.drive(self.live.oracle)
+        self.refresh_title()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="engine")
+    def drive(self, oracle: bool) -> str:
+        from gltui import engine  # torch loads here, in the worker thread
+        from gltui.project import Project
+
+        project = Project.open(self.session.path)  # one connection per thread
+        options = engine.RunOptions(oracle=oracle, device=self.device, cancel=self._cancel.is_set)
+
+        def on_event(event) -> None:
+            # The oracle switch is latched here, in the worker, at every event but the start of
+            # a label phase: the engine reads it twice across that boundary and must see one value.
+            if not (type(event).__name__ == "PhaseStarted" and event.phase == "label"):
+                options.oracle = self.live.oracle
+            message = m.from_engine(event)
+            if message is not None:
+                self.post_message(message)
+
+        options.on_event = on_event
+        try:
+            outcome = engine.Runner(project, self.session.run, options).drive()
+        except engine.Cancelled:
+            outcome = "cancelled"
+        except Exception as err:  # noqa: BLE001 - shown on screen, the app keeps running
+            line = (str(err).splitlines() or [type(err).__name__])[0]
+            self.post_message(m.DriveFailed(line, traceback.format_exc()))
+            return "failed"
+        finally:
+            project.close()
+        self.post_message(m.DriveEnded(outcome))
+        return outcome
+
+    def on_phase_changed(self, msg: m.PhaseChanged) -> None:
+        self.live.phase_changed(msg.round, msg.phase)
+        self._update_screen(full=True)
+
+    def on_epoch_progress(self, msg: m.EpochProgress) -> None:
+        self.live.epoch_done(msg)
+        self._update_screen(full=False)
+
+    def on_score_progress(self, msg: m.ScoreProgress) -> None:
+        self.live.chunk_done(msg)
+        self._update_screen(full=False)
+
+    def on_round_done(self, msg: m.RoundDone) -> None:
+        self.live.round_done(msg, self.show_timing)
+        self._update_screen(full=True)
+
+    def on_queue_arrived(self, msg: m.QueueArrived) -> None:
+        self._update_screen(full=True)
+
+    def on_run_finished(self, msg: m.RunFinished) -> None:
+        self.notify(f"The run is done: {msg.reason}", title="Run done", timeout=8)
+
+    def on_drive_ended(self, msg: m.DriveEnded) -> None:
+        self.live.worker = "idle"
+        self.live.phase = None
+        if self._quitting:
+            self.exit(0)
+            return
+        self._update_screen(full=True)
+        if msg.outcome == "label":
+            if self.live.oracle:  # switched on while the worker stopped for labels
+                self.start_drive()
+                return
+            summary = self.last_summary
+            self.notify(f"Round {summary.round}: {summary.n_queued} images to label (l).",
+                        title="Queue ready")
+        elif msg.outcome == "cancelled":
+            self.notify("The engine stopped; r resumes where it stopped.")
+
+    def on_drive_failed(self, msg: m.DriveFailed) -> None:
+        self.live.worker, self.live.error = "failed", msg.error
+        self.log.error(msg.detail)
+        if self._quitting:
+            self.exit(1)
+            return
+        self.notify(msg.error, title="The engine stopped", severity="error", timeout=15)
+        self._update_screen(full=True)
+
+    # -- labels and the oracle ------------------------------------------------------------------
+
+    def queue_changed(self, pending: int, size: int) -> None:
+        """The labeling screen committed a label, skip or undo."""
+        if self._autostart_timer is not None:
+            self._autostart_timer.stop()
+            self._autostart_timer = None
+        if pending == 0 and size and self.autostart_delay is not None:
+            if self.autostart_delay <= 0:
+                self.start_drive()
+            else:
+                self._autostart_timer = self.set_timer(self.autostart_delay, self.start_drive)
+        if self.last_summary is not None:
+            self.last_summary.n_queued = pending
+
+    def action_toggle_oracle(self) -> None:
+        self.live.oracle = not self.live.oracle
+        if self.live.oracle:
+            self.notify("Oracle on: the dataset's own labels label each queue. "
+                        "o again stops at the next label phase.", title="Oracle")
+            summary = self.session.summary()
+            if summary.phase != "done":
+                self.start_drive()
+        else:
+            self.notify("Oracle off: the run stops at the next label phase.", title="Oracle")
+        self._update_screen(full=True)
+
+    def action_resume(self) -> None:
+        if self.live.worker in ("running", "stopping"):
+            self.notify("The engine is already working.")
+            return
+        summary = self.session.summary()
+        if summary.phase == "done":
+            self.notify(f"The run is done: {summary.stop_reason}")
+            return
+        if summary.phase == "label" and summary.n_queued:
+            self.notify(f"{summary.n_queued} images wait for labels (l), or o for the oracle.")
+            return
+        self.start_drive()
+
+    def action_toggle_grid(self) -> None:
+        self.action_show("labeling")
+        self.get_screen("labeling").action_toggle_grid()
+
+    # -- quitting -------------------------------------------------------------------------------
+
+    def action_quit(self) -> None:
+        if self.live.worker not in ("running", "stopping"):
+            self.exit(0)
+            return
+        if self._quitting:  # asked twice: leave now; the engine thread stops at its next check
+            self.exit(0)
+            return
+        self._quitting = True
+        self._cancel.set()
+        self.live.worker = "stopping"
+        self.notify("Stopping after the current epoch or chunk; everything committed is kept. "
+                    "q again quits at once.", title="Quitting")
+        self._update_screen(full=False)
+
+    # -- command palette ------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Dashboard", "Run, progress, learning curves, class counts",
+                            lambda: self.action_show("dashboard"))
+        yield SystemCommand("Label", "Label the queued images", lambda: self.action_show("labeling"))
+        yield SystemCommand("Gallery", "Most and least confusing pool images",
+                            lambda: self.action_show("gallery"))
+        yield SystemCommand("Grid view", "Label ten images at a time / one large image",
+                            self.action_toggle_grid)
+        yield SystemCommand("Oracle on/off", "Let the dataset's labels label the queues",
+                            self.action_toggle_oracle)
+        yield SystemCommand("Resume run", "Train, score and query until the next queue",
+                            self.action_resume)
+        yield SystemCommand("Help", "Keys and what the numbers mean", self.action_help)
+        yield from super().get_system_commands(screen)

@@ -1,0 +1,167 @@
+"""What the screens read and write, in one place: a project opened on the UI thread.
+
+Reads go through `Project` and the store's query methods (no SQL here); a label, skip or undo
+goes through `project.Labeler`, so each key press is its own committed transaction. The engine
+module (and with it torch) is imported on first use, never at import time.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gltui.project import Project, RunSummary
+from gltui.tui.images import to_pil
+
+
+@dataclass
+class Curve:
+    """One run's learning curve: accuracy by labeled count."""
+
+    run: str
+    strategy: str
+    metric: str  # "test" or "val"
+    points: list[tuple[int, float]]
+
+
+@dataclass
+class GalleryItem:
+    item: int
+    score: float
+    label: int | None  # this run's label of the item, if it has one
+
+
+@dataclass
+class Gallery:
+    round: int
+    n_scored: int
+    most: list[GalleryItem]
+    least: list[GalleryItem]
+
+
+class Session:
+    """One run of one project, seen from the UI thread."""
+
+    def __init__(self, path: str | Path, run: str = "main"):
+        self.project = Project.open(path)
+        try:
+            row = self.project.require_run(run)
+        except Exception:
+            self.project.close()
+            raise
+        self.path = self.project.path
+        self.run = run
+        self.strategy = row.strategy
+        self.classes = list(self.project.classes)
+        self.patience = self.project.run_config(run).train.patience
+        self._labeler = None
+        self._pictures: OrderedDict[int, object] = OrderedDict()
+
+    def close(self) -> None:
+        self.project.close()
+
+    # -- labeling -------------------------------------------------------------------------------
+
+    @property
+    def labeler(self):
+        if self._labeler is None:
+            from gltui.project import Labeler
+
+            self._labeler = Labeler(self.project, self.run)
+        return self._labeler
+
+    def queue(self, summary: RunSummary | None = None) -> list:
+        """The queue to label now (most confusing first), or [] outside the label phase."""
+        summary = summary or self.summary()
+        if summary.phase != "label":
+            return []
+        return self.project.store.queue(self.run, summary.round)
+
+    def label(self, item: int, label: int) -> None:
+        self.labeler.label(item, label)
+
+    def skip(self, item: int) -> None:
+        self.labeler.skip(item)
+
+    def undo(self) -> int | None:
+        return self.labeler.undo()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def summary(self) -> RunSummary:
+        return self.project.summary(self.run)
+
+    def summaries(self) -> list[RunSummary]:
+        return self.project.summaries()
+
+    def curves(self, summaries: list[RunSummary] | None = None) -> list[Curve]:
+        """Every run's curve; test accuracy where the project has a test set, else validation."""
+        curves = []
+        for s in summaries or self.summaries():
+            rows = [r for r in s.rounds if r.get("n_labeled")]
+            has_test = rows and all(r.get("test_accuracy") is not None for r in rows)
+            key = "test_accuracy" if has_test else "val_accuracy"
+            points = [(int(r["n_labeled"]), float(r[key])) for r in rows if r.get(key) is not None]
+            curves.append(Curve(s.name, s.strategy, "test" if has_test else "val", points))
+        return curves
+
+    def class_history(self, summary: RunSummary | None = None) -> list[tuple[str, int, list[int]]]:
+        """(row name, labeled count, per-class counts) per finished round of this run, plus the
+        labeled set as it is now when it differs from the last round's (the paper's Fig. 3)."""
+        summary = summary or self.summary()
+        rows = []
+        for r in summary.rounds:
+            hist = r.get("class_hist")
+            if hist:
+                rows.append((f"r{r['round']}", int(sum(hist)), [int(v) for v in hist]))
+        _, labels = self.project.store.labeled(self.run)
+        now = np.bincount(labels, minlength=len(self.classes)).tolist() if len(labels) else [
+            0] * len(self.classes)
+        if not rows or rows[-1][2] != now:
+            rows.append(("now", int(sum(now)), [int(v) for v in now]))
+        return rows
+
+    def gallery(self, n: int = 20) -> Gallery | None:
+        """The n most and n least confusing pool images of the latest complete scoring pass."""
+        store = self.project.store
+        summary = self.summary()
+        for r in range(summary.round, -1, -1):
+            result = store.pass_scores(self.run, r)
+            if result is not None and len(result[0]):
+                break
+        else:
+            return None
+        candidates, scores = result
+        order = np.argsort(-scores, kind="stable")
+        items, labels = store.labeled(self.run)
+        labeled = dict(zip(items.tolist(), labels.tolist()))
+
+        def pick(idx) -> list[GalleryItem]:
+            return [GalleryItem(int(candidates[i]), float(scores[i]),
+                                labeled.get(int(candidates[i]))) for i in idx]
+
+        k = min(n, len(order))
+        return Gallery(r, len(candidates), pick(order[:k]), pick(order[::-1][:k]))
+
+    def picture(self, item: int):
+        """The item's image as PIL, cached (the labeling screen asks for neighbours ahead)."""
+        pic = self._pictures.get(item)
+        if pic is None:
+            pic = to_pil(self.project.image(item))
+            self._pictures[item] = pic
+            if len(self._pictures) > 512:
+                self._pictures.popitem(last=False)
+        else:
+            self._pictures.move_to_end(item)
+        return pic
+
+    def item_name(self, item: int) -> str:
+        return self.project.store.item_names([item]).get(item, str(item))
+
+    def class_name(self, index: int | None) -> str:
+        if index is None or not 0 <= index < len(self.classes):
+            return "?"
+        return self.classes[index]

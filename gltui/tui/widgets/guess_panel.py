@@ -1,0 +1,48 @@
+"""What the model thought of the image under the cursor: its score and its top-3 guesses."""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+def _bar(p: float, width: int = 12) -> str:
+    full = int(round(p * width))
+    return "█" * full + "░" * (width - full)
+
+
+class GuessPanel(Static):
+    DEFAULT_CSS = "GuessPanel { height: auto; }"
+
+    def show(self, entry, *, name: str, size: int, class_names: list[str]) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if entry is None:
+            self.update(text)
+            return
+        text.append(f"#{entry.rank + 1} of {size}", style="bold")
+        text.append(f"  {name}\n", style="dim")
+        if entry.guesses:
+            top = math.log2(max(2, len(class_names)))
+            text.append(f"score {entry.score:.3f} bits", style="bold")
+            text.append(f"  (max {top:.2f})\n", style="dim")
+            text.append("model's guesses\n", style="dim")
+            for c, p in entry.guesses[:3]:
+                key = str(c) if c < 10 else " "
+                text.append(f" {key} ", style="reverse")
+                name = class_names[c][:12]
+                text.append(f" {'' if name == key else name:<12} ")
+                text.append(_bar(float(p)), style="cyan")
+                text.append(f" {float(p):.2f}\n")
+        else:
+            text.append("seed set: no model yet\n", style="dim")
+        if entry.status == "labeled":
+            text.append("labeled ", style="green")
+            text.append(class_names[entry.label] if entry.label is not None else "?",
+                        style="bold green")
+        elif entry.status == "skipped":
+            text.append("skipped", style="yellow")
+        else:
+            text.append("pending", style="dim")
+        self.update(text)

@@ -1,0 +1,40 @@
+"""The queue at a glance: one cell per entry, most confusing first. A digit is the label given,
+· is pending, - skipped; the cursor is reversed. Long queues show a window around the cursor."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class QueueStrip(Static):
+    DEFAULT_CSS = "QueueStrip { height: 2; }"
+
+    def show(self, entries, cursor: int, class_names: list[str]) -> None:
+        width = max(10, (self.content_size.width or 80))
+        cells = max(1, (width - 1) // 2)
+        start = 0
+        if len(entries) > cells:
+            start = min(max(0, cursor - cells // 2), len(entries) - cells)
+        strip = Text(no_wrap=True, overflow="crop")
+        for i in range(start, min(len(entries), start + cells)):
+            e = entries[i]
+            if e.status == "labeled":
+                mark, style = class_names[e.label][:1] if e.label is not None else "?", "green"
+            elif e.status == "skipped":
+                mark, style = "-", "yellow"
+            else:
+                mark, style = "·", ""
+            if i == cursor:
+                style = "reverse bold"
+            strip.append(mark, style=style)
+            strip.append(" ")
+        pending = sum(e.status == "pending" for e in entries)
+        labeled = sum(e.status == "labeled" for e in entries)
+        skipped = len(entries) - pending - labeled
+        info = Text(no_wrap=True, overflow="ellipsis")
+        info.append(f"{cursor + 1}/{len(entries)}", style="bold")
+        info.append(f"  ·  {pending} pending · {labeled} labeled · {skipped} skipped", style="dim")
+        both = Text("\n", no_wrap=True, overflow="crop").join([strip, info])
+        both.no_wrap = True
+        self.update(both)
