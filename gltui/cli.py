@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gltui.config import PROFILES, Config, train_config
 
-COMMANDS = ("init", "run", "status", "export", "report")
+COMMANDS = ("init", "run", "status", "export", "report", "experiment")
 SAMPLE_SPEC_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "mnist"
 
 
@@ -137,6 +137,26 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--round", type=int, help="round for the most/least confusing galleries")
     parsers["report"] = p
+
+    p = _Parser(prog="gltui experiment",
+                description="Guided vs random: one oracle run per strategy and seed (named "
+                "STRATEGY-sSEED) on this project's pool, resumable, then the report.")
+    p.add_argument("project", type=Path)
+    p.add_argument("--strategies", type=_strategy_list, default=["rde", "random"],
+                   help="comma-separated strategies (default rde,random)")
+    p.add_argument("--seeds", type=_seed_list, default=[0, 1, 2],
+                   help="comma-separated run seeds (default 0,1,2)")
+    p.add_argument("--budget", type=_positive, help="stop each run once N images are labeled")
+    p.add_argument("--max-rounds", type=_positive, help="stop each run after N training rounds")
+    p.add_argument("--profile", choices=list(PROFILES),
+                   help="training profile (existing runs must match)")
+    p.add_argument("--k", type=_positive, help="augmented copies per image for rde")
+    p.add_argument("--candidates", type=_positive,
+                   help="score a random subset of N pool images per round (0 = all)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
+    p.add_argument("--report", required=True, type=Path, help="folder for report.md and figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    parsers["experiment"] = p
 
     p = _Parser(
         prog="gltui",
@@ -404,6 +424,59 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _strategy_list(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in STRATEGY_CHOICES]
+    if not items or bad:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give comma-separated strategies from {', '.join(STRATEGY_CHOICES)}")
+    return list(dict.fromkeys(items))
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        items = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated whole numbers") from None
+    if not items:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one seed")
+    return list(dict.fromkeys(items))
+
+
+def cmd_experiment(args) -> int:
+    from gltui import experiment
+    from gltui.progress import ProgressView, curve_table, out
+    from gltui.project import Project
+    from gltui.report import collect, headline
+
+    plan = experiment.Plan(
+        strategies=args.strategies, seeds=args.seeds, budget=args.budget,
+        max_rounds=args.max_rounds, profile=args.profile, k=args.k, candidates=args.candidates,
+        device=args.device,
+    )
+    project = Project.open(args.project)
+    try:
+        def on_run(started) -> None:
+            how = ("new" if started.created else
+                   "done already" if started.phase == "done" else
+                   f"resuming at round {started.round}, {started.phase} "
+                   f"({started.finished_rounds} rounds finished)")
+            out.print(f"[bold]run {started.name}[/] ({started.index}/{started.total}): {how}")
+
+        view = ProgressView(enabled=not args.quiet)
+        with view:
+            outcome = experiment.run(project, plan, report_dir=args.report, on_run=on_run,
+                                     on_event=view.handle)
+        curve_table([project.summary(name) for name in outcome.runs])
+        data = collect(project, outcome.runs)
+        for strategy, rows in data.savings.items():
+            print(f"{headline(strategy, rows)} ({data.metric} accuracy)")
+    finally:
+        project.close()
+    print(f"wrote {outcome.report}")
+    return 0
+
+
 def default_project_dir() -> Path:
     """Where the bundled sample project lives: $GLTUI_HOME, else the XDG data folder."""
     home = os.environ.get("GLTUI_HOME")
@@ -423,8 +496,13 @@ def ensure_sample_project() -> Path:
         return path
     if not SAMPLE_SPEC_DIR.is_dir():
         raise UsageError(f"{SAMPLE_SPEC_DIR}: the bundled sample data is missing; reinstall gltui")
-    config = Config(train=train_config("quick"))
-    config.score.k = 4  # the sample demo: enough copies to rank, few enough for 2 CPU cores
+    # Sized so the demo shows guided labeling at work (20 -> 640 labels) in minutes on 2 CPU
+    # cores: shorter rounds than `quick` (at most 12 epochs of at least 8 steps, patience 3),
+    # 4 augmented copies per image, a random subset of 1,000 candidates scored per round.
+    config = Config(train=train_config("quick", max_epochs=12, patience=3, min_steps_per_epoch=8))
+    config.score.k = 4
+    config.score.candidates = 1000
+    config.loop.budget = 640
     dataset = data.load(f"folder:{SAMPLE_SPEC_DIR}")
     Project.init(path, dataset, config, val_size=300, initial=20).close()
     print(f"created the sample project at {path}", file=sys.stderr)
@@ -463,6 +541,7 @@ COMMAND_FUNCS = {
     "status": cmd_status,
     "export": cmd_export,
     "report": cmd_report,
+    "experiment": cmd_experiment,
     "main": cmd_main,
 }
 

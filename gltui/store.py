@@ -568,6 +568,16 @@ class Store:
         scores = np.concatenate([np.frombuffer(r[0], dtype="<f4") for r in rows] or [[]])
         return candidates, scores.astype(np.float32)
 
+    def finished_passes(self, run: str) -> list[int]:
+        """Rounds of the run whose scoring pass has every chunk stored, ascending (read-only)."""
+        rows = self.conn.execute(
+            "SELECT p.round FROM passes p WHERE p.run = ? AND p.n_chunks = "
+            "(SELECT COUNT(*) FROM scores s WHERE s.run = p.run AND s.round = p.round) "
+            "ORDER BY p.round",
+            (run,),
+        )
+        return [r[0] for r in rows]
+
     def write_queue(
         self,
         run: str,

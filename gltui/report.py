@@ -1,0 +1,587 @@
+"""`gltui report`: learning curves, class distributions and confusing-image galleries as report.md.
+
+What it writes into the report folder:
+
+  report.md               runs, accuracy per labeled count, the label savings factor, figures
+  learning_curves.png     accuracy vs labeled images (log2 axis), every run, and per strategy the
+                          mean with a ±1 std band where it has several seeds
+  class_distribution.png  per run, the class shares of the labeled set at each round and their
+                          mean over the rounds (the paper's Fig. 3 a/b)
+  most_confusing.png      the 20 highest-scored images of one scoring pass (the paper's Fig. 2)
+  least_confusing.png     the 20 lowest-scored images of the same pass (the paper's Fig. 5)
+
+The computations (curves grouped by strategy, mean and std over seeds, the savings factor) are
+plain functions of plain data, so tests can check them on hand-made numbers; only `collect` reads
+the project and only `write_report` touches matplotlib. Figures are drawn on bare
+`matplotlib.figure.Figure`s (the Agg canvas, no pyplot): nothing here needs or opens a display,
+and nothing changes matplotlib's global backend for anyone else in the process.
+
+Accuracy is the test accuracy where every reported round has one, else the validation accuracy
+(the one early stopping watched, so optimistic); the report says which. Nothing here feeds back
+into training: the test set is only ever read to report.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from gltui.config import Config
+from gltui.project import Project, ProjectError
+
+GALLERY_SIZE = 20  # images per gallery, as in the paper's figures
+BASELINE = "random"  # the strategy every other one is compared with
+REPORT_NAME = "report.md"
+FIGURES = {
+    "curves": "learning_curves.png",
+    "classes": "class_distribution.png",
+    "most": "most_confusing.png",
+    "least": "least_confusing.png",
+}
+
+
+# ---- pure computations ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    budget: int  # labeled images
+    mean: float  # mean accuracy over the runs (seeds) that reached this budget
+    std: float  # sample standard deviation (ddof 1) over those runs; 0.0 for a single run
+    n: int  # how many runs reached this budget
+
+
+@dataclass(frozen=True)
+class Saving:
+    random_budget: int  # B
+    random_accuracy: float  # the baseline's mean accuracy at B
+    guided_budget: int | None  # the smallest guided budget whose mean accuracy reaches it
+    guided_accuracy: float | None  # the guided mean accuracy there
+    factor: float | None  # B / guided_budget; None where the guided curve never reaches it
+
+
+def run_curve(rounds: Iterable[Mapping], metric: str = "test") -> dict[int, float]:
+    """{labeled count: accuracy} of one run's finished rounds. metric: "test" or "validation".
+
+    A round counts once its evaluation committed (`finished_at` set). Where two rounds share a
+    labeled count (a person skipped a whole queue), the later round's accuracy stands."""
+    key = "test_accuracy" if metric == "test" else "val_accuracy"
+    out: dict[int, float] = {}
+    for r in sorted(rounds, key=lambda r: r["round"]):
+        if r.get("finished_at") is None or r.get(key) is None or not r.get("n_labeled"):
+            continue
+        value = float(r[key])
+        if not math.isnan(value):
+            out[int(r["n_labeled"])] = value
+    return out
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0.0 for fewer than two values)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        raise ValueError("mean_std of no values")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def group_curves(curves: Iterable[tuple[str, Mapping[int, float]]]) -> dict[str, list[CurvePoint]]:
+    """Per strategy, the mean ± std over its runs at every budget any of them reached.
+
+    curves: (strategy, {budget: accuracy}) per run. Strategies keep the order of their first run;
+    points are sorted by budget. A budget reached by only some runs averages those (see `n`)."""
+    by_strategy: dict[str, dict[int, list[float]]] = {}
+    for strategy, curve in curves:
+        budgets = by_strategy.setdefault(strategy, {})
+        for budget, acc in curve.items():
+            budgets.setdefault(int(budget), []).append(float(acc))
+    out: dict[str, list[CurvePoint]] = {}
+    for strategy, budgets in by_strategy.items():
+        if not budgets:
+            continue  # runs without a single accuracy: nothing to average
+        points = []
+        for budget in sorted(budgets):
+            mean, std = mean_std(budgets[budget])
+            points.append(CurvePoint(budget, mean, std, len(budgets[budget])))
+        out[strategy] = points
+    return out
+
+
+def savings(guided: Sequence[CurvePoint], random: Sequence[CurvePoint],
+            tolerance: float = 1e-9) -> list[Saving]:
+    """The label savings factor at every budget B of the baseline: B divided by the smallest
+    guided budget whose mean accuracy reaches the baseline's mean accuracy at B.
+
+    With doubling budgets the factor comes in powers of two (1, 2, 4 ...): it says how many
+    doublings earlier the guided curve gets there, not a fine-grained ratio. A factor below 1
+    means the guided curve needed more labels; None, that it never got there."""
+    guided = sorted(guided, key=lambda p: p.budget)
+    out = []
+    for base in sorted(random, key=lambda p: p.budget):
+        hit = next((g for g in guided if g.mean >= base.mean - tolerance), None)
+        out.append(Saving(
+            random_budget=base.budget,
+            random_accuracy=base.mean,
+            guided_budget=None if hit is None else hit.budget,
+            guided_accuracy=None if hit is None else hit.mean,
+            factor=None if hit is None else base.budget / hit.budget,
+        ))
+    return out
+
+
+def headline(strategy: str, rows: Sequence[Saving]) -> str:
+    """One sentence: the savings at the baseline's largest budget, or that it was not reached
+    there (and the largest baseline budget that was)."""
+    if not rows:
+        return f"{strategy}: no {BASELINE} baseline to compare with"
+    last = rows[-1]
+    if last.factor is not None:
+        return (f"{strategy} reaches {BASELINE}'s mean accuracy at {last.random_budget} labels "
+                f"({100 * last.random_accuracy:.2f} %) with {last.guided_budget} labels "
+                f"({100 * last.guided_accuracy:.2f} %): savings factor {last.factor:g}")
+    text = (f"{strategy} does not reach {BASELINE}'s mean accuracy at {last.random_budget} "
+            f"labels ({100 * last.random_accuracy:.2f} %) at any of its budgets")
+    reached = [s for s in rows if s.factor is not None]
+    if reached:
+        s = reached[-1]
+        text += (f"; the largest {BASELINE} budget it matches is {s.random_budget} "
+                 f"(with {s.guided_budget} labels, savings factor {s.factor:g})")
+    return text
+
+
+def class_shares(hists: Sequence[Sequence[int]]) -> np.ndarray:
+    """Rows of class counts -> rows of class fractions (an empty row stays all zeros)."""
+    arr = np.asarray(hists, dtype=np.float64)
+    if arr.ndim != 2:
+        return np.zeros((0, 0))
+    totals = arr.sum(axis=1, keepdims=True)
+    return np.divide(arr, totals, out=np.zeros_like(arr), where=totals > 0)
+
+
+# ---- reading a project ----------------------------------------------------------------------------
+
+
+@dataclass
+class RunCurve:
+    name: str
+    strategy: str
+    seed: int
+    phase: str
+    stop_reason: str | None
+    config: Config
+    rounds: list[dict]  # finished rounds only
+    curve: dict[int, float]  # {labeled: accuracy} in the report's metric
+
+
+@dataclass
+class ReportData:
+    metric: str  # "test" | "validation"
+    runs: list[RunCurve]
+    skipped: list[str]  # runs without a finished round
+    groups: dict[str, list[CurvePoint]] = field(default_factory=dict)
+    savings: dict[str, list[Saving]] = field(default_factory=dict)  # guided strategy -> rows
+
+
+def collect(project: Project, runs: Sequence[str] | None = None) -> ReportData:
+    """The curves of a project's runs (all, or those named), grouped and compared.
+
+    Raises ProjectError when no run has a finished round."""
+    names = list(runs) if runs is not None else [r.name for r in project.store.runs()]
+    rows = []
+    skipped = []
+    for name in names:
+        row = project.require_run(name)
+        finished = [r for r in project.store.rounds(name) if r.get("finished_at") is not None]
+        if finished:
+            rows.append((row, finished))
+        else:
+            skipped.append(name)
+    if not rows:
+        which = ", ".join(names) if names else "none"
+        raise ProjectError(
+            f"{project.path}: no run has a finished round yet (runs: {which}); run "
+            f"`gltui run {project.path} --oracle` or `gltui experiment {project.path}` first"
+        )
+    has_test = all(r.get("test_accuracy") is not None and not math.isnan(r["test_accuracy"])
+                   for _, fin in rows for r in fin)
+    metric = "test" if has_test else "validation"
+    curves = [
+        RunCurve(row.name, row.strategy, row.seed, row.phase, row.stop_reason,
+                 Config.from_json(row.config), finished, run_curve(finished, metric))
+        for row, finished in rows
+    ]
+    data = ReportData(metric=metric, runs=curves, skipped=skipped)
+    data.groups = group_curves((c.strategy, c.curve) for c in curves)
+    if BASELINE in data.groups:
+        for strategy, points in data.groups.items():
+            if strategy != BASELINE:
+                data.savings[strategy] = savings(points, data.groups[BASELINE])
+    return data
+
+
+def gallery_run(data: ReportData) -> RunCurve | None:
+    """The run whose scores the galleries show: the first rde run, else the first guided run."""
+    for wanted in (lambda c: c.strategy == "rde", lambda c: c.strategy != BASELINE):
+        for c in data.runs:
+            if wanted(c):
+                return c
+    return None
+
+
+@dataclass
+class Gallery:
+    run: str
+    round: int
+    n_scored: int
+    most: list[tuple[int, float, int]]  # (item, score, true label or -1), highest first
+    least: list[tuple[int, float, int]]  # lowest first
+
+
+def gallery(project: Project, run: str, round: int | None, size: int = GALLERY_SIZE) -> Gallery | None:
+    """The most and least confusing images of one finished scoring pass of `run`: the given
+    round, or the latest with a finished pass. None when the run has no finished pass."""
+    scored = project.store.finished_passes(run)
+    if round is None:
+        if not scored:
+            return None
+        round = scored[-1]
+    elif round not in scored:
+        have = ", ".join(map(str, scored)) or "none"
+        raise ProjectError(
+            f"--round {round}: run {run!r} has no finished scoring pass for that round "
+            f"(rounds with one: {have})"
+        )
+    candidates, scores = project.store.pass_scores(run, round)
+    order = np.argsort(-scores, kind="stable")  # ties: the lower item id first, as in a query
+    top = order[:size]
+    bottom = np.argsort(scores, kind="stable")[:size]
+    truth = project.store.true_labels(candidates[np.concatenate([top, bottom])])
+
+    def rows(idx, labels):
+        return [(int(candidates[i]), float(scores[i]), int(y)) for i, y in zip(idx, labels)]
+
+    return Gallery(run, round, len(candidates), rows(top, truth[:len(top)]),
+                   rows(bottom, truth[len(top):]))
+
+
+# ---- writing --------------------------------------------------------------------------------------
+
+
+def write_report(project: Project, out_dir: str | Path, round: int | None = None,
+                 runs: Sequence[str] | None = None) -> Path:
+    """Write report.md and its figures into out_dir; return the path of report.md.
+
+    round: the scoring pass the galleries show (default: the latest finished one of the first
+    rde run). runs: restrict the report to these runs (default: all). Bad input raises
+    ProjectError with one line."""
+    data = collect(project, runs)
+    chosen = gallery_run(data)
+    if round is not None and chosen is None:
+        raise ProjectError("--round: no guided run in this project, and random scores are noise")
+    shown = gallery(project, chosen.name, round) if chosen is not None else None
+    out = writable_dir(Path(out_dir))
+    try:
+        figures = {"curves": _plot_curves(data, out / FIGURES["curves"]),
+                   "classes": _plot_classes(data, project.classes, out / FIGURES["classes"])}
+        if shown is not None and shown.most:
+            figures["most"] = _plot_gallery(project, shown, "most", out / FIGURES["most"])
+            figures["least"] = _plot_gallery(project, shown, "least", out / FIGURES["least"])
+        else:  # no stale galleries of an earlier report beside this one
+            for key in ("most", "least"):
+                (out / FIGURES[key]).unlink(missing_ok=True)
+        text = _markdown(project, data, shown, chosen, figures)
+        path = out / REPORT_NAME
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as err:
+        raise ProjectError(f"{out}: cannot write the report there ({err.strerror or err}); "
+                           "choose a writable folder with --out") from err
+    return path
+
+
+def writable_dir(out: Path) -> Path:
+    """out, created if need be, after proving a file can be written in it (else ProjectError)."""
+    if out.exists() and not out.is_dir():
+        raise ProjectError(f"{out}: is a file; give --out a folder for the report")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".gltui-probe-"):
+            pass
+    except OSError as err:
+        raise ProjectError(f"{out}: cannot write the report there ({err.strerror or err}); "
+                           "choose a writable folder with --out") from err
+    return out
+
+
+# ---- figures (Agg canvas, no pyplot) ----------------------------------------------------------------
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def _strategy_colours(strategies: Sequence[str]) -> dict[str, str]:
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    return {s: palette[i % len(palette)] for i, s in enumerate(strategies)}
+
+
+def _plot_curves(data: ReportData, path: Path) -> str:
+    fig = _figure(7.5, 4.8)
+    ax = fig.add_subplot()
+    colours = _strategy_colours(list(dict.fromkeys(c.strategy for c in data.runs)))
+    for c in data.runs:  # every run, thin
+        xs = sorted(c.curve)
+        ax.plot(xs, [100 * c.curve[x] for x in xs], color=colours[c.strategy], alpha=0.35,
+                linewidth=0.8, marker=".", markersize=3)
+    for strategy, points in data.groups.items():
+        xs = np.array([p.budget for p in points])
+        mean = np.array([100 * p.mean for p in points])
+        std = np.array([100 * p.std for p in points])
+        seeds = max((p.n for p in points), default=1)
+        label = f"{strategy} (mean of {seeds} runs ± std)" if seeds > 1 else strategy
+        ax.plot(xs, mean, color=colours[strategy], linewidth=2, marker="o", markersize=4,
+                label=label)
+        if seeds > 1:
+            ax.fill_between(xs, mean - std, mean + std, color=colours[strategy], alpha=0.2,
+                            linewidth=0)
+    budgets = sorted({p.budget for pts in data.groups.values() for p in pts})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(budgets)
+    ax.set_xticklabels([str(b) for b in budgets], rotation=45 if len(budgets) > 8 else 0)
+    ax.minorticks_off()
+    ax.set_xlabel("labeled images (log2 scale)")
+    ax.set_ylabel(f"{data.metric} accuracy (%)")
+    ax.set_title("Learning curves")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.savefig(path, format="png")
+    return path.name
+
+
+def _plot_classes(data: ReportData, classes: Sequence[str], path: Path) -> str:
+    import matplotlib
+
+    n = len(data.runs)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig = _figure(4.2 * cols + 1.4, 3.2 * rows)
+    cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, c in zip(axes.flat, data.runs):
+        hists = [r["class_hist"] for r in c.rounds if r.get("class_hist")]
+        shares = class_shares(hists)
+        if shares.size == 0:
+            ax.set_title(f"{c.name}: no class histogram")
+            continue
+        shares = np.vstack([shares, shares.mean(axis=0)])  # the last bar: mean over rounds
+        labels = [str(r["n_labeled"]) for r in c.rounds if r.get("class_hist")] + ["mean"]
+        x = np.arange(len(labels))
+        bottom = np.zeros(len(labels))
+        for k in range(shares.shape[1]):
+            ax.bar(x, 100 * shares[:, k], bottom=bottom, color=cmap(k % cmap.N), width=0.8,
+                   label=str(classes[k]) if k < len(classes) else str(k))
+            bottom += 100 * shares[:, k]
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=45, fontsize="small")
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{c.name} ({c.strategy})", fontsize="medium")
+        ax.set_xlabel("labeled images, then the mean over rounds", fontsize="small")
+        ax.set_ylabel("share of labeled set (%)", fontsize="small")
+    if len(classes) <= 20:
+        handles, names = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside right center", fontsize="small", title="class")
+    fig.suptitle("Class distribution of the labeled set per round")
+    fig.savefig(path, format="png")
+    return path.name
+
+
+def _plot_gallery(project: Project, shown: Gallery, which: str, path: Path) -> str:
+    entries = shown.most if which == "most" else shown.least
+    cols = 5
+    rows = max(1, math.ceil(len(entries) / cols))
+    fig = _figure(1.6 * cols, 1.8 * rows + 0.5)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, (item, score, label) in zip(axes.flat, entries):
+        img = project.image(item)
+        if img.shape[0] == 3:
+            ax.imshow(np.transpose(img, (1, 2, 0)))
+        else:
+            ax.imshow(img[0], cmap="gray", vmin=0, vmax=255)
+        name = project.classes[label] if 0 <= label < len(project.classes) else "?"
+        ax.set_title(f"{score:.3f}  [{name}]", fontsize="small")
+    word = "most" if which == "most" else "least"
+    fig.suptitle(f"{len(entries)} {word} confusing of {shown.n_scored} scored: run {shown.run}, "
+                 f"round {shown.round}\n(score, [true class])", fontsize="medium")
+    fig.savefig(path, format="png")
+    return path.name
+
+
+# ---- report.md ------------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.2f}"
+
+
+def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen: RunCurve | None,
+              figures: dict[str, str]) -> str:
+    counts = project.store.count_items()
+    metric_note = (
+        "the project's test split, never used for training or early stopping"
+        if data.metric == "test" else
+        "not every round has a test accuracy; early stopping picked the best epoch on this "
+        "same set, so these figures are optimistic"
+    )
+    lines = [
+        f"# gltui report: {project.path.name}",
+        "",
+        f"- project: `{project.path}`",
+        f"- data: `{project.meta.get('spec')}`: {counts.get('pool', 0)} pool, "
+        f"{counts.get('val', 0)} validation, {counts.get('test', 0)} test images, "
+        f"{len(project.classes)} classes",
+        f"- accuracy below is **{data.metric}** accuracy: {metric_note}",
+        "",
+        "## Runs",
+        "",
+        "| run | strategy | seed | profile | model | k | scored per round | phase | rounds | "
+        "labeled | note |",
+        "| --- | --- | ---: | --- | --- | ---: | --- | --- | ---: | ---: | --- |",
+    ]
+    for c in data.runs:
+        cfg = c.config
+        scored = "whole pool" if not cfg.score.candidates else f"{cfg.score.candidates} random"
+        k = str(cfg.score.k) if c.strategy == "rde" else "-"
+        lines.append(
+            f"| {c.name} | {c.strategy} | {c.seed} | {cfg.train.profile} | {cfg.model} | {k} | "
+            f"{scored} | {c.phase} | {len(c.rounds)} | {c.rounds[-1]['n_labeled']} | "
+            f"{c.stop_reason or ''} |"
+        )
+    if data.skipped:
+        lines += ["", f"Not shown (no finished round yet): {', '.join(data.skipped)}."]
+
+    lines += ["", "## Learning curves", "", f"![learning curves]({figures['curves']})", ""]
+    lines += _accuracy_table(data)
+    lines += ["", "## Label savings", ""]
+    if not data.savings:
+        lines.append(f"No comparison: it needs a `{BASELINE}` run and a guided run.")
+    for strategy, rows in data.savings.items():
+        lines += [
+            f"**{headline(strategy, rows)}.**",
+            "",
+            f"For each {BASELINE} budget B: the smallest {strategy} budget whose mean "
+            f"{data.metric} accuracy reaches {BASELINE}'s mean at B, and the factor B / that "
+            "budget. Budgets double, so factors come in powers of two.",
+            "",
+            f"| {BASELINE} budget B | {BASELINE} mean (%) | smallest {strategy} budget | "
+            f"{strategy} mean there (%) | savings factor |",
+            "| ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for s in rows:
+            lines.append(
+                f"| {s.random_budget} | {_pct(s.random_accuracy)} | "
+                f"{s.guided_budget if s.guided_budget is not None else 'not reached'} | "
+                f"{_pct(s.guided_accuracy)} | "
+                f"{'' if s.factor is None else f'{s.factor:g}'} |"
+            )
+        lines.append("")
+
+    lines += ["", "## Class distribution of the labeled set", "",
+              f"![class distribution]({figures['classes']})", ""]
+    lines += _class_table(data, project.classes)
+
+    lines += ["", "## Most and least confusing images", ""]
+    if shown is None:
+        why = ("no guided run" if chosen is None
+               else f"run {chosen.name} has no finished scoring pass yet")
+        lines.append(f"No galleries: {why}.")
+    elif "most" not in figures:
+        lines.append(f"No galleries: the pass of run {shown.run}, round {shown.round} scored "
+                     "no images.")
+    else:
+        score_name = chosen.config.score.strategy if chosen else "score"
+        lines += [
+            f"Run {shown.run}, round {shown.round}: the scoring pass after training on that "
+            f"round's labeled set, {shown.n_scored} images scored ({score_name}; higher = more "
+            "confusing). Captions: score and true class.",
+            "",
+            f"Most confusing (top {len(shown.most)}, scores {shown.most[0][1]:.3f} to "
+            f"{shown.most[-1][1]:.3f}; classes: {_class_counts(shown.most, project.classes)}):",
+            "",
+            f"![most confusing]({figures['most']})",
+            "",
+            f"Least confusing (bottom {len(shown.least)}, scores {shown.least[0][1]:.3f} to "
+            f"{shown.least[-1][1]:.3f}; classes: {_class_counts(shown.least, project.classes)}):",
+            "",
+            f"![least confusing]({figures['least']})",
+        ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _accuracy_table(data: ReportData) -> list[str]:
+    budgets = sorted({b for c in data.runs for b in c.curve})
+    means = {s: {p.budget: p for p in pts} for s, pts in data.groups.items()}
+    multi = [s for s, pts in data.groups.items() if max(p.n for p in pts) > 1]  # pts never empty
+    head = ["labeled"] + [c.name for c in data.runs] + [f"{s} mean ± std" for s in multi]
+    lines = [
+        f"{data.metric.capitalize()} accuracy (%) per labeled count (budget) and run"
+        + (", and per strategy the mean ± sample std over its runs (n where fewer runs got "
+           "there):" if multi else ":"),
+        "",
+        "| " + " | ".join(head) + " |",
+        "| " + " | ".join("---:" for _ in head) + " |",
+    ]
+    most = {s: max(p.n for p in pts) for s, pts in data.groups.items()}
+    for b in budgets:
+        cells = [str(b)] + [_pct(c.curve.get(b)) for c in data.runs]
+        for s in multi:
+            p = means[s].get(b)
+            if p is None:
+                cells.append("")
+            else:
+                n = f" (n={p.n})" if p.n < most[s] else ""
+                cells.append(f"{100 * p.mean:.2f} ± {100 * p.std:.2f}{n}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _class_table(data: ReportData, classes: Sequence[str]) -> list[str]:
+    if len(classes) > 20:
+        return [f"({len(classes)} classes: the per-class table is left out; see the figure.)"]
+    lines = [
+        "Share of each class in the labeled set (%), mean over the run's rounds (the last bar "
+        "of each panel), and the most/least frequent class ratio of the final labeled set:",
+        "",
+        "| run | " + " | ".join(str(c) for c in classes) + " | max/min at the end |",
+        "| --- | " + " | ".join("---:" for _ in classes) + " | ---: |",
+    ]
+    for c in data.runs:
+        hists = [r["class_hist"] for r in c.rounds if r.get("class_hist")]
+        if not hists:
+            continue
+        mean = class_shares(hists).mean(axis=0)
+        last = np.asarray(hists[-1], dtype=np.float64)
+        ratio = "∞" if last.min() == 0 else f"{last.max() / last.min():.2f}"
+        lines.append(f"| {c.name} | " + " | ".join(f"{100 * v:.1f}" for v in mean)
+                     + f" | {ratio} |")
+    return lines
+
+
+def _class_counts(entries: Sequence[tuple[int, float, int]], classes: Sequence[str]) -> str:
+    counts: dict[str, int] = {}
+    for _, _, label in entries:
+        name = classes[label] if 0 <= label < len(classes) else "?"
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{k}×{v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
