@@ -154,10 +154,7 @@ class Runner:
         self.shape = (int(c), int(h), int(w))
         self.num_classes = len(project.classes)
         self.model_name = models.resolve_model_name(self.config.model, self.shape[0])
-        preset = self.config.train.augment
-        if preset == "auto":
-            preset = "digits" if self.shape[0] == 1 else "colour"
-        self.augment = make_augment(preset, self.shape[0])
+        self.augment = make_augment(self.config.train.augment, self.shape[0])
 
     # -- driving ------------------------------------------------------------------------------
 
