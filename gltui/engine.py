@@ -27,74 +27,20 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 
 from gltui.config import Config
+from gltui.events import (  # noqa: F401 (re-exported: the engine's public events)
+    ChunkDone, EpochDone, Event, PhaseStarted, QueueReady, RoundFinished, RunDone,
+)
 from gltui.learn import models, schedule, score as scoring, train as training
 from gltui.learn.augment import make_augment
 from gltui.learn.device import resolve_device
 from gltui.project import Labeler, Project, ProjectError, RunLocked, run_lock  # noqa: F401 (re-exported)
 from gltui.learn.seeding import derive_seed
-
-
-# ---- events: what the CLI's progress bars and the TUI's dashboard consume --------------------
-
-
-@dataclass
-class PhaseStarted:
-    run: str
-    round: int
-    phase: str
-
-
-@dataclass
-class EpochDone:
-    run: str
-    round: int
-    epoch: int
-    max_epochs: int
-    train_loss: float
-    val_accuracy: float
-    best_val_accuracy: float
-    patience_left: int
-    seconds: float
-
-
-@dataclass
-class ChunkDone:
-    run: str
-    round: int
-    done: int  # images scored so far in this pass
-    total: int
-
-
-@dataclass
-class RoundFinished:
-    run: str
-    round: int
-    n_labeled: int
-    val_accuracy: float
-    test_accuracy: float | None
-    seconds: float
-
-
-@dataclass
-class QueueReady:
-    run: str
-    round: int
-    size: int
-
-
-@dataclass
-class RunDone:
-    run: str
-    reason: str
-
-
-Event = PhaseStarted | EpochDone | ChunkDone | RoundFinished | QueueReady | RunDone
 
 
 class Cancelled(Exception):

@@ -19,14 +19,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from gltui import engine
+from gltui import events
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 
 class ProgressView:
-    """Consumes engine events: one bar for the phase under way, one line per round."""
+    """Consumes engine events (gltui.events): one bar for the phase under way, one line per round."""
 
     def __init__(self, enabled: bool = True):
         self.progress = Progress(
@@ -56,27 +56,27 @@ class ProgressView:
         self.task = self.progress.add_task(description, total=total, info=info)
 
     def handle(self, event) -> None:
-        if isinstance(event, engine.PhaseStarted):
+        if isinstance(event, events.PhaseStarted):
             self.phase_started = time.time()
             label = f"{event.run} r{event.round} {event.phase}"
             self._bar(label, None)
-        elif isinstance(event, engine.EpochDone):
+        elif isinstance(event, events.EpochDone):
             info = (f"val {event.val_accuracy:.4f} best {event.best_val_accuracy:.4f} "
                     f"patience {event.patience_left}")
             if self.task is not None:
                 self.progress.update(self.task, total=event.max_epochs, completed=event.epoch,
                                      info=info)
-        elif isinstance(event, engine.ChunkDone):
+        elif isinstance(event, events.ChunkDone):
             if self.task is not None:
                 self.progress.update(self.task, total=event.total, completed=event.done,
                                      info="images scored")
-        elif isinstance(event, engine.RoundFinished):
+        elif isinstance(event, events.RoundFinished):
             test = "   n/a" if event.test_accuracy is None else f"{event.test_accuracy:.4f}"
             out.print(
                 f"round {event.round:>2}: {event.n_labeled:>6} labeled  val {event.val_accuracy:.4f}"
                 f"  test {test}  {event.seconds:6.1f} s"
             )
-        elif isinstance(event, engine.QueueReady):
+        elif isinstance(event, events.QueueReady):
             if self.task is not None:
                 self.progress.remove_task(self.task)
                 self.task = None

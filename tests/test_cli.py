@@ -141,3 +141,20 @@ def test_export_imagefolder_reimports_with_the_same_labels(finished_project, tmp
         assert cls == project.classes[label]
         assert (again.train.images[row] == project.image(item)).all()
     project.close()
+
+
+def test_reading_a_project_does_not_import_torch(finished_project):
+    """status/export only read: they must not pay for torch (1.5 s) or Textual."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from gltui.cli import main\n"
+        f"assert main(['status', {str(finished_project)!r}]) == 0\n"
+        "bad = [m for m in ('torch', 'textual', 'kornia') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
