@@ -164,6 +164,16 @@ def test_budget_and_target_accuracy_stop_rules(fresh_project):
     project.close()
 
 
+def test_target_accuracy_stops_after_the_round_that_reaches_it(fresh_project):
+    assert main(["run", str(fresh_project), "--oracle", "--quiet", "--target-accuracy", "0.05",
+                 "--chunk-size", "256"]) == 0
+    project = Project.open(fresh_project)
+    s = project.summary("main")
+    assert s.phase == "done" and "target accuracy" in s.stop_reason
+    assert len(s.rounds) == 1 and s.rounds[0]["val_accuracy"] >= 0.05
+    project.close()
+
+
 def test_runs_share_pool_validation_and_test(fresh_project):
     assert main(["run", str(fresh_project), "--run", "random-1", "--strategy", "random",
                  "--seed", "1", "--oracle", "--quiet", "--max-rounds", "2"]) == 0
