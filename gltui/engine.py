@@ -120,7 +120,16 @@ class Runner:
             self._check_cancel()
             fault_point(f"phase:{row.phase}")
             self.emit(PhaseStarted(self.run, row.round, row.phase))
-            getattr(self, f"_{row.phase}")(row.round)
+            try:
+                getattr(self, f"_{row.phase}")(row.round)
+            except _ModelLost as lost:
+                # The round's model file is damaged (a disk fault, not a crash of ours: it is
+                # written to a temp file, fsynced and renamed). Training is deterministic, so the
+                # round is trained again and the run goes on as if nothing had happened.
+                lost.path.unlink(missing_ok=True)
+                self.store.add_event(self.run, "model-lost", {"round": row.round,
+                                                              "path": str(lost.path)})
+                self.store.set_phase(self.run, "train", row.round)
 
     def emit(self, event: Event) -> None:
         self.options.on_event(event)
@@ -153,7 +162,7 @@ class Runner:
         model_path = self.project.model_path(self.run, round)
         if not model_path.exists():
             self._fit(round, model_path)
-        saved = torch.load(model_path, map_location="cpu", weights_only=True)
+        saved = _load_checkpoint(model_path)
         items, _ = self.store.labeled(self.run)
         self.store.save_round(
             self.run,
@@ -226,8 +235,7 @@ class Runner:
                 self.project.pixels[items[held]], labels[held])
 
     def _load_model(self, round: int) -> torch.nn.Module:
-        saved = torch.load(self.project.model_path(self.run, round), map_location="cpu",
-                           weights_only=True)
+        saved = _load_checkpoint(self.project.model_path(self.run, round))
         model = models.build_model(self.model_name, self.shape[0], self.shape[1:], self.num_classes)
         model.load_state_dict(saved["model"])
         return model.to(self.device).eval()
@@ -339,10 +347,32 @@ class _Gather:
         return self.pixels[self.items[key]]
 
 
+class _ModelLost(Exception):
+    def __init__(self, path: Path):
+        super().__init__(str(path))
+        self.path = path
+
+
+def _load_checkpoint(path: Path) -> dict:
+    """A round's saved model; a missing or unreadable file raises _ModelLost (retrain it)."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved["model"]  # noqa: B018 - a truncated file can load as something else
+        return saved
+    except Exception as err:  # torch raises RuntimeError, EOFError, pickle errors, KeyError...
+        raise _ModelLost(path) from err
+
+
 def _atomic_torch_save(obj, path: Path) -> None:
+    """Write to a temp file, fsync, rename: the file under its real name is always whole. On any
+    failure (a full disk, say) the temp file is removed and the error goes on to the caller."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -197,3 +197,38 @@ def _labels(project, run):
     return project.store.conn.execute(
         "SELECT item, label, source, round FROM labels WHERE run = ? AND undone_at IS NULL "
         "ORDER BY item", (run,)).fetchall()
+
+
+def test_damaged_model_file_is_retrained_to_the_same_result(fresh_project, uninterrupted):
+    killed = gltui("run", str(fresh_project), *RUN_ARGS, env={"GLTUI_FAULT": "phase:score"})
+    assert killed.returncode == -signal.SIGKILL
+    model = fresh_project / "checkpoints" / "main" / "model-round000.pt"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])  # a disk fault
+    resumed = gltui("run", str(fresh_project), *RUN_ARGS)
+    assert resumed.returncode == 0, resumed.stderr
+    assert final_state(fresh_project) == uninterrupted
+
+
+def test_disk_full_while_checkpointing_exits_1_and_leaves_no_temp_file(
+        fresh_project, monkeypatch, capsys):
+    import errno
+
+    import torch
+
+    real_save = torch.save
+
+    def full_disk(obj, f, *a, **kw):
+        real_save(obj, f, *a, **kw)  # part of the bytes reach the temp file, then the disk fills
+        raise OSError(errno.ENOSPC, "No space left on device", str(getattr(f, "name", f)))
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    capsys.readouterr()
+    assert main(["run", str(fresh_project), *RUN_ARGS]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0]
+    assert list(fresh_project.rglob("*.tmp")) == []
+    monkeypatch.setattr(torch, "save", real_save)
+    assert main(["run", str(fresh_project), *RUN_ARGS]) == 0
+    project = Project.open(fresh_project)
+    assert project.summary("main").phase == "done"
+    project.close()
