@@ -127,6 +127,11 @@ class Project:
                 )
         if strategy not in STRATEGIES:
             raise ProjectError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if not dataset.classes:
+            raise ProjectError(
+                f"{dataset.spec}: no labels and no class names; give a labels.csv (file,label) "
+                "or class sub-folders so gltui knows the classes"
+            )
         train, test = dataset.train, dataset.test
         n_train = len(train.names)
         train_labels = train.labels if train.labels is not None else np.full(n_train, -1, np.int64)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import init_args
+import shutil
+
+from conftest import SAMPLE_MNIST, init_args
 from gltui.cli import main
 from gltui.data import load
 from gltui.project import Project
@@ -61,6 +63,7 @@ def test_init_and_status_json(tmp_path, small_npz, capsys):
     (["export", "{p}", "--format", "xml", "--out", "x"], "xml"),
     (["export", "{p}", "--format", "csv", "--out", "{tmp}/e.csv", "--run", "nope"], "no run 'nope'"),
     (["init", "{p}", "--data", "npz:{npz}"], "already a gltui project"),
+    (["init", "{tmp}/new", "--data", "folder:{unlabeled}"], "no class names"),
     (["bogus-command"], ""),
 ])
 def test_bad_input_exits_2_with_one_line_and_changes_nothing(
@@ -71,8 +74,12 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
     (bad_idx / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01" + b"\x00" * 8)
     a_file = tmp_path / "afile"
     a_file.write_text("x")
+    unlabeled = tmp_path / "unlabeled"  # a flat folder of real digits without labels.csv
+    unlabeled.mkdir()
+    for png in sorted(SAMPLE_MNIST.glob("*.png"))[:40]:
+        shutil.copy(png, unlabeled / png.name)
     fill = dict(p=fresh_project, missing=tmp_path / "missing", bad_idx=bad_idx, npz=small_npz,
-                file=a_file, tmp=tmp_path)
+                file=a_file, tmp=tmp_path, unlabeled=unlabeled)
     argv = [a.format(**fill) for a in argv]
     before = tree_digest(fresh_project)
     capsys.readouterr()
