@@ -255,8 +255,8 @@ def cmd_init(args) -> int:
         config.model, config.train.augment = "cifar", "colour"
     if args.project.exists() and not args.project.is_dir():
         raise UsageError(f"{args.project}: is a file, not a project folder; give a folder path")
-    dataset = data.load(args.data, resize=args.resize, channels=args.channels,
-                        cache_dir=_cache_dir(args.project))
+    # No reader cache: init copies the pixels once into the project's pixels.npy.
+    dataset = data.load(args.data, resize=args.resize, channels=args.channels)
     if args.test:
         test = data.load(args.test, resize=args.resize, channels=args.channels)
         dataset = _with_test(dataset, test)
@@ -273,10 +273,6 @@ def cmd_init(args) -> int:
     print(f"next: gltui run {args.project} --oracle   (or `gltui {args.project}` to label)")
     project.close()
     return 0
-
-
-def _cache_dir(project: Path) -> Path | None:
-    return None  # the project keeps one copy of the pixels (pixels.npy); readers need no cache
 
 
 def _with_test(dataset, test):
