@@ -1,0 +1,232 @@
+"""Chaos check: SIGKILL a real `gltui run` at N random instants and compare with an uninterrupted run.
+
+    .venv/bin/python benchmarks/chaos.py [--n 20] [--seed 0] [--json] [--workdir DIR]
+
+It builds a small project (the first 800 sample digits as npz, tiny profile, 100 validation
+images, 20 seed labels, k = 2), runs `python -m gltui run P --oracle --quiet --max-rounds 3
+--chunk-size 128` once without interruption (the reference), then, on fresh copies of the same
+project, starts that command, sleeps a random time drawn uniformly from [--min-delay, the
+reference run's wall time], reads the phase committed in the database (through Project/Store,
+no SQL here) and SIGKILLs the process; it restarts it until the run is done. A run that reaches
+`done` before N kills have been spent is compared and a fresh copy starts the next cycle, so kills
+land in every phase of every round. Each finished copy must equal the reference: the same active
+labels (item, label, source, round), the same queues (item, rank, status, label, score to 1e-6),
+a complete rounds table (same rounds, n_labeled, class histograms, all finished), no duplicate
+active labels, `PRAGMA integrity_check` = ok, and no `*.tmp` file left anywhere.
+
+With --json the last line is one JSON object: kills, phases (phase -> kills), identical, seconds,
+cycles, restarts, problems. Exit status 0 when identical, 1 otherwise. Not a test (see
+tests/test_reliability.py for the short version).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO_ROOT))
+
+from gltui.project import Project  # noqa: E402  (no torch: this process stays light)
+
+SAMPLE_MNIST = REPO_ROOT / "sample_data" / "mnist"
+POOL = 800
+RUN_ARGS = ["--oracle", "--quiet", "--max-rounds", "3", "--chunk-size", "128"]
+
+
+def make_npz(path: Path) -> Path:
+    """The first 800 sample training digits (with labels) as an npz dataset."""
+    from gltui.data import load
+
+    train = load(f"folder:{SAMPLE_MNIST}").train
+    np.savez(path, x=train.images[:POOL, 0], y=train.labels[:POOL])
+    return path
+
+
+def make_project(path: Path, npz: Path) -> Path:
+    import contextlib
+
+    from gltui.cli import main
+
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the result (--json)
+        code = main(["init", str(path), "--data", f"npz:{npz}", "--profile", "tiny",
+                     "--val-size", "100", "--initial", "20", "--k", "2"])
+    if code != 0:
+        raise RuntimeError(f"gltui init failed with exit {code}")
+    return path
+
+
+def start_run(project: Path, run_args: list[str] = RUN_ARGS, **kw) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gltui", "run", str(project), *run_args], cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=kw.pop("stdout", subprocess.DEVNULL), stderr=kw.pop("stderr", subprocess.DEVNULL),
+        **kw,
+    )
+
+
+def phase_of(project: Path, run: str = "main") -> tuple[str, int]:
+    """(phase, round) as committed in the database right now."""
+    p = Project.open(project)
+    try:
+        row = p.store.run(run)
+        return row.phase, row.round
+    finally:
+        p.close()
+
+
+def final_state(project: Path, run: str = "main") -> dict:
+    """Everything that must be identical between a killed-and-resumed and an uninterrupted run,
+    plus the invariants (integrity, duplicates, temp files) as plain values."""
+    p = Project.open(project)
+    try:
+        store = p.store
+        row = store.run(run)
+        labels = [(item, label, source, rnd)
+                  for item, _, label, _, source, rnd, _ in store.labeled_detail(run)]
+        rounds = store.rounds(run)
+        queues = {
+            r: [(e.item, e.rank, e.status, e.label, round(float(e.score), 6))
+                for e in store.queue(run, r)]
+            for r in range(row.round + 2)
+        }
+        return {
+            "phase": row.phase, "round": row.round, "stop_reason": row.stop_reason,
+            "labels": sorted(labels),
+            "rounds": [(r["round"], r["n_labeled"], r["class_hist"]) for r in rounds],
+            "rounds_finished": all(r["finished_at"] is not None for r in rounds),
+            "queues": {r: q for r, q in queues.items() if q},
+            "integrity": store.integrity_check(),
+            "duplicates": store.duplicate_active_labels(),
+            "tmp_files": sorted(str(f.relative_to(project)) for f in project.rglob("*.tmp")),
+        }
+    finally:
+        p.close()
+
+
+def compare(got: dict, want: dict) -> list[str]:
+    """Problems found in `got` (a chaos copy) against `want` (the reference); [] when equal."""
+    problems = []
+    for key in ("phase", "round", "stop_reason", "labels", "rounds", "queues"):
+        if got[key] != want[key]:
+            problems.append(f"{key} differs")
+    if not got["rounds_finished"]:
+        problems.append("a round is not finished")
+    if got["integrity"] != "ok":
+        problems.append(f"integrity_check: {got['integrity']}")
+    if got["duplicates"]:
+        problems.append(f"{got['duplicates']} duplicate active labels")
+    if got["tmp_files"]:
+        problems.append(f"temp files left: {got['tmp_files']}")
+    return problems
+
+
+def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: float = 0.5,
+          log=lambda line: None, max_restarts: int = 400) -> dict:
+    """Kill a real `gltui run` n times at random instants; return the summary (see module doc)."""
+    started = time.time()
+    own_tmp = workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="gltui-chaos-")) if own_tmp else Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        npz = make_npz(workdir / "small.npz")
+        template = make_project(workdir / "template", npz)
+
+        ref = workdir / "uninterrupted"
+        shutil.copytree(template, ref)
+        t0 = time.time()
+        proc = start_run(ref, stderr=subprocess.PIPE)
+        _, err = proc.communicate()
+        whole = time.time() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"uninterrupted run failed ({proc.returncode}): {err.decode()}")
+        want = final_state(ref)
+        reference_problems = compare(want, want)
+        log(f"uninterrupted run: {whole:.1f} s, {len(want['rounds'])} rounds, "
+            f"{len(want['labels'])} labels")
+
+        rng = random.Random(seed)
+        high = max(min_delay + 0.5, whole)
+        kills, cycles, restarts = 0, 0, 0
+        phases: Counter = Counter()
+        kill_log: list[tuple[int, str, int, float]] = []
+        problems: list[str] = list(reference_problems)
+        while kills < n and restarts < max_restarts:
+            cycles += 1
+            copy = workdir / f"cycle{cycles:02d}"
+            shutil.copytree(template, copy)
+            while restarts < max_restarts:
+                restarts += 1
+                proc = start_run(copy, stderr=subprocess.PIPE)
+                delay = rng.uniform(min_delay, high)
+                try:
+                    proc.wait(timeout=delay)
+                except subprocess.TimeoutExpired:
+                    pass
+                if proc.poll() is None and kills < n:
+                    phase, rnd = phase_of(copy)
+                    proc.send_signal(signal.SIGKILL)
+                    kills += 1
+                    phases[phase] += 1
+                    kill_log.append((cycles, phase, rnd, round(delay, 2)))
+                    log(f"kill {kills:2d}: cycle {cycles}, {delay:5.2f} s, {phase} round {rnd}")
+                _, err = proc.communicate()
+                if proc.returncode not in (0, -signal.SIGKILL):
+                    problems.append(f"cycle {cycles}: gltui run exited {proc.returncode}: "
+                                    f"{err.decode().strip()[-300:]}")
+                    break
+                if phase_of(copy)[0] == "done":
+                    break
+            got = final_state(copy)
+            found = compare(got, want)
+            problems += [f"cycle {cycles}: {p}" for p in found]
+            log(f"cycle {cycles}: {'identical' if not found else '; '.join(found)}")
+        if kills < n:
+            problems.append(f"only {kills} of {n} kills in {restarts} starts")
+        return {
+            "kills": kills, "phases": dict(sorted(phases.items())), "identical": not problems,
+            "seconds": round(time.time() - started, 1), "cycles": cycles, "restarts": restarts,
+            "uninterrupted_seconds": round(whole, 1), "delay_range": [min_delay, round(high, 2)],
+            "n": n, "seed": seed, "kill_log": kill_log, "problems": problems,
+        }
+    finally:
+        if own_tmp:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20, help="SIGKILLs to deliver (default 20)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the kill-time RNG")
+    ap.add_argument("--min-delay", type=float, default=0.5, help="shortest sleep before a kill")
+    ap.add_argument("--workdir", type=Path, help="keep the projects here (default: a temp dir)")
+    ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
+    args = ap.parse_args(argv)
+    result = chaos(args.n, args.seed, args.workdir, args.min_delay,
+                   log=lambda line: print(line, file=sys.stderr if args.json else sys.stdout,
+                                          flush=True))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"kills {result['kills']}  phases {result['phases']}  identical "
+              f"{result['identical']}  cycles {result['cycles']}  {result['seconds']} s")
+        for p in result["problems"]:
+            print(f"  problem: {p}")
+    return 0 if result["identical"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Reliability: random SIGKILLs (benchmarks/chaos.py, short), Ctrl-C in train and score, and bad
+project folders / databases / labels.csv at the CLI (exit 2, one line on stderr).
+
+Cases already in tests/test_cli.py (`status` on a file, missing project, ...) or tests/test_data.py
+(labels.csv errors at the reader level) are not repeated; see docs/reliability.md for the map.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE_MNIST, init_args
+from gltui.cli import main
+from gltui.project import Project
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks import chaos  # noqa: E402
+
+# Many small scoring chunks so that a Ctrl-C aimed at the score phase lands inside it.
+INT_ARGS = ["--oracle", "--quiet", "--max-rounds", "2", "--chunk-size", "16"]
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+# ---- random SIGKILLs ------------------------------------------------------------------------------
+
+
+def test_chaos_three_random_sigkills_end_in_the_uninterrupted_state(tmp_path):
+    result = chaos.chaos(n=3, seed=7, workdir=tmp_path)
+    assert result["kills"] == 3, result
+    assert result["problems"] == [] and result["identical"], result
+
+
+# ---- Ctrl-C ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_int(tmp_path_factory, small_project_template) -> dict:
+    path = tmp_path_factory.mktemp("whole-int") / "proj"
+    shutil.copytree(small_project_template, path)
+    proc = chaos.start_run(path, INT_ARGS, stderr=subprocess.PIPE)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err
+    return chaos.final_state(path)
+
+
+def _interrupt_in(project: Path, phase: str, ready) -> tuple[subprocess.CompletedProcess, str]:
+    """Start `gltui run`, poll the database until `phase` is committed and ready(project) holds,
+    then send SIGINT (what Ctrl-C sends). Returns the finished process and the phase it was in."""
+    proc = chaos.start_run(project, INT_ARGS, stderr=subprocess.PIPE, text=True)
+    lock = project / "checkpoints" / "main" / "lock"
+    deadline = time.time() + 60
+    seen = None
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            # the lock holds the driver's pid once it has imported the engine and started driving
+            if lock.exists() and lock.read_text():
+                seen = chaos.phase_of(project)[0]
+                if seen == phase and ready(project):
+                    break
+            time.sleep(0.01)
+        assert proc.poll() is None, f"the run ended before reaching {phase}"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "", err), seen
+
+
+def _has_epoch_checkpoint(project: Path) -> bool:
+    return (project / "checkpoints" / "main" / "train-round000.ckpt").exists()
+
+
+def _has_scored_chunk(project: Path) -> bool:
+    p = Project.open(project)
+    try:
+        row = p.store.run("main")
+        return bool(p.store.done_chunks("main", row.round))
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("phase, ready", [("train", _has_epoch_checkpoint),
+                                          ("score", _has_scored_chunk)])
+def test_ctrl_c_exits_130_with_one_line_and_resumes_to_the_same_state(
+        phase, ready, fresh_project, uninterrupted_int):
+    interrupted, seen = _interrupt_in(fresh_project, phase, ready)
+    assert seen == phase
+    assert interrupted.returncode == 130, interrupted.stderr
+    lines = interrupted.stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0], lines
+    state = chaos.final_state(fresh_project)
+    assert state["phase"] != "done"
+    assert state["tmp_files"] == [] and state["integrity"] == "ok"
+    resumed = chaos.start_run(fresh_project, INT_ARGS, stderr=subprocess.PIPE, text=True)
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert chaos.compare(chaos.final_state(fresh_project), uninterrupted_int) == []
+
+
+# ---- bad project folders and databases ------------------------------------------------------------
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="running as root: chmod does not stop root from writing")
+def test_unwritable_project_folder_fails_with_one_line(fresh_project, capsys):
+    ckpt = fresh_project / "checkpoints"
+    modes = {p: p.stat().st_mode for p in (fresh_project, ckpt)}
+    for p in modes:
+        p.chmod(0o500)
+    try:
+        capsys.readouterr()
+        code = main(["run", str(fresh_project), *INT_ARGS])
+        assert code in (1, 2)
+        line = one_error_line(capsys)
+        assert str(fresh_project) in line
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+def test_database_that_is_not_sqlite_exits_2(fresh_project, capsys):
+    (fresh_project / "gltui.db").write_bytes(b"this is not a database\n" * 100)
+    for wal in fresh_project.glob("gltui.db-*"):
+        wal.unlink()
+    capsys.readouterr()
+    assert main(["status", str(fresh_project)]) == 2
+    assert "not a gltui project database" in one_error_line(capsys)
+
+
+def test_database_of_a_newer_gltui_exits_2(fresh_project, capsys):
+    project = Project.open(fresh_project)
+    project.store.set_meta({"schema_version": 99})  # stored as text '99', as _migrate writes it
+    project.close()
+    capsys.readouterr()
+    assert main(["status", str(fresh_project)]) == 2
+    line = one_error_line(capsys)
+    assert "newer" in line and "upgrade" in line
+
+
+@pytest.mark.parametrize("command", ["init", "run"])
+def test_project_path_that_is_a_file_exits_2(command, tmp_path, small_npz, capsys):
+    a_file = tmp_path / "afile"
+    a_file.write_text("mine")
+    argv = init_args(a_file, small_npz) if command == "init" else ["run", str(a_file)]
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert str(a_file) in one_error_line(capsys)
+    assert a_file.read_text() == "mine"
+
+
+@pytest.mark.parametrize("rows, subfolder, words", [
+    (lambda names: [(names[0], "3"), (names[0], "4")], False, "line 3"),  # duplicate, conflicting
+    # class sub-folders fix the class set, so 'cat' is unknown
+    (lambda names: [(names[0], "3"), (names[1], "cat")], True, "unknown class 'cat'"),
+])
+def test_init_with_a_bad_labels_csv_exits_2_naming_it(rows, subfolder, words, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    pngs = sorted(SAMPLE_MNIST.glob("*.png"))[:6]
+    for png in pngs[:4]:
+        shutil.copy(png, data / png.name)
+    if subfolder:
+        (data / "3").mkdir()
+        for png in pngs[4:]:
+            shutil.copy(png, data / "3" / png.name)
+    names = [p.name for p in pngs[:4]]
+    (data / "labels.csv").write_text(
+        "file,label\n" + "".join(f"{f},{y}\n" for f, y in rows(names)))
+    capsys.readouterr()
+    assert main(["init", str(tmp_path / "proj"), "--data", f"folder:{data}"]) == 2
+    line = one_error_line(capsys)
+    assert "labels.csv" in line and words in line
+    assert not (tmp_path / "proj").exists()
