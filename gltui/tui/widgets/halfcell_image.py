@@ -15,9 +15,9 @@ import numpy as np
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
 from textual.strip import Strip
-from textual.widget import Widget
+
+from gltui.tui.widgets.cell_image import CellImage
 
 _STYLES: dict[int, Style] = {}
 
@@ -56,39 +56,21 @@ def image_strips(image, width: int, height: int) -> list[Strip]:
     return strips
 
 
-class HalfcellImage(Widget):
+class HalfcellImage(CellImage):
     DEFAULT_CSS = "HalfcellImage { width: auto; height: auto; }"
 
     def __init__(self, image=None, *, name=None, id=None, classes=None, disabled=False):
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self._image = None
         self._strips: list[Strip] = []
         self._key = None
-        self.image = image
+        super().__init__(image, name=name, id=id, classes=classes, disabled=disabled)
 
-    @property
-    def image(self):
-        return self._image
-
-    @image.setter
-    def image(self, value) -> None:
-        if value is self._image:
-            return
-        size_changed = (value is None) != (self._image is None) or (
-            value is not None and self._image is not None and value.size != self._image.size)
-        self._image = value
+    def image_changed(self, old, new) -> None:
+        size_changed = (new is None) != (old is None) or (
+            new is not None and old is not None and new.size != old.size)
         self._key = None
         # a new picture of the same size needs no new layout, only a repaint
         self.refresh(layout=size_changed or self.styles.width is None
                      or self.styles.width.is_auto)
-
-    def get_content_width(self, container: Size, viewport: Size) -> int:
-        return 0 if self._image is None else min(container.width, self._image.width)
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        if self._image is None:
-            return 0
-        return max(1, round(width * self._image.height / self._image.width / 2))
 
     def render_line(self, y: int) -> Strip:
         width, height = self.content_size.width, self.content_size.height
