@@ -53,7 +53,8 @@ class Cancelled(Exception):
 def fault_point(point: str) -> None:
     """SIGKILL this process when GLTUI_FAULT names this point (``phase:train``, ``epoch:2``,
     ``chunk:1``, ``label``): the resume tests kill a real process at a known instant. The n in
-    ``epoch:n`` / ``chunk:n`` counts occurrences within this process. Costs one dict lookup."""
+    ``epoch:n`` / ``chunk:n`` counts occurrences within this process. GLTUI_FAULT_SIGNAL=INT sends
+    SIGINT instead (what Ctrl-C sends), for the interrupt tests. Costs one dict lookup."""
     want = os.environ.get("GLTUI_FAULT")
     if not want:
         return
@@ -67,7 +68,8 @@ def fault_point(point: str) -> None:
             return
     elif want != point:
         return
-    os.kill(os.getpid(), signal.SIGKILL)
+    sig = signal.SIGINT if os.environ.get("GLTUI_FAULT_SIGNAL") == "INT" else signal.SIGKILL
+    os.kill(os.getpid(), sig)
 
 
 _FAULT_COUNTS: dict[str, int] = {}
