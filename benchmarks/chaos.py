@@ -69,10 +69,12 @@ def make_project(path: Path, npz: Path) -> Path:
     return path
 
 
-def start_run(project: Path, run_args: list[str] = RUN_ARGS, **kw) -> subprocess.Popen:
+def start_run(project: Path, run_args: list[str] = RUN_ARGS, env: dict | None = None,
+              **kw) -> subprocess.Popen:
+    """`python -m gltui run PROJECT ...` in a subprocess; `env` adds variables (GLTUI_FAULT...)."""
     return subprocess.Popen(
         [sys.executable, "-m", "gltui", "run", str(project), *run_args], cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
         stdout=kw.pop("stdout", subprocess.DEVNULL), stderr=kw.pop("stderr", subprocess.DEVNULL),
         **kw,
     )

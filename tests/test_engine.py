@@ -209,6 +209,19 @@ def test_damaged_model_file_is_retrained_to_the_same_result(fresh_project, unint
     assert final_state(fresh_project) == uninterrupted
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.0], ids=["half", "empty"])
+def test_truncated_epoch_checkpoint_restarts_the_round_to_the_same_result(
+        keep, fresh_project, uninterrupted):
+    killed = gltui("run", str(fresh_project), *RUN_ARGS, env={"GLTUI_FAULT": "epoch:2"})
+    assert killed.returncode == -signal.SIGKILL
+    ckpt = fresh_project / "checkpoints" / "main" / "train-round000.ckpt"
+    ckpt.write_bytes(ckpt.read_bytes()[: int(ckpt.stat().st_size * keep)])  # a disk fault
+    resumed = gltui("run", str(fresh_project), *RUN_ARGS)
+    assert resumed.returncode == 0, resumed.stderr
+    assert final_state(fresh_project) == uninterrupted
+    assert not ckpt.exists()  # the round finished and its epoch checkpoint was cleared
+
+
 def test_disk_full_while_checkpointing_exits_1_and_leaves_no_temp_file(
         fresh_project, monkeypatch, capsys):
     import errno

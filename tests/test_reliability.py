@@ -113,6 +113,30 @@ def test_ctrl_c_exits_130_with_one_line_and_resumes_to_the_same_state(
     assert chaos.compare(chaos.final_state(fresh_project), uninterrupted_int) == []
 
 
+@pytest.mark.parametrize("point", ["phase:evaluate", "phase:query", "phase:label", "label"])
+def test_ctrl_c_in_evaluate_query_and_label_exits_130_and_resumes_to_the_same_state(
+        point, fresh_project, uninterrupted_int):
+    """The short phases last milliseconds, so SIGINT comes from inside the process at a named
+    point (GLTUI_FAULT_SIGNAL=INT): the start of evaluate, query and label, and `label`, inside the
+    oracle's transaction after the queue's labels are written but before the commit."""
+    proc = chaos.start_run(fresh_project, INT_ARGS, stderr=subprocess.PIPE, text=True,
+                           env={"GLTUI_FAULT": point, "GLTUI_FAULT_SIGNAL": "INT"})
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted" in lines[0], lines
+    state = chaos.final_state(fresh_project)
+    phase = "label" if point == "label" else point.partition(":")[2]
+    assert state["phase"] == phase  # interrupted there, and nothing of the phase committed
+    if point == "label":  # the oracle's transaction was rolled back: the queue is still pending
+        assert all(status == "pending" for _, _, status, _, _ in state["queues"][state["round"]])
+    assert state["tmp_files"] == [] and state["integrity"] == "ok" and state["duplicates"] == 0
+    resumed = chaos.start_run(fresh_project, INT_ARGS, stderr=subprocess.PIPE, text=True)
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert chaos.compare(chaos.final_state(fresh_project), uninterrupted_int) == []
+
+
 # ---- bad project folders and databases ------------------------------------------------------------
 
 
