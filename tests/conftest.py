@@ -85,3 +85,32 @@ def fresh_project(tmp_path, small_project_template) -> Path:
     dest = tmp_path / "proj"
     shutil.copytree(small_project_template, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def labeling_template(tmp_path_factory, small_project_template) -> Path:
+    """A small project after round 0: trained, scored, 20 images queued for labeling."""
+    import shutil
+
+    from gltui import engine
+    from gltui.project import Project
+
+    path = tmp_path_factory.mktemp("tui") / "proj"
+    shutil.copytree(small_project_template, path)
+    project = Project.open(path)
+    try:
+        with engine.run_lock(project, "main"):
+            assert engine.Runner(project, "main").drive() == "label"
+    finally:
+        project.close()
+    return path
+
+
+@pytest.fixture
+def label_project(tmp_path, labeling_template) -> Path:
+    """A copy of labeling_template to label in."""
+    import shutil
+
+    dest = tmp_path / "proj"
+    shutil.copytree(labeling_template, dest)
+    return dest

@@ -8,7 +8,6 @@ and copied per test, so only the tests about the worker train anything.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from pathlib import Path
 
@@ -17,29 +16,6 @@ import pytest
 from gltui.project import Project
 
 pytest.importorskip("textual")
-
-
-@pytest.fixture(scope="session")
-def labeling_template(tmp_path_factory, small_project_template) -> Path:
-    """A small project after round 0: trained, scored, 20 images queued for labeling."""
-    from gltui import engine
-
-    path = tmp_path_factory.mktemp("tui") / "proj"
-    shutil.copytree(small_project_template, path)
-    project = Project.open(path)
-    try:
-        with engine.run_lock(project, "main"):
-            assert engine.Runner(project, "main").drive() == "label"
-    finally:
-        project.close()
-    return path
-
-
-@pytest.fixture
-def label_project(tmp_path, labeling_template) -> Path:
-    dest = tmp_path / "proj"
-    shutil.copytree(labeling_template, dest)
-    return dest
 
 
 def make(path: Path, **kw):
