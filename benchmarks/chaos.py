@@ -1,21 +1,32 @@
-"""Chaos check: SIGKILL a real `gltui run` at N random instants and compare with an uninterrupted run.
+"""Chaos check: SIGKILL a real `gltui run` N times, spread over every phase, and compare with an
+uninterrupted run.
 
-    .venv/bin/python benchmarks/chaos.py [--n 20] [--seed 0] [--json] [--workdir DIR]
+    .venv/bin/python benchmarks/chaos.py [--n 20] [--seed 0] [--json] [--workdir DIR] [--random]
 
 It builds a small project (the first 800 sample digits as npz, tiny profile, 100 validation
 images, 20 seed labels, k = 2), runs `python -m gltui run P --oracle --quiet --max-rounds 3
 --chunk-size 128` once without interruption (the reference), then, on fresh copies of the same
-project, starts that command, sleeps a random time drawn uniformly from [--min-delay, the
-reference run's wall time], reads the phase committed in the database (through Project/Store,
-no SQL here) and SIGKILLs the process; it restarts it until the run is done. A run that reaches
-`done` before N kills have been spent is compared and a fresh copy starts the next cycle, so kills
-land in every phase of every round. Each finished copy must equal the reference: the same active
-labels (item, label, source, round), the same queues (item, rank, status, label, score to 1e-6),
-a complete rounds table (same rounds, n_labeled, class histograms, all finished), no duplicate
-active labels, `PRAGMA integrity_check` = ok, and no `*.tmp` file left anywhere.
+project, starts that command and SIGKILLs it, restarting it until the run is done. Kill i aims at
+phase i mod 5 of (train, evaluate, score, query, label):
+
+  train, score        hit from outside: the database is polled (through Project/Store, no SQL
+                      here) until the phase is committed, then the kill follows after a random
+                      delay (uniform over 0-1 s in train, 0-0.3 s in score);
+  evaluate, query,    last milliseconds, so the process kills itself at a named point
+  label               (GLTUI_FAULT): the start of the phase, or for label, half the time, inside
+                      the oracle's transaction after the labels are written, before the commit.
+
+The phase a kill landed in is read from the database afterwards and counted. With --random each
+kill falls at a uniformly random instant of the run instead (the first version of this check;
+most kills then land in train, the longest phase). A copy that reaches `done` is compared and a
+fresh copy starts the next cycle, so kills land in every round. Each finished copy must equal the
+reference: the same active labels (item, label, source, round), the same queues (item, rank,
+status, label, score to 1e-6), a complete rounds table (same rounds, n_labeled, class
+histograms, all finished), no duplicate active labels, `PRAGMA integrity_check` = ok, and no
+`*.tmp` file left anywhere.
 
 With --json the last line is one JSON object: kills, phases (phase -> kills), identical, seconds,
-cycles, restarts, problems. Exit status 0 when identical, 1 otherwise. Not a test (see
+cycles, restarts, kill_log, problems. Exit status 0 when identical, 1 otherwise. Not a test (see
 tests/test_reliability.py for the short version).
 """
 
@@ -136,9 +147,41 @@ def compare(got: dict, want: dict) -> list[str]:
     return problems
 
 
+PHASES = ("train", "evaluate", "score", "query", "label")
+LONG_PHASES = {"train": 1.0, "score": 0.3}  # phase -> window (s) after it is seen for the kill
+
+
+def _kill_in(copy: Path, target: str, rng: random.Random) -> tuple[subprocess.Popen, str, float]:
+    """Start `gltui run` on `copy` and SIGKILL it inside `target`. Returns the finished process,
+    how the kill was placed, and the delay after the phase was seen (0 for a named point).
+
+    train and score last long enough to be hit from outside: the database is polled until the
+    phase is committed, then the kill follows after uniform(0, window) seconds. evaluate, query
+    and label last milliseconds, which a poll from outside almost never hits, so the process
+    kills itself at a named point (GLTUI_FAULT): the start of the phase, or, for label, half the
+    time inside the oracle's transaction after the labels are written and before the commit."""
+    if target not in LONG_PHASES:
+        point = "label" if target == "label" and rng.random() < 0.5 else f"phase:{target}"
+        proc = start_run(copy, env={"GLTUI_FAULT": point}, stderr=subprocess.PIPE)
+        return proc, point, 0.0
+    proc = start_run(copy, stderr=subprocess.PIPE)
+    delay = rng.uniform(0.0, LONG_PHASES[target])
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline:
+        if phase_of(copy)[0] == target:
+            time.sleep(delay)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    return proc, f"{target} +{delay:.2f} s", delay
+
+
 def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: float = 0.5,
-          log=lambda line: None, max_restarts: int = 400) -> dict:
-    """Kill a real `gltui run` n times at random instants; return the summary (see module doc)."""
+          log=lambda line: None, max_restarts: int = 400, spread: bool = True) -> dict:
+    """Kill a real `gltui run` n times; return the summary (see module doc). With `spread` the
+    kills cycle through the phases (train, evaluate, score, query, label; see _kill_in); without,
+    each falls at a uniformly random instant of the run (most then land in train)."""
     started = time.time()
     own_tmp = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="gltui-chaos-")) if own_tmp else Path(workdir)
@@ -164,7 +207,7 @@ def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: fl
         high = max(min_delay + 0.5, whole)
         kills, cycles, restarts = 0, 0, 0
         phases: Counter = Counter()
-        kill_log: list[tuple[int, str, int, float]] = []
+        kill_log: list[tuple[int, str, int, str]] = []
         problems: list[str] = list(reference_problems)
         while kills < n and restarts < max_restarts:
             cycles += 1
@@ -172,21 +215,26 @@ def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: fl
             shutil.copytree(template, copy)
             while restarts < max_restarts:
                 restarts += 1
-                proc = start_run(copy, stderr=subprocess.PIPE)
-                delay = rng.uniform(min_delay, high)
-                try:
-                    proc.wait(timeout=delay)
-                except subprocess.TimeoutExpired:
-                    pass
-                if proc.poll() is None and kills < n:
-                    phase, rnd = phase_of(copy)
-                    proc.send_signal(signal.SIGKILL)
+                if kills >= n:  # the kills are spent: finish this copy undisturbed
+                    proc, how = start_run(copy, stderr=subprocess.PIPE), "none"
+                elif spread:
+                    proc, how, _ = _kill_in(copy, PHASES[kills % len(PHASES)], rng)
+                else:
+                    proc = start_run(copy, stderr=subprocess.PIPE)
+                    delay = rng.uniform(min_delay, high)
+                    how = f"random +{delay:.2f} s"
+                    try:
+                        proc.wait(timeout=delay)
+                    except subprocess.TimeoutExpired:
+                        proc.send_signal(signal.SIGKILL)
+                _, err = proc.communicate()
+                if proc.returncode == -signal.SIGKILL:
+                    phase, rnd = phase_of(copy)  # committed phase = the one the kill landed in
                     kills += 1
                     phases[phase] += 1
-                    kill_log.append((cycles, phase, rnd, round(delay, 2)))
-                    log(f"kill {kills:2d}: cycle {cycles}, {delay:5.2f} s, {phase} round {rnd}")
-                _, err = proc.communicate()
-                if proc.returncode not in (0, -signal.SIGKILL):
+                    kill_log.append((cycles, phase, rnd, how))
+                    log(f"kill {kills:2d}: cycle {cycles}, {how:>22}: {phase} round {rnd}")
+                elif proc.returncode != 0:
                     problems.append(f"cycle {cycles}: gltui run exited {proc.returncode}: "
                                     f"{err.decode().strip()[-300:]}")
                     break
@@ -200,8 +248,8 @@ def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: fl
             problems.append(f"only {kills} of {n} kills in {restarts} starts")
         return {
             "kills": kills, "phases": dict(sorted(phases.items())), "identical": not problems,
-            "seconds": round(time.time() - started, 1), "cycles": cycles, "restarts": restarts,
-            "uninterrupted_seconds": round(whole, 1), "delay_range": [min_delay, round(high, 2)],
+            "spread": spread, "seconds": round(time.time() - started, 1), "cycles": cycles,
+            "restarts": restarts, "uninterrupted_seconds": round(whole, 1),
             "n": n, "seed": seed, "kill_log": kill_log, "problems": problems,
         }
     finally:
@@ -213,11 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="SIGKILLs to deliver (default 20)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the kill-time RNG")
-    ap.add_argument("--min-delay", type=float, default=0.5, help="shortest sleep before a kill")
+    ap.add_argument("--min-delay", type=float, default=0.5,
+                    help="with --random: shortest sleep before a kill")
+    ap.add_argument("--random", action="store_true",
+                    help="kill at uniformly random instants instead of cycling through the phases")
     ap.add_argument("--workdir", type=Path, help="keep the projects here (default: a temp dir)")
     ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
     args = ap.parse_args(argv)
-    result = chaos(args.n, args.seed, args.workdir, args.min_delay,
+    result = chaos(args.n, args.seed, args.workdir, args.min_delay, spread=not args.random,
                    log=lambda line: print(line, file=sys.stderr if args.json else sys.stdout,
                                           flush=True))
     if args.json:
