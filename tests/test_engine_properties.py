@@ -1,0 +1,210 @@
+"""Property-based tests of the engine with a person at the keyboard and crashes in between.
+
+hypothesis drives a real Runner on the small project (tests/conftest.py) through random
+sequences of: a person's label / skip / undo / finishing the queue (each a committed transaction
+through Labeler), `advance` (the engine drives the run until it waits for a person again or is
+done), and `advance` that crashes at the n-th fault point of the engine (the start of any phase,
+after any epoch checkpoint, after any scoring chunk), followed by a restart on a fresh connection.
+The crash is an exception raised where tests/test_engine.py sends a real SIGKILL: it unwinds
+through the open transaction (rolled back) like a dying process whose transaction never commits;
+the real SIGKILLs are in tests/test_engine.py, tests/test_reliability.py and benchmarks/chaos.py.
+
+Invariants after every step, against a plain-Python model of what the person did:
+- the active labels are exactly the seed labels plus the person's (no label disappears, none
+  appears, undo takes back exactly the last action of the round);
+- each pool item is in exactly one of: unlabeled pool, labeled; the current queue's entries not
+  labeled are in the unlabeled pool; labeled + unlabeled == pool size;
+- the queue's statuses match the model;
+- the round and the rounds table only grow; integrity_check is ok; no item has two active labels.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test,
+)
+
+from gltui import engine
+from gltui.config import Config
+from gltui.project import Labeler, Project
+
+MAX_ROUNDS = 3  # rounds 0, 1, 2: two queues for the person, then done
+
+
+class Crash(BaseException):
+    """Stands in for SIGKILL at an engine fault point (BaseException: nothing catches it)."""
+
+
+def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monkeypatch):
+    template = label_project  # round 0 trained, round 1's 20 images queued for a person
+    project = Project.open(template)
+    try:
+        config = Config.from_json(project.require_run("main").config)
+        config.loop.max_rounds = MAX_ROUNDS
+        project.store.set_run_config("main", config.to_json(), {"max_rounds": MAX_ROUNDS})
+    finally:
+        project.close()
+
+    fault_calls = {"n": 0, "crash_at": None}
+    seen = {"crashes": 0, "done": 0}  # across examples: the test must have exercised both
+
+    def fault_point(point: str) -> None:
+        fault_calls["n"] += 1
+        if fault_calls["n"] == fault_calls["crash_at"]:
+            raise Crash(point)
+
+    monkeypatch.setattr(engine, "fault_point", fault_point)
+
+    class EngineMachine(RuleBasedStateMachine):
+        @initialize()
+        def start(self):
+            self.dir = tempfile.TemporaryDirectory()
+            self.path = Path(self.dir.name) / "proj"
+            shutil.copytree(template, self.path)
+            self.project = Project.open(self.path)
+            self.labeler = Labeler(self.project, "main")
+            items, labels = self.project.store.labeled("main")
+            self.labels = dict(zip(items.tolist(), labels.tolist()))  # the model: item -> label
+            self.pool = set(self.project.store.unlabeled_pool("main").tolist()) | set(self.labels)
+            self._new_round()
+
+        def teardown(self):
+            if hasattr(self, "project"):
+                seen["done"] += self.phase == "done"
+                self.project.close()
+                self.dir.cleanup()
+
+        def _new_round(self):
+            row = self.project.require_run("main")
+            self.round, self.phase = row.round, row.phase
+            self.n_rounds = len(self.project.store.rounds("main"))
+            self.actions: list[tuple[str, int, int | None]] = []  # this round's, for undo
+            self.status = {e.item: e.status for e in self.labeler.queue()}
+
+        def _pending(self) -> list[int]:
+            return sorted(i for i, s in self.status.items() if s == "pending")
+
+        def _restart(self):
+            self.project.close()
+            self.project = Project.open(self.path)
+            self.labeler = Labeler(self.project, "main")
+
+        # -- the person ----------------------------------------------------------------------
+
+        # A few single actions per round, then the person finishes the queue: keeps the number
+        # of steps to reach `done` small enough for hypothesis to get there.
+        @precondition(lambda self: self.phase == "label" and self._pending()
+                      and len(self.actions) < 5)
+        @rule(pick=st.integers(0, 100), label=st.integers(0, 9))
+        def label(self, pick, label):
+            pending = self._pending()
+            item = pending[pick % len(pending)]
+            self.labeler.label(item, label)
+            self.actions.append(("label", item, self.labels.get(item)))
+            self.labels[item], self.status[item] = label, "labeled"
+
+        @precondition(lambda self: self.phase == "label" and self._pending()
+                      and len(self.actions) < 5)
+        @rule(pick=st.integers(0, 100))
+        def skip(self, pick):
+            pending = self._pending()
+            item = pending[pick % len(pending)]
+            self.labeler.skip(item)
+            self.actions.append(("skip", item, None))
+            self.status[item] = "skipped"
+
+        @precondition(lambda self: self.phase == "label")
+        @rule()
+        def undo(self):
+            got = self.labeler.undo()
+            if not self.actions:
+                assert got is None
+                return
+            kind, item, _ = self.actions.pop()
+            assert got == item
+            if kind == "label":
+                del self.labels[item]
+            self.status[item] = "pending"
+
+        @precondition(lambda self: self.phase == "label" and self._pending())
+        @rule(label=st.integers(0, 9))
+        def finish_queue(self, label):
+            """The person labels every image still pending, one commit each."""
+            for item in self._pending():
+                self.labeler.label(item, label)
+                self.actions.append(("label", item, self.labels.get(item)))
+                self.labels[item], self.status[item] = label, "labeled"
+
+        @rule()
+        def restart(self):
+            """The process dies between keypresses and comes back: every commit is there."""
+            self._restart()
+
+        # -- the engine ----------------------------------------------------------------------
+
+        @precondition(lambda self: self.phase != "done" and not self._pending())
+        @rule(crash_at=st.integers(1, 40))
+        def advance(self, crash_at):
+            """The engine drives until a person is needed or the run is done, unless it dies
+            first at its crash_at-th fault point (a round has ~10-20 of them, so about half the
+            drives die), and is then restarted on a fresh connection."""
+            self._drive(crash_at)
+
+        def _drive(self, crash_at):
+            fault_calls["n"], fault_calls["crash_at"] = 0, crash_at
+            try:
+                with engine.run_lock(self.project, "main"):
+                    engine.Runner(self.project, "main", engine.RunOptions(oracle=False)).drive()
+            except Crash:
+                seen["crashes"] += 1
+                self._restart()
+            finally:
+                fault_calls["crash_at"] = None
+            row = self.project.require_run("main")
+            if row.round != self.round:  # a new queue: the person starts afresh
+                self._new_round()
+            else:
+                self.phase = row.phase
+
+        # -- invariants ----------------------------------------------------------------------
+
+        @invariant()
+        def labels_match_the_model(self):
+            items, labels = self.project.store.labeled("main")
+            assert dict(zip(items.tolist(), labels.tolist())) == self.labels
+            assert self.project.store.duplicate_active_labels() == 0
+
+        @invariant()
+        def every_item_in_exactly_one_place(self):
+            store = self.project.store
+            labeled = set(store.labeled("main")[0].tolist())
+            unlabeled = set(store.unlabeled_pool("main").tolist())
+            assert labeled.isdisjoint(unlabeled) and labeled | unlabeled == self.pool
+            assert store.count_labeled("main") + store.count_unlabeled_pool("main") == len(self.pool)
+            queue = {e.item: e.status for e in store.queue("main", self.round)}
+            assert queue == self.status
+            assert all(i in unlabeled for i, s in queue.items() if s != "labeled")
+
+        @invariant()
+        def rounds_only_grow(self):
+            row = self.project.require_run("main")
+            rounds = len(self.project.store.rounds("main"))
+            assert row.round >= self.round and rounds >= self.n_rounds
+            self.n_rounds = rounds
+
+        @invariant()
+        def database_is_whole(self):
+            assert self.project.store.integrity_check() == "ok"
+
+    run_state_machine_as_test(EngineMachine, settings=settings(
+        max_examples=10, stateful_step_count=20, deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    ))
+    assert seen["crashes"] >= 3 and seen["done"] >= 1, seen
