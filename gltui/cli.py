@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -208,6 +209,9 @@ def _handle(err: Exception) -> int:
     if isinstance(err, OSError):
         where = f"{err.filename}: " if err.filename else ""
         return _fail(f"gltui: {where}{err.strerror or err}; check the path and free space", 1)
+    if isinstance(err, sqlite3.OperationalError):  # a read-only gltui.db, a full disk, an I/O error
+        return _fail(f"gltui: the project database failed: {err}; check that gltui.db and its "
+                     "folder are writable and that the disk has space", 1)
     raise err
 
 

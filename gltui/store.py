@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +169,18 @@ MIGRATIONS = [_migration_1]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
+def _folder_writable(folder: Path) -> bool:
+    """Whether a file can be created in `folder`: tried, not asked (os.access says yes to root
+    on a read-only mount or an immutable folder)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".gltui-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
 class Store:
     """A connection to one project's database. Cheap to open; one per thread."""
 
@@ -183,6 +197,13 @@ class Store:
             self.conn.execute("PRAGMA busy_timeout = 30000")
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         except sqlite3.DatabaseError as err:
+            if self.path.is_file() and not _folder_writable(self.path.parent):
+                # WAL needs its -wal and -shm files beside the database, even to read.
+                raise StoreError(
+                    f"{self.path.parent}: the project folder is not writable, and gltui keeps "
+                    "its journal and checkpoints there; fix its permissions or copy the project "
+                    "somewhere writable"
+                ) from err
             raise StoreError(f"{self.path}: not a gltui project database ({err})") from err
         if mode.lower() != "wal":
             raise StoreError(f"{self.path}: cannot switch the database to WAL mode ({mode})")

@@ -7,6 +7,7 @@ Cases already in tests/test_cli.py (`status` on a file, missing project, ...) or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -141,22 +142,51 @@ def test_ctrl_c_in_evaluate_query_and_label_exits_130_and_resumes_to_the_same_st
 # ---- bad project folders and databases ------------------------------------------------------------
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="running as root: chmod does not stop root from writing")
-def test_unwritable_project_folder_fails_with_one_line(fresh_project, capsys):
-    ckpt = fresh_project / "checkpoints"
-    modes = {p: p.stat().st_mode for p in (fresh_project, ckpt)}
-    for p in modes:
-        p.chmod(0o500)
+@contextlib.contextmanager
+def read_only(paths: list[Path]):
+    """Make `paths` unwritable for this process: chmod for a normal user; for root, whom chmod
+    does not stop, the immutable attribute (chattr +i), which stops root too."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in paths}
+        for p in paths:
+            p.chmod(0o500 if p.is_dir() else 0o400)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", *map(str, paths)],
+                                        capture_output=True).returncode != 0:
+        pytest.skip("running as root without a filesystem that takes chattr +i")
     try:
-        capsys.readouterr()
-        code = main(["run", str(fresh_project), *INT_ARGS])
-        assert code in (1, 2)
-        line = one_error_line(capsys)
-        assert str(fresh_project) in line
+        yield
     finally:
-        for p, mode in modes.items():
-            p.chmod(mode)
+        subprocess.run([chattr, "-i", *map(str, paths)], check=True)
+
+
+@pytest.mark.parametrize("what, code, words", [
+    ("folder", 2, "project folder is not writable"),  # a read-only mount, say
+    ("database", 1, "readonly database"),  # gltui.db itself read-only, its folder writable
+])
+def test_unwritable_project_fails_with_one_line_and_changes_nothing(
+        what, code, words, fresh_project, capsys):
+    before = chaos.final_state(fresh_project)
+    paths = ([fresh_project, fresh_project / "checkpoints"] if what == "folder"
+             else [fresh_project / "gltui.db"])
+    with read_only(paths):
+        for argv in (["run", str(fresh_project), *INT_ARGS], ["status", str(fresh_project)]):
+            capsys.readouterr()
+            got = main(argv)
+            if argv[0] == "status" and what == "database":
+                assert got == 0  # reading a read-only database works
+                continue
+            assert got == code, argv
+            line = one_error_line(capsys)
+            assert words in line and (what == "database" or str(fresh_project) in line), line
+    assert chaos.final_state(fresh_project) == before
+    assert main(["run", str(fresh_project), *INT_ARGS]) == 0  # writable again: it goes on
 
 
 def test_database_that_is_not_sqlite_exits_2(fresh_project, capsys):
