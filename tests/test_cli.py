@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import shutil
@@ -52,6 +53,8 @@ def test_init_and_status_json(tmp_path, small_npz, capsys):
     (["init", "{tmp}/new", "--data", "idx:{bad_idx}"], "magic"),
     (["init", "{tmp}/new", "--data", "npz:{npz}", "--initial", "0"], "at least 1"),
     (["init", "{tmp}/new", "--data", "npz:{npz}", "--initial", "500"], "pool"),
+    (["init", "{tmp}/new", "--data", "npz:{npz}", "--val-size", "800"], "0 pool images"),
+    (["init", "{tmp}/new", "--data", "npz:{empty_npz}"], "no images"),
     (["init", "{tmp}/new"], "--data"),
     (["run", "{missing}"], "gltui init"),
     (["run", "{p}", "--max-rounds", "many"], "many"),
@@ -78,7 +81,9 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
     unlabeled.mkdir()
     for png in sorted(SAMPLE_MNIST.glob("*.png"))[:40]:
         shutil.copy(png, unlabeled / png.name)
-    fill = dict(p=fresh_project, missing=tmp_path / "missing", bad_idx=bad_idx, npz=small_npz,
+    empty_npz = tmp_path / "empty.npz"  # an empty pool
+    np.savez(empty_npz, x=np.zeros((0, 28, 28), np.uint8), y=np.zeros(0, np.int64))
+    fill = dict(empty_npz=empty_npz, p=fresh_project, missing=tmp_path / "missing", bad_idx=bad_idx, npz=small_npz,
                 file=a_file, tmp=tmp_path, unlabeled=unlabeled)
     argv = [a.format(**fill) for a in argv]
     before = tree_digest(fresh_project)
