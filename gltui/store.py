@@ -71,7 +71,6 @@ def _now() -> float:
 
 ITEMS_SPLIT_INDEX = "idx_items_split"  # the name sqlite-utils gave it in migration 1
 ITEM_COUNTS_KEY = "item_counts"  # meta: {split: count}, written with the items
-BULK_CACHE_KIB = 64 * 1024  # page cache while a bulk load builds its index: the sort stays in RAM
 _ID_VALUE = np.dtype([("id", "<i8"), ("value", "<i8")])  # (id, int) rows read straight to numpy
 _RANGE_SCAN_MIN = 1000  # true_labels of this many items or more: one primary-key range scan...
 _RANGE_SCAN_SPAN = 16  # ...when they span at most 16 ids per item (else IN lists)
@@ -315,34 +314,24 @@ class Store:
         n = len(splits)
         if len(true_labels) != n:
             raise ValueError(f"{len(true_labels)} true labels for {n} items")
-        with self.transaction(), self._bulk_cache():
+        with self.transaction():
             self.conn.executemany(
                 "INSERT INTO classes(id, name) VALUES (?, ?)", list(enumerate(classes))
             )
             self.conn.execute(f"DROP INDEX IF EXISTS {ITEMS_SPLIT_INDEX}")
-            before = self._one("SELECT COUNT(*) FROM items")
-            self.conn.executemany(
+            first = self._one("SELECT coalesce(max(id) + 1, 0) FROM items")  # the rowid's end
+            inserted = self.conn.executemany(
                 "INSERT INTO items(id, name, split, true_label) VALUES (?, ?, ?, ?)",
-                _item_rows(before, names, splits, true_labels),
-            )
-            if self._one("SELECT COUNT(*) FROM items") != before + n:
-                raise ValueError(f"fewer names than the {n} items")
+                _item_rows(first, names, splits, true_labels),
+            ).rowcount
+            if inserted != n:
+                raise ValueError(f"fewer names than the {n} items ({inserted})")
             self.conn.execute(f"CREATE INDEX {ITEMS_SPLIT_INDEX} ON items(split)")
             counts = {split: n for split, n in self.conn.execute(_COUNT_ITEMS_SQL)}
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                 (ITEM_COUNTS_KEY, json.dumps(counts)),
             )
-
-    @contextlib.contextmanager
-    def _bulk_cache(self) -> Iterator[None]:
-        """A larger page cache while a bulk load sorts its index (the default is 2 MB)."""
-        old = self._one("PRAGMA cache_size")
-        self.conn.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
-        try:
-            yield
-        finally:
-            self.conn.execute(f"PRAGMA cache_size = {int(old)}")
 
     def classes(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM classes ORDER BY id")]
