@@ -133,8 +133,20 @@ def proc_status(pid: int) -> dict[str, int]:
         return {}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (/proc/PID/stat fields 14 and 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class Child:
-    """One gltui command in a subprocess, its private memory sampled while it runs."""
+    """One gltui command in a subprocess, its private memory sampled while it runs, its CPU time
+    taken from its own rusage (wait4) once it ends. On a shared machine the CPU seconds say what
+    the command costs; the wall seconds also hold the time other processes had the cores."""
 
     def __init__(self, args: list[str], threads: int):
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
@@ -144,20 +156,32 @@ class Child:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.anon_peak_kib = 0
         self.hwm_kib = 0
+        self.cpu_s = 0.0
 
     def sample(self) -> bool:
-        """Sample memory; False once the process has exited."""
+        """Sample memory; False once the process has exited (then reaped, with its rusage)."""
+        if self.proc.returncode is not None:
+            return False
         st = proc_status(self.proc.pid)
         if st:
             self.anon_peak_kib = max(self.anon_peak_kib, st.get("RssAnon", 0))
             self.hwm_kib = max(self.hwm_kib, st.get("VmHWM", 0))
-        return self.proc.poll() is None
+        pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+        if pid:
+            self.proc.returncode = os.waitstatus_to_exitcode(status)
+            self.cpu_s = usage.ru_utime + usage.ru_stime
+            self.ended = time.perf_counter()
+            return False
+        return True
+
+    def cpu_now(self) -> float:
+        return cpu_seconds(self.proc.pid) if self.proc.returncode is None else self.cpu_s
 
     def wait(self) -> tuple[float, str, str]:
         while self.sample():
             time.sleep(0.02)
         out, err = self.proc.communicate()
-        seconds = time.perf_counter() - self.started
+        seconds = self.ended - self.started
         if self.proc.returncode != 0:
             raise RuntimeError(f"{self.proc.args[3:]} exited {self.proc.returncode}: {err[-2000:]}")
         for line in err.splitlines():
@@ -179,8 +203,10 @@ class Child:
         return before
 
     def kill(self) -> None:
-        self.sample()  # the last reading, just before the kill
-        self.proc.send_signal(signal.SIGKILL)
+        if self.sample():  # the last reading, just before the kill
+            self.proc.send_signal(signal.SIGKILL)
+            while self.sample():
+                time.sleep(0.01)
         self.proc.communicate()
 
     def memory(self) -> dict:
@@ -196,19 +222,23 @@ def run_init(project: Path, pool_file: Path, args) -> dict:
                    "--initial", "20", "--profile", "tiny", "--chunk-size", str(args.chunk_size),
                    "--seed", "0"], args.threads)
     seconds, _, _ = child.wait()
-    return {"seconds": round(seconds, 2), **child.memory()}
+    return {"seconds": round(seconds, 2), "cpu_s": round(child.cpu_s, 2), **child.memory()}
 
 
 def run_status(project: Path, n: int, args, repeats: int = 3) -> dict:
-    times = {"text": [], "json": []}
+    times: dict = {"text": [], "json": []}
+    cpu: dict = {"text": [], "json": []}
     for _ in range(repeats):
         for kind, extra in (("text", []), ("json", ["--json"])):
-            seconds, out, _ = Child(["status", str(project), *extra], args.threads).wait()
+            child = Child(["status", str(project), *extra], args.threads)
+            seconds, out, _ = child.wait()
             times[kind].append(seconds)
+            cpu[kind].append(child.cpu_s)
             if kind == "json":
                 items = json.loads(out)["items"]
                 assert sum(items.values()) == n, items
-    return {k: {"median_s": round(statistics.median(v), 3), "max_s": round(max(v), 3)}
+    return {k: {"median_s": round(statistics.median(v), 3), "max_s": round(max(v), 3),
+                "cpu_median_s": round(statistics.median(cpu[k]), 3), "cpu_max_s": round(max(cpu[k]), 3)}
             for k, v in times.items()}
 
 
@@ -239,9 +269,11 @@ def run_scoring(project: Path, n: int, args) -> dict:
         train_memory = child.reset_peaks()  # from here on the peaks are the score phase's
         wait_for(lambda: store.chunk_versions(RUN, 0), child, 900, "the first chunk")
         t_first, first = time.perf_counter(), len(store.chunk_versions(RUN, 0))
+        cpu_first = child.cpu_now()
         while time.perf_counter() - t_first < args.score_seconds and child.sample():
             time.sleep(0.02)
         t_last, at_last = time.perf_counter(), len(store.chunk_versions(RUN, 0))
+        cpu_window = child.cpu_now() - cpu_first
         child.kill()
         versions = store.chunk_versions(RUN, 0)  # a chunk may have landed as the kill was sent
         done = len(versions)
@@ -251,6 +283,8 @@ def run_scoring(project: Path, n: int, args) -> dict:
             "score_start_to_first_chunk_s": round(t_first - t_phase, 2),
             "chunks_done": done,
             "images_per_s": round(rate, 1),
+            "images_per_cpu_s": round((at_last - first) * args.chunk_size / cpu_window, 1)
+            if cpu_window > 0 else None,
             "full_pass_hours_at_this_rate": round(n / rate / 3600, 2) if rate else None,
             **child.memory(),
             "train_round0_memory": train_memory,
@@ -260,6 +294,7 @@ def run_scoring(project: Path, n: int, args) -> dict:
         more = lambda: len(store.chunk_versions(RUN, 0)) > done  # noqa: E731
         wait_for(more, resumed, 600, "a chunk after the resume")
         first_new_s = time.perf_counter() - resumed.started
+        first_new_cpu = resumed.cpu_now()
         while time.perf_counter() - resumed.started < args.resume_seconds and resumed.sample():
             time.sleep(0.02)
         resumed.kill()
@@ -270,6 +305,7 @@ def run_scoring(project: Path, n: int, args) -> dict:
         _, chunk_size, n_chunks = store.scoring_pass(RUN, 0)
         scoring["resume"] = {
             "process_start_to_first_new_chunk_s": round(first_new_s, 2),
+            "process_start_to_first_new_chunk_cpu_s": round(first_new_cpu, 2),
             "finished_chunks_skipped": kept,
             "new_chunks_continue_after_them": continued,
             "chunks_before": done,
@@ -338,6 +374,8 @@ def judge(result: dict, args) -> dict:
                                      full["init"]["seconds"] < INIT_SECONDS]
         worst = max(v["max_s"] for s in ("status", "status_after_scoring") for v in full[s].values())
         checks[f"{shape}.status_s"] = [worst, f"< {STATUS_SECONDS:g}", worst < STATUS_SECONDS]
+        worst_cpu = max(v["cpu_max_s"] for s in ("status", "status_after_scoring") for v in full[s].values())
+        checks[f"{shape}.status_cpu_s"] = [worst_cpu, f"< {STATUS_SECONDS:g}", worst_cpu < STATUS_SECONDS]
         for stat in ("median_ms", "p95_ms"):  # next to the disk's own flush: the floor of a commit
             lc = full["label_commit"]
             checks[f"{shape}.label_commit_{stat}"] = [
@@ -388,6 +426,7 @@ def main() -> None:
               f"{', '.join(SHAPES)}", file=sys.stderr)
         raise SystemExit(2)
     work = Path(tempfile.mkdtemp(prefix="gltui-scale-", dir=args.work))
+    load_at_start = round(os.getloadavg()[0], 2)
     digits, labels, spec = source_digits()
     result: dict = {"benchmark": "scale", "items": args.items, "small": args.small, "source": spec,
                     "k": 8, "chunk_size": args.chunk_size, "threads": args.threads,
@@ -416,9 +455,10 @@ def main() -> None:
                 pool_file.unlink()
                 data.npy_companions(pool_file)[0].unlink()
         result["checks"] = judge(result, args)
+        result["load_average_1min_at_start"] = load_at_start
         result["all_pass"] = all(c[2] is not False for c in result["checks"].values())
         try:
-            result["load_average_1min"] = round(os.getloadavg()[0], 2)
+            result["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
         except OSError:
             pass
     finally:
