@@ -9,6 +9,8 @@ the split has no labels at all), and one source reference per item.
     load("cifar:data/cifar-10-batches-py")    the CIFAR-10 (or CIFAR-100) python pickles
     load("folder:photos")                     image files; class sub-folders or labels.csv
     load("npz:digits.npz")                    arrays x, y, x_test, y_test, classes
+    load("npy:pool.npy")                      one uint8 array, memory-mapped (big pools); labels
+                                              in pool.labels.npy, class names in pool.classes.txt
 
 Every bad input raises `DataError` whose message is one line naming the file and the problem; no
 reader lets an OSError, a PIL error or a pickle error escape for bad input. Only numpy and PIL are
@@ -31,14 +33,15 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 if TYPE_CHECKING:  # PIL is imported where it is used: `import gltui.data` stays light
     from PIL import Image
 
-SPEC_KINDS = ("idx", "cifar", "folder", "npz")
+SPEC_KINDS = ("idx", "cifar", "folder", "npz", "npy")
+FILE_KINDS = ("npz", "npy")  # kinds whose PATH is a file, not a folder
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 MEMMAP_THRESHOLD = 100_000  # folders with more files go to a memory-mapped .npy when cache_dir is set
 LABELS_CSV = "labels.csv"
@@ -59,11 +62,45 @@ class DataError(Exception):
         super().__init__(" ".join(str(message).split("\n")))
 
 
+class IndexNames(Sequence):
+    """The names PREFIX0, PREFIX1, ... of a split whose items have no file names, made on demand:
+    a million-image split holds one object here instead of a million strings."""
+
+    def __init__(self, prefix: str, n: int):
+        self.prefix, self.n = prefix, int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [f"{self.prefix}{j}" for j in range(*i.indices(self.n))]
+        i = int(i)
+        if not -self.n <= i < self.n:
+            raise IndexError(f"name index {i} out of range for {self.n} items")
+        return f"{self.prefix}{i % self.n}"
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"{self.prefix}{i}" for i in range(self.n))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, IndexNames):
+            return (self.prefix, self.n) == (other.prefix, other.n)
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == self.n and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"IndexNames({self.prefix!r}, {self.n})"
+
+
 @dataclass
 class Split:
-    images: np.ndarray  # uint8, (N, C, H, W), C-contiguous; may be an np.memmap
+    # uint8, (N, C, H, W). C-contiguous in memory, except for npy: a read-only view of the
+    # memory-mapped file (maybe strided: an N x H x W x C file is transposed, not copied).
+    images: np.ndarray
     labels: np.ndarray | None  # int64 (N,), class index; -1 where unknown; None: no labels at all
-    names: list[str]  # one source reference per item, unique within the split
+    names: Sequence[str]  # one source reference per item, unique within the split (IndexNames)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -101,7 +138,7 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     """"idx:DIR" -> ("idx", Path(DIR)). Splits at the first colon only, so paths may hold colons."""
     kind, sep, rest = str(spec).partition(":")
     kind = kind.strip().lower()
-    kinds = ", ".join(f"{k}:{'FILE' if k == 'npz' else 'DIR'}" for k in SPEC_KINDS)
+    kinds = ", ".join(f"{k}:{'FILE' if k in FILE_KINDS else 'DIR'}" for k in SPEC_KINDS)
     if not sep:
         raise DataError(f"dataset spec {spec!r} has no kind: write KIND:PATH, one of {kinds}")
     if kind not in SPEC_KINDS:
@@ -120,16 +157,23 @@ def load(
 ) -> Dataset:
     """Read the dataset a spec names. resize=(H, W) and channels (1 or 3) convert every image;
     without them a folder of mixed sizes or channel counts is an error. cache_dir lets folders of
-    more than MEMMAP_THRESHOLD files be decoded once into a memory-mapped .npy and reused."""
+    more than MEMMAP_THRESHOLD files be decoded once into a memory-mapped .npy and reused.
+    npy: is memory-mapped and, unless converted, never read whole: a view of the file comes back."""
     kind, path = parse_spec(spec)
     resize = _check_resize(resize)
     if channels is not None and channels not in (1, 3):
         raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
     if not path.exists():
-        raise DataError(f"{path}: no such {'file' if kind == 'npz' else 'folder'} (from {spec!r})")
+        raise DataError(f"{path}: no such {'file' if kind in FILE_KINDS else 'folder'} (from {spec!r})")
     try:
         if kind == "folder":
             train, test, classes = _load_folder(path, resize, channels, cache_dir)
+        elif kind == "npy":
+            train, test, classes = _load_npy(path)
+            if (resize is not None and resize != train.images.shape[2:]) or channels not in (
+                None, train.images.shape[1]
+            ):  # converting makes an in-memory copy; the plain memory-mapped view stays a view
+                train.images = _convert_array(train.images, resize, channels)
         else:
             reader = {"idx": _load_idx, "cifar": _load_cifar, "npz": _load_npz}[kind]
             train, test, classes = reader(path)
@@ -314,7 +358,7 @@ def _load_idx(root: Path) -> tuple[Split, Split | None, list[str]]:
                     f"{lab_path}: {len(labels)} labels but {img_path.name} holds {n} images; "
                     "the files do not belong together"
                 )
-        names = [f"{split}:{i}" for i in range(n)]
+        names = IndexNames(f"{split}:", n)
         splits[split] = Split(images[:, None], labels, names)  # (N,H,W) -> (N,1,H,W): a view
     train, test = splits["train"], splits["test"]
     assert train is not None
@@ -539,7 +583,7 @@ def _load_npz(path: Path) -> tuple[Split, Split | None, list[str]]:
             y = _int_labels(arrays[yk], path, f"'{yk}'")
             if len(y) != len(x):
                 raise DataError(f"{path}: '{yk}' has {len(y)} labels but '{xk}' has {len(x)} images")
-        return Split(x, y, [f"{prefix}:{i}" for i in range(len(x))])
+        return Split(x, y, IndexNames(f"{prefix}:", len(x)))
 
     train = split("x", "y", "train")
     test = split("x_test", "y_test", "test") if "x_test" in arrays else None
@@ -557,6 +601,82 @@ def _load_npz(path: Path) -> tuple[Split, Split | None, list[str]]:
     _check_label_range(train.labels, len(classes), path)
     _check_label_range(test.labels if test else None, len(classes), path)
     return train, test, classes
+
+
+# --------------------------------------------------------------------------------------------
+# npy: one uint8 array, memory-mapped; labels and class names in files beside it
+
+NPY_LABELS_SUFFIX = ".labels.npy"  # pool.npy -> pool.labels.npy: int labels, -1 = unknown
+NPY_CLASSES_SUFFIX = ".classes.txt"  # pool.npy -> pool.classes.txt: one class name per line
+
+
+def npy_companions(path: Path) -> tuple[Path, Path]:
+    """The optional labels and class-name files that belong to an npy: pool file."""
+    stem = path.name[: -len(".npy")] if path.name.lower().endswith(".npy") else path.name
+    return path.with_name(stem + NPY_LABELS_SUFFIX), path.with_name(stem + NPY_CLASSES_SUFFIX)
+
+
+def _npy_images(arr: np.ndarray, path: Path) -> np.ndarray:
+    """The memory-mapped array as an (N, C, H, W) view: N x H x W gets a channel axis, N x H x W x C
+    is transposed (a strided view; init copies it block by block), an alpha channel is dropped."""
+    if arr.dtype != np.uint8:
+        raise DataError(
+            f"{path}: npy: wants uint8 pixels, got dtype {arr.dtype}; save x.astype(np.uint8) "
+            "(or use npz:, which converts in memory)"
+        )
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4:
+        if arr.shape[1] not in (1, 3, 4):  # N,C,H,W is the documented layout
+            if arr.shape[3] not in (1, 3, 4):
+                raise DataError(
+                    f"{path}: shape {arr.shape} has no channel axis of 1, 3 or 4; "
+                    "expected (N,C,H,W), (N,H,W) or (N,H,W,C)"
+                )
+            arr = arr.transpose(0, 3, 1, 2)
+        if arr.shape[1] == 4:
+            arr = arr[:, :3]
+    else:
+        raise DataError(f"{path}: shape {arr.shape}; expected (N,C,H,W), (N,H,W) or (N,H,W,C)")
+    if len(arr) == 0:
+        raise DataError(f"{path}: holds no images (empty dataset)")
+    return arr
+
+
+def _load_npy(path: Path) -> tuple[Split, Split | None, list[str]]:
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; npy: wants a .npy file (numpy.save(path, x))")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as e:  # not .npy (ValueError), object arrays, truncated data, ...
+        raise DataError(f"{path}: cannot memory-map as .npy ({type(e).__name__}: {e})") from e
+    if not isinstance(arr, np.ndarray):  # an .npz under a .npy name loads as NpzFile
+        raise DataError(f"{path}: is an .npz archive; use npz:{path}")
+    images = _npy_images(arr, path)
+    labels_path, classes_path = npy_companions(path)
+    labels = None
+    if labels_path.is_file():
+        try:
+            raw = np.load(labels_path, allow_pickle=False)
+        except Exception as e:
+            raise DataError(f"{labels_path}: cannot read as .npy ({type(e).__name__}: {e})") from e
+        labels = _int_labels(raw, labels_path, "the labels")
+        if len(labels) != len(images):
+            raise DataError(
+                f"{labels_path}: {len(labels)} labels but {path.name} holds {len(images)} images"
+            )
+    if classes_path.is_file():
+        try:
+            lines = classes_path.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(f"{classes_path}: cannot read ({e})") from e
+        classes = [c.strip() for c in lines if c.strip()]
+        if len(set(classes)) != len(classes):
+            raise DataError(f"{classes_path}: a class name appears twice")
+    else:
+        classes = _default_classes(labels)
+    _check_label_range(labels, len(classes), labels_path)
+    return Split(images, labels, IndexNames("train:", len(images))), None, classes
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
+import mmap
 import os
 import shutil
 import tempfile
@@ -151,12 +153,14 @@ class Project:
         val_ids = np.sort(rng.choice(labeled_train, size=val_size, replace=False))
         splits = np.zeros(n_train, dtype=np.uint8)  # 0 = pool
         splits[val_ids] = SPLITS.index("val")
-        names = [str(n) for n in train.names]
+        # Names stream into the database as they are made: a million-image pool never holds a
+        # million strings (npy/idx/npz splits name their items on demand).
+        names = map(str, train.names)
         labels = train_labels
         if test is not None and len(test.names):
             test_labels = test.labels if test.labels is not None else np.full(len(test.names), -1)
             splits = np.concatenate([splits, np.full(len(test.names), SPLITS.index("test"), np.uint8)])
-            names += [f"test/{n}" for n in test.names]
+            names = itertools.chain(names, (f"test/{n}" for n in test.names))
             labels = np.concatenate([labels, np.asarray(test_labels, dtype=np.int64)])
             parts = [train.images, test.images]
         else:
@@ -218,8 +222,7 @@ class Project:
             raise ProjectError(f"run {name!r} exists already in {self.path}")
         initial = int(self.meta.get("initial", 20) if initial is None else initial)
         stratified = bool(self.meta.get("stratified", False) if stratified is None else stratified)
-        pool = self.store.item_ids("pool")
-        truth = self.store.true_labels(pool)
+        pool, truth = self.store.split_items("pool")  # two arrays, one query: no per-item dict
         rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
         if stratified and (truth >= 0).any():
             per_class = max(1, initial // max(1, len(self.classes)))
@@ -290,20 +293,37 @@ class Project:
         return np.asarray(self.pixels[item])
 
 
+WRITE_BLOCK_BYTES = 16 << 20  # pixels copied per write: the whole of init's pixel working set
+
+
 def _write_pixels(path: Path, parts: list[np.ndarray]) -> None:
-    """All images into one .npy, part by part: one extra copy on disk, never two in memory."""
+    """All images into one .npy, block by block with plain writes, then fsync: one extra copy on
+    disk, never one in memory. The output goes through the page cache, not a mapping of ours, and
+    the pages of a memory-mapped source are let go after each block, so the resident memory of
+    `init` stays one block however big the pool (the kernel keeps or drops the cached pages)."""
     n = sum(len(p) for p in parts)
     shape = (n, *parts[0].shape[1:])
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
-    at = 0
-    for part in parts:
-        step = 65536
-        for i in range(0, len(part), step):
-            block = np.asarray(part[i : i + step])
-            out[at : at + len(block)] = block
-            at += len(block)
-    out.flush()
-    del out
+    block = max(1, WRITE_BLOCK_BYTES // max(1, int(np.prod(shape[1:]))))
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                 "fortran_order": False, "shape": shape}
+        )
+        for part in parts:
+            for i in range(0, len(part), block):
+                fh.write(np.ascontiguousarray(part[i : i + block], dtype=np.uint8).data)
+                _release_mapped(part)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _release_mapped(array: np.ndarray) -> None:
+    """Drop this process's mapping of the pages of a memory-mapped array it has read (they stay in
+    the page cache: re-reading costs no I/O). A no-op for in-memory arrays."""
+    mm = getattr(array, "_mmap", None)  # np.memmap and its views share the mmap object
+    if isinstance(mm, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED)
 
 
 def _remove_project_files(path: Path) -> None:

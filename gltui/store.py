@@ -71,6 +71,43 @@ def _now() -> float:
     return time.time()
 
 
+ITEMS_SPLIT_INDEX = "idx_items_split"  # the name sqlite-utils gave it in migration 1
+ITEM_COUNTS_KEY = "item_counts"  # meta: {split: count}, written with the items
+_ID_VALUE = np.dtype([("id", "<i8"), ("value", "<i8")])  # (id, int) rows read straight to numpy
+_RANGE_SCAN_MIN = 1000  # true_labels of this many items or more: one primary-key range scan...
+_RANGE_SCAN_SPAN = 16  # ...when they span at most 16 ids per item (else IN lists)
+
+# Counts every item (a full index scan): run once, when the items are inserted.
+_COUNT_ITEMS_SQL = "SELECT split, COUNT(*) FROM items GROUP BY split"
+
+# The statements of the hot paths (status, labeling, the engine's score and query phases), by
+# name, so that `query_plan` can show that each one searches an index rather than scanning a
+# million-row table; the tests check every plan.
+QUERIES: dict[str, str] = {
+    "split_items": "SELECT id, coalesce(true_label, -1) FROM items WHERE split = ? ORDER BY id",
+    "true_labels_range": "SELECT id, true_label FROM items WHERE id BETWEEN ? AND ? "
+    "AND true_label IS NOT NULL",
+    "labeled": "SELECT item, label FROM labels WHERE run = ? AND undone_at IS NULL ORDER BY item",
+    "count_labeled": "SELECT COUNT(*) FROM labels WHERE run = ? AND undone_at IS NULL",
+    "count_labeled_pool": "SELECT COUNT(*) FROM labels l JOIN items i ON i.id = l.item "
+    "WHERE l.run = ? AND l.undone_at IS NULL AND i.split = 'pool'",
+    "unlabeled_pool": "SELECT id FROM items WHERE split = 'pool' AND id NOT IN "
+    "(SELECT item FROM labels WHERE run = ? AND undone_at IS NULL) ORDER BY id",
+    "label_replace": "UPDATE labels SET undone_at = ? WHERE run = ? AND item = ? "
+    "AND undone_at IS NULL",
+    "queue_mark_labeled": "UPDATE queue SET status = 'labeled' WHERE run = ? AND round = ? "
+    "AND item = ?",
+    "undo_walk": "SELECT kind, detail FROM events WHERE run = ? "
+    "AND kind IN ('label', 'skip', 'undo') ORDER BY id DESC",
+    "queue": "SELECT q.item, q.rank, q.score, q.status, q.guesses, l.label FROM queue q "
+    "LEFT JOIN labels l ON l.run = q.run AND l.item = q.item AND l.undone_at IS NULL "
+    "WHERE q.run = ? AND q.round = ? ORDER BY q.rank",
+    "count_pending": "SELECT COUNT(*) FROM queue WHERE run = ? AND round = ? AND status = 'pending'",
+    "done_chunks": "SELECT chunk FROM scores WHERE run = ? AND round = ?",
+    "pass_scores": "SELECT scores FROM scores WHERE run = ? AND round = ? ORDER BY chunk",
+}
+
+
 # ---------------------------------------------------------------------------------------------
 # Schema and migrations. Each migration takes the schema from version i-1 to i; a fresh DB runs
 # them all in order. Add a migration, never edit a released one.
@@ -274,59 +311,91 @@ class Store:
             )
 
     def meta(self) -> dict[str, object]:
-        rows = self.conn.execute("SELECT key, value FROM meta WHERE key != 'schema_version'")
+        rows = self.conn.execute(
+            "SELECT key, value FROM meta WHERE key NOT IN ('schema_version', ?)", (ITEM_COUNTS_KEY,)
+        )
         return {k: json.loads(v) for k, v in rows}
 
     def insert_dataset(
         self,
         classes: Sequence[str],
-        names: Sequence[str],
+        names: Iterable[str],
         splits: np.ndarray,
         true_labels: np.ndarray,
     ) -> None:
-        """All items in one transaction. splits: uint8 index into SPLITS; true_labels: -1 unknown."""
+        """All items in one transaction. names: one per item, consumed once (a generator is fine);
+        splits: uint8 index into SPLITS; true_labels: -1 unknown.
+
+        Built for a million items: rows are made block by block as executemany consumes them
+        (never a list of a million tuples), the split index is dropped for the load and built once
+        after it (one sort instead of a B-tree insert per row), and the item counts go to meta so
+        `status` does not count a million rows."""
+        splits = np.asarray(splits, dtype=np.uint8)
+        true_labels = np.asarray(true_labels, dtype=np.int64)
+        n = len(splits)
+        if len(true_labels) != n:
+            raise ValueError(f"{len(true_labels)} true labels for {n} items")
         with self.transaction():
             self.conn.executemany(
                 "INSERT INTO classes(id, name) VALUES (?, ?)", list(enumerate(classes))
             )
-            split_names = np.asarray(SPLITS, dtype=object)[splits]
-            labels = [None if v < 0 else int(v) for v in true_labels.tolist()]
-            self.conn.executemany(
+            self.conn.execute(f"DROP INDEX IF EXISTS {ITEMS_SPLIT_INDEX}")
+            first = self._one("SELECT coalesce(max(id) + 1, 0) FROM items")  # the rowid's end
+            inserted = self.conn.executemany(
                 "INSERT INTO items(id, name, split, true_label) VALUES (?, ?, ?, ?)",
-                zip(range(len(names)), names, split_names.tolist(), labels),
+                _item_rows(first, names, splits, true_labels),
+            ).rowcount
+            if inserted != n:
+                raise ValueError(f"fewer names than the {n} items ({inserted})")
+            self.conn.execute(f"CREATE INDEX {ITEMS_SPLIT_INDEX} ON items(split)")
+            counts = {split: n for split, n in self.conn.execute(_COUNT_ITEMS_SQL)}
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                (ITEM_COUNTS_KEY, json.dumps(counts)),
             )
 
     def classes(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM classes ORDER BY id")]
 
     def item_ids(self, split: str) -> np.ndarray:
-        rows = self.conn.execute("SELECT id FROM items WHERE split = ? ORDER BY id", (split,))
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+        return self.split_items(split)[0]
+
+    def split_items(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, true labels with -1 for unknown) of a split, ordered by id: one indexed
+        query read straight into two arrays."""
+        arr = np.fromiter(self.conn.execute(QUERIES["split_items"], (split,)), dtype=_ID_VALUE)
+        return arr["id"].copy(), arr["value"].copy()
 
     def true_labels(self, items: np.ndarray) -> np.ndarray:
-        """True label per item (-1 where unknown), in the order given."""
+        """True label per item (-1 where unknown), in the order given. Many items close together
+        (an oracle's queue, a seed set) are read with one range scan of the primary key; a few
+        scattered ones with IN lists. Either way no per-item dict."""
+        items = np.asarray(items, dtype=np.int64)
         out = np.full(len(items), -1, dtype=np.int64)
         if len(items) == 0:
             return out
-        lookup = {int(i): k for k, i in enumerate(items)}
-        for chunk in _chunks(list(lookup), 900):
+        lo, hi = int(items.min()), int(items.max())
+        if len(items) >= _RANGE_SCAN_MIN and hi - lo < _RANGE_SCAN_SPAN * len(items):
+            rows = np.fromiter(self.conn.execute(QUERIES["true_labels_range"], (lo, hi)), _ID_VALUE)
+            dense = np.full(hi - lo + 1, -1, dtype=np.int64)
+            dense[rows["id"] - lo] = rows["value"]
+            return dense[items - lo]
+        uniq = np.unique(items)
+        found = np.full(len(uniq), -1, dtype=np.int64)
+        for s in range(0, len(uniq), 900):
+            chunk = uniq[s : s + 900].tolist()
             marks = ",".join("?" * len(chunk))
-            for item, label in self.conn.execute(
-                f"SELECT id, true_label FROM items WHERE id IN ({marks})", chunk
-            ):
-                if label is not None:
-                    out[lookup[item]] = label
-        return out
+            rows = np.fromiter(self.conn.execute(
+                f"SELECT id, true_label FROM items WHERE id IN ({marks}) "
+                "AND true_label IS NOT NULL", chunk), _ID_VALUE)
+            found[np.searchsorted(uniq, rows["id"])] = rows["value"]
+        return found[np.searchsorted(uniq, items)]
 
     def split_labels(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         """(item ids, true labels) of a split, items without a true label left out."""
-        rows = self.conn.execute(
-            "SELECT id, true_label FROM items WHERE split = ? AND true_label IS NOT NULL "
-            "ORDER BY id",
-            (split,),
-        ).fetchall()
-        arr = np.array(rows, dtype=np.int64).reshape(-1, 2)
-        return arr[:, 0], arr[:, 1]
+        ids, labels = self.split_items(split)
+        known = labels >= 0
+        return ids[known], labels[known]
 
     def item_names(self, items: Iterable[int]) -> dict[int, str]:
         items = [int(i) for i in items]
@@ -339,8 +408,21 @@ class Store:
         return out
 
     def count_items(self) -> dict[str, int]:
-        rows = self.conn.execute("SELECT split, COUNT(*) FROM items GROUP BY split")
-        return {split: n for split, n in rows}
+        """Items per split: from meta (written with the items, which never change after), or
+        counted for a project made before meta held them."""
+        stored = self._one("SELECT value FROM meta WHERE key = ?", (ITEM_COUNTS_KEY,))
+        if stored is not None:
+            return {k: int(v) for k, v in json.loads(stored).items()}
+        return {split: n for split, n in self.conn.execute(_COUNT_ITEMS_SQL)}
+
+    # -- query plans -----------------------------------------------------------------------------
+
+    def query_plan(self, name: str) -> list[str]:
+        """EXPLAIN QUERY PLAN of one of QUERIES (the statements the hot paths run), one string per
+        plan step, e.g. 'SEARCH labels USING COVERING INDEX labels_active (run=? AND item=?)'."""
+        sql = QUERIES[name]
+        rows = self.conn.execute("EXPLAIN QUERY PLAN " + sql, [0] * sql.count("?"))
+        return [r[3] for r in rows]
 
     # -- runs ------------------------------------------------------------------------------------
 
@@ -419,17 +501,11 @@ class Store:
 
     def labeled(self, run: str) -> tuple[np.ndarray, np.ndarray]:
         """(items, labels) of the run's active labels, ordered by item."""
-        rows = self.conn.execute(
-            "SELECT item, label FROM labels WHERE run = ? AND undone_at IS NULL ORDER BY item",
-            (run,),
-        ).fetchall()
-        arr = np.array(rows, dtype=np.int64).reshape(-1, 2)
-        return arr[:, 0], arr[:, 1]
+        arr = np.fromiter(self.conn.execute(QUERIES["labeled"], (run,)), dtype=_ID_VALUE)
+        return arr["id"].copy(), arr["value"].copy()
 
     def count_labeled(self, run: str) -> int:
-        return self._one(
-            "SELECT COUNT(*) FROM labels WHERE run = ? AND undone_at IS NULL", (run,)
-        )
+        return self._one(QUERIES["count_labeled"], (run,))
 
     def labeled_detail(self, run: str) -> list[tuple[int, str, int, str, str, int, float]]:
         """(item, item name, label, class name, source, round, time) of the active labels."""
@@ -442,20 +518,12 @@ class Store:
 
     def unlabeled_pool(self, run: str) -> np.ndarray:
         """Pool items without an active label in this run, ordered by id."""
-        rows = self.conn.execute(
-            "SELECT id FROM items WHERE split = 'pool' AND id NOT IN "
-            "(SELECT item FROM labels WHERE run = ? AND undone_at IS NULL) ORDER BY id",
-            (run,),
-        )
+        rows = self.conn.execute(QUERIES["unlabeled_pool"], (run,))
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     def count_unlabeled_pool(self, run: str) -> int:
-        return self._one(
-            "SELECT (SELECT COUNT(*) FROM items WHERE split = 'pool') - (SELECT COUNT(*) "
-            "FROM labels l JOIN items i ON i.id = l.item WHERE l.run = ? AND "
-            "l.undone_at IS NULL AND i.split = 'pool')",
-            (run,),
-        )
+        pool = self.count_items().get("pool", 0)
+        return pool - self._one(QUERIES["count_labeled_pool"], (run,))
 
     def add_label(self, run: str, round: int, item: int, label: int, source: str) -> None:
         """One label, its queue entry marked labeled, one event: a single committed transaction.
@@ -463,19 +531,13 @@ class Store:
         assert source in SOURCES, source
         now = _now()
         with self.transaction():
-            self.conn.execute(
-                "UPDATE labels SET undone_at = ? WHERE run = ? AND item = ? AND undone_at IS NULL",
-                (now, run, item),
-            )
+            self.conn.execute(QUERIES["label_replace"], (now, run, item))
             self.conn.execute(
                 "INSERT INTO labels(run, item, label, source, round, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (run, item, label, source, round, now),
             )
-            self.conn.execute(
-                "UPDATE queue SET status = 'labeled' WHERE run = ? AND round = ? AND item = ?",
-                (run, round, item),
-            )
+            self.conn.execute(QUERIES["queue_mark_labeled"], (run, round, item))
             self._event(run, "label", {"item": item, "label": label, "source": source})
 
     def add_labels(self, run: str, round: int, items: np.ndarray, labels: np.ndarray,
@@ -499,11 +561,9 @@ class Store:
     def undo_last(self, run: str, round: int) -> int | None:
         """Undo the latest label or skip of this round's queue; returns its item, or None.
         The label row stays, marked undone; the queue entry is pending again."""
-        last = self.conn.execute(
-            "SELECT kind, detail FROM events WHERE run = ? AND kind IN ('label', 'skip', 'undo') "
-            "ORDER BY id DESC",
-            (run,),
-        ).fetchall()
+        # Newest first, read lazily: the walk stops at the first action not undone, so a run
+        # with a million label events reads a handful of rows, not the whole log.
+        last = self.conn.execute(QUERIES["undo_walk"], (run,))
         # Walk back over the log, pairing each undo with the action it undid.
         pending_undos = 0
         target = None
@@ -522,6 +582,7 @@ class Store:
             if item in queued:
                 target = (kind, item)
             break
+        last.close()
         if target is None:
             return None
         kind, item = target
@@ -570,10 +631,15 @@ class Store:
             )
 
     def done_chunks(self, run: str, round: int) -> set[int]:
-        rows = self.conn.execute(
-            "SELECT chunk FROM scores WHERE run = ? AND round = ?", (run, round)
-        )
-        return {r[0] for r in rows}
+        return {r[0] for r in self.conn.execute(QUERIES["done_chunks"], (run, round))}
+
+    def chunk_versions(self, run: str, round: int) -> dict[int, int]:
+        """chunk -> the rowid its scores were stored under. Writing a chunk again (INSERT OR
+        REPLACE) gives it a new rowid, so equal versions before and after a resume prove that the
+        finished chunks were skipped, not scored again (bench_scale's kill + resume check)."""
+        return dict(self.conn.execute(
+            "SELECT chunk, rowid FROM scores WHERE run = ? AND round = ?", (run, round)
+        ))
 
     def pass_scores(self, run: str, round: int) -> tuple[np.ndarray, np.ndarray] | None:
         """(candidates, scores) of a finished pass, or None when it is not complete."""
@@ -581,9 +647,7 @@ class Store:
         if started is None:
             return None
         candidates, _, n_chunks = started
-        rows = self.conn.execute(
-            "SELECT scores FROM scores WHERE run = ? AND round = ? ORDER BY chunk", (run, round)
-        ).fetchall()
+        rows = self.conn.execute(QUERIES["pass_scores"], (run, round)).fetchall()
         if len(rows) != n_chunks:
             return None
         scores = np.concatenate([np.frombuffer(r[0], dtype="<f4") for r in rows] or [[]])
@@ -626,12 +690,7 @@ class Store:
         )
 
     def queue(self, run: str, round: int) -> list[QueueEntry]:
-        rows = self.conn.execute(
-            "SELECT q.item, q.rank, q.score, q.status, q.guesses, l.label FROM queue q "
-            "LEFT JOIN labels l ON l.run = q.run AND l.item = q.item AND l.undone_at IS NULL "
-            "WHERE q.run = ? AND q.round = ? ORDER BY q.rank",
-            (run, round),
-        )
+        rows = self.conn.execute(QUERIES["queue"], (run, round))
         return [
             QueueEntry(item, rank, score, status, json.loads(g) if g else [],
                        label if status == "labeled" else None)
@@ -639,10 +698,7 @@ class Store:
         ]
 
     def count_pending(self, run: str, round: int) -> int:
-        return self._one(
-            "SELECT COUNT(*) FROM queue WHERE run = ? AND round = ? AND status = 'pending'",
-            (run, round),
-        )
+        return self._one(QUERIES["count_pending"], (run, round))
 
     # -- rounds ----------------------------------------------------------------------------------
 
@@ -721,3 +777,14 @@ class Store:
 def _chunks(seq: list, n: int) -> Iterator[list]:
     for i in range(0, len(seq), n):
         yield seq[i : i + n]
+
+
+def _item_rows(first_id: int, names: Iterable[str], splits: np.ndarray, true_labels: np.ndarray,
+               block: int = 65536) -> Iterator[tuple]:
+    """(id, name, split, true label or None) rows, made one block at a time."""
+    names = iter(names)
+    for s in range(0, len(splits), block):
+        split_names = map(SPLITS.__getitem__, splits[s : s + block].tolist())
+        labels = [None if v < 0 else v for v in true_labels[s : s + block].tolist()]
+        # zip asks range first, so it never takes a name beyond the block
+        yield from zip(range(first_id + s, first_id + s + len(labels)), names, split_names, labels)

@@ -75,7 +75,7 @@ def check_dataset(ds: Dataset) -> None:
 def test_parse_spec():
     assert parse_spec("idx:../a/b") == ("idx", Path("../a/b"))
     assert parse_spec("FOLDER:/x:y") == ("folder", Path("/x:y"))  # only the first colon splits
-    assert set(data.SPEC_KINDS) == {"idx", "cifar", "folder", "npz"}
+    assert set(data.SPEC_KINDS) == {"idx", "cifar", "folder", "npz", "npy"}
     for bad, needle in [("mnist", "no kind"), ("zip:foo", "unknown kind"), ("idx:", "no path")]:
         with pytest.raises(DataError, match=needle):
             parse_spec(bad)
