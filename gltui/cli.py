@@ -118,6 +118,9 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--seed", type=int, help="seed of a new run (default: the project's)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--distributed", action="store_true",
+                   help="one process of a torchrun launch: scoring and training shared across "
+                   "ranks (docs/distributed.md)")
     _add_loop_options(p)
     parsers["run"] = p
 
@@ -296,6 +299,8 @@ def _with_test(dataset, test):
 def cmd_run(args) -> int:
     from gltui.project import Project
 
+    if getattr(args, "distributed", False):
+        return _run_distributed(args)
     project = Project.open(args.project)
     try:
         return _drive(project, args)
@@ -303,7 +308,46 @@ def cmd_run(args) -> int:
         project.close()
 
 
-def _drive(project, args, print_table: bool = False) -> int:
+def _run_distributed(args) -> int:
+    """One rank of `torchrun ... -m gltui run PROJECT --distributed`: rank 0 drives the run (and
+    alone prints and writes); the others follow it. The device comes from --device (auto: CUDA
+    with NCCL when this process sees a GPU, else the CPU with gloo), one GPU per process."""
+    from gltui.learn import distributed
+
+    missing = distributed.missing_env()
+    if missing:
+        raise UsageError(
+            f"--distributed: {', '.join(missing)} not set; launch with `torchrun --nproc_per_node N "
+            f"-m gltui run {args.project} --distributed` (or drop --distributed)"
+        )
+    if args.device == "mps":
+        raise UsageError("--distributed: MPS cannot join a process group; use --device cpu or cuda")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA GPU is visible here; use --device cpu or auto")
+    group = distributed.init(args.device or "auto")
+    try:
+        if not group.is_main:
+            from gltui import engine
+
+            engine.follow(args.project, group)
+            return 0
+        from gltui.project import Project
+
+        project = Project.open(args.project)
+        try:
+            code = _drive(project, args, group=group)
+        finally:
+            project.close()
+        group.broadcast(None)  # done: the other ranks may leave (on an error torchrun stops them)
+        return code
+    finally:
+        distributed.close()
+
+
+def _drive(project, args, print_table: bool = False, group=None) -> int:
     from gltui import engine
     from gltui.progress import ProgressView
 
@@ -326,14 +370,17 @@ def _drive(project, args, print_table: bool = False) -> int:
         if changes:
             project.store.set_run_config(args.run, config.to_json(), changes)
     device = getattr(args, "device", None)
-    if device == "cuda":
+    if group is not None:
+        device = str(group.device)  # every rank on the same kind of device: the one the group uses
+    elif device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA GPU is visible here; use --device cpu or auto")
     view = ProgressView(enabled=not getattr(args, "quiet", False))
     with engine.run_lock(project, args.run), view:
-        options = engine.RunOptions(oracle=args.oracle, device=device, on_event=view.handle)
+        options = engine.RunOptions(oracle=args.oracle, device=device, on_event=view.handle,
+                                    group=group)
         outcome = engine.Runner(project, args.run, options).drive()
     summary = project.summary(args.run)
     if outcome == "label":

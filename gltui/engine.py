@@ -18,28 +18,37 @@ stopped:
             on their own (Labeler). When nothing is pending, the run goes on to train.
 
 Every random draw derives from (run seed, round, phase, epoch | chunk): see gltui.learn.seeding.
+
+Distributed (`gltui run --distributed` under torchrun, learn/distributed.py): rank 0 runs this
+Runner as usual, with RunOptions.group set; it alone touches the store, the lock and the files.
+Training and scoring are announced to the other ranks (`follow`) with everything they need, then
+done together: DDP training, and a scoring pass whose chunks are dealt out across the ranks and
+gathered on rank 0, which saves each chunk as it arrives.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from gltui.config import Config
+from gltui.config import Config, TrainConfig
 from gltui.events import (  # noqa: F401 (re-exported: the engine's public events)
     ChunkDone, EpochDone, Event, PhaseStarted, QueueReady, RoundFinished, RunDone,
 )
-from gltui.learn import models, schedule, score as scoring, train as training
+from gltui.learn import distributed, models, schedule, score as scoring, train as training
 from gltui.learn.augment import make_augment
-from gltui.learn.device import resolve_device
-from gltui.project import Labeler, Project, ProjectError, RunLocked, run_lock  # noqa: F401 (re-exported)
+from gltui.learn.device import pool_on, resolve_device
+from gltui.project import (  # noqa: F401 (re-exported)
+    PIXELS_NAME, Labeler, Project, ProjectError, RunLocked, run_lock,
+)
 from gltui.learn.seeding import derive_seed
 
 
@@ -84,6 +93,7 @@ class RunOptions:
     device: str | None = None  # overrides the run's config for this process only
     cancel: Callable[[], bool] = field(default=lambda: False)  # polled between epochs and chunks
     on_event: Callable[[Event], None] = field(default=lambda event: None)
+    group: distributed.Group | None = None  # a distributed run: this process is its rank 0
 
 
 class Runner:
@@ -103,6 +113,16 @@ class Runner:
         self.num_classes = len(project.classes)
         self.model_name = models.resolve_model_name(self.config.model, self.shape[0])
         self.augment = make_augment(self.config.train.augment, self.shape[0])
+        self.group = self.options.group
+        # Chosen once, here (on rank 0 when distributed, and sent to the other ranks): the scores
+        # depend on it, and on the CPU its default follows this process's thread count.
+        self.forward_batch = scoring.default_forward_batch(self.device)
+
+    @functools.cached_property
+    def pixels(self):
+        """The project's pixels as training and scoring read them: the memmap, or on CUDA a copy
+        in device memory when it fits (learn/device.pool_on). Made on first use."""
+        return pool_on(self.project.pixels, self.device)
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -135,6 +155,13 @@ class Runner:
 
     def emit(self, event: Event) -> None:
         self.options.on_event(event)
+
+    def _announce(self, op: str, **args) -> None:
+        """Tell the other ranks of a distributed run what comes next (see `follow`)."""
+        if self.group is not None:
+            self.group.broadcast((op, {"model_name": self.model_name, "shape": self.shape,
+                                       "num_classes": self.num_classes,
+                                       "augment": self.config.train.augment, **args}))
 
     def _check_cancel(self) -> None:
         if self.options.cancel():
@@ -183,7 +210,7 @@ class Runner:
 
     def _fit(self, round: int, model_path: Path) -> None:
         items, labels = self.store.labeled(self.run)
-        train_x, train_y, val_x, val_y = self._train_val(round, items, labels)
+        train_ids, train_y, val_ids, val_y = self._train_val(round, items, labels)
         ckpt_path = self.project.train_checkpoint_path(self.run, round)
         resume = None
         if ckpt_path.exists():
@@ -202,10 +229,13 @@ class Runner:
             ))
             return not self.options.cancel()
 
+        seed = derive_seed(self.seed, round, "train")
+        self._announce("fit", train_ids=train_ids, train_y=train_y, val_ids=val_ids, val_y=val_y,
+                       train=asdict(self.config.train), seed=seed, resume=resume)
         result = training.fit(
-            self.model_name, train_x, train_y, val_x, val_y, self.num_classes,
-            self.config.train, seed=derive_seed(self.seed, round, "train"), device=self.device,
-            resume=resume, on_epoch=on_epoch,
+            self.model_name, self.pixels[train_ids], train_y, self.pixels[val_ids], val_y,
+            self.num_classes, self.config.train, seed=seed, device=self.device,
+            resume=resume, on_epoch=on_epoch, group=self.group,
         )
         if result.stopped == "cancelled":
             raise Cancelled()
@@ -221,20 +251,18 @@ class Runner:
         )
 
     def _train_val(self, round: int, items: np.ndarray, labels: np.ndarray):
-        """Training images and the validation set for early stopping: the project's validation
-        split, or, for a dataset without true labels, a fifth of the run's labeled set held out
-        (drawn from the run seed and round)."""
+        """Training items and the validation set for early stopping, as (ids, labels) pairs: the
+        project's validation split, or, for a dataset without true labels, a fifth of the run's
+        labeled set held out (drawn from the run seed and round)."""
         val_ids, val_y = self.store.split_labels("val")
         if len(val_ids):
-            return self.project.pixels[items], labels, self.project.pixels[val_ids], val_y
+            return items, labels, val_ids, val_y
         if len(items) < 10:  # too few to hold any out: stop on training accuracy
-            x = self.project.pixels[items]
-            return x, labels, x, labels
+            return items, labels, items, labels
         rng = np.random.default_rng(derive_seed(self.seed, round, "holdout"))
         held = np.zeros(len(items), dtype=bool)
         held[rng.choice(len(items), size=len(items) // 5, replace=False)] = True
-        return (self.project.pixels[items[~held]], labels[~held],
-                self.project.pixels[items[held]], labels[held])
+        return items[~held], labels[~held], items[held], labels[held]
 
     def _load_model(self, round: int) -> torch.nn.Module:
         saved = _load_checkpoint(self.project.model_path(self.run, round))
@@ -248,7 +276,7 @@ class Runner:
         test_ids, test_y = self.store.split_labels("test")
         test_acc = None
         if len(test_ids):
-            test_acc = training.evaluate(model, self.project.pixels[test_ids], test_y, self.device,
+            test_acc = training.evaluate(model, self.pixels[test_ids], test_y, self.device,
                                          self.config.train.val_batch_size)
         _, labels = self.store.labeled(self.run)
         hist = np.bincount(labels, minlength=self.num_classes).tolist()
@@ -296,21 +324,32 @@ class Runner:
                 candidates = np.sort(rng.choice(candidates, size=cfg.candidates, replace=False))
             self.store.start_pass(self.run, round, candidates, cfg.chunk_size)
             scoring_pass = self.store.scoring_pass(self.run, round)
-        candidates, chunk_size, _ = scoring_pass
+        candidates, chunk_size, n_chunks = scoring_pass
         done = self.store.done_chunks(self.run, round)
         model = None if cfg.strategy == "random" else self._load_model(round)
         scored = sum(min(chunk_size, len(candidates) - c * chunk_size) for c in done)
         self.emit(ChunkDone(self.run, round, scored, len(candidates)))
-        for chunk, start, scores in scoring.score_chunks(
-            model, _Gather(self.project.pixels, candidates), cfg.strategy, k=cfg.k,
-            augment=self.augment, seed=derive_seed(self.seed, round, "score"),
-            chunk_size=chunk_size, device=self.device, skip=done, cancel=self.options.cancel,
-        ):
+        kw = dict(k=cfg.k, seed=derive_seed(self.seed, round, "score"), chunk_size=chunk_size,
+                  forward_batch=self.forward_batch)
+        images = _Gather(self.pixels, candidates)
+        if self.group is None:
+            chunks = scoring.score_chunks(model, images, cfg.strategy, augment=self.augment,
+                                          device=self.device, skip=done, cancel=self.options.cancel,
+                                          **kw)
+        else:
+            todo = [c for c in range(n_chunks) if c not in done]
+            # The weights travel with the call rather than through the model file: a file renamed
+            # into place a moment ago may not be visible yet on another node's NFS client.
+            weights = None if model is None else {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            self._announce("score", weights=weights, strategy=cfg.strategy, candidates=candidates,
+                           todo=todo, n_chunks=n_chunks, **kw)
+            chunks = _scored_chunks(self.group, model, images, cfg.strategy, self.augment, todo,
+                                    n_chunks, self.options.cancel, **kw)
+        for chunk, start, scores in chunks:  # ends early when cancelled
             self.store.save_chunk(self.run, round, chunk, start, scores)
             fault_point("chunk")
             scored += len(scores)
             self.emit(ChunkDone(self.run, round, scored, len(candidates)))
-            self._check_cancel()
         self._check_cancel()
         self.store.save_round(self.run, round, {"score_seconds": time.time() - started},
                               next_phase="query")
@@ -327,11 +366,56 @@ class Runner:
         chosen, chosen_scores = candidates[order], scores[order]
         # The model's top-3 guesses travel with the queue, so the labeling screen needs no torch.
         model = self._load_model(round)
-        probs = training.predict_proba(model, self.project.pixels[chosen], self.device,
+        probs = training.predict_proba(model, self.pixels[chosen], self.device,
                                        self.config.train.val_batch_size)
         top = np.argsort(-probs, axis=1, kind="stable")[:, :3]
         guesses = [[[int(c), float(np.round(p[c], 4))] for c in row] for row, p in zip(top, probs)]
         self.store.write_queue(self.run, round + 1, chosen, chosen_scores, guesses, "label")
+
+
+# ---- the other ranks of a distributed run --------------------------------------------------------
+
+
+def follow(path: str | Path, group: distributed.Group) -> None:
+    """Ranks 1..N-1 of a distributed run: take part in rank 0's training and scoring until it says
+    stop (broadcasts None). Opens no database and writes nothing: reads only the pixel memmap from
+    the shared project folder (written once, by `init`); everything else, the round's weights
+    included, comes with rank 0's call."""
+    path = Path(path)
+    try:
+        pixels = pool_on(np.load(path / PIXELS_NAME, mmap_mode="r"), group.device)
+    except (OSError, ValueError) as err:
+        raise ProjectError(f"{path / PIXELS_NAME}: unreadable on rank {group.rank} ({err}); every "
+                           "node must see the project folder (each may give its own path)") from err
+    while (call := group.broadcast()) is not None:
+        op, a = call
+        if op == "fit":
+            training.fit(a["model_name"], pixels[a["train_ids"]], a["train_y"], pixels[a["val_ids"]],
+                         a["val_y"], a["num_classes"], TrainConfig(**a["train"]), seed=a["seed"],
+                         device=group.device, resume=a["resume"], group=group)
+        elif op == "score":
+            model = None
+            if a["weights"] is not None:
+                model = models.build_model(a["model_name"], a["shape"][0], tuple(a["shape"][1:]),
+                                           a["num_classes"])
+                model.load_state_dict(a["weights"])
+                model = model.to(group.device).eval()
+            augment = make_augment(a["augment"], a["shape"][0])
+            for _ in _scored_chunks(group, model, _Gather(pixels, a["candidates"]), a["strategy"],
+                                    augment, a["todo"], a["n_chunks"], None, k=a["k"], seed=a["seed"],
+                                    chunk_size=a["chunk_size"], forward_batch=a["forward_batch"]):
+                pass  # only rank 0 receives chunks
+        else:
+            raise RuntimeError(f"rank {group.rank}: unknown call {op!r} from rank 0")
+
+
+def _scored_chunks(group: distributed.Group, model, images, strategy: str, augment, todo: list[int],
+                   n_chunks: int, cancel, **kw):
+    """This rank's share of a scoring pass; on rank 0, every rank's chunks in order as they come."""
+    mine = set(distributed.shard(todo, group))
+    local = scoring.score_chunks(model, images, strategy, augment=augment, device=group.device,
+                                 skip=set(range(n_chunks)) - mine, **kw)
+    return distributed.gather_waves(group, local, len(todo), cancel)
 
 
 class _Gather:
@@ -341,6 +425,7 @@ class _Gather:
         self.pixels, self.items = pixels, items
         self.shape = (len(items), *pixels.shape[1:])
         self.dtype = pixels.dtype
+        self.device = getattr(pixels, "device", None)  # a pool in device memory is read there
 
     def __len__(self) -> int:
         return len(self.items)

@@ -12,7 +12,15 @@ The pool is scored in chunks, the unit of progress and of resume: chunk i's rand
 yields exactly the scores the uninterrupted pass would have. Each chunk's uint8 images cross to the
 device once; the float conversion, the k augmented copies (stacked into one batch, so the network
 sees large batches instead of k small ones), the forward (inference mode, bf16 autocast on CUDA) and
-the entropy all stay there, and only one float per image comes back.
+the entropy all stay there, and only one float per image comes back. On CUDA the images come from a
+pool resident in device memory when it fits (device.pool_on), else from host memory through pinned
+buffers that a reader thread fills a chunk or two ahead (device.chunks_to_device); on the CPU each
+chunk is read when its turn comes.
+
+A pass can be split across processes (learn/distributed.py): each computes the chunks it is dealt
+(the others in `skip`), and since a chunk's scores depend only on (seed, chunk_index, chunk_size,
+forward_batch, k) and the model, the gathered scores are those of one process, provided every
+rank uses the same forward_batch (rank 0 chooses it and tells the others).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from torch import nn
 
 from gltui.learn.augment import Augment
 from gltui.learn.seeding import derive_seed
-from gltui.learn.device import as_uint8_tensor, make_generator, resolve_device, to_float
+from gltui.learn.device import chunks_to_device, make_generator, resolve_device, to_float
 
 LN2 = math.log(2.0)
 
@@ -85,6 +93,10 @@ def default_forward_batch(device: torch.device) -> int:
     slower). More threads need more rows to share out. GPUs want large batches to fill the device:
     16384 rows make the default chunk (2048 images) x k=8 one forward, ~4 GB of bf16 activations
     for the MNIST net at most.
+
+    The value is part of what the scores are a function of (the augmentation draws are made per
+    forward), and on the CPU it follows this process's thread count: a distributed pass therefore
+    uses rank 0's value on every rank rather than each rank's own.
     """
     if device.type == "cpu":
         return min(1024, max(64, 32 * torch.get_num_threads()))
@@ -126,31 +138,43 @@ def score_chunks(
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
     n = len(images)
-    for chunk_index, start in enumerate(range(0, n, chunk_size)):
-        if chunk_index in skip:
-            continue
-        if cancel is not None and cancel():
-            return
-        stop = min(start + chunk_size, n)
-        g = make_generator(device, derive_seed(seed, chunk_index))
-        if strat.reduce is None:
-            yield chunk_index, start, torch.rand(stop - start, generator=g, device=device).cpu().numpy()
-            continue
-        x = as_uint8_tensor(images[start:stop], device)
-        parts = []
-        with torch.inference_mode():
-            for s in range(0, len(x), per_forward):
-                xb = to_float(x[s:s + per_forward])
-                if strat.augmented and k > 0:
-                    # (k*b, C, H, W), copy-major: row j*b + i is copy j of image i. Augmented
-                    # outside autocast: sampling coordinates in bf16 would be off by a pixel.
-                    xb = augment(xb.repeat(copies, 1, 1, 1), g)
-                with autocast:
-                    logits = model(xb)
-                logits = logits.float()  # softmax and entropy in float32 even under bf16
-                probs = logits.softmax(-1).view(copies, -1, logits.shape[-1])
-                parts.append(strat.reduce(probs))
-        yield chunk_index, start, torch.cat(parts).cpu().numpy().astype(np.float32, copy=False)
+    todo = [(i, start, min(start + chunk_size, n))
+            for i, start in enumerate(range(0, n, chunk_size)) if i not in skip]
+    # Only the chunks to compute are read (a model-free strategy reads none).
+    loader = (chunks_to_device(images, [(a, b) for _, a, b in todo], device)
+              if strat.reduce is not None else None)
+    try:
+        for chunk_index, start, stop in todo:
+            if cancel is not None and cancel():
+                return
+            g = make_generator(device, derive_seed(seed, chunk_index))
+            if loader is None:
+                yield chunk_index, start, torch.rand(stop - start, generator=g, device=device).cpu().numpy()
+                continue
+            x = next(loader)
+            yield chunk_index, start, _score_chunk(model, x, strat, copies, k, augment, g, per_forward,
+                                                   autocast)
+    finally:
+        if loader is not None:
+            loader.close()
+
+
+def _score_chunk(model, x, strat, copies, k, augment, g, per_forward, autocast) -> np.ndarray:
+    """One chunk's scores: uint8 images `x` on the device, in forwards of `per_forward` images."""
+    parts = []
+    with torch.inference_mode():
+        for s in range(0, len(x), per_forward):
+            xb = to_float(x[s:s + per_forward])
+            if strat.augmented and k > 0:
+                # (k*b, C, H, W), copy-major: row j*b + i is copy j of image i. Augmented
+                # outside autocast: sampling coordinates in bf16 would be off by a pixel.
+                xb = augment(xb.repeat(copies, 1, 1, 1), g)
+            with autocast:
+                logits = model(xb)
+            logits = logits.float()  # softmax and entropy in float32 even under bf16
+            probs = logits.softmax(-1).view(copies, -1, logits.shape[-1])
+            parts.append(strat.reduce(probs))
+    return torch.cat(parts).cpu().numpy().astype(np.float32, copy=False)
 
 
 def score_all(model: nn.Module | None, images: np.ndarray | torch.Tensor, strategy: str, **kw) -> np.ndarray:

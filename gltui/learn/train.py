@@ -13,10 +13,20 @@ exactly what the uninterrupted fit drew, and on the CPU ends with bit-identical 
 Data stays where the model is: the labeled uint8 images are moved to the device once, minibatches
 are gathered there by index, and the float conversion and augmentation happen there too. No
 DataLoader, no worker processes: for in-memory tensors they only add copies.
+
+Distributed (`group` of several ranks, see learn/distributed.py): every rank runs this same loop
+with the same seeds, so all draw the same global minibatch order and augmentation; each rank keeps
+a contiguous slice of every global batch (dropout masks drawn for the whole batch and sliced), DDP
+averages the gradients, validation is split across ranks and the correct counts summed, and rank
+0's stop decision (early stopping, max epochs or its caller's cancel) is broadcast after each
+epoch. Only rank 0 calls `on_epoch`. The network sees the single process's inputs and masks; the
+floating-point order of the gradient sums differs, so weights agree closely, not bit for bit. A
+group of one rank runs the single-process code exactly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -30,6 +40,7 @@ from torch import nn
 from gltui.config import TrainConfig
 from gltui.learn.augment import make_augment
 from gltui.learn.device import as_uint8_tensor, make_generator, resolve_device, to_float
+from gltui.learn.distributed import Group, row_range, sharded_dropout
 from gltui.learn.models import build_model, resolve_model_name
 from gltui.learn.seeding import derive_seed
 
@@ -91,6 +102,13 @@ def _logits_chunks(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch
         yield start, model(to_float(xb))
 
 
+def _count_correct(model: nn.Module, x, y_t: torch.Tensor, device: torch.device, batch_size: int) -> torch.Tensor:
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    for start, logits in _logits_chunks(model, x, device, batch_size):
+        correct += (logits.argmax(1) == y_t[start:start + len(logits)]).sum()
+    return correct
+
+
 def evaluate(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
              device: str | torch.device = "cpu", batch_size: int = 1024) -> float:
     """Top-1 accuracy of `model` on uint8 images `x` with labels `y` (float32 forward, eval mode)."""
@@ -98,10 +116,7 @@ def evaluate(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | tor
     y_t = _labels(y, device)
     if len(y_t) == 0:
         return float("nan")
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    for start, logits in _logits_chunks(model, x, device, batch_size):
-        correct += (logits.argmax(1) == y_t[start:start + len(logits)]).sum()
-    return correct.item() / len(y_t)  # the only sync of the pass
+    return _count_correct(model, x, y_t, device, batch_size).item() / len(y_t)  # the only sync of the pass
 
 
 def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor, device: str | torch.device = "cpu",
@@ -147,6 +162,7 @@ def fit(
     device: str | torch.device = "cpu",
     resume: dict | None = None,
     on_epoch: EpochCallback | None = None,
+    group: Group | None = None,
 ) -> FitResult:
     """Train `model_name` from fresh weights on uint8 (N, C, H, W) images; early-stop on val accuracy.
 
@@ -154,6 +170,9 @@ def fit(
     plain tensors/ints/floats/lists (loadable with `torch.load(weights_only=True)`) and returning
     False cancels. `resume=checkpoint` continues after that checkpoint's epoch, with the same result
     as if the fit had never stopped.
+
+    `group`: one rank of a distributed fit (module docstring). Every rank calls `fit` with the same
+    arguments (other ranks with `on_epoch=None`); all return the same model.
     """
     started = time.perf_counter()
     device = resolve_device(device)
@@ -169,6 +188,9 @@ def fit(
     name = resolve_model_name(model_name, channels)
     val_x, val_y = as_uint8_tensor(val_x, device), _labels(val_y, device)  # once, not once per epoch
 
+    sharded = group is not None and group.world_size > 1
+    # `model` is the network itself (what is checkpointed and returned); `forward` is what the
+    # training steps call: the DDP wrapper when sharded, which all-reduces the gradients.
     model = build_model(name, channels, (height, width), num_classes,
                         generator=torch.Generator().manual_seed(derive_seed(seed, "init"))).to(device)
     # The fused kernel updates every parameter in one pass (measured ~5-10% of a CPU step at
@@ -211,7 +233,8 @@ def fit(
     stopped = "max-epochs" if epoch >= cfg.max_epochs else ("early-stop" if patience_left <= 0 else "")
     # Dropout draws from torch's global RNG; fork it so that seeding it per epoch leaves the
     # caller's global stream exactly as it was.
-    with _forked_rng(device):
+    with _forked_rng(device), (sharded_dropout(model) if sharded else contextlib.nullcontext()) as rows:
+        forward = group.wrap(model) if sharded else model  # DDP syncs rank 0's weights here
         while not stopped:
             epoch += 1
             t0 = time.perf_counter()
@@ -220,21 +243,38 @@ def fit(
             g = make_generator(device, epoch_seed)  # batch order and augmentation
             order = torch.cat([torch.randperm(n, generator=g, device=device) for _ in range(perms)])
 
-            model.train()
+            forward.train()
             loss_sum = torch.zeros((), device=device)
             for step in range(steps):
                 idx = order[step * batch:(step + 1) * batch]
+                # Sharded, every rank augments the whole global batch (so the generator advances
+                # as in one process and each image gets its single-process draw) and keeps its rows.
                 xb = augment(to_float(x[idx]), g)
-                logits = model(xb)
+                if sharded:
+                    lo, hi = row_range(len(idx), group)
+                    rows.set(len(idx), lo, hi)
+                    idx, xb = idx[lo:hi], xb[lo:hi]
+                logits = forward(xb)
                 # Keras's class_weight semantics (the paper's framework): weighted per-sample losses
                 # averaged over the batch, not PyTorch's weighted mean that divides by sum(w).
-                loss = (F.cross_entropy(logits, y[idx], reduction="none") * weights[y[idx]]).mean()
+                per_sample = F.cross_entropy(logits, y[idx], reduction="none") * weights[y[idx]]
+                if sharded:  # this rank's share of the global mean; DDP divides the sum by world_size
+                    loss = per_sample.sum() * (group.world_size / rows.rows)
+                else:
+                    loss = per_sample.mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 loss_sum += loss.detach()  # stays on the device: no per-step sync
 
-            val_acc = evaluate(model, val_x, val_y, device, cfg.val_batch_size)
+            if sharded:
+                loss_sum = group.all_sum(loss_sum) / group.world_size
+                lo, hi = row_range(len(val_y), group)
+                correct = group.all_sum(_count_correct(model, val_x[lo:hi], val_y[lo:hi], device,
+                                                       cfg.val_batch_size))
+                val_acc = correct.item() / len(val_y)
+            else:
+                val_acc = evaluate(model, val_x, val_y, device, cfg.val_batch_size)
             if val_acc > best_acc:
                 best_acc, best_epoch, patience_left = val_acc, epoch, cfg.patience
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -248,6 +288,8 @@ def fit(
                 stopped = "early-stop"
             elif epoch >= cfg.max_epochs:
                 stopped = "max-epochs"
+            if sharded:  # rank 0's decision: only it knows whether its caller cancelled
+                stopped = group.broadcast(stopped)
 
     model.load_state_dict(best_state)
     model.eval()
