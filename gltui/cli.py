@@ -98,7 +98,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     parsers: dict[str, argparse.ArgumentParser] = {}
     p = _Parser(prog="gltui init", description="Import a dataset into a new project.")
     p.add_argument("project", type=Path)
-    p.add_argument("--data", required=True, help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE")
+    p.add_argument("--data", required=True, help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE | npy:FILE")
     p.add_argument("--test", help="a separate test set SPEC (default: the data's own test split)")
     p.add_argument("--val-size", type=_positive, help="validation images (default 10%%, ≤ 5000)")
     p.add_argument("--initial", type=_positive, default=20, help="seed set size (default 20)")

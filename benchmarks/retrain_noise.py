@@ -1,0 +1,102 @@
+"""Diagnostic for label_efficiency.py: is a gap between two runs at one budget bigger than the
+noise of training itself, and does a longer training recipe change it? Validation only.
+
+For each named run of a finished label-efficiency project, take the labeled set the run had at
+`--budget` (its seed labels plus every label of the rounds before), train the project's network
+on it again with several training seeds and a training profile (default the project's own, with
+optional overrides such as a longer patience), and report the best validation accuracy per run:
+mean, sample std, and each value. The test set is not read: this is the kind of question that may
+be asked of the validation split without tuning on the test set.
+
+    .venv/bin/python benchmarks/retrain_noise.py projects/label-efficiency-cpu \\
+        --runs rde-s0,random-s0,rde-s1,random-s1 --budget 160 --train-seeds 0,1 --json
+    ... --patience 20 --max-epochs 80      # the same sets under a longer recipe
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+
+from gltui.config import Config  # noqa: E402
+from gltui.learn import models, train as training  # noqa: E402
+from gltui.learn.seeding import derive_seed  # noqa: E402
+from gltui.project import Project  # noqa: E402
+
+
+def labeled_at(project: Project, run: str, budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """(items, labels) the run had when it trained at `budget` labels."""
+    rounds = {r["n_labeled"]: r["round"] for r in project.store.rounds(run)}
+    if budget not in rounds:
+        raise SystemExit(f"{run} has no round at {budget} labels; it has {sorted(rounds)}")
+    upto = rounds[budget]
+    rows = [(item, label) for item, _, label, _, _, rnd, _ in project.store.labeled_detail(run)
+            if rnd <= upto]
+    items = np.array([r[0] for r in rows], dtype=np.int64)
+    labels = np.array([r[1] for r in rows], dtype=np.int64)
+    assert len(items) == budget, (run, budget, len(items))
+    return items, labels
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("project", type=Path)
+    ap.add_argument("--runs", required=True, help="comma-separated run names")
+    ap.add_argument("--budget", type=int, required=True, help="labeled count to retrain at")
+    ap.add_argument("--train-seeds", default="0,1", help="training seeds (default 0,1)")
+    ap.add_argument("--patience", type=int, help="override the profile's patience")
+    ap.add_argument("--max-epochs", type=int, help="override the profile's max epochs")
+    ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
+    args = ap.parse_args(argv)
+
+    project = Project.open(args.project)
+    try:
+        val_ids, val_y = project.store.split_labels("val")
+        val_x = np.asarray(project.pixels[val_ids])
+        shape = tuple(int(v) for v in project.meta["shape"])
+        classes = len(project.classes)
+        results = {}
+        for run in args.runs.split(","):
+            config = Config.from_json(project.require_run(run).config)
+            cfg = config.train
+            if args.patience is not None:
+                cfg.patience = args.patience
+            if args.max_epochs is not None:
+                cfg.max_epochs = args.max_epochs
+            name = models.resolve_model_name(config.model, shape[0])
+            items, labels = labeled_at(project, run, args.budget)
+            x = np.asarray(project.pixels[items])
+            values = []
+            for seed in (int(s) for s in args.train_seeds.split(",")):
+                t0 = time.time()
+                fit = training.fit(name, x, labels, val_x, val_y, classes, cfg,
+                                   seed=derive_seed(seed, "retrain-noise"), device="cpu")
+                values.append(round(float(fit.best_val_accuracy), 4))
+                print(f"{run} @ {args.budget}: train seed {seed}: val {values[-1]:.4f} "
+                      f"(best epoch {fit.best_epoch} of {fit.epochs}, {time.time() - t0:.0f} s)",
+                      flush=True)
+            results[run] = {"values": values, "mean": round(statistics.mean(values), 4),
+                            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0}
+    finally:
+        project.close()
+    summary = {"benchmark": "retrain_noise", "budget": args.budget, "profile": cfg.profile,
+               "patience": cfg.patience, "max_epochs": cfg.max_epochs, "runs": results}
+    for run, r in results.items():
+        print(f"{run:>12}: val {r['mean']:.4f} ± {r['std']:.4f}  {r['values']}")
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
