@@ -11,6 +11,12 @@ be asked of the validation split without tuning on the test set.
     .venv/bin/python benchmarks/retrain_noise.py projects/label-efficiency-cpu \\
         --runs rde-s0,random-s0,rde-s1,random-s1 --budget 160 --train-seeds 0,1 --json
     ... --patience 20 --max-epochs 80      # the same sets under a longer recipe
+    ... --runs rde-s0,rde-s1,rde-s2 --rebalance   # rde's last picks, class-balanced
+
+--rebalance asks whether rde's class skew is what costs it: the run's last round of picks is
+replaced by a class-balanced top-n of the *same* scoring pass (its stored candidates and
+scores): highest score first, at most ceil(n / classes) images per class *predicted* by the
+round's own model (no true label is looked at to choose), and the oracle's labels for them.
 """
 
 from __future__ import annotations
@@ -34,18 +40,48 @@ from gltui.learn.seeding import derive_seed  # noqa: E402
 from gltui.project import Project  # noqa: E402
 
 
-def labeled_at(project: Project, run: str, budget: int) -> tuple[np.ndarray, np.ndarray]:
-    """(items, labels) the run had when it trained at `budget` labels."""
+def labeled_at(project: Project, run: str, budget: int,
+               rebalance: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(items, labels) the run had when it trained at `budget` labels; with `rebalance`, its last
+    round of picks replaced by a class-balanced top-n of the same scoring pass."""
     rounds = {r["n_labeled"]: r["round"] for r in project.store.rounds(run)}
     if budget not in rounds:
         raise SystemExit(f"{run} has no round at {budget} labels; it has {sorted(rounds)}")
     upto = rounds[budget]
     rows = [(item, label) for item, _, label, _, _, rnd, _ in project.store.labeled_detail(run)
-            if rnd <= upto]
+            if rnd <= upto - (1 if rebalance else 0)]
     items = np.array([r[0] for r in rows], dtype=np.int64)
     labels = np.array([r[1] for r in rows], dtype=np.int64)
+    if rebalance:
+        picked = _balanced_picks(project, run, upto - 1, budget - len(items))
+        items = np.concatenate([items, picked])
+        labels = np.concatenate([labels, project.store.true_labels(picked)])
     assert len(items) == budget, (run, budget, len(items))
     return items, labels
+
+
+def _balanced_picks(project: Project, run: str, round: int, n: int) -> np.ndarray:
+    import math
+
+    import torch
+
+    candidates, scores = project.store.pass_scores(run, round)
+    config = Config.from_json(project.require_run(run).config)
+    shape = tuple(int(v) for v in project.meta["shape"])
+    classes = len(project.classes)
+    model = models.build_model(models.resolve_model_name(config.model, shape[0]), shape[0],
+                               shape[1:], classes)
+    saved = torch.load(project.model_path(run, round), map_location="cpu", weights_only=True)
+    model.load_state_dict(saved["model"])
+    predicted = training.predict_proba(model.eval(), project.pixels[candidates]).argmax(1)
+    cap, taken, picked = math.ceil(n / classes), np.zeros(classes, dtype=int), []
+    for i in np.argsort(-scores, kind="stable"):
+        if taken[predicted[i]] < cap:
+            taken[predicted[i]] += 1
+            picked.append(candidates[i])
+            if len(picked) == n:
+                break
+    return np.array(sorted(picked), dtype=np.int64)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-seeds", default="0,1", help="training seeds (default 0,1)")
     ap.add_argument("--patience", type=int, help="override the profile's patience")
     ap.add_argument("--max-epochs", type=int, help="override the profile's max epochs")
+    ap.add_argument("--rebalance", action="store_true",
+                    help="replace the last round's picks by a class-balanced top-n (see above)")
     ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
     args = ap.parse_args(argv)
 
@@ -74,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.max_epochs is not None:
                 cfg.max_epochs = args.max_epochs
             name = models.resolve_model_name(config.model, shape[0])
-            items, labels = labeled_at(project, run, args.budget)
+            items, labels = labeled_at(project, run, args.budget, args.rebalance)
+            if args.rebalance:
+                print(f"{run}: class counts at {args.budget} after rebalancing: "
+                      f"{np.bincount(labels, minlength=classes).tolist()}", flush=True)
             x = np.asarray(project.pixels[items])
             values = []
             for seed in (int(s) for s in args.train_seeds.split(",")):
@@ -90,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         project.close()
     summary = {"benchmark": "retrain_noise", "budget": args.budget, "profile": cfg.profile,
+               "rebalance": args.rebalance,
                "patience": cfg.patience, "max_epochs": cfg.max_epochs, "runs": results}
     for run, r in results.items():
         print(f"{run:>12}: val {r['mean']:.4f} ± {r['std']:.4f}  {r['values']}")
