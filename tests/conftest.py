@@ -40,6 +40,55 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+# ---- running gltui and reading a run's outcome ------------------------------------------------
+
+
+def run_gltui(*args: str, env: dict | None = None, **kw):
+    """`python -m gltui ARGS` in a subprocess on this checkout; `env` adds variables."""
+    import os
+    import subprocess
+
+    kw.setdefault("timeout", 600)
+    return subprocess.run(
+        [sys.executable, "-m", "gltui", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}, **kw,
+    )
+
+
+def final_state(path: Path, run: str = "main") -> dict:
+    """What must be identical between a resumed (or differently launched) run and an
+    uninterrupted one: active labels, rounds, queues, phase and round; the database must be
+    whole and no item may have two active labels."""
+    from gltui.project import Project
+
+    project = Project.open(path)
+    try:
+        store = project.store
+        labels = sorted((item, label, source, rnd)
+                        for item, _, label, _, source, rnd, _ in store.labeled_detail(run))
+        rounds = [(r["round"], r["n_labeled"], r["class_hist"]) for r in store.rounds(run)]
+        row = store.run(run)
+        queues = [(r, e.item, e.rank) for r in range(row.round + 2) for e in store.queue(run, r)]
+        assert store.integrity_check() == "ok"
+        assert store.duplicate_active_labels() == 0
+        return {"labels": labels, "rounds": rounds, "queues": queues,
+                "phase": row.phase, "round": row.round}
+    finally:
+        project.close()
+
+
+def finished_copy(tmp_path_factory, template: Path, name: str, run_args: list[str],
+                  env: dict | None = None) -> Path:
+    """A copy of `template` after an uninterrupted `gltui run ... run_args`."""
+    import shutil
+
+    path = tmp_path_factory.mktemp(name) / "proj"
+    shutil.copytree(template, path)
+    proc = run_gltui("run", str(path), *run_args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return path
+
+
 # ---- small projects for engine, CLI and TUI tests ------------------------------------------------
 
 SMALL_POOL = 800  # sample digits in the small npz dataset: scoring and training stay ~1 s a round

@@ -29,6 +29,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import final_state, finished_copy, run_gltui
 from gltui.cli import main
 from gltui.learn import distributed
 from gltui.learn.device import chunks_to_device
@@ -40,8 +41,7 @@ ENV = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
 
 def gltui(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gltui", *args], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, **ENV, **(env or {})}, timeout=600)
+    return run_gltui(*args, env={**ENV, **(env or {})})
 
 
 def torchrun(nproc: int, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -51,24 +51,6 @@ def torchrun(nproc: int, *args: str, env: dict | None = None) -> subprocess.Comp
            str(nproc), "-m", "gltui", "run", *args, "--distributed"]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, **ENV, **(env or {})}, timeout=600)
-
-
-def final_state(path: Path) -> dict:
-    """What a resumed or differently launched run is compared on (as in test_engine)."""
-    project = Project.open(path)
-    try:
-        store = project.store
-        labels = store.conn.execute(
-            "SELECT item, label, source, round FROM labels WHERE run = 'main' "
-            "AND undone_at IS NULL ORDER BY item").fetchall()
-        rounds = [(r["round"], r["n_labeled"], r["class_hist"]) for r in store.rounds("main")]
-        queues = store.conn.execute(
-            "SELECT round, item, rank FROM queue WHERE run = 'main' ORDER BY round, rank").fetchall()
-        row = store.run("main")
-        return {"labels": labels, "rounds": rounds, "queues": queues, "phase": row.phase,
-                "round": row.round}
-    finally:
-        project.close()
 
 
 def pass_scores(path: Path, round: int):
@@ -90,11 +72,7 @@ def queue_items(path: Path, round: int) -> list[int]:
 @pytest.fixture(scope="module")
 def single(tmp_path_factory, small_project_template) -> Path:
     """The single-process 2-round oracle run."""
-    path = tmp_path_factory.mktemp("single") / "proj"
-    shutil.copytree(small_project_template, path)
-    proc = gltui("run", str(path), *RUN_ARGS)
-    assert proc.returncode == 0, proc.stderr
-    return path
+    return finished_copy(tmp_path_factory, small_project_template, "single", RUN_ARGS, env=ENV)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import final_state, finished_copy, run_gltui
 from gltui.cli import main
 from gltui.project import Project
 
@@ -27,41 +27,12 @@ RUN_ARGS = ["--oracle", "--quiet", "--max-rounds", "2", "--chunk-size", "256"]
 
 
 def gltui(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gltui", *args], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, **kw,
-    )
-
-
-def final_state(path: Path) -> dict:
-    """What must be identical between a resumed and an uninterrupted run."""
-    project = Project.open(path)
-    try:
-        store = project.store
-        labels = store.conn.execute(
-            "SELECT item, label, source, round FROM labels WHERE run = 'main' "
-            "AND undone_at IS NULL ORDER BY item"
-        ).fetchall()
-        rounds = [(r["round"], r["n_labeled"], r["class_hist"]) for r in store.rounds("main")]
-        queues = store.conn.execute(
-            "SELECT round, item, rank FROM queue WHERE run = 'main' ORDER BY round, rank"
-        ).fetchall()
-        row = store.run("main")
-        assert store.integrity_check() == "ok"
-        assert store.duplicate_active_labels() == 0
-        return {"labels": labels, "rounds": rounds, "queues": queues,
-                "phase": row.phase, "round": row.round}
-    finally:
-        project.close()
+    return run_gltui(*args, env=env, **kw)
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, small_project_template) -> dict:
-    path = tmp_path_factory.mktemp("whole") / "proj"
-    shutil.copytree(small_project_template, path)
-    proc = gltui("run", str(path), *RUN_ARGS)
-    assert proc.returncode == 0, proc.stderr
-    return final_state(path)
+    return final_state(finished_copy(tmp_path_factory, small_project_template, "whole", RUN_ARGS))
 
 
 def test_oracle_run_doubles_the_labeled_set_each_round(uninterrupted):

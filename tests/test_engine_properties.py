@@ -24,7 +24,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -150,11 +149,12 @@ def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monke
         # -- the engine ----------------------------------------------------------------------
 
         @precondition(lambda self: self.phase != "done" and not self._pending())
-        @rule(crash_at=st.integers(1, 40))
+        @rule(crash_at=st.integers(1, 16))
         def advance(self, crash_at):
             """The engine drives until a person is needed or the run is done, unless it dies
-            first at its crash_at-th fault point (a round has ~10-20 of them, so about half the
-            drives die), and is then restarted on a fresh connection."""
+            first at its crash_at-th fault point (a round has about 12: 5 phase starts, 4
+            epochs, 3 chunks; so most drives die, each after committing some progress), and is
+            then restarted on a fresh connection."""
             self._drive(crash_at)
 
         def _drive(self, crash_at):
@@ -163,7 +163,7 @@ def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monke
                 with engine.run_lock(self.project, "main"):
                     engine.Runner(self.project, "main", engine.RunOptions(oracle=False)).drive()
             except Crash:
-                seen["crashes"] += 1
+                seen["crashes"] += 1  # counted across examples
                 self._restart()
             finally:
                 fault_calls["crash_at"] = None
@@ -204,7 +204,9 @@ def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monke
             assert self.project.store.integrity_check() == "ok"
 
     run_state_machine_as_test(EngineMachine, settings=settings(
-        max_examples=10, stateful_step_count=20, deadline=None,
+        # derandomize: the same examples every run, so CI is stable and the counts asserted
+        # below (crashes happened, a run finished) hold by construction, not by luck.
+        max_examples=10, stateful_step_count=20, deadline=None, derandomize=True,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     ))
-    assert seen["crashes"] >= 3 and seen["done"] >= 1, seen
+    assert seen["crashes"] >= 5 and seen["done"] >= 1, seen
