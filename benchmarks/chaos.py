@@ -82,13 +82,22 @@ def make_project(path: Path, npz: Path) -> Path:
 
 def start_run(project: Path, run_args: list[str] = RUN_ARGS, env: dict | None = None,
               **kw) -> subprocess.Popen:
-    """`python -m gltui run PROJECT ...` in a subprocess; `env` adds variables (GLTUI_FAULT...)."""
+    """`python -m gltui run PROJECT ...` in a subprocess; `env` adds variables (GLTUI_FAULT...).
+
+    The child gets SIGINT's default action back: a shell starts background jobs (`cmd &`) with
+    SIGINT ignored, Python then installs no KeyboardInterrupt handler, and the Ctrl-C tests would
+    test nothing when the suite itself runs in the background."""
     return subprocess.Popen(
         [sys.executable, "-m", "gltui", "run", str(project), *run_args], cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        preexec_fn=_default_sigint,
         stdout=kw.pop("stdout", subprocess.DEVNULL), stderr=kw.pop("stderr", subprocess.DEVNULL),
         **kw,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def phase_of(project: Path, run: str = "main") -> tuple[str, int]:
