@@ -164,9 +164,9 @@ def test_runs_share_pool_validation_and_test(fresh_project):
 
 
 def _labels(project, run):
-    return project.store.conn.execute(
-        "SELECT item, label, source, round FROM labels WHERE run = ? AND undone_at IS NULL "
-        "ORDER BY item", (run,)).fetchall()
+    """(item, label, source, round) of the run's active labels, by item (through the Store)."""
+    return sorted((item, label, source, rnd)
+                  for item, _, label, _, source, rnd, _ in project.store.labeled_detail(run))
 
 
 def test_damaged_model_file_is_retrained_to_the_same_result(fresh_project, uninterrupted):
