@@ -266,9 +266,8 @@ class Runner:
 
     def _load_model(self, round: int) -> torch.nn.Module:
         saved = _load_checkpoint(self.project.model_path(self.run, round))
-        model = models.build_model(self.model_name, self.shape[0], self.shape[1:], self.num_classes)
-        model.load_state_dict(saved["model"])
-        return model.to(self.device).eval()
+        return _model_with(saved["model"], self.model_name, self.shape, self.num_classes,
+                           self.device)
 
     def _evaluate(self, round: int) -> None:
         started = time.time()
@@ -396,10 +395,8 @@ def follow(path: str | Path, group: distributed.Group) -> None:
         elif op == "score":
             model = None
             if a["weights"] is not None:
-                model = models.build_model(a["model_name"], a["shape"][0], tuple(a["shape"][1:]),
-                                           a["num_classes"])
-                model.load_state_dict(a["weights"])
-                model = model.to(group.device).eval()
+                model = _model_with(a["weights"], a["model_name"], tuple(a["shape"]),
+                                    a["num_classes"], group.device)
             augment = make_augment(a["augment"], a["shape"][0])
             for _ in _scored_chunks(group, model, _Gather(pixels, a["candidates"]), a["strategy"],
                                     augment, a["todo"], a["n_chunks"], None, k=a["k"], seed=a["seed"],
@@ -407,6 +404,14 @@ def follow(path: str | Path, group: distributed.Group) -> None:
                 pass  # only rank 0 receives chunks
         else:
             raise RuntimeError(f"rank {group.rank}: unknown call {op!r} from rank 0")
+
+
+def _model_with(weights: dict, model_name: str, shape: tuple, num_classes: int,
+                device: torch.device) -> torch.nn.Module:
+    """The round's network with `weights` loaded, on `device`, in eval mode."""
+    model = models.build_model(model_name, shape[0], tuple(shape[1:]), num_classes)
+    model.load_state_dict(weights)
+    return model.to(device).eval()
 
 
 def _scored_chunks(group: distributed.Group, model, images, strategy: str, augment, todo: list[int],
