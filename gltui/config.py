@@ -25,6 +25,11 @@ class TrainConfig:
     val_batch_size: int = 1024  # evaluation is forward-only: larger batches are cheaper
 
 
+# Every selection strategy by name: the one list the CLI, the project and the scorer check against
+# (learn/score.py implements each; a test keeps the two in step).
+STRATEGIES = ("rde", "random", "entropy", "margin", "least-confidence")
+
+
 @dataclass
 class ScoreConfig:
     strategy: str = "rde"  # rde (paper) | random | entropy | margin | least-confidence
