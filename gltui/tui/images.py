@@ -1,4 +1,4 @@
-"""How images are drawn: the renderer choice (--images) and the conversion to PIL.
+"""How images are drawn: the renderer choice (--images); the conversion to PIL is gltui.data.to_pil.
 
 Sixel and Kitty TGP go through textual-image; half-cell blocks use gltui's own widget
 (widgets/halfcell_image.py: the same look, ~30x cheaper per redraw), chosen by `auto` too when
@@ -18,7 +18,7 @@ import contextlib
 import sys
 from typing import Iterator
 
-import numpy as np
+from gltui.data import to_pil  # noqa: F401  the one (C, H, W) -> PIL conversion; session imports it here
 
 RENDERERS = ("auto", "sixel", "tgp", "halfcell", "unicode", "none")
 
@@ -102,17 +102,3 @@ def fit_cells(width: int, height: int, image_w: int, image_h: int, aspect: float
         cols = width
         rows = max(1, round(cols * image_h / image_w / aspect))
     return max(1, cols), max(1, rows)
-
-
-def to_pil(pixels: np.ndarray):
-    """(C, H, W) uint8 -> a PIL image (grey for one channel, RGB for three)."""
-    from PIL import Image
-
-    arr = np.asarray(pixels)
-    if arr.ndim == 3 and arr.shape[0] == 1:
-        return Image.fromarray(np.ascontiguousarray(arr[0]), mode="L")
-    if arr.ndim == 3 and arr.shape[0] == 3:
-        return Image.fromarray(np.ascontiguousarray(arr.transpose(1, 2, 0)), mode="RGB")
-    if arr.ndim == 2:
-        return Image.fromarray(np.ascontiguousarray(arr), mode="L")
-    raise ValueError(f"cannot draw an image of shape {arr.shape}")

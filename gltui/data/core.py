@@ -1,0 +1,141 @@
+"""The one in-memory form every reader produces, and the checks the readers share.
+
+A `Dataset` is a train split (the pool source; the engine draws validation from it), an optional
+test split and the class names. A `Split` is one uint8 array of shape N x C x H x W, int64 labels
+with -1 for "unknown" (or None when the split has no labels at all), and one source reference per
+item. A reader is `read(path, *, resize, channels) -> (train, test or None, classes)`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Protocol, Sequence
+
+import numpy as np
+
+
+class DataError(Exception):
+    """Bad input. str(err) is ONE line naming the offending file/path and the problem and, where
+    possible, the fix."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split("\n")))
+
+
+class IndexNames(Sequence):
+    """The names PREFIX0, PREFIX1, ... of a split whose items have no file names, made on demand:
+    a million-image split holds one object here instead of a million strings."""
+
+    def __init__(self, prefix: str, n: int):
+        self.prefix, self.n = prefix, int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [f"{self.prefix}{j}" for j in range(*i.indices(self.n))]
+        i = int(i)
+        if not -self.n <= i < self.n:
+            raise IndexError(f"name index {i} out of range for {self.n} items")
+        return f"{self.prefix}{i % self.n}"
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"{self.prefix}{i}" for i in range(self.n))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, IndexNames):
+            return (self.prefix, self.n) == (other.prefix, other.n)
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == self.n and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"IndexNames({self.prefix!r}, {self.n})"
+
+
+@dataclass
+class Split:
+    # uint8, (N, C, H, W). C-contiguous in memory, except for npy: a read-only view of the
+    # memory-mapped file (maybe strided: an N x H x W x C file is transposed, not copied).
+    images: np.ndarray
+    labels: np.ndarray | None  # int64 (N,), class index; -1 where unknown; None: no labels at all
+    names: Sequence[str]  # one source reference per item, unique within the split (IndexNames)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass
+class Dataset:
+    train: Split  # the pool source (validation is drawn from it later by the engine)
+    test: Split | None
+    classes: list[str]  # label i means classes[i]
+    spec: str  # the spec it was loaded from
+
+    @property
+    def channels(self) -> int:
+        return int(self.train.images.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.train.images.shape[2])
+
+    @property
+    def width(self) -> int:
+        return int(self.train.images.shape[3])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+ReadResult = tuple[Split, Split | None, list[str]]  # (train, test, class names)
+
+
+class Reader(Protocol):
+    """What every reader module exposes as `read`: the splits and class names at `path`, every
+    image converted to resize=(H, W) and/or channels (1 or 3) when given; bad input -> DataError."""
+
+    def __call__(
+        self, path: Path, *, resize: tuple[int, int] | None, channels: int | None
+    ) -> ReadResult: ...
+
+
+# --------------------------------------------------------------------------------------------
+# checks and defaults shared by the readers
+
+
+def natural_key(name: str) -> tuple:
+    """Class-name order: integers numerically ("2" < "10"), then everything else as text."""
+    return (0, int(name), name) if re.fullmatch(r"-?\d+", name) else (1, name)
+
+
+def int_labels(values: Any, source: Path | str, what: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise DataError(f"{source}: {what} must be one label per image, got shape {arr.shape}")
+    if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iub":
+        raise DataError(f"{source}: {what} must be integers, got dtype {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def check_label_range(labels: np.ndarray | None, num_classes: int, source: Path | str) -> None:
+    if labels is None or not labels.size:
+        return
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < -1 or hi >= num_classes:
+        bad = lo if lo < -1 else hi
+        raise DataError(
+            f"{source}: label {bad} is out of range for {num_classes} classes "
+            f"(labels are 0..{num_classes - 1}, or -1 for unknown)"
+        )
+
+
+def default_classes(*label_arrays: np.ndarray | None, at_least: int = 0) -> list[str]:
+    top = max((int(a.max()) for a in label_arrays if a is not None and a.size), default=-1)
+    return [str(i) for i in range(max(top + 1, at_least))]
