@@ -8,7 +8,10 @@ python3 -m venv .venv
 python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 # torch first: otherwise pip resolves `torch` to the newest multi-GB CUDA build.
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==${GLTUI_TORCH_VERSION:-2.13.0}"
-extra=""
-[ "${1:-}" = "--test" ] && extra="[test]"
-python -m pip install -q -e ".${extra}"
+if [ "${1:-}" = "--test" ]; then
+  # The test run uses the pinned set in constraints.txt (README: Tests, on moving the pins).
+  python -m pip install -q -c constraints.txt -e ".[test]"
+else
+  python -m pip install -q -e .
+fi
 echo "gltui installed in .venv — activate it with: . .venv/bin/activate"

@@ -91,6 +91,17 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def with_test(self, test: "Dataset") -> "Dataset":
+        """This dataset with `test`'s images (its own train split) as the test split (`--test`)."""
+        if test.train.images.shape[1:] != self.train.images.shape[1:]:
+            raise DataError(
+                f"{test.spec}: images are {tuple(test.train.images.shape[1:])}, the data's are "
+                f"{tuple(self.train.images.shape[1:])}; use --resize/--channels"
+            )
+        if test.classes != self.classes and test.train.labels is not None:
+            raise DataError(f"{test.spec}: its classes differ from those of {self.spec}")
+        return Dataset(self.train, test.train, self.classes, self.spec)
+
 
 ReadResult = tuple[Split, Split | None, list[str]]  # (train, test, class names)
 
