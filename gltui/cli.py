@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 from pathlib import Path
 
-from gltui.config import PROFILES, Config, train_config
+from gltui.config import PROFILES, STRATEGIES, Config
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment")
-SAMPLE_SPEC_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "mnist"
 
 
 class UsageError(Exception):
@@ -78,11 +76,8 @@ def _schedule(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{text!r}: use exponential or fixed:N (N > 0)")
 
 
-STRATEGY_CHOICES = ("rde", "random", "entropy", "margin", "least-confidence")
-
-
 def _add_loop_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--strategy", choices=STRATEGY_CHOICES, help="selection strategy (default rde)")
+    p.add_argument("--strategy", choices=STRATEGIES, help="selection strategy (default rde)")
     p.add_argument("--max-rounds", type=_positive, help="stop after N training rounds")
     p.add_argument("--budget", type=_positive, help="stop once N images are labeled")
     p.add_argument("--target-accuracy", type=_accuracy, help="stop at this validation accuracy")
@@ -223,50 +218,25 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-# ---- commands -----------------------------------------------------------------------------------
-
-
-def _config_from(args, base: Config | None = None) -> tuple[Config, dict]:
-    """A Config with the loop/score/train options given on the command line applied."""
-    config = base or Config()
-    changes: dict = {}
-    if getattr(args, "profile", None):
-        config.train = train_config(args.profile, augment=config.train.augment)
-        changes["profile"] = args.profile
-    for opt, section, key in (
-        ("strategy", config.score, "strategy"),
-        ("k", config.score, "k"),
-        ("candidates", config.score, "candidates"),
-        ("chunk_size", config.score, "chunk_size"),
-        ("max_rounds", config.loop, "max_rounds"),
-        ("budget", config.loop, "budget"),
-        ("target_accuracy", config.loop, "target_accuracy"),
-        ("schedule", config.loop, "schedule"),
-    ):
-        value = getattr(args, opt, None)
-        if value is not None and getattr(section, key) != value:
-            setattr(section, key, value)
-            changes[opt] = value
-    return config, changes
+# ---- commands: parse -> call -> print -----------------------------------------------------------
 
 
 def cmd_init(args) -> int:
     from gltui import data
     from gltui.project import Project
+    from gltui.runs import Knobs, merged
 
-    config, _ = _config_from(args)
-    config.seed = args.seed
+    base = Config(seed=args.seed)
     if args.preset == "mnist":
-        config.model, config.train.augment = "mnist", "digits"
+        base.model, base.train.augment = "mnist", "digits"
     elif args.preset == "cifar10":
-        config.model, config.train.augment = "cifar", "colour"
+        base.model, base.train.augment = "cifar", "colour"
+    config, _ = merged(base, Knobs.of(args))
     if args.project.exists() and not args.project.is_dir():
         raise UsageError(f"{args.project}: is a file, not a project folder; give a folder path")
-    # No reader cache: init copies the pixels once into the project's pixels.npy.
     dataset = data.load(args.data, resize=args.resize, channels=args.channels)
     if args.test:
-        test = data.load(args.test, resize=args.resize, channels=args.channels)
-        dataset = _with_test(dataset, test)
+        dataset = dataset.with_test(data.load(args.test, resize=args.resize, channels=args.channels))
     project = Project.init(
         args.project, dataset, config, val_size=args.val_size, initial=args.initial,
         stratified=args.stratified, strategy=config.score.strategy, force=args.force,
@@ -282,118 +252,39 @@ def cmd_init(args) -> int:
     return 0
 
 
-def _with_test(dataset, test):
-    from gltui.data import DataError
-
-    if test.train.images.shape[1:] != dataset.train.images.shape[1:]:
-        raise DataError(
-            f"{test.spec}: images are {tuple(test.train.images.shape[1:])}, the data's are "
-            f"{tuple(dataset.train.images.shape[1:])}; use --resize/--channels"
-        )
-    if test.classes != dataset.classes and test.train.labels is not None:
-        raise DataError(f"{test.spec}: its classes differ from those of {dataset.spec}")
-    dataset.test = test.train
-    return dataset
-
-
 def cmd_run(args) -> int:
+    from gltui import runs
+    from gltui.progress import ProgressView
     from gltui.project import Project
 
-    if getattr(args, "distributed", False):
-        return _run_distributed(args)
+    knobs = runs.Knobs.of(args)
+    view = ProgressView(enabled=not args.quiet)
+    if args.distributed:
+        with view:
+            outcome = runs.drive_distributed(args.project, args.run, knobs, seed=args.seed,
+                                             oracle=args.oracle, device=args.device,
+                                             on_event=view.handle)
+        if outcome is None:
+            return 0  # a following rank: rank 0 reports
     project = Project.open(args.project)
     try:
-        return _drive(project, args)
+        if not args.distributed:
+            with view:
+                outcome = runs.drive(project, args.run, knobs, seed=args.seed, oracle=args.oracle,
+                                     device=args.device, on_event=view.handle)
+        _print_outcome(project, args.run, outcome)
     finally:
         project.close()
+    return 0
 
 
-def _run_distributed(args) -> int:
-    """One rank of `torchrun ... -m gltui run PROJECT --distributed`: rank 0 drives the run (and
-    alone prints and writes); the others follow it. The device comes from --device (auto: CUDA
-    with NCCL when this process sees a GPU, else the CPU with gloo), one GPU per process."""
-    from gltui.learn import distributed
-
-    missing = distributed.missing_env()
-    if missing:
-        raise UsageError(
-            f"--distributed: {', '.join(missing)} not set; launch with `torchrun --nproc_per_node N "
-            f"-m gltui run {args.project} --distributed` (or drop --distributed)"
-        )
-    if args.device == "mps":
-        raise UsageError("--distributed: MPS cannot join a process group; use --device cpu or cuda")
-    if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA GPU is visible here; use --device cpu or auto")
-    group = distributed.init(args.device or "auto")
-    try:
-        if not group.is_main:
-            from gltui import engine
-
-            engine.follow(args.project, group)
-            return 0
-        from gltui.project import Project
-
-        project = Project.open(args.project)
-        try:
-            code = _drive(project, args, group=group)
-        finally:
-            project.close()
-        group.broadcast(None)  # done: the other ranks may leave (on an error torchrun stops them)
-        return code
-    finally:
-        distributed.close()
-
-
-def _drive(project, args, print_table: bool = False, group=None) -> int:
-    from gltui import engine
-    from gltui.progress import ProgressView
-
-    row = project.store.run(args.run)
-    if row is None:
-        base = project.run_config("main") if project.store.run("main") else Config()
-        config, _ = _config_from(args, base)
-        if args.seed is not None:
-            config.seed = args.seed
-        project.create_run(args.run, config.score.strategy, config)
-    else:
-        if args.strategy and args.strategy != row.strategy:
-            raise UsageError(
-                f"run {args.run!r} uses strategy {row.strategy}; start another run for "
-                f"{args.strategy} with --run NAME"
-            )
-        if args.seed is not None and args.seed != row.seed:
-            raise UsageError(f"run {args.run!r} has seed {row.seed}; use --run NAME for a new seed")
-        config, changes = _config_from(args, project.run_config(args.run))
-        if changes:
-            project.store.set_run_config(args.run, config.to_json(), changes)
-    device = getattr(args, "device", None)
-    if group is not None:
-        device = str(group.device)  # every rank on the same kind of device: the one the group uses
-    elif device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA GPU is visible here; use --device cpu or auto")
-    view = ProgressView(enabled=not getattr(args, "quiet", False))
-    with engine.run_lock(project, args.run), view:
-        options = engine.RunOptions(oracle=args.oracle, device=device, on_event=view.handle,
-                                    group=group)
-        outcome = engine.Runner(project, args.run, options).drive()
-    summary = project.summary(args.run)
+def _print_outcome(project, run: str, outcome: str) -> None:
+    summary = project.summary(run)
     if outcome == "label":
-        print(f"run {args.run!r}: {summary.n_queued} images queued for labeling; "
+        print(f"run {run!r}: {summary.n_queued} images queued for labeling; "
               f"open them with `gltui {project.path}`")
     else:
-        print(f"run {args.run!r} done: {summary.stop_reason}")
-    if print_table:
-        print(f"project: {project.path}")
-        from gltui.progress import curve_table
-
-        curve_table(project.summaries())
-    return 0
+        print(f"run {run!r} done: {summary.stop_reason}")
 
 
 def cmd_status(args) -> int:
@@ -409,7 +300,7 @@ def cmd_status(args) -> int:
                 "spec": project.meta.get("spec"),
                 "classes": project.classes,
                 "items": counts,
-                "runs": [_summary_json(s) for s in summaries],
+                "runs": [s.as_json() for s in summaries],
             }, indent=2))
         else:
             from gltui.progress import curve_table, status_table
@@ -419,26 +310,6 @@ def cmd_status(args) -> int:
     finally:
         project.close()
     return 0
-
-
-def _summary_json(s) -> dict:
-    return {
-        "name": s.name,
-        "strategy": s.strategy,
-        "seed": s.seed,
-        "phase": s.phase,
-        "round": s.round,
-        "n_labeled": s.n_labeled,
-        "n_pool": s.n_pool,
-        "n_queued": s.n_queued,
-        "profile": s.profile,
-        "stop_reason": s.stop_reason,
-        "rounds": [
-            {k: r[k] for k in ("round", "n_labeled", "val_accuracy", "test_accuracy", "epochs",
-                               "train_seconds", "score_seconds", "class_hist")}
-            for r in s.rounds
-        ],
-    }
 
 
 def cmd_export(args) -> int:
@@ -456,11 +327,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_report(args) -> int:
-    try:
-        from gltui.report import write_report
-    except ImportError:
-        raise UsageError("`gltui report` is not built yet in this version") from None
     from gltui.project import Project
+    from gltui.report import write_report
 
     project = Project.open(args.project)
     try:
@@ -473,10 +341,10 @@ def cmd_report(args) -> int:
 
 def _strategy_list(text: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in items if t not in STRATEGY_CHOICES]
+    bad = [t for t in items if t not in STRATEGIES]
     if not items or bad:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: give comma-separated strategies from {', '.join(STRATEGY_CHOICES)}")
+            f"{text!r}: give comma-separated strategies from {', '.join(STRATEGIES)}")
     return list(dict.fromkeys(items))
 
 
@@ -524,62 +392,39 @@ def cmd_experiment(args) -> int:
     return 0
 
 
-def default_project_dir() -> Path:
-    """Where the bundled sample project lives: $GLTUI_HOME, else the XDG data folder."""
-    home = os.environ.get("GLTUI_HOME")
-    if home:
-        return Path(home) / "sample-mnist"
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "gltui" / "sample-mnist"
-
-
-def ensure_sample_project() -> Path:
-    """Build the sample project from sample_data/ the first time; reuse it after."""
-    from gltui import data
-    from gltui.project import DB_NAME, Project
-
-    path = default_project_dir()
-    if (path / DB_NAME).exists():
-        return path
-    if not SAMPLE_SPEC_DIR.is_dir():
-        raise UsageError(f"{SAMPLE_SPEC_DIR}: the bundled sample data is missing; reinstall gltui")
-    # Sized so the demo shows guided labeling at work (20 -> 640 labels) in minutes on 2 CPU
-    # cores: shorter rounds than `quick` (at most 12 epochs of at least 8 steps, patience 3),
-    # 4 augmented copies per image, a random subset of 1,000 candidates scored per round.
-    config = Config(train=train_config("quick", max_epochs=12, patience=3, min_steps_per_epoch=8))
-    config.score.k = 4
-    config.score.candidates = 1000
-    config.loop.budget = 640
-    dataset = data.load(f"folder:{SAMPLE_SPEC_DIR}")
-    Project.init(path, dataset, config, val_size=300, initial=20).close()
-    print(f"created the sample project at {path}", file=sys.stderr)
-    return path
-
-
 def cmd_main(args) -> int:
+    from gltui import runs
+    from gltui.progress import ProgressView, curve_table
     from gltui.project import Project
+    from gltui.sample import ensure_sample_project
 
-    path = args.project or ensure_sample_project()
     if args.project is not None and not args.project.exists():
         raise UsageError(
             f"{args.project}: neither a command ({', '.join(COMMANDS)}) nor a project folder; "
             f"create a project with `gltui init {args.project} --data SPEC`"
         )
-    Project.open(path).close()  # a bad project is reported here, before any UI starts
-    if args.oracle:
-        project = Project.open(path)
-        try:
-            args.seed = args.strategy = args.profile = None
-            for opt in ("k", "candidates", "chunk_size", "max_rounds", "budget", "target_accuracy",
-                        "schedule"):
-                setattr(args, opt, None)
-            args.quiet = False
-            return _drive(project, args, print_table=True)
-        finally:
-            project.close()
-    from gltui.tui.app import run_app
+    path = args.project
+    if path is None:
+        path, created = ensure_sample_project()
+        if created:
+            print(f"created the sample project at {path}", file=sys.stderr)
+    project = Project.open(path)  # a bad project is reported here, before any UI starts
+    if not args.oracle:
+        project.close()
+        runs.check_device(args.device)
+        from gltui.tui.app import run_app
 
-    return run_app(path, run=args.run, images=args.images, fps=args.fps, device=args.device)
+        return run_app(path, run=args.run, images=args.images, fps=args.fps, device=args.device)
+    try:
+        with ProgressView() as view:
+            outcome = runs.drive(project, args.run, oracle=True, device=args.device,
+                                 on_event=view.handle)
+        _print_outcome(project, args.run, outcome)
+        print(f"project: {project.path}")
+        curve_table(project.summaries())
+    finally:
+        project.close()
+    return 0
 
 
 COMMAND_FUNCS = {

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from gltui.config import PROFILES, Config, train_config
-from gltui.project import STRATEGIES, Project, ProjectError, run_lock
+from gltui import runs as run_policy
+from gltui.project import Project, ProjectError
+from gltui.runs import Knobs
 
 
 @dataclass
@@ -35,11 +36,13 @@ class Plan:
         self.seeds = list(dict.fromkeys(int(s) for s in self.seeds))
         if not self.strategies or not self.seeds:
             raise ProjectError("an experiment needs at least one strategy and one seed")
-        for s in self.strategies:
-            if s not in STRATEGIES:
-                raise ProjectError(f"unknown strategy {s!r}; choose from {', '.join(STRATEGIES)}")
-        if self.profile is not None and self.profile not in PROFILES:
-            raise ProjectError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
+        for strategy in self.strategies:
+            self.knobs(strategy)  # an unknown strategy or profile is refused here
+
+    def knobs(self, strategy: str) -> Knobs:
+        """The options every run of this strategy gets (None: the project's)."""
+        return Knobs(strategy=strategy, profile=self.profile, k=self.k,
+                     candidates=self.candidates, budget=self.budget, max_rounds=self.max_rounds)
 
     def runs(self) -> list[tuple[str, str, int]]:
         """(run name, strategy, seed), seed by seed."""
@@ -69,87 +72,14 @@ class Outcome:
     report: Path | None = None
 
 
-# The knobs an experiment may set, and where they live in a Config. Those marked comparable must
-# not change under an existing run: its rounds would mix two protocols in one curve.
-_KNOBS = (
-    # plan field, section, key, comparable
-    ("profile", "train", "profile", True),
-    ("k", "score", "k", True),
-    ("candidates", "score", "candidates", True),
-    ("budget", "loop", "budget", False),
-    ("max_rounds", "loop", "max_rounds", False),
-)
-
-
-def check(project: Project, plan: Plan) -> dict[str, tuple[Config, dict]]:
-    """Check the plan's existing runs against it, changing nothing; returns, per existing run,
-    its config with the plan's new budget / round limit applied and what changed.
-
-    An existing run must have the plan's strategy and seed and, where the plan sets them, its
-    profile, k and candidates: its rounds would otherwise mix two protocols in one curve."""
-    updates: dict[str, tuple[Config, dict]] = {}
-    for name, strategy, seed in plan.runs():
-        row = project.store.run(name)
-        if row is None:
-            continue
-        if row.strategy != strategy or row.seed != seed:
-            raise ProjectError(
-                f"run {name!r} exists with strategy {row.strategy} and seed {row.seed}, not "
-                f"{strategy} and {seed}; rename or remove it, or use another project"
-            )
-        config = Config.from_json(row.config)
-        changes = {}
-        for opt, section, key, comparable in _KNOBS:
-            want = getattr(plan, opt)
-            have = getattr(getattr(config, section), key)
-            if want is None or want == have:
-                continue
-            if comparable:
-                flag = "--" + opt.replace("_", "-")
-                raise ProjectError(
-                    f"run {name!r} was started with {flag} {have}, not {want}; drop {flag} "
-                    "to continue it, or use another project"
-                )
-            setattr(getattr(config, section), key, want)
-            changes[opt] = want
-        updates[name] = (config, changes)
-    return updates
-
-
-def prepare(project: Project, plan: Plan,
-            updates: dict[str, tuple[Config, dict]] | None = None) -> list[tuple[str, bool]]:
-    """Create the plan's missing runs and apply `check`'s updates to the existing ones; returns
-    (name, created) in driving order.
-
-    New runs start from the config of the project's `main` run (what `gltui init` set: model,
-    augmentation, profile, k ...) with the plan's options on top, as `gltui run --run NAME` does.
-    A new budget or round limit is applied to an existing run, but a run that is already done
-    stays done."""
-    if updates is None:
-        updates = check(project, plan)
-    base_json = project.run_config("main").to_json() if project.store.run("main") else None
-    out = []
-    for name, strategy, seed in plan.runs():
-        if name in updates:
-            config, changes = updates[name]
-            if changes:
-                project.store.set_run_config(name, config.to_json(), changes)
-            out.append((name, False))
-            continue
-        config = Config.from_json(base_json) if base_json else Config()
-        _apply(config, plan)
-        config.seed = seed
-        project.create_run(name, strategy, config)
-        out.append((name, True))
-    return out
-
-
-def _apply(config: Config, plan: Plan) -> None:
-    if plan.profile is not None and plan.profile != config.train.profile:
-        config.train = train_config(plan.profile, augment=config.train.augment)
-    for opt, section, key, _ in _KNOBS:
-        if opt != "profile" and getattr(plan, opt) is not None:
-            setattr(getattr(config, section), key, getattr(plan, opt))
+def check(project: Project, plan: Plan) -> list[run_policy.RunPlan]:
+    """Every run of the plan checked against the project, changing nothing (runs.plan): an
+    existing run must have the plan's strategy and seed and, where the plan sets them, its
+    profile, k and candidates (runs.PROTOCOL): its rounds would otherwise mix two protocols in one
+    curve. A new budget or round limit is taken; a run that is already done stays done."""
+    return [run_policy.plan(project, name, plan.knobs(strategy), seed=seed,
+                            frozen=run_policy.PROTOCOL)
+            for name, strategy, seed in plan.runs()]
 
 
 def run(
@@ -176,7 +106,7 @@ def run(
     outcome = Outcome(runs=[name for name, _ in runs])
     for index, (name, created) in enumerate(runs, start=1):
         row = project.require_run(name)
-        finished = sum(r["finished_at"] is not None for r in project.store.rounds(name))
+        finished = sum(r.finished_at is not None for r in project.store.rounds(name))
         on_run(RunStarted(name, index, len(runs), created, row.phase, row.round, finished))
         with run_lock(project, name):
             options = engine.RunOptions(oracle=True, device=plan.device, on_event=on_event,
@@ -186,13 +116,3 @@ def run(
         outcome.report = write_report(project, report_dir, runs=outcome.runs)
     return outcome
 
-
-def _check_device(device: str | None) -> None:
-    if device in (None, "auto", "cpu"):
-        return
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ProjectError("--device cuda: no CUDA GPU is visible here; use --device cpu or auto")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise ProjectError("--device mps: no MPS backend here; use --device cpu or auto")

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from gltui.data import save_image
+from gltui.fsio import atomic_folder, atomic_write_text
 from gltui.project import Project, ProjectError
 
 FIELDS = ("item", "name", "label", "class", "source", "round", "time")
@@ -29,23 +27,16 @@ def export(project: Project, run: str, fmt: str, out: Path) -> int:
         raise ProjectError(f"{out}: is a folder; give a file path for --format {fmt}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        _atomic_text(out, _csv(rows))
+        atomic_write_text(out, _csv(rows))
     elif fmt == "jsonl":
-        _atomic_text(out, "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(out, "".join(json.dumps(r) + "\n" for r in rows))
     elif fmt == "imagefolder":
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
+        with atomic_folder(out) as tmp:
             for r in rows:
                 folder = tmp / _safe(r["class"])
                 folder.mkdir(exist_ok=True)
                 stem = _safe(Path(r["name"]).stem if "/" not in r["name"] else r["name"].replace("/", "_"))
                 save_image(project.image(r["item"]), folder / f"{stem}-{r['item']}.png")
-            if out.exists():
-                out.rmdir()
-            os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     else:
         raise ProjectError(f"unknown export format {fmt!r}; use csv, jsonl or imagefolder")
     return len(rows)
@@ -64,8 +55,3 @@ def _csv(rows: list[dict]) -> str:
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "_"
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

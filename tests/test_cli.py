@@ -95,6 +95,32 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
     assert not (tmp_path / "new").exists()
 
 
+def test_a_refused_second_driver_changes_nothing(fresh_project, capsys):
+    """The lock is held, deterministically, by this process (flock conflicts across open file
+    descriptions, even in one process): a second `gltui run` with other options is refused, and
+    neither the run's options nor its events nor any file changed (issue 16)."""
+    from gltui.project import run_lock
+
+    project = Project.open(fresh_project)
+    try:
+        with run_lock(project, "main"):
+            before = tree_digest(fresh_project)
+            runs_before = [(r.name, r.config, r.phase, r.round) for r in project.store.runs()]
+            events_before = project.store.events("main")
+            capsys.readouterr()
+            assert main(["run", str(fresh_project), "--max-rounds", "5", "--k", "3", "--quiet"]) == 2
+            assert "being driven by another process" in one_error_line(capsys)
+            assert [(r.name, r.config, r.phase, r.round) for r in project.store.runs()] == runs_before
+            assert project.store.events("main") == events_before
+            assert tree_digest(fresh_project) == before
+            # An existing run asked for another strategy is refused before the lock is even tried.
+            assert main(["run", str(fresh_project), "--strategy", "margin", "--quiet"]) == 2
+            assert "uses strategy rde" in one_error_line(capsys)
+            assert tree_digest(fresh_project) == before
+    finally:
+        project.close()
+
+
 def test_init_force_replaces_and_folder_with_other_files_is_refused(
         tmp_path, small_npz, fresh_project, capsys):
     assert main(init_args(fresh_project, small_npz, "--force", "--seed", "3")) == 0

@@ -290,6 +290,13 @@ def test_every_strategy_scores_every_image(trained, mnist, strategy):
         assert scores.min() >= 0 and scores.max() <= 1
 
 
+def test_strategy_names_have_one_home():
+    """config.STRATEGIES is the list the CLI and the project check; the scorer implements each."""
+    from gltui import config
+
+    assert tuple(STRATEGIES) == config.STRATEGIES
+
+
 def test_scoring_without_a_model_or_with_a_bad_strategy_fails_clearly(mnist):
     pool = mnist.train.images[:10]
     with pytest.raises(ValueError, match="needs a model"):

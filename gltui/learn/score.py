@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gltui.config import STRATEGIES as STRATEGY_NAMES
 from gltui.learn.augment import Augment
 from gltui.learn.seeding import derive_seed
 from gltui.learn.device import chunks_to_device, make_generator, resolve_device, to_float
@@ -70,12 +71,17 @@ class Strategy:
     augmented: bool  # scores k augmented copies (else the single un-augmented image)
 
 
+_IMPLEMENTED = (
+    Strategy("rde", _rde, augmented=True),
+    Strategy("entropy", _entropy, augmented=False),
+    Strategy("margin", _margin, augmented=False),
+    Strategy("least-confidence", _least_confidence, augmented=False),
+    Strategy("random", None, augmented=False),
+)
+# Keyed and ordered by the names in gltui.config (their one home): a name there without an
+# implementation here fails at import.
 STRATEGIES: dict[str, Strategy] = {
-    "rde": Strategy("rde", _rde, augmented=True),
-    "entropy": Strategy("entropy", _entropy, augmented=False),
-    "margin": Strategy("margin", _margin, augmented=False),
-    "least-confidence": Strategy("least-confidence", _least_confidence, augmented=False),
-    "random": Strategy("random", None, augmented=False),
+    name: next(s for s in _IMPLEMENTED if s.name == name) for name in STRATEGY_NAMES
 }
 
 
