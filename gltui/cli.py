@@ -21,7 +21,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from gltui.config import PROFILES, STRATEGIES, Config
+from gltui.config import PRESETS, PROFILES, STRATEGIES, Config, input_shape
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment")
 
@@ -68,6 +68,33 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _class_names(text: str) -> list[str]:
+    """--classes a,b,c: names in label order; an empty or repeated name is refused."""
+    names = [t.strip() for t in text.split(",")]
+    if any(not n for n in names):
+        raise argparse.ArgumentTypeError(f"{text!r}: a class name is empty; give names as a,b,c")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"{text!r}: class {repeated[0]!r} is given twice")
+    return names
+
+
+def _classes_file(path: Path) -> list[str]:
+    """--classes-file FILE: one class name a line (blank lines and # comments skipped)."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as err:
+        raise UsageError(f"--classes-file {path}: cannot read it ({err.strerror or err}); give a "
+                         "text file with one class name a line") from None
+    names = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not names:
+        raise UsageError(f"--classes-file {path}: holds no class names; write one name a line")
+    try:
+        return _class_names(",".join(names))
+    except argparse.ArgumentTypeError as err:
+        raise UsageError(f"--classes-file {path}: {err}") from None
+
+
 def _schedule(text: str) -> str:
     if text == "exponential":
         return text
@@ -98,7 +125,11 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--val-size", type=_positive, help="validation images (default 10%%, ≤ 5000)")
     p.add_argument("--initial", type=_positive, default=20, help="seed set size (default 20)")
     p.add_argument("--stratified", action="store_true", help="seed set balanced over classes")
-    p.add_argument("--preset", choices=("mnist", "cifar10"), help="the paper's net + augmentation")
+    classes = p.add_mutually_exclusive_group()
+    classes.add_argument("--classes", type=_class_names,
+                         help="class names a,b,c: a person labels the images (no labels needed)")
+    classes.add_argument("--classes-file", type=Path, help="class names, one a line")
+    p.add_argument("--preset", choices=tuple(PRESETS), help="the paper's net + augmentation")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resize", type=_size, help="resize every image to HxW")
     p.add_argument("--channels", type=int, choices=(1, 3), help="convert every image to C channels")
@@ -227,27 +258,43 @@ def cmd_init(args) -> int:
     from gltui.runs import Knobs, merged
 
     base = Config(seed=args.seed)
-    if args.preset == "mnist":
-        base.model, base.train.augment = "mnist", "digits"
-    elif args.preset == "cifar10":
-        base.model, base.train.augment = "cifar", "colour"
+    if args.preset:
+        base.model, base.train.augment = PRESETS[args.preset]["model"], PRESETS[args.preset]["augment"]
     config, _ = merged(base, Knobs.of(args))
     if args.project.exists() and not args.project.is_dir():
         raise UsageError(f"{args.project}: is a file, not a project folder; give a folder path")
-    dataset = data.load(args.data, resize=args.resize, channels=args.channels)
+    classes = _classes_file(args.classes_file) if args.classes_file else args.classes
+
+    def conform(channels: int) -> tuple[int, int, int]:
+        return input_shape(args.preset, channels)
+
+    dataset = data.load(args.data, resize=args.resize, channels=args.channels, conform=conform)
     if args.test:
-        dataset = dataset.with_test(data.load(args.test, resize=args.resize, channels=args.channels))
+        test = data.load(args.test, resize=args.resize, channels=args.channels,
+                         conform=lambda _: (dataset.channels, dataset.height, dataset.width))
+        dataset = dataset.with_test(test)
+    warning = None
+    if classes:
+        dataset, warning = dataset.with_classes(classes)
     project = Project.init(
         args.project, dataset, config, val_size=args.val_size, initial=args.initial,
         stratified=args.stratified, strategy=config.score.strategy, force=args.force,
     )
+    for line in (dataset.note, warning):
+        if line:
+            print(f"gltui: {line}", file=sys.stderr)
     counts = project.store.count_items()
     print(
         f"created {args.project}: {counts.get('pool', 0)} pool, {counts.get('val', 0)} validation,"
         f" {counts.get('test', 0)} test images, {len(project.classes)} classes; run `main` "
         f"({config.score.strategy}, profile {config.train.profile}, seed {config.seed})"
     )
-    print(f"next: gltui run {args.project} --oracle   (or `gltui {args.project}` to label)")
+    if project.has_true_labels():
+        print(f"next: gltui run {args.project} --oracle   (or `gltui {args.project}` to label)")
+    else:
+        summary = project.summary("main")
+        todo = f"; {summary.n_queued} seed images wait for labels" if summary.n_queued else ""
+        print(f"next: gltui {args.project}   (label the images in the TUI{todo})")
     project.close()
     return 0
 

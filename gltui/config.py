@@ -76,6 +76,20 @@ def _known(kind, values: dict):
     return kind(**{k: v for k, v in values.items() if k in names})
 
 
+# Presets: the paper's net and augmentation for a kind of image, and the input shape (C, H, W) that
+# images of mixed sizes or modes are converted to. Without a preset (`auto`), the first image's
+# channel count picks one: grey -> mnist, colour -> cifar10.
+PRESETS: dict[str, dict] = {
+    "mnist": dict(model="mnist", augment="digits", shape=(1, 28, 28)),
+    "cifar10": dict(model="cifar", augment="colour", shape=(3, 32, 32)),
+}
+
+
+def input_shape(preset: str | None, channels: int) -> tuple[int, int, int]:
+    """The shape a mixed dataset is converted to: the preset's, else by its first image."""
+    return PRESETS[preset or ("mnist" if channels == 1 else "cifar10")]["shape"]
+
+
 # Training profiles. `paper` follows the paper (Adam lr 0.01, patience 100); `quick` finishes a
 # sample-data round in well under a minute on 2 CPU cores; `tiny` is for tests and CI only.
 PROFILES: dict[str, dict] = {

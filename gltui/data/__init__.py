@@ -22,14 +22,14 @@ reader lets an OSError, a PIL error or a pickle error escape for bad input. Only
 used (PIL imported lazily), so importing this package stays cheap and headless.
 """
 
-from gltui.data.core import DataError, Dataset, IndexNames, Reader, ReadResult, Split
+from gltui.data.core import DataError, Dataset, IndexNames, MixedShapes, Reader, ReadResult, Split
 from gltui.data.folder import IMAGE_EXTENSIONS, LABELS_CSV, TEST_DIR
 from gltui.data.images import save_image, to_pil
 from gltui.data.loader import FILE_KINDS, READERS, SPEC_KINDS, load, parse_spec
 from gltui.data.npy import NPY_CLASSES_SUFFIX, NPY_LABELS_SUFFIX, npy_companions
 
 __all__ = [
-    "DataError", "Dataset", "FILE_KINDS", "IMAGE_EXTENSIONS", "IndexNames", "LABELS_CSV",
+    "DataError", "Dataset", "FILE_KINDS", "MixedShapes", "IMAGE_EXTENSIONS", "IndexNames", "LABELS_CSV",
     "NPY_CLASSES_SUFFIX", "NPY_LABELS_SUFFIX", "READERS", "ReadResult", "Reader", "SPEC_KINDS",
     "Split", "TEST_DIR", "load", "npy_companions", "parse_spec", "save_image", "to_pil",
 ]

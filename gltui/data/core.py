@@ -24,6 +24,15 @@ class DataError(Exception):
         super().__init__(" ".join(str(message).split("\n")))
 
 
+class MixedShapes(DataError):
+    """The images of one dataset differ in size or channel count (a folder of photos, say).
+    `first` is the first image's (C, H, W); `detail` names two files that differ."""
+
+    def __init__(self, message: str, first: tuple[int, ...], detail: str):
+        super().__init__(message)
+        self.first, self.detail = tuple(first), detail
+
+
 class IndexNames(Sequence):
     """The names PREFIX0, PREFIX1, ... of a split whose items have no file names, made on demand:
     a million-image split holds one object here instead of a million strings."""
@@ -74,6 +83,7 @@ class Dataset:
     test: Split | None
     classes: list[str]  # label i means classes[i]
     spec: str  # the spec it was loaded from
+    note: str | None = None  # what loading changed (a mixed folder converted), for one line
 
     @property
     def channels(self) -> int:
@@ -100,7 +110,41 @@ class Dataset:
             )
         if test.classes != self.classes and test.train.labels is not None:
             raise DataError(f"{test.spec}: its classes differ from those of {self.spec}")
-        return Dataset(self.train, test.train, self.classes, self.spec)
+        return Dataset(self.train, test.train, self.classes, self.spec, self.note)
+
+    def with_classes(self, names: list[str]) -> tuple["Dataset", str | None]:
+        """The dataset with `names` as its classes (`--classes`), and a warning line when its own
+        labels name fewer of them. Every class its labels name must be among `names` (matched by
+        name), else DataError: the labels and --classes contradict each other."""
+        named = _named_classes(self)
+        unknown = [c for c in named if c not in names]
+        if unknown:
+            raise DataError(
+                f"{self.spec}: its labels name class {unknown[0]!r}, which --classes does not list "
+                f"({', '.join(names)}); add it to --classes or correct the labels"
+            )
+        index = np.array([names.index(c) for c in self.classes] or [0], dtype=np.int64)
+        splits = []
+        for split in (self.train, self.test):
+            if split is not None and split.labels is not None and len(self.classes):
+                labels = np.where(split.labels >= 0, index[np.maximum(split.labels, 0)], -1)
+                split = Split(split.images, labels, split.names)
+            splits.append(split)
+        warning = None
+        if named and len(named) < len(names):
+            missing = [c for c in names if c not in named]
+            warning = (f"{self.spec}: its labels name {len(named)} of the {len(names)} classes; "
+                       f"none yet for {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}")
+        return Dataset(splits[0], splits[1], list(names), self.spec, self.note), warning
+
+
+def _named_classes(dataset: Dataset) -> list[str]:
+    """The classes that at least one label of the dataset names."""
+    used: set[int] = set()
+    for split in (dataset.train, dataset.test):
+        if split is not None and split.labels is not None:
+            used.update(int(v) for v in np.unique(split.labels) if v >= 0)
+    return [c for i, c in enumerate(dataset.classes) if i in used]
 
 
 ReadResult = tuple[Split, Split | None, list[str]]  # (train, test, class names)

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from gltui.data.core import DataError, ReadResult, Split, natural_key
+from gltui.data.core import DataError, MixedShapes, ReadResult, Split, natural_key
 from gltui.data.images import decode
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
@@ -179,8 +179,10 @@ def _fill(out: np.ndarray, paths: list[Path], start: int, stop: int, resize, cha
     for i in range(start, stop):
         a = decode(paths[i], resize, channels)
         if a.shape != shape:
-            raise DataError(
-                f"{paths[i]}: image is {_describe(a.shape)} but {first.name} is {_describe(shape)}; {CONVERT_HINT}"
+            detail = f"{paths[i].name} is {_describe(a.shape)}, {first.name} is {_describe(shape)}"
+            raise MixedShapes(
+                f"{paths[i]}: image is {_describe(a.shape)} but {first.name} is {_describe(shape)}; {CONVERT_HINT}",
+                shape, detail,
             )
         out[i] = a
 
@@ -196,9 +198,11 @@ def _decode_all(
     without holding the GIL)."""
     first = decode(paths[0], resize, channels)
     if expect is not None and first.shape != expect:
-        raise DataError(
+        raise MixedShapes(
             f"{paths[0]}: test image is {_describe(first.shape)} "
-            f"but the train images are {_describe(expect)}; {CONVERT_HINT}"
+            f"but the train images are {_describe(expect)}; {CONVERT_HINT}",
+            expect, f"test image {paths[0].name} is {_describe(first.shape)}, the train images "
+            f"are {_describe(expect)}",
         )
     out = np.empty((len(paths), *first.shape), np.uint8)
     out[0] = first

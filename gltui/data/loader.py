@@ -4,10 +4,10 @@ path, resize and channels) and dispatches to the reader of that kind."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from gltui.data import cifar, folder, idx, npy, npz
-from gltui.data.core import DataError, Dataset, Reader
+from gltui.data.core import DataError, Dataset, MixedShapes, Reader
 
 READERS: dict[str, Reader] = {
     "idx": idx.read,
@@ -34,9 +34,12 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     return kind, Path(rest).expanduser()
 
 
-def load(spec: str, *, resize: tuple[int, int] | None = None, channels: int | None = None) -> Dataset:
-    """Read the dataset a spec names. resize=(H, W) and channels (1 or 3) convert every image;
-    without them a folder of mixed sizes or channel counts is an error.
+def load(spec: str, *, resize: tuple[int, int] | None = None, channels: int | None = None,
+         conform: Callable[[int], tuple[int, int, int]] | None = None) -> Dataset:
+    """Read the dataset a spec names. resize=(H, W) and channels (1 or 3) convert every image.
+    Without them, a folder of mixed sizes or channel counts is converted to conform(C) = (C, H, W)
+    of its first image's channel count C (the project's input shape; Dataset.note says so), or,
+    without conform, refused.
     npy: is memory-mapped and, unless converted, never read whole: a view of the file comes back."""
     kind, path = parse_spec(spec)
     resize = _check_resize(resize)
@@ -44,11 +47,21 @@ def load(spec: str, *, resize: tuple[int, int] | None = None, channels: int | No
         raise DataError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
     if not path.exists():
         raise DataError(f"{path}: no such {'file' if kind in FILE_KINDS else 'folder'} (from {spec!r})")
+    note = None
     try:
-        train, test, classes = READERS[kind](path, resize=resize, channels=channels)
+        try:
+            train, test, classes = READERS[kind](path, resize=resize, channels=channels)
+        except MixedShapes as mixed:
+            if conform is None or resize is not None or channels is not None:
+                raise
+            c, h, w = conform(mixed.first[0])
+            train, test, classes = READERS[kind](path, resize=(h, w), channels=c)
+            note = (f"the images differ in size or mode ({mixed.detail}): converted every one to "
+                    f"{h}x{w} {'grey' if c == 1 else 'RGB'}, the model's input "
+                    "(--resize HxW / --channels 1|3 choose another)")
     except OSError as e:  # the readers name files themselves; this is the net under them
         raise DataError(f"{e.filename or path}: {e.strerror or e}") from e
-    return Dataset(train=train, test=test, classes=classes, spec=spec)
+    return Dataset(train=train, test=test, classes=classes, spec=spec, note=note)
 
 
 def _check_resize(resize: Any) -> tuple[int, int] | None:
