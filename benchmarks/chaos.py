@@ -128,8 +128,8 @@ def final_state(project: Path, run: str = "main") -> dict:
         return {
             "phase": row.phase, "round": row.round, "stop_reason": row.stop_reason,
             "labels": sorted(labels),
-            "rounds": [(r["round"], r["n_labeled"], r["class_hist"]) for r in rounds],
-            "rounds_finished": all(r["finished_at"] is not None for r in rounds),
+            "rounds": [(r.round, r.n_labeled, r.class_hist) for r in rounds],
+            "rounds_finished": all(r.finished_at is not None for r in rounds),
             "queues": {r: q for r, q in queues.items() if q},
             "integrity": store.integrity_check(),
             "duplicates": store.duplicate_active_labels(),

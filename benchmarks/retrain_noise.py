@@ -44,7 +44,7 @@ def labeled_at(project: Project, run: str, budget: int,
                rebalance: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(items, labels) the run had when it trained at `budget` labels; with `rebalance`, its last
     round of picks replaced by a class-balanced top-n of the same scoring pass."""
-    rounds = {r["n_labeled"]: r["round"] for r in project.store.rounds(run)}
+    rounds = {r.n_labeled: r.round for r in project.store.rounds(run)}
     if budget not in rounds:
         raise SystemExit(f"{run} has no round at {budget} labels; it has {sorted(rounds)}")
     upto = rounds[budget]

@@ -279,16 +279,15 @@ class Runner:
                                          self.config.train.val_batch_size)
         _, labels = self.store.labeled(self.run)
         hist = np.bincount(labels, minlength=self.num_classes).tolist()
-        rounds = {r["round"]: r for r in self.store.rounds(self.run)}
-        this = rounds[round]
-        reason = self._stop_reason(round, len(labels), this["val_accuracy"])
+        this = next(r for r in self.store.rounds(self.run) if r.round == round)
+        reason = self._stop_reason(round, len(labels), this.val_accuracy)
         self.store.save_round(
             self.run, round,
             {"test_accuracy": test_acc, "class_hist": hist, "finished_at": time.time()},
             next_phase="done" if reason else "score", stop_reason=reason,
         )
-        self.emit(RoundFinished(self.run, round, len(labels), this["val_accuracy"], test_acc,
-                                (this["train_seconds"] or 0.0) + time.time() - started))
+        self.emit(RoundFinished(self.run, round, len(labels), this.val_accuracy, test_acc,
+                                (this.train_seconds or 0.0) + time.time() - started))
 
     def _next_batch(self, n_labeled: int) -> int:
         n = schedule.next_batch_size(self.config.loop.schedule, n_labeled)

@@ -101,7 +101,7 @@ def status_table(project, summaries) -> None:
 
 def curve_table(summaries) -> None:
     """Accuracy per labeled count, one column per run: the learning curves as text."""
-    budgets = sorted({r["n_labeled"] for s in summaries for r in s.rounds if r["n_labeled"]})
+    budgets = sorted({r.n_labeled for s in summaries for r in s.rounds if r.n_labeled})
     if not budgets:
         out.print("no finished rounds yet")
         return
@@ -113,12 +113,12 @@ def curve_table(summaries) -> None:
     for n in budgets:
         cells = []
         for s in summaries:
-            hit = [r for r in s.rounds if r["n_labeled"] == n]
+            hit = [r for r in s.rounds if r.n_labeled == n]
             if not hit:
                 cells.append("")
                 continue
             r = hit[-1]
-            acc = r["test_accuracy"] if r["test_accuracy"] is not None else r["val_accuracy"]
+            acc = r.test_accuracy if r.test_accuracy is not None else r.val_accuracy
             cells.append("" if acc is None else f"{acc:.4f}")
         table.add_row(str(n), *cells)
     out.print(table)

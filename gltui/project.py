@@ -27,7 +27,7 @@ import numpy as np
 
 from gltui import data as data_mod
 from gltui.config import Config
-from gltui.store import SPLITS, Store, StoreError
+from gltui.store import SPLITS, RoundRow, Store, StoreError
 from gltui.learn.seeding import derive_seed
 
 DB_NAME = "gltui.db"
@@ -56,7 +56,28 @@ class RunSummary:
     n_queued: int
     stop_reason: str | None
     profile: str
-    rounds: list[dict]
+    rounds: list[RoundRow]
+
+    # The round fields that `gltui status --json` shows (profile, best_epoch and finished_at stay
+    # in the database).
+    JSON_ROUND_FIELDS = ("round", "n_labeled", "val_accuracy", "test_accuracy", "epochs",
+                         "train_seconds", "score_seconds", "class_hist")
+
+    def as_json(self) -> dict:
+        """The run as `gltui status --json` prints it."""
+        return {
+            "name": self.name,
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "phase": self.phase,
+            "round": self.round,
+            "n_labeled": self.n_labeled,
+            "n_pool": self.n_pool,
+            "n_queued": self.n_queued,
+            "profile": self.profile,
+            "stop_reason": self.stop_reason,
+            "rounds": [{k: getattr(r, k) for k in self.JSON_ROUND_FIELDS} for r in self.rounds],
+        }
 
 
 class Project:

@@ -34,6 +34,7 @@ import numpy as np
 
 from gltui.config import Config
 from gltui.project import Project, ProjectError
+from gltui.store import RoundRow
 
 GALLERY_SIZE = 20  # images per gallery, as in the paper's figures
 BASELINE = "random"  # the strategy every other one is compared with
@@ -66,19 +67,19 @@ class Saving:
     factor: float | None  # B / guided_budget; None where the guided curve never reaches it
 
 
-def run_curve(rounds: Iterable[Mapping], metric: str = "test") -> dict[int, float]:
+def run_curve(rounds: Iterable[RoundRow], metric: str = "test") -> dict[int, float]:
     """{labeled count: accuracy} of one run's finished rounds. metric: "test" or "validation".
 
     A round counts once its evaluation committed (`finished_at` set). Where two rounds share a
     labeled count (a person skipped a whole queue), the later round's accuracy stands."""
     key = "test_accuracy" if metric == "test" else "val_accuracy"
     out: dict[int, float] = {}
-    for r in sorted(rounds, key=lambda r: r["round"]):
-        if r.get("finished_at") is None or r.get(key) is None or not r.get("n_labeled"):
+    for r in sorted(rounds, key=lambda r: r.round):
+        value = getattr(r, key)
+        if r.finished_at is None or value is None or not r.n_labeled:
             continue
-        value = float(r[key])
         if not math.isnan(value):
-            out[int(r["n_labeled"])] = value
+            out[int(r.n_labeled)] = float(value)
     return out
 
 
@@ -174,7 +175,7 @@ class RunCurve:
     phase: str
     stop_reason: str | None
     config: Config
-    rounds: list[dict]  # finished rounds only
+    rounds: list[RoundRow]  # finished rounds only
     curve: dict[int, float]  # {labeled: accuracy} in the report's metric
 
 
@@ -196,7 +197,7 @@ def collect(project: Project, runs: Sequence[str] | None = None) -> ReportData:
     skipped = []
     for name in names:
         row = project.require_run(name)
-        finished = [r for r in project.store.rounds(name) if r.get("finished_at") is not None]
+        finished = [r for r in project.store.rounds(name) if r.finished_at is not None]
         if finished:
             rows.append((row, finished))
         else:
@@ -207,7 +208,7 @@ def collect(project: Project, runs: Sequence[str] | None = None) -> ReportData:
             f"{project.path}: no run has a finished round yet (runs: {which}); run "
             f"`gltui run {project.path} --oracle` or `gltui experiment {project.path}` first"
         )
-    has_test = all(r.get("test_accuracy") is not None and not math.isnan(r["test_accuracy"])
+    has_test = all(r.test_accuracy is not None and not math.isnan(r.test_accuracy)
                    for _, fin in rows for r in fin)
     metric = "test" if has_test else "validation"
     curves = [
@@ -378,13 +379,13 @@ def _plot_classes(data: ReportData, classes: Sequence[str], path: Path) -> str:
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     for ax, c in zip(axes.flat, data.runs):
-        hists = [r["class_hist"] for r in c.rounds if r.get("class_hist")]
+        hists = [r.class_hist for r in c.rounds if r.class_hist]
         shares = class_shares(hists)
         if shares.size == 0:
             ax.set_title(f"{c.name}: no class histogram")
             continue
         shares = np.vstack([shares, shares.mean(axis=0)])  # the last bar: mean over rounds
-        labels = [str(r["n_labeled"]) for r in c.rounds if r.get("class_hist")] + ["mean"]
+        labels = [str(r.n_labeled) for r in c.rounds if r.class_hist] + ["mean"]
         x = np.arange(len(labels))
         bottom = np.zeros(len(labels))
         for k in range(shares.shape[1]):
@@ -465,7 +466,7 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
         k = str(cfg.score.k) if c.strategy == "rde" else "-"
         lines.append(
             f"| {c.name} | {c.strategy} | {c.seed} | {cfg.train.profile} | {cfg.model} | {k} | "
-            f"{scored} | {c.phase} | {len(c.rounds)} | {c.rounds[-1]['n_labeled']} | "
+            f"{scored} | {c.phase} | {len(c.rounds)} | {c.rounds[-1].n_labeled} | "
             f"{c.stop_reason or ''} |"
         )
     if data.skipped:
@@ -568,7 +569,7 @@ def _class_table(data: ReportData, classes: Sequence[str]) -> list[str]:
         "| --- | " + " | ".join("---:" for _ in classes) + " | ---: |",
     ]
     for c in data.runs:
-        hists = [r["class_hist"] for r in c.rounds if r.get("class_hist")]
+        hists = [r.class_hist for r in c.rounds if r.class_hist]
         if not hists:
             continue
         mean = class_shares(hists).mean(axis=0)

@@ -27,7 +27,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -65,6 +65,28 @@ class QueueEntry:
     status: str  # pending | labeled | skipped
     guesses: list  # [[class index, probability], ...] top-3 of the model that chose it
     label: int | None  # the active label when status == labeled
+
+
+@dataclass(frozen=True)
+class RoundRow:
+    """One round of one run, as the rounds table holds it. A round row exists once training
+    committed (val_accuracy, epochs, timings); evaluation adds test_accuracy (None without a test
+    split), class_hist and finished_at, so `finished_at is None` means trained, not evaluated."""
+
+    round: int
+    n_labeled: int
+    val_accuracy: float | None
+    test_accuracy: float | None
+    epochs: int | None
+    best_epoch: int | None
+    train_seconds: float | None
+    score_seconds: float | None
+    profile: str | None
+    finished_at: float | None
+    class_hist: list[int] | None  # labeled images per class at the end of the round
+
+
+ROUND_COLUMNS = tuple(f.name for f in fields(RoundRow))  # class_hist last: stored as JSON
 
 
 def _now() -> float:
@@ -720,20 +742,12 @@ class Store:
             if next_phase is not None:
                 self.set_phase(run, next_phase, stop_reason=stop_reason)
 
-    def rounds(self, run: str) -> list[dict]:
-        cur = self.conn.execute(
-            "SELECT round, n_labeled, val_accuracy, test_accuracy, epochs, best_epoch, "
-            "train_seconds, score_seconds, class_hist, profile, finished_at FROM rounds "
-            "WHERE run = ? ORDER BY round",
-            (run,),
+    def rounds(self, run: str) -> list[RoundRow]:
+        rows = self.conn.execute(
+            f"SELECT {', '.join(ROUND_COLUMNS)} FROM rounds WHERE run = ? ORDER BY round", (run,)
         )
-        cols = [d[0] for d in cur.description]
-        out = []
-        for row in cur:
-            d = dict(zip(cols, row))
-            d["class_hist"] = json.loads(d["class_hist"]) if d["class_hist"] else None
-            out.append(d)
-        return out
+        return [RoundRow(*row[:-1], class_hist=json.loads(row[-1]) if row[-1] else None)
+                for row in rows]
 
     # -- events ----------------------------------------------------------------------------------
 

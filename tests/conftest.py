@@ -66,7 +66,7 @@ def final_state(path: Path, run: str = "main") -> dict:
         store = project.store
         labels = sorted((item, label, source, rnd)
                         for item, _, label, _, source, rnd, _ in store.labeled_detail(run))
-        rounds = [(r["round"], r["n_labeled"], r["class_hist"]) for r in store.rounds(run)]
+        rounds = [(r.round, r.n_labeled, r.class_hist) for r in store.rounds(run)]
         row = store.run(run)
         queues = [(r, e.item, e.rank) for r in range(row.round + 2) for e in store.queue(run, r)]
         assert store.integrity_check() == "ok"

@@ -130,7 +130,7 @@ def test_budget_and_target_accuracy_stop_rules(fresh_project):
     project = Project.open(fresh_project)
     s = project.summary("main")
     assert s.phase == "done" and "budget" in s.stop_reason
-    assert [r["n_labeled"] for r in s.rounds] == [20, 40, 50]  # the last batch is cut to fit
+    assert [r.n_labeled for r in s.rounds] == [20, 40, 50]  # the last batch is cut to fit
     project.close()
 
 
@@ -140,7 +140,7 @@ def test_target_accuracy_stops_after_the_round_that_reaches_it(fresh_project):
     project = Project.open(fresh_project)
     s = project.summary("main")
     assert s.phase == "done" and "target accuracy" in s.stop_reason
-    assert len(s.rounds) == 1 and s.rounds[0]["val_accuracy"] >= 0.05
+    assert len(s.rounds) == 1 and s.rounds[0].val_accuracy >= 0.05
     project.close()
 
 
@@ -159,7 +159,7 @@ def test_runs_share_pool_validation_and_test(fresh_project):
     picked_rde = {i for i, _, src, _ in _labels(project, "rde-1") if src == "oracle"}
     assert picked_rand != picked_rde
     # Both were evaluated on the same test split.
-    assert rand.rounds[0]["test_accuracy"] is not None and rde.rounds[0]["test_accuracy"] is not None
+    assert rand.rounds[0].test_accuracy is not None and rde.rounds[0].test_accuracy is not None
     project.close()
 
 

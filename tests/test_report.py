@@ -3,6 +3,7 @@ two-strategy, two-seed experiment on the small project (killed once and resumed)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -16,6 +17,7 @@ import pytest
 
 from gltui.cli import main
 from gltui.project import Project
+from gltui.store import RoundRow
 from gltui.report import (
     CurvePoint, class_shares, group_curves, headline, mean_std, run_curve, savings,
 )
@@ -92,13 +94,18 @@ def test_savings_counts_equal_accuracy_as_reached_and_handles_no_hit():
     assert "does not reach" in text and "matches" not in text
 
 
+def round_row(**values) -> RoundRow:
+    """A RoundRow with the given fields, every other one None."""
+    return RoundRow(**{**{f.name: None for f in dataclasses.fields(RoundRow)}, **values})
+
+
 def test_run_curve_uses_finished_rounds_and_the_chosen_metric():
-    rounds = [
+    rounds = [round_row(**r) for r in [
         {"round": 0, "n_labeled": 20, "val_accuracy": 0.5, "test_accuracy": 0.4, "finished_at": 1.0},
         {"round": 1, "n_labeled": 40, "val_accuracy": 0.6, "test_accuracy": 0.55, "finished_at": 2.0},
         {"round": 2, "n_labeled": 40, "val_accuracy": 0.7, "test_accuracy": 0.65, "finished_at": 3.0},
         {"round": 3, "n_labeled": 80, "val_accuracy": 0.8, "test_accuracy": None, "finished_at": None},
-    ]
+    ]]
     assert run_curve(rounds, "test") == {20: 0.4, 40: 0.65}  # the later round at 40 stands
     assert run_curve(rounds, "validation") == {20: 0.5, 40: 0.7}
 
@@ -154,11 +161,11 @@ def test_experiment_resumes_and_runs_every_strategy_and_seed(experiment, capsys)
             strategy, seed = name.rsplit("-s", 1)
             assert (rows[name].strategy, rows[name].seed, rows[name].phase) == (strategy, int(seed), "done")
             rounds = project.store.rounds(name)
-            assert [(r["round"], r["n_labeled"]) for r in rounds] == [(0, 20), (1, 40)]
-            assert all(r["test_accuracy"] is not None for r in rounds)
+            assert [(r.round, r.n_labeled) for r in rounds] == [(0, 20), (1, 40)]
+            assert all(r.test_accuracy is not None for r in rounds)
             assert project.store.count_labeled(name) == 40
             assert project.run_config(name).score.candidates == 200
-            curves[name] = {r["n_labeled"]: r["test_accuracy"] for r in rounds}
+            curves[name] = {r.n_labeled: r.test_accuracy for r in rounds}
         assert project.store.duplicate_active_labels() == 0
         assert rows["main"].phase == "train" and project.store.rounds("main") == []
         # Same seed, same seed set and training seed: round 0 is the same model for rde and
@@ -213,7 +220,7 @@ def test_report_files_runs_table_and_figures(experiment):
     try:
         for row in body:
             for name, cell in zip(RUNS, row[1:]):
-                acc = {r["n_labeled"]: r["test_accuracy"] for r in project.store.rounds(name)}
+                acc = {r.n_labeled: r.test_accuracy for r in project.store.rounds(name)}
                 assert cell == f"{100 * acc[int(row[0])]:.2f}"
         # The mean ± std cells agree with the run columns.
         for row in body:

@@ -101,10 +101,11 @@ class Session:
         """Every run's curve; test accuracy where the project has a test set, else validation."""
         curves = []
         for s in summaries or self.summaries():
-            rows = [r for r in s.rounds if r.get("n_labeled")]
-            has_test = rows and all(r.get("test_accuracy") is not None for r in rows)
+            rows = [r for r in s.rounds if r.n_labeled]
+            has_test = rows and all(r.test_accuracy is not None for r in rows)
             key = "test_accuracy" if has_test else "val_accuracy"
-            points = [(int(r["n_labeled"]), float(r[key])) for r in rows if r.get(key) is not None]
+            points = [(int(r.n_labeled), float(getattr(r, key))) for r in rows
+                      if getattr(r, key) is not None]
             curves.append(Curve(s.name, s.strategy, "test" if has_test else "val", points))
         return curves
 
@@ -114,9 +115,9 @@ class Session:
         summary = summary or self.summary()
         rows = []
         for r in summary.rounds:
-            hist = r.get("class_hist")
+            hist = r.class_hist
             if hist:
-                rows.append((f"r{r['round']}", int(sum(hist)), [int(v) for v in hist]))
+                rows.append((f"r{r.round}", int(sum(hist)), [int(v) for v in hist]))
         _, labels = self.project.store.labeled(self.run)
         now = np.bincount(labels, minlength=len(self.classes)).tolist() if len(labels) else [
             0] * len(self.classes)
