@@ -1,0 +1,42 @@
+"""The project database: schema, migrations and every SQL statement of gltui.
+
+One SQLite file (`gltui.db`, WAL) per project. Nothing outside this package writes SQL. Every
+write that moves a run forward happens inside `Store.transaction()` so that an outcome and the
+phase change that follows it land together or not at all; a label is its own transaction with
+synchronous=FULL, so a key press that returned is on disk.
+
+Tables (schema as code in schema.py):
+  meta     key/value: schema version, dataset spec and shape, project seed
+  classes  class index -> name
+  items    one row per image: id == row in pixels.npy, source name, split (pool|val|test), true label
+  runs     one row per run: strategy, seed, config JSON, phase, round
+  labels   every label ever given: run, item, label, source (seed|oracle|human), round, time;
+           undo marks a row undone (undone_at), it never deletes it
+  queue    per run and round: the items chosen for labeling, rank, score, top-3 guesses, status
+  passes   per run and round: the candidate items of a scoring pass (int64 blob) and chunk size
+  scores   per run, round and chunk: float32 blob of scores, committed as each chunk finishes
+  rounds   per run and round: n_labeled, accuracies, epochs, timings, class histogram
+  events   the audit log: phase changes, labels, undo, skip, config changes
+"""
+
+from __future__ import annotations
+
+from gltui.store.connection import Connection, StoreError
+from gltui.store.items import ItemsMixin
+from gltui.store.labels import LabelsMixin
+from gltui.store.queries import QUERIES
+from gltui.store.rows import QueueEntry, RoundRow, RunRow
+from gltui.store.runs import RunsMixin
+from gltui.store.schema import PHASES, SCHEMA_VERSION, SOURCES, SPLITS
+from gltui.store.scoring import ScoringMixin
+
+__all__ = ["PHASES", "QUERIES", "SCHEMA_VERSION", "SOURCES", "SPLITS", "QueueEntry", "RoundRow",
+           "RunRow", "Store", "StoreError"]
+
+
+class Store(ItemsMixin, RunsMixin, LabelsMixin, ScoringMixin, Connection):
+    """A connection to one project's database. Cheap to open; one per thread.
+
+    One class to its callers, written by responsibility: connection.py (transactions,
+    migrations, events), items.py, runs.py (runs and rounds), labels.py, scoring.py (passes and
+    the queue)."""

@@ -1,0 +1,50 @@
+"""The typed rows the store hands out: a run, a queue entry, a round."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class RunRow:
+    name: str
+    strategy: str
+    seed: int
+    config: str
+    phase: str
+    round: int
+    stop_reason: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class QueueEntry:
+    item: int
+    rank: int
+    score: float
+    status: str  # pending | labeled | skipped
+    guesses: list  # [[class index, probability], ...] top-3 of the model that chose it
+    label: int | None  # the active label when status == labeled
+
+
+@dataclass(frozen=True)
+class RoundRow:
+    """One round of one run, as the rounds table holds it. A round row exists once training
+    committed (val_accuracy, epochs, timings); evaluation adds test_accuracy (None without a test
+    split), class_hist and finished_at, so `finished_at is None` means trained, not evaluated."""
+
+    round: int
+    n_labeled: int
+    val_accuracy: float | None
+    test_accuracy: float | None
+    epochs: int | None
+    best_epoch: int | None
+    train_seconds: float | None
+    score_seconds: float | None
+    profile: str | None
+    finished_at: float | None
+    class_hist: list[int] | None  # labeled images per class at the end of the round
+
+
+ROUND_COLUMNS = tuple(f.name for f in fields(RoundRow))  # class_hist last: stored as JSON

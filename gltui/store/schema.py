@@ -1,0 +1,108 @@
+"""The schema as code: the tables of a project database and the migrations that build them.
+
+Each migration takes the schema from version i-1 to i; a fresh database runs them all in order.
+Add a migration, never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+SPLITS = ("pool", "val", "test")
+PHASES = ("label", "train", "evaluate", "score", "query", "done")
+SOURCES = ("seed", "oracle", "human")
+ITEMS_SPLIT_INDEX = "idx_items_split"  # the name sqlite-utils gave it in migration 1
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["classes"].create({"id": int, "name": str}, pk="id", not_null={"name"})
+    db["items"].create(
+        {"id": int, "name": str, "split": str, "true_label": int},
+        pk="id",
+        not_null={"name", "split"},
+    )
+    db["items"].create_index(["split"])
+    db["runs"].create(
+        {
+            "name": str,
+            "strategy": str,
+            "seed": int,
+            "config": str,
+            "phase": str,
+            "round": int,
+            "stop_reason": str,
+            "created_at": float,
+            "updated_at": float,
+        },
+        pk="name",
+        not_null={"strategy", "seed", "config", "phase", "round"},
+    )
+    db["labels"].create(
+        {
+            "id": int,
+            "run": str,
+            "item": int,
+            "label": int,
+            "source": str,
+            "round": int,
+            "created_at": float,
+            "undone_at": float,
+        },
+        pk="id",
+        not_null={"run", "item", "label", "source", "round", "created_at"},
+        foreign_keys=[("run", "runs", "name"), ("item", "items", "id")],
+    )
+    # At most one active label per run and item: the database itself refuses a duplicate.
+    db.execute(
+        "CREATE UNIQUE INDEX labels_active ON labels(run, item) WHERE undone_at IS NULL"
+    )
+    db["labels"].create_index(["run", "round"])
+    db["queue"].create(
+        {
+            "run": str,
+            "round": int,
+            "item": int,
+            "rank": int,
+            "score": float,
+            "status": str,
+            "guesses": str,
+        },
+        pk=("run", "round", "item"),
+        not_null={"rank", "status"},
+    )
+    db["queue"].create_index(["run", "round", "rank"])
+    db["passes"].create(
+        {"run": str, "round": int, "chunk_size": int, "n_chunks": int, "candidates": bytes},
+        pk=("run", "round"),
+    )
+    db["scores"].create(
+        {"run": str, "round": int, "chunk": int, "start": int, "scores": bytes},
+        pk=("run", "round", "chunk"),
+    )
+    db["rounds"].create(
+        {
+            "run": str,
+            "round": int,
+            "n_labeled": int,
+            "val_accuracy": float,
+            "test_accuracy": float,
+            "epochs": int,
+            "best_epoch": int,
+            "train_seconds": float,
+            "score_seconds": float,
+            "class_hist": str,
+            "profile": str,
+            "finished_at": float,
+        },
+        pk=("run", "round"),
+    )
+    db["events"].create(
+        {"id": int, "run": str, "time": float, "kind": str, "detail": str}, pk="id"
+    )
+    db["events"].create_index(["run", "id"])
+
+
+MIGRATIONS = [_migration_1]
+assert len(MIGRATIONS) == SCHEMA_VERSION
