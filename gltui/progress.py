@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from gltui import events
+from gltui.results import learning_curves, metric_title
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -100,25 +101,19 @@ def status_table(project, summaries) -> None:
 
 
 def curve_table(summaries) -> None:
-    """Accuracy per labeled count, one column per run: the learning curves as text."""
-    budgets = sorted({r.n_labeled for s in summaries for r in s.rounds if r.n_labeled})
+    """Accuracy per labeled count, one column per run: the learning curves as text (the curve
+    rule of gltui.results, as the dashboard and the report draw them)."""
+    curves = learning_curves(summaries)
+    budgets = sorted({n for c in curves for n, _ in c.points})
     if not budgets:
         out.print("no finished rounds yet")
         return
-    table = Table(title="test accuracy (validation where no test set) by labeled images",
+    table = Table(title=f"{metric_title(curves[0].metric)} by labeled images",
                   box=None, pad_edge=False)
     table.add_column("labeled", justify="right")
-    for s in summaries:
-        table.add_column(f"{s.name} ({s.strategy})", justify="right")
+    for c in curves:
+        table.add_column(f"{c.run} ({c.strategy})", justify="right")
     for n in budgets:
-        cells = []
-        for s in summaries:
-            hit = [r for r in s.rounds if r.n_labeled == n]
-            if not hit:
-                cells.append("")
-                continue
-            r = hit[-1]
-            acc = r.test_accuracy if r.test_accuracy is not None else r.val_accuracy
-            cells.append("" if acc is None else f"{acc:.4f}")
-        table.add_row(str(n), *cells)
+        cells = [dict(c.points).get(n) for c in curves]
+        table.add_row(str(n), *("" if acc is None else f"{acc:.4f}" for acc in cells))
     out.print(table)

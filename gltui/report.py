@@ -16,15 +16,15 @@ the project and only `write_report` touches matplotlib. Figures are drawn on bar
 `matplotlib.figure.Figure`s (the Agg canvas, no pyplot): nothing here needs or opens a display,
 and nothing changes matplotlib's global backend for anyone else in the process.
 
-Accuracy is the test accuracy where every reported round has one, else the validation accuracy
-(the one early stopping watched, so optimistic); the report says which. Nothing here feeds back
-into training: the test set is only ever read to report.
+Curves and galleries come from gltui.results, the rule `status` and the dashboard use too:
+finished rounds only, test accuracy where every reported round has one, else the validation
+accuracy (the one early stopping watched, so optimistic); the report says which. Nothing here
+feeds back into training: the test set is only ever read to report.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +33,11 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from gltui.config import Config
+from gltui.fsio import atomic_write_text
 from gltui.project import Project, ProjectError
+from gltui.results import Gallery, GalleryItem, finished_rounds, gallery, learning_curves
 from gltui.store import RoundRow
 
-GALLERY_SIZE = 20  # images per gallery, as in the paper's figures
 BASELINE = "random"  # the strategy every other one is compared with
 REPORT_NAME = "report.md"
 FIGURES = {
@@ -65,22 +66,6 @@ class Saving:
     guided_budget: int | None  # the smallest guided budget whose mean accuracy reaches it
     guided_accuracy: float | None  # the guided mean accuracy there
     factor: float | None  # B / guided_budget; None where the guided curve never reaches it
-
-
-def run_curve(rounds: Iterable[RoundRow], metric: str = "test") -> dict[int, float]:
-    """{labeled count: accuracy} of one run's finished rounds. metric: "test" or "validation".
-
-    A round counts once its evaluation committed (`finished_at` set). Where two rounds share a
-    labeled count (a person skipped a whole queue), the later round's accuracy stands."""
-    key = "test_accuracy" if metric == "test" else "val_accuracy"
-    out: dict[int, float] = {}
-    for r in sorted(rounds, key=lambda r: r.round):
-        value = getattr(r, key)
-        if r.finished_at is None or value is None or not r.n_labeled:
-            continue
-        if not math.isnan(value):
-            out[int(r.n_labeled)] = float(value)
-    return out
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -193,28 +178,21 @@ def collect(project: Project, runs: Sequence[str] | None = None) -> ReportData:
 
     Raises ProjectError when no run has a finished round."""
     names = list(runs) if runs is not None else [r.name for r in project.store.runs()]
-    rows = []
-    skipped = []
-    for name in names:
-        row = project.require_run(name)
-        finished = [r for r in project.store.rounds(name) if r.finished_at is not None]
-        if finished:
-            rows.append((row, finished))
-        else:
-            skipped.append(name)
-    if not rows:
+    summaries = [project.summary(name) for name in names]
+    shown = [s for s in summaries if finished_rounds(s.rounds)]
+    skipped = [s.name for s in summaries if not finished_rounds(s.rounds)]
+    if not shown:
         which = ", ".join(names) if names else "none"
         raise ProjectError(
             f"{project.path}: no run has a finished round yet (runs: {which}); run "
             f"`gltui run {project.path} --oracle` or `gltui experiment {project.path}` first"
         )
-    has_test = all(r.test_accuracy is not None and not math.isnan(r.test_accuracy)
-                   for _, fin in rows for r in fin)
-    metric = "test" if has_test else "validation"
+    lines = learning_curves(shown)  # one metric for every run shown
+    metric = lines[0].metric
     curves = [
-        RunCurve(row.name, row.strategy, row.seed, row.phase, row.stop_reason,
-                 Config.from_json(row.config), finished, run_curve(finished, metric))
-        for row, finished in rows
+        RunCurve(s.name, s.strategy, s.seed, s.phase, s.stop_reason, project.run_config(s.name),
+                 finished_rounds(s.rounds), dict(c.points))
+        for s, c in zip(shown, lines)
     ]
     data = ReportData(metric=metric, runs=curves, skipped=skipped)
     data.groups = group_curves((c.strategy, c.curve) for c in curves)
@@ -234,42 +212,6 @@ def gallery_run(data: ReportData) -> RunCurve | None:
     return None
 
 
-@dataclass
-class Gallery:
-    run: str
-    round: int
-    n_scored: int
-    most: list[tuple[int, float, int]]  # (item, score, true label or -1), highest first
-    least: list[tuple[int, float, int]]  # lowest first
-
-
-def gallery(project: Project, run: str, round: int | None, size: int = GALLERY_SIZE) -> Gallery | None:
-    """The most and least confusing images of one finished scoring pass of `run`: the given
-    round, or the latest with a finished pass. None when the run has no finished pass."""
-    scored = project.store.finished_passes(run)
-    if round is None:
-        if not scored:
-            return None
-        round = scored[-1]
-    elif round not in scored:
-        have = ", ".join(map(str, scored)) or "none"
-        raise ProjectError(
-            f"--round {round}: run {run!r} has no finished scoring pass for that round "
-            f"(rounds with one: {have})"
-        )
-    candidates, scores = project.store.pass_scores(run, round)
-    order = np.argsort(-scores, kind="stable")  # ties: the lower item id first, as in a query
-    top = order[:size]
-    bottom = np.argsort(scores, kind="stable")[:size]
-    truth = project.store.true_labels(candidates[np.concatenate([top, bottom])])
-
-    def rows(idx, labels):
-        return [(int(candidates[i]), float(scores[i]), int(y)) for i, y in zip(idx, labels)]
-
-    return Gallery(run, round, len(candidates), rows(top, truth[:len(top)]),
-                   rows(bottom, truth[len(top):]))
-
-
 # ---- writing --------------------------------------------------------------------------------------
 
 
@@ -284,7 +226,7 @@ def write_report(project: Project, out_dir: str | Path, round: int | None = None
     chosen = gallery_run(data)
     if round is not None and chosen is None:
         raise ProjectError("--round: no guided run in this project, and random scores are noise")
-    shown = gallery(project, chosen.name, round) if chosen is not None else None
+    shown = gallery(project.store, chosen.name, round) if chosen is not None else None
     out = writable_dir(Path(out_dir))
     try:
         figures = {"curves": _plot_curves(data, out / FIGURES["curves"]),
@@ -297,9 +239,7 @@ def write_report(project: Project, out_dir: str | Path, round: int | None = None
                 (out / FIGURES[key]).unlink(missing_ok=True)
         text = _markdown(project, data, shown, chosen, figures)
         path = out / REPORT_NAME
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     except OSError as err:
         raise ProjectError(f"{out}: cannot write the report there ({err.strerror or err}); "
                            "choose a writable folder with --out") from err
@@ -414,14 +354,14 @@ def _plot_gallery(project: Project, shown: Gallery, which: str, path: Path) -> s
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
-    for ax, (item, score, label) in zip(axes.flat, entries):
-        img = project.image(item)
+    for ax, entry in zip(axes.flat, entries):
+        img = project.image(entry.item)
         if img.shape[0] == 3:
             ax.imshow(np.transpose(img, (1, 2, 0)))
         else:
             ax.imshow(img[0], cmap="gray", vmin=0, vmax=255)
-        name = project.classes[label] if 0 <= label < len(project.classes) else "?"
-        ax.set_title(f"{score:.3f}  [{name}]", fontsize="small")
+        ax.set_title(f"{entry.score:.3f}  [{_class_name(entry.truth, project.classes)}]",
+                     fontsize="small")
     word = "most" if which == "most" else "least"
     fig.suptitle(f"{len(entries)} {word} confusing of {shown.n_scored} scored: run {shown.run}, "
                  f"round {shown.round}\n(score, [true class])", fontsize="medium")
@@ -517,13 +457,13 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
             f"round's labeled set, {shown.n_scored} images scored ({score_name}; higher = more "
             "confusing). Captions: score and true class.",
             "",
-            f"Most confusing (top {len(shown.most)}, scores {shown.most[0][1]:.3f} to "
-            f"{shown.most[-1][1]:.3f}; classes: {_class_counts(shown.most, project.classes)}):",
+            f"Most confusing (top {len(shown.most)}, scores {shown.most[0].score:.3f} to "
+            f"{shown.most[-1].score:.3f}; classes: {_class_counts(shown.most, project.classes)}):",
             "",
             f"![most confusing]({figures['most']})",
             "",
-            f"Least confusing (bottom {len(shown.least)}, scores {shown.least[0][1]:.3f} to "
-            f"{shown.least[-1][1]:.3f}; classes: {_class_counts(shown.least, project.classes)}):",
+            f"Least confusing (bottom {len(shown.least)}, scores {shown.least[0].score:.3f} to "
+            f"{shown.least[-1].score:.3f}; classes: {_class_counts(shown.least, project.classes)}):",
             "",
             f"![least confusing]({figures['least']})",
         ]
@@ -580,9 +520,13 @@ def _class_table(data: ReportData, classes: Sequence[str]) -> list[str]:
     return lines
 
 
-def _class_counts(entries: Sequence[tuple[int, float, int]], classes: Sequence[str]) -> str:
+def _class_name(label: int | None, classes: Sequence[str]) -> str:
+    return classes[label] if label is not None and 0 <= label < len(classes) else "?"
+
+
+def _class_counts(entries: Sequence[GalleryItem], classes: Sequence[str]) -> str:
     counts: dict[str, int] = {}
-    for _, _, label in entries:
-        name = classes[label] if 0 <= label < len(classes) else "?"
+    for entry in entries:
+        name = _class_name(entry.truth, classes)
         counts[name] = counts.get(name, 0) + 1
     return ", ".join(f"{k}×{v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

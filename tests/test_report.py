@@ -19,8 +19,9 @@ from gltui.cli import main
 from gltui.project import Project
 from gltui.store import RoundRow
 from gltui.report import (
-    CurvePoint, class_shares, group_curves, headline, mean_std, run_curve, savings,
+    CurvePoint, class_shares, group_curves, headline, mean_std, savings,
 )
+from gltui.results import run_curve
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ["rde-s0", "random-s0", "rde-s1"]

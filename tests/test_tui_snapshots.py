@@ -26,7 +26,8 @@ def fixed_template(tmp_path_factory, small_project_template) -> Path:
     store = project.store
     hist0 = [3, 2, 2, 1, 3, 2, 1, 2, 2, 2]
     store.save_round("main", 0, {"n_labeled": 20, "val_accuracy": 0.41, "test_accuracy": 0.445,
-                                 "epochs": 4, "class_hist": hist0}, next_phase="score")
+                                 "epochs": 4, "class_hist": hist0, "finished_at": 1.0},
+                     next_phase="score")
     pool = store.unlabeled_pool("main")
     rng = np.random.default_rng(0)
     scores = np.round(rng.uniform(0.05, 3.0, len(pool)), 3).astype(np.float32)
@@ -40,7 +41,7 @@ def fixed_template(tmp_path_factory, small_project_template) -> Path:
     for r, (n, acc) in enumerate([(20, 0.40), (40, 0.52), (80, 0.63)]):
         store.save_round("random", r, {"n_labeled": n, "val_accuracy": acc - 0.02,
                                        "test_accuracy": acc, "epochs": 4,
-                                       "class_hist": [n // 10] * 10})
+                                       "class_hist": [n // 10] * 10, "finished_at": 1.0 + r})
     store.set_phase("random", "done", 2, stop_reason="3 rounds done")
     project.close()
     return path

@@ -8,38 +8,13 @@ module (and with it torch) is imported on first use, never at import time.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gltui.project import Project, RunSummary
+from gltui.results import GALLERY_SIZE, Curve, Gallery, gallery, learning_curves
 from gltui.tui.images import to_pil
-
-
-@dataclass
-class Curve:
-    """One run's learning curve: accuracy by labeled count."""
-
-    run: str
-    strategy: str
-    metric: str  # "test" or "val"
-    points: list[tuple[int, float]]
-
-
-@dataclass
-class GalleryItem:
-    item: int
-    score: float
-    label: int | None  # this run's label of the item, if it has one
-
-
-@dataclass
-class Gallery:
-    round: int
-    n_scored: int
-    most: list[GalleryItem]
-    least: list[GalleryItem]
 
 
 class Session:
@@ -98,16 +73,8 @@ class Session:
         return self.project.summaries()
 
     def curves(self, summaries: list[RunSummary] | None = None) -> list[Curve]:
-        """Every run's curve; test accuracy where the project has a test set, else validation."""
-        curves = []
-        for s in summaries or self.summaries():
-            rows = [r for r in s.rounds if r.n_labeled]
-            has_test = rows and all(r.test_accuracy is not None for r in rows)
-            key = "test_accuracy" if has_test else "val_accuracy"
-            points = [(int(r.n_labeled), float(getattr(r, key))) for r in rows
-                      if getattr(r, key) is not None]
-            curves.append(Curve(s.name, s.strategy, "test" if has_test else "val", points))
-        return curves
+        """Every run's curve, by the one rule of gltui.results (status and the report use it)."""
+        return learning_curves(summaries or self.summaries())
 
     def class_history(self, summary: RunSummary | None = None) -> list[tuple[str, int, list[int]]]:
         """(row name, labeled count, per-class counts) per finished round of this run, plus the
@@ -125,27 +92,9 @@ class Session:
             rows.append(("now", int(sum(now)), [int(v) for v in now]))
         return rows
 
-    def gallery(self, n: int = 20) -> Gallery | None:
-        """The n most and n least confusing pool images of the latest complete scoring pass."""
-        store = self.project.store
-        summary = self.summary()
-        for r in range(summary.round, -1, -1):
-            result = store.pass_scores(self.run, r)
-            if result is not None and len(result[0]):
-                break
-        else:
-            return None
-        candidates, scores = result
-        order = np.argsort(-scores, kind="stable")
-        items, labels = store.labeled(self.run)
-        labeled = dict(zip(items.tolist(), labels.tolist()))
-
-        def pick(idx) -> list[GalleryItem]:
-            return [GalleryItem(int(candidates[i]), float(scores[i]),
-                                labeled.get(int(candidates[i]))) for i in idx]
-
-        k = min(n, len(order))
-        return Gallery(r, len(candidates), pick(order[:k]), pick(order[::-1][:k]))
+    def gallery(self, n: int = GALLERY_SIZE) -> Gallery | None:
+        """The n most and n least confusing candidates of the latest finished scoring pass."""
+        return gallery(self.project.store, self.run, size=n)
 
     def picture(self, item: int):
         """The item's image as PIL, cached (the labeling screen asks for neighbours ahead)."""
