@@ -96,22 +96,18 @@ def run(
     the runs, ProjectError on bad input; KeyboardInterrupt leaves everything committed."""
     from gltui.report import writable_dir, write_report
 
-    _check_device(plan.device)
-    updates = check(project, plan)  # bad input is refused before anything changes
+    run_policy.check_device(plan.device)
+    checked = check(project, plan)  # bad input is refused before anything changes
     if report_dir is not None:
         writable_dir(Path(report_dir))  # a bad folder fails now, not after hours of training
-    from gltui import engine  # torch: loaded only to drive
-
-    runs = prepare(project, plan, updates)
-    outcome = Outcome(runs=[name for name, _ in runs])
-    for index, (name, created) in enumerate(runs, start=1):
-        row = project.require_run(name)
-        finished = sum(r.finished_at is not None for r in project.store.rounds(name))
-        on_run(RunStarted(name, index, len(runs), created, row.phase, row.round, finished))
-        with run_lock(project, name):
-            options = engine.RunOptions(oracle=True, device=plan.device, on_event=on_event,
-                                        cancel=cancel)
-            engine.Runner(project, name, options).drive()
+    outcome = Outcome(runs=[run.name for run in checked])
+    for index, ((name, strategy, seed), run) in enumerate(zip(plan.runs(), checked), start=1):
+        finished = 0 if run.created else sum(
+            r.finished_at is not None for r in project.store.rounds(name))
+        on_run(RunStarted(name, index, len(checked), run.created, run.phase, run.round, finished))
+        run_policy.drive(project, name, plan.knobs(strategy), seed=seed, oracle=True,
+                         device=plan.device, frozen=run_policy.PROTOCOL, on_event=on_event,
+                         cancel=cancel)
     if report_dir is not None:
         outcome.report = write_report(project, report_dir, runs=outcome.runs)
     return outcome

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import fault_env
 from gltui.cli import main
 from gltui.project import Project
 from gltui.store import RoundRow
@@ -141,7 +142,7 @@ def experiment(tmp_path_factory, small_project_template):
     killed = subprocess.run(
         [sys.executable, "-m", "gltui", *experiment_args(project, base / "first", *FIRST)],
         cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "GLTUI_FAULT": "phase:score"},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **fault_env("phase:score")},
     )
     assert killed.returncode == -9, killed.stderr
     assert not (base / "first" / "report.md").exists()
