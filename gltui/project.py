@@ -18,7 +18,6 @@ import itertools
 import mmap
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -26,14 +25,14 @@ from typing import Iterator
 import numpy as np
 
 from gltui import data as data_mod
-from gltui.config import Config
+from gltui.config import STRATEGIES, Config
+from gltui.fsio import atomic_folder
 from gltui.store import SPLITS, RoundRow, Store, StoreError
 from gltui.learn.seeding import derive_seed
 
 DB_NAME = "gltui.db"
 PIXELS_NAME = "pixels.npy"
 PROJECT_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", PIXELS_NAME, "checkpoints"}
-STRATEGIES = ("rde", "random", "entropy", "margin", "least-confidence")
 
 
 class ProjectError(Exception):
@@ -42,6 +41,16 @@ class ProjectError(Exception):
 
 class RunLocked(ProjectError):
     """Another process drives this run."""
+
+
+def check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ProjectError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def check_run_name(name: str) -> None:
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise ProjectError(f"run name {name!r}: use letters, digits, '-', '_' or '.'")
 
 
 @dataclass
@@ -148,19 +157,22 @@ class Project:
                     f"{strangers[0]}: the project folder holds other files; choose a new or "
                     "empty folder"
                 )
-        if strategy not in STRATEGIES:
-            raise ProjectError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        check_strategy(strategy)
         if not dataset.classes:
             raise ProjectError(
-                f"{dataset.spec}: no labels and no class names; give a labels.csv (file,label) "
-                "or class sub-folders so gltui knows the classes"
+                f"{dataset.spec}: no labels and no class names; name the classes with "
+                "--classes a,b,c (or give a labels.csv or class sub-folders)"
             )
         train, test = dataset.train, dataset.test
         n_train = len(train.names)
         train_labels = train.labels if train.labels is not None else np.full(n_train, -1, np.int64)
         labeled_train = np.flatnonzero(train_labels >= 0)
-        if val_size is None:  # 10% of the labeled images, at least 100 and at most 5,000
-            val_size = int(min(5000, max(100, len(labeled_train) // 10)))
+        if val_size is None:
+            # A person's project (images without labels) has no validation split unless asked:
+            # the labels they bring are theirs to train on. With every label known (an oracle
+            # experiment): 10% of the images, at least 100 and at most 5,000.
+            person = len(labeled_train) < n_train
+            val_size = 0 if person else int(min(5000, max(100, len(labeled_train) // 10)))
         val_size = min(val_size, len(labeled_train))
         if initial < 1:
             raise ProjectError(f"--initial {initial}: the seed set needs at least 1 image")
@@ -187,35 +199,29 @@ class Project:
         else:
             parts = [train.images]
 
-        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = None
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.init-", dir=path.parent))
+            with atomic_folder(path, replace=_remove_project_files if force else None) as tmp:
+                _write_pixels(tmp / PIXELS_NAME, parts)
+                (tmp / "checkpoints").mkdir()
+                store = Store(tmp / DB_NAME, create=True)
+                store.set_meta({
+                    "spec": dataset.spec,
+                    "shape": [int(dataset.channels), int(dataset.height), int(dataset.width)],
+                    "seed": config.seed,
+                    "val_size": int(val_size),
+                    "initial": int(initial),
+                    "stratified": bool(stratified),
+                })
+                store.insert_dataset(dataset.classes, names, splits, labels)
+                store.close()
+                project = cls.open(tmp)
+                project.create_run("main", strategy, config, initial=initial, stratified=stratified)
+                project.close()
         except OSError as err:
-            raise ProjectError(f"{path.parent}: cannot create the project there ({err.strerror})") from err
-        try:
-            _write_pixels(tmp / PIXELS_NAME, parts)
-            (tmp / "checkpoints").mkdir()
-            store = Store(tmp / DB_NAME, create=True)
-            store.set_meta({
-                "spec": dataset.spec,
-                "shape": [int(dataset.channels), int(dataset.height), int(dataset.width)],
-                "seed": config.seed,
-                "val_size": int(val_size),
-                "initial": int(initial),
-                "stratified": bool(stratified),
-            })
-            store.insert_dataset(dataset.classes, names, splits, labels)
-            store.close()
-            project = cls.open(tmp)
-            project.create_run("main", strategy, config, initial=initial, stratified=stratified)
-            project.close()
-            if path.exists():
-                if force:
-                    _remove_project_files(path)
-                path.rmdir()
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is None:  # the folder beside PROJECT could not even be made
+                raise ProjectError(f"{path.parent}: cannot create the project there "
+                                   f"({err.strerror})") from err
             raise
         return cls.open(path)
 
@@ -234,18 +240,24 @@ class Project:
         stratified: bool | None = None,
     ) -> None:
         """A new run on the project's pool. Its seed set derives from the run's seed alone, so
-        runs with the same seed (guided and random, say) start from the same labeled images."""
-        if strategy not in STRATEGIES:
-            raise ProjectError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-        if not name or not all(c.isalnum() or c in "-_." for c in name):
-            raise ProjectError(f"run name {name!r}: use letters, digits, '-', '_' or '.'")
+        runs with the same seed (guided and random, say) start from the same labeled images.
+        In a person's project (pool images without labels), the labels the person brought (a
+        labels.csv) are all in the seed set, and random unlabeled images fill it up to `initial`:
+        those wait for the person at round 0. `config` is not changed: the run stores a copy
+        with `strategy` in it."""
+        check_strategy(strategy)
+        check_run_name(name)
         if self.store.run(name) is not None:
             raise ProjectError(f"run {name!r} exists already in {self.path}")
         initial = int(self.meta.get("initial", 20) if initial is None else initial)
         stratified = bool(self.meta.get("stratified", False) if stratified is None else stratified)
         pool, truth = self.store.split_items("pool")  # two arrays, one query: no per-item dict
         rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
-        if stratified and (truth >= 0).any():
+        if (truth < 0).any():
+            known, unknown = pool[truth >= 0], pool[truth < 0]
+            fill = min(max(0, initial - len(known)), len(unknown))
+            seed_items = np.sort(np.concatenate([known, rng.choice(unknown, size=fill, replace=False)]))
+        elif stratified and (truth >= 0).any():
             per_class = max(1, initial // max(1, len(self.classes)))
             chosen = []
             for c in range(len(self.classes)):
@@ -258,10 +270,15 @@ class Project:
             seed_items = np.sort(np.asarray(chosen[:initial], dtype=np.int64))
         else:
             seed_items = np.sort(rng.choice(pool, size=min(initial, len(pool)), replace=False))
-        seed_truth = self.store.true_labels(seed_items)
-        seed_labels = seed_truth if (seed_truth >= 0).all() else None
+        seed_labels = self.store.true_labels(seed_items)  # -1: a person labels it at round 0
+        config = Config.from_json(config.to_json())
         config.score.strategy = strategy
         self.store.create_run(name, strategy, config.seed, config.to_json(), seed_items, seed_labels)
+
+    def has_true_labels(self) -> bool:
+        """Whether every pool image has a known label: only then can an oracle label queues."""
+        _, truth = self.store.split_items("pool")
+        return bool(len(truth)) and bool((truth >= 0).all())
 
     def run_config(self, name: str) -> Config:
         return Config.from_json(self.require_run(name).config)

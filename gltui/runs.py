@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from gltui.config import PROFILES, STRATEGIES, Config, train_config
-from gltui.project import Project, ProjectError, run_lock
+from gltui.project import Project, ProjectError, check_run_name, run_lock
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def plan(project: Project, name: str, knobs: Knobs = Knobs(), *, seed: int | Non
     augmentation, profile, k ...) with the knobs on top, and `seed` when given. An existing run
     keeps its strategy and seed (another strategy or seed is another run: `--run NAME`); the knobs
     named in `frozen` must not change either."""
-    _check_name(name)
+    check_run_name(name)
     row = project.store.run(name)
     if row is None:
         base = project.run_config("main") if project.store.run("main") else Config()
@@ -136,11 +136,6 @@ def commit(project: Project, run: RunPlan) -> None:
         project.create_run(run.name, run.config.score.strategy, run.config)
     elif run.changes:
         project.store.set_run_config(run.name, run.config.to_json(), run.changes)
-
-
-def _check_name(name: str) -> None:
-    if not name or not all(c.isalnum() or c in "-_." for c in name):
-        raise ProjectError(f"run name {name!r}: use letters, digits, '-', '_' or '.'")
 
 
 def check_device(device: str | None) -> None:
