@@ -8,7 +8,7 @@ import numpy as np
 
 from gltui.store.connection import timestamp
 from gltui.store.rows import ROUND_COLUMNS, RoundRow, RunRow
-from gltui.store.schema import PHASES
+from gltui.store.schema import PHASES, full_config, stored_config
 
 
 class RunsMixin:
@@ -35,7 +35,7 @@ class RunsMixin:
             self.conn.execute(
                 "INSERT INTO runs(name, strategy, seed, config, phase, round, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-                (name, strategy, seed, config_json, phase, now, now),
+                (name, strategy, seed, stored_config(config_json), phase, now, now),
             )
             self.conn.executemany(
                 "INSERT INTO labels(run, item, label, source, round, created_at) "
@@ -54,14 +54,14 @@ class RunsMixin:
             "updated_at FROM runs WHERE name = ?",
             (name,),
         ).fetchone()
-        return None if row is None else RunRow(*row)
+        return None if row is None else _run_row(row)
 
     def runs(self) -> list[RunRow]:
         rows = self.conn.execute(
             "SELECT name, strategy, seed, config, phase, round, stop_reason, created_at, "
             "updated_at FROM runs ORDER BY created_at, name"
         )
-        return [RunRow(*r) for r in rows]
+        return [_run_row(r) for r in rows]
 
     def set_phase(
         self, run: str, phase: str, round: int | None = None, stop_reason: str | None = None
@@ -83,10 +83,11 @@ class RunsMixin:
             self._event(run, "phase", {"phase": phase, "round": round, "stop": stop_reason})
 
     def set_run_config(self, run: str, config_json: str, changes: dict) -> None:
+        """New options for a run (its seed and strategy stay those of its columns)."""
         with self.transaction():
             self.conn.execute(
                 "UPDATE runs SET config = ?, updated_at = ? WHERE name = ?",
-                (config_json, timestamp(), run),
+                (stored_config(config_json), timestamp(), run),
             )
             self._event(run, "config", changes)
 
@@ -116,3 +117,9 @@ class RunsMixin:
         )
         return [RoundRow(*row[:-1], class_hist=json.loads(row[-1]) if row[-1] else None)
                 for row in rows]
+
+
+def _run_row(row) -> RunRow:
+    """A runs row with its full config: the stored one plus the strategy and seed columns."""
+    name, strategy, seed, config, *rest = row
+    return RunRow(name, strategy, seed, full_config(config, strategy, seed), *rest)

@@ -6,9 +6,11 @@ Add a migration, never edit a released one.
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SPLITS = ("pool", "val", "test")
 PHASES = ("label", "train", "evaluate", "score", "query", "done")
 SOURCES = ("seed", "oracle", "human")
@@ -104,5 +106,28 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["events"].create_index(["run", "id"])
 
 
-MIGRATIONS = [_migration_1]
+def stored_config(config_json: str) -> str:
+    """A run's config as the runs table keeps it: without the seed and the strategy, which live
+    in their own columns only (one copy of each)."""
+    raw = json.loads(config_json)
+    raw.pop("seed", None)
+    raw.get("score", {}).pop("strategy", None)
+    return json.dumps(raw, sort_keys=True)
+
+
+def full_config(config_json: str, strategy: str, seed: int) -> str:
+    """The stored config with the run's strategy and seed put back: what readers get."""
+    raw = json.loads(config_json)
+    raw["seed"] = seed
+    raw.setdefault("score", {})["strategy"] = strategy
+    return json.dumps(raw, sort_keys=True)
+
+
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Seed and strategy were kept twice, as columns and inside the config JSON: keep the columns."""
+    for name, config in db.execute("SELECT name, config FROM runs").fetchall():
+        db.execute("UPDATE runs SET config = ? WHERE name = ?", (stored_config(config), name))
+
+
+MIGRATIONS = [_migration_1, _migration_2]
 assert len(MIGRATIONS) == SCHEMA_VERSION
