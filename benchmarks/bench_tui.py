@@ -51,10 +51,10 @@ def prepare(args, workdir: Path) -> Path:
                 "--profile", "tiny", "--val-size", "200", "--initial", "40", "--k", "2",
                 "--candidates", "600"]) == 0
     from gltui import engine
-    from gltui.project import Project
+    from gltui.project import Project, run_lock
 
     project = Project.open(path)
-    with engine.run_lock(project, "main"):
+    with run_lock(project, "main"):
         assert engine.Runner(project, "main").drive() == "label"
     project.close()
     return path
@@ -90,7 +90,7 @@ class Background:
 
     def _drive(self) -> None:
         from gltui import engine
-        from gltui.project import Project
+        from gltui.project import Project, run_lock
 
         project = Project.open(self.path)
 
@@ -99,9 +99,10 @@ class Background:
             name = type(event).__name__
             self.phases[name] = self.phases.get(name, 0) + 1
 
-        options = engine.RunOptions(oracle=True, cancel=self.stop.is_set, on_event=on_event)
+        options = engine.RunOptions(oracle=lambda: True, cancel=self.stop.is_set,
+                                    on_event=on_event)
         try:
-            with engine.run_lock(project, "background"):
+            with run_lock(project, "background"):
                 engine.Runner(project, "background", options).drive()
         except engine.Cancelled:
             pass

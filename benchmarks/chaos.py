@@ -13,8 +13,9 @@ phase i mod 5 of (train, evaluate, score, query, label):
                       here) until the phase is committed, then the kill follows after a random
                       delay (uniform over 0-1 s in train, 0-0.3 s in score);
   evaluate, query,    last milliseconds, so the process kills itself at a named point
-  label               (GLTUI_FAULT): the start of the phase, or for label, half the time, inside
-                      the oracle's transaction after the labels are written, before the commit.
+  label               (GLTUI_FAULT, under GLTUI_TEST_FAULTS=1): the start of the phase, or for
+                      label, half the time, inside the oracle's transaction after the labels
+                      are written, before the commit.
 
 The phase a kill landed in is read from the database afterwards and counted. With --random each
 kill falls at a uniformly random instant of the run instead (the first version of this check;
@@ -171,7 +172,8 @@ def _kill_in(copy: Path, target: str, rng: random.Random) -> tuple[subprocess.Po
     time inside the oracle's transaction after the labels are written and before the commit."""
     if target not in LONG_PHASES:
         point = "label" if target == "label" and rng.random() < 0.5 else f"phase:{target}"
-        proc = start_run(copy, env={"GLTUI_FAULT": point}, stderr=subprocess.PIPE)
+        proc = start_run(copy, env={"GLTUI_TEST_FAULTS": "1", "GLTUI_FAULT": point},
+                         stderr=subprocess.PIPE)
         return proc, point, 0.0
     proc = start_run(copy, stderr=subprocess.PIPE)
     delay = rng.uniform(0.0, LONG_PHASES[target])

@@ -19,69 +19,41 @@ stopped:
 
 Every random draw derives from (run seed, round, phase, epoch | chunk): see gltui.learn.seeding.
 
-Distributed (`gltui run --distributed` under torchrun, learn/distributed.py): rank 0 runs this
-Runner as usual, with RunOptions.group set; it alone touches the store, the lock and the files.
-Training and scoring are announced to the other ranks (`follow`) with everything they need, then
-done together: DDP training, and a scoring pass whose chunks are dealt out across the ranks and
-gathered on rank 0, which saves each chunk as it arrives.
+Distributed (`gltui run --distributed` under torchrun): rank 0 runs this Runner as usual, with
+RunOptions.group set; it alone touches the store, the lock and the files. Training and scoring are
+typed calls (gltui.ranks: FitCall, ScoreCall) that rank 0 sends to the other ranks (`ranks.follow`)
+and then runs itself: DDP training, and a scoring pass whose chunks are dealt out across the ranks
+and gathered on rank 0, which saves each chunk as it arrives. A single process runs the same calls.
+
+Test fault injection (SIGKILL at a named point) lives in gltui.faults, behind GLTUI_TEST_FAULTS=1.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from gltui.config import Config, TrainConfig
-from gltui.events import (  # noqa: F401 (re-exported: the engine's public events)
+from gltui import faults
+from gltui.config import Config
+from gltui.events import (
     ChunkDone, EpochDone, Event, PhaseStarted, QueueReady, RoundFinished, RunDone,
 )
+from gltui.fsio import atomic_write
 from gltui.learn import distributed, models, schedule, score as scoring, train as training
-from gltui.learn.augment import make_augment
 from gltui.learn.device import pool_on, resolve_device
-from gltui.project import (  # noqa: F401 (re-exported)
-    PIXELS_NAME, Labeler, Project, ProjectError, RunLocked, run_lock,
-)
 from gltui.learn.seeding import derive_seed
+from gltui.project import Project, ProjectError
+from gltui.ranks import FitCall, RankCall, ScoreCall, model_with
 
 
 class Cancelled(Exception):
     """The caller asked the run to stop; everything committed so far stands."""
-
-
-# ---- fault injection: deterministic SIGKILLs for the resume tests --------------------------------
-
-
-def fault_point(point: str) -> None:
-    """SIGKILL this process when GLTUI_FAULT names this point (``phase:train``, ``epoch:2``,
-    ``chunk:1``, ``label``): the resume tests kill a real process at a known instant. The n in
-    ``epoch:n`` / ``chunk:n`` counts occurrences within this process. GLTUI_FAULT_SIGNAL=INT sends
-    SIGINT instead (what Ctrl-C sends), for the interrupt tests. Costs one dict lookup."""
-    want = os.environ.get("GLTUI_FAULT")
-    if not want:
-        return
-    kind, _, count = want.partition(":")
-    name, _, _ = point.partition(":")
-    if kind in ("epoch", "chunk"):
-        if name != kind:
-            return
-        _FAULT_COUNTS[kind] = _FAULT_COUNTS.get(kind, 0) + 1
-        if _FAULT_COUNTS[kind] != int(count or 1):
-            return
-    elif want != point:
-        return
-    sig = signal.SIGINT if os.environ.get("GLTUI_FAULT_SIGNAL") == "INT" else signal.SIGKILL
-    os.kill(os.getpid(), sig)
-
-
-_FAULT_COUNTS: dict[str, int] = {}
 
 
 # ---- the runner --------------------------------------------------------------------------------
@@ -89,21 +61,28 @@ _FAULT_COUNTS: dict[str, int] = {}
 
 @dataclass
 class RunOptions:
-    oracle: bool = False  # label queues from the dataset's own labels
+    # Label queues from the dataset's own labels? Polled once per label phase, so a UI may switch
+    # it at any time (a plain bool is taken as a constant: RunOptions(oracle=True)).
+    oracle: Callable[[], bool] = field(default=lambda: False)
     device: str | None = None  # overrides the run's config for this process only
     cancel: Callable[[], bool] = field(default=lambda: False)  # polled between epochs and chunks
     on_event: Callable[[Event], None] = field(default=lambda event: None)
     group: distributed.Group | None = None  # a distributed run: this process is its rank 0
 
+    def __post_init__(self):
+        if isinstance(self.oracle, bool):
+            self.oracle = (lambda: True) if self.oracle else (lambda: False)
+
 
 class Runner:
-    """Drives one run of a project. Hold `run_lock` while using it."""
+    """Drives one run of a project. Hold `gltui.project.run_lock` while using it."""
 
     def __init__(self, project: Project, run: str, options: RunOptions | None = None):
         self.project = project
         self.store = project.store
         self.run = run
         self.options = options or RunOptions()
+        faults.check()  # a malformed test fault stops here, before anything is written
         row = project.require_run(run)
         self.seed = row.seed
         self.config = Config.from_json(row.config)
@@ -112,7 +91,6 @@ class Runner:
         self.shape = (int(c), int(h), int(w))
         self.num_classes = len(project.classes)
         self.model_name = models.resolve_model_name(self.config.model, self.shape[0])
-        self.augment = make_augment(self.config.train.augment, self.shape[0])
         self.group = self.options.group
         # Chosen once, here (on rank 0 when distributed, and sent to the other ranks): the scores
         # depend on it, and on the CPU its default follows this process's thread count.
@@ -135,15 +113,19 @@ class Runner:
             if row.phase == "done":
                 self.emit(RunDone(self.run, row.stop_reason or "done"))
                 return "done"
-            pending = self.store.count_pending(self.run, row.round) if row.phase == "label" else 0
-            if pending and not self.options.oracle:
-                self.emit(QueueReady(self.run, row.round, pending))
-                return "label"
+            step = getattr(self, f"_{row.phase}")
+            if row.phase == "label":
+                oracle = self.options.oracle()  # asked once: this answer decides the whole phase
+                pending = 0 if oracle else self.store.count_pending(self.run, row.round)
+                if pending:
+                    self.emit(QueueReady(self.run, row.round, pending))
+                    return "label"
+                step = functools.partial(self._label, oracle=oracle)
             self._check_cancel()
-            fault_point(f"phase:{row.phase}")
+            faults.point(f"phase:{row.phase}")
             self.emit(PhaseStarted(self.run, row.round, row.phase))
             try:
-                getattr(self, f"_{row.phase}")(row.round)
+                step(row.round)
             except _ModelLost as lost:
                 # The round's model file is damaged (a disk fault, not a crash of ours: it is
                 # written to a temp file, fsynced and renamed). Training is deterministic, so the
@@ -156,12 +138,15 @@ class Runner:
     def emit(self, event: Event) -> None:
         self.options.on_event(event)
 
-    def _announce(self, op: str, **args) -> None:
-        """Tell the other ranks of a distributed run what comes next (see `follow`)."""
+    def _call(self, kind: type[RankCall], **fields) -> RankCall:
+        """A FitCall or ScoreCall for this run's network (gltui.ranks)."""
+        return kind(model_name=self.model_name, shape=self.shape, num_classes=self.num_classes,
+                    augment=self.config.train.augment, **fields)
+
+    def _announce(self, call: RankCall) -> None:
+        """Send `call` to the other ranks of a distributed run, which run it with rank 0."""
         if self.group is not None:
-            self.group.broadcast((op, {"model_name": self.model_name, "shape": self.shape,
-                                       "num_classes": self.num_classes,
-                                       "augment": self.config.train.augment, **args}))
+            self.group.broadcast(call)
 
     def _check_cancel(self) -> None:
         if self.options.cancel():
@@ -169,9 +154,8 @@ class Runner:
 
     # -- phases -----------------------------------------------------------------------------------
 
-    def _label(self, round: int) -> None:
+    def _label(self, round: int, oracle: bool) -> None:
         pending = [e.item for e in self.store.queue(self.run, round) if e.status == "pending"]
-        oracle = self.options.oracle  # read once: the TUI may toggle it from another thread
         if pending and not oracle:
             return  # a person labels these; drive() stops here on its next look
         if pending:
@@ -184,7 +168,7 @@ class Runner:
                     "label this run in the TUI instead (`gltui PROJECT`)"
                 )
             self.store.add_labels(self.run, round, items, truth, "oracle",
-                                  before_commit=lambda: fault_point("label"))
+                                  before_commit=lambda: faults.point("label"))
         self.store.set_phase(self.run, "train", round)
 
     def _train(self, round: int) -> None:
@@ -220,8 +204,8 @@ class Runner:
                 resume = None
 
         def on_epoch(report, make_checkpoint) -> bool:
-            _atomic_torch_save(make_checkpoint(), ckpt_path)
-            fault_point("epoch")
+            _save(make_checkpoint(), ckpt_path)
+            faults.point("epoch")
             self.emit(EpochDone(
                 self.run, round, report.epoch, report.max_epochs, report.train_loss,
                 report.val_accuracy, report.best_val_accuracy, report.patience_left,
@@ -229,17 +213,14 @@ class Runner:
             ))
             return not self.options.cancel()
 
-        seed = derive_seed(self.seed, round, "train")
-        self._announce("fit", train_ids=train_ids, train_y=train_y, val_ids=val_ids, val_y=val_y,
-                       train=asdict(self.config.train), seed=seed, resume=resume)
-        result = training.fit(
-            self.model_name, self.pixels[train_ids], train_y, self.pixels[val_ids], val_y,
-            self.num_classes, self.config.train, seed=seed, device=self.device,
-            resume=resume, on_epoch=on_epoch, group=self.group,
-        )
+        call = self._call(FitCall, train_ids=train_ids, train_y=train_y, val_ids=val_ids,
+                          val_y=val_y, train=self.config.train,
+                          seed=derive_seed(self.seed, round, "train"), resume=resume)
+        self._announce(call)
+        result = call.run(self.pixels, self.device, self.group, on_epoch=on_epoch)
         if result.stopped == "cancelled":
             raise Cancelled()
-        _atomic_torch_save(
+        _save(
             {
                 "model": result.model.state_dict(),
                 "best_val_accuracy": float(result.best_val_accuracy),
@@ -266,8 +247,8 @@ class Runner:
 
     def _load_model(self, round: int) -> torch.nn.Module:
         saved = _load_checkpoint(self.project.model_path(self.run, round))
-        return _model_with(saved["model"], self.model_name, self.shape, self.num_classes,
-                           self.device)
+        return model_with(saved["model"], self.model_name, self.shape, self.num_classes,
+                          self.device)
 
     def _evaluate(self, round: int) -> None:
         started = time.time()
@@ -327,25 +308,20 @@ class Runner:
         model = None if cfg.strategy == "random" else self._load_model(round)
         scored = sum(min(chunk_size, len(candidates) - c * chunk_size) for c in done)
         self.emit(ChunkDone(self.run, round, scored, len(candidates)))
-        kw = dict(k=cfg.k, seed=derive_seed(self.seed, round, "score"), chunk_size=chunk_size,
-                  forward_batch=self.forward_batch)
-        images = _Gather(self.pixels, candidates)
-        if self.group is None:
-            chunks = scoring.score_chunks(model, images, cfg.strategy, augment=self.augment,
-                                          device=self.device, skip=done, cancel=self.options.cancel,
-                                          **kw)
+        call = self._call(ScoreCall, strategy=cfg.strategy, candidates=candidates,
+                          todo=[c for c in range(n_chunks) if c not in done], n_chunks=n_chunks,
+                          k=cfg.k, seed=derive_seed(self.seed, round, "score"),
+                          chunk_size=chunk_size, forward_batch=self.forward_batch)
+        if self.group is not None and model is not None:  # the other ranks get the weights too
+            self._announce(replace(call, weights={k: v.detach().cpu()
+                                                  for k, v in model.state_dict().items()}))
         else:
-            todo = [c for c in range(n_chunks) if c not in done]
-            # The weights travel with the call rather than through the model file: a file renamed
-            # into place a moment ago may not be visible yet on another node's NFS client.
-            weights = None if model is None else {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            self._announce("score", weights=weights, strategy=cfg.strategy, candidates=candidates,
-                           todo=todo, n_chunks=n_chunks, **kw)
-            chunks = _scored_chunks(self.group, model, images, cfg.strategy, self.augment, todo,
-                                    n_chunks, self.options.cancel, **kw)
+            self._announce(call)
+        chunks = call.run(self.pixels, self.device, self.group, model=model,
+                          cancel=self.options.cancel)
         for chunk, start, scores in chunks:  # ends early when cancelled
             self.store.save_chunk(self.run, round, chunk, start, scores)
-            fault_point("chunk")
+            faults.point("chunk")
             scored += len(scores)
             self.emit(ChunkDone(self.run, round, scored, len(candidates)))
         self._check_cancel()
@@ -371,73 +347,6 @@ class Runner:
         self.store.write_queue(self.run, round + 1, chosen, chosen_scores, guesses, "label")
 
 
-# ---- the other ranks of a distributed run --------------------------------------------------------
-
-
-def follow(path: str | Path, group: distributed.Group) -> None:
-    """Ranks 1..N-1 of a distributed run: take part in rank 0's training and scoring until it says
-    stop (broadcasts None). Opens no database and writes nothing: reads only the pixel memmap from
-    the shared project folder (written once, by `init`); everything else, the round's weights
-    included, comes with rank 0's call."""
-    path = Path(path)
-    try:
-        pixels = pool_on(np.load(path / PIXELS_NAME, mmap_mode="r"), group.device)
-    except (OSError, ValueError) as err:
-        raise ProjectError(f"{path / PIXELS_NAME}: unreadable on rank {group.rank} ({err}); every "
-                           "node must see the project folder (each may give its own path)") from err
-    while (call := group.broadcast()) is not None:
-        op, a = call
-        if op == "fit":
-            training.fit(a["model_name"], pixels[a["train_ids"]], a["train_y"], pixels[a["val_ids"]],
-                         a["val_y"], a["num_classes"], TrainConfig(**a["train"]), seed=a["seed"],
-                         device=group.device, resume=a["resume"], group=group)
-        elif op == "score":
-            model = None
-            if a["weights"] is not None:
-                model = _model_with(a["weights"], a["model_name"], tuple(a["shape"]),
-                                    a["num_classes"], group.device)
-            augment = make_augment(a["augment"], a["shape"][0])
-            for _ in _scored_chunks(group, model, _Gather(pixels, a["candidates"]), a["strategy"],
-                                    augment, a["todo"], a["n_chunks"], None, k=a["k"], seed=a["seed"],
-                                    chunk_size=a["chunk_size"], forward_batch=a["forward_batch"]):
-                pass  # only rank 0 receives chunks
-        else:
-            raise RuntimeError(f"rank {group.rank}: unknown call {op!r} from rank 0")
-
-
-def _model_with(weights: dict, model_name: str, shape: tuple, num_classes: int,
-                device: torch.device) -> torch.nn.Module:
-    """The round's network with `weights` loaded, on `device`, in eval mode."""
-    model = models.build_model(model_name, shape[0], tuple(shape[1:]), num_classes)
-    model.load_state_dict(weights)
-    return model.to(device).eval()
-
-
-def _scored_chunks(group: distributed.Group, model, images, strategy: str, augment, todo: list[int],
-                   n_chunks: int, cancel, **kw):
-    """This rank's share of a scoring pass; on rank 0, every rank's chunks in order as they come."""
-    mine = set(distributed.shard(todo, group))
-    local = scoring.score_chunks(model, images, strategy, augment=augment, device=group.device,
-                                 skip=set(range(n_chunks)) - mine, **kw)
-    return distributed.gather_waves(group, local, len(todo), cancel)
-
-
-class _Gather:
-    """Rows of the pixel memmap by item id, read chunk by chunk: the pool is never copied whole."""
-
-    def __init__(self, pixels: np.ndarray, items: np.ndarray):
-        self.pixels, self.items = pixels, items
-        self.shape = (len(items), *pixels.shape[1:])
-        self.dtype = pixels.dtype
-        self.device = getattr(pixels, "device", None)  # a pool in device memory is read there
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, key):
-        return self.pixels[self.items[key]]
-
-
 class _ModelLost(Exception):
     def __init__(self, path: Path):
         super().__init__(str(path))
@@ -454,16 +363,6 @@ def _load_checkpoint(path: Path) -> dict:
         raise _ModelLost(path) from err
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
-    """Write to a temp file, fsync, rename: the file under its real name is always whole. On any
-    failure (a full disk, say) the temp file is removed and the error goes on to the caller."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _save(obj, path: Path) -> None:
+    """torch.save through fsio.atomic_write: the file under its real name is always whole."""
+    atomic_write(path, lambda fh: torch.save(obj, fh))

@@ -55,6 +55,12 @@ def run_gltui(*args: str, env: dict | None = None, **kw):
     )
 
 
+def fault_env(point: str, **extra: str) -> dict:
+    """Variables that make `gltui run` kill itself at `point` (gltui/faults.py: GLTUI_FAULT is
+    honoured only under the test switch GLTUI_TEST_FAULTS=1)."""
+    return {"GLTUI_TEST_FAULTS": "1", "GLTUI_FAULT": point, **extra}
+
+
 def final_state(path: Path, run: str = "main") -> dict:
     """What must be identical between a resumed (or differently launched) run and an
     uninterrupted one: active labels, rounds, queues, phase and round; the database must be
@@ -142,13 +148,13 @@ def labeling_template(tmp_path_factory, small_project_template) -> Path:
     import shutil
 
     from gltui import engine
-    from gltui.project import Project
+    from gltui.project import Project, run_lock
 
     path = tmp_path_factory.mktemp("tui") / "proj"
     shutil.copytree(small_project_template, path)
     project = Project.open(path)
     try:
-        with engine.run_lock(project, "main"):
+        with run_lock(project, "main"):
             assert engine.Runner(project, "main").drive() == "label"
     finally:
         project.close()

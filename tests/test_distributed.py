@@ -29,7 +29,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import final_state, finished_copy, run_gltui
+from conftest import fault_env, final_state, finished_copy, run_gltui
 from gltui.cli import main
 from gltui.learn import distributed
 from gltui.learn.device import chunks_to_device
@@ -227,10 +227,10 @@ def test_shared_scoring_resumed_after_sigkill_equals_one_process(tmp_path, small
     and the queue are exactly the single process's."""
     path = tmp_path / "proj"
     shutil.copytree(small_project_template, path)
-    trained = gltui("run", str(path), *RUN_ARGS, env={"GLTUI_FAULT": "phase:score"})
+    trained = gltui("run", str(path), *RUN_ARGS, env=fault_env("phase:score"))
     assert trained.returncode == -signal.SIGKILL, trained.stderr
 
-    killed = torchrun(2, str(path), *RUN_ARGS, env={"GLTUI_FAULT": "chunk:3"})
+    killed = torchrun(2, str(path), *RUN_ARGS, env=fault_env("chunk:3"))
     assert killed.returncode != 0
     project = Project.open(path)
     done = project.store.done_chunks("main", 0)
@@ -276,7 +276,7 @@ def test_two_rank_run_killed_mid_training_resumes_to_the_uninterrupted_state(
     exactly where the uninterrupted one did (same seeds, same reduction order on the CPU)."""
     path = tmp_path / "proj"
     shutil.copytree(small_project_template, path)
-    killed = torchrun(2, str(path), *RUN_ARGS, env={"GLTUI_FAULT": "epoch:2"})
+    killed = torchrun(2, str(path), *RUN_ARGS, env=fault_env("epoch:2"))
     assert killed.returncode != 0
     assert (path / "checkpoints/main/train-round000.ckpt").exists()
     resumed = torchrun(2, str(path), *RUN_ARGS)

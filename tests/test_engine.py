@@ -2,8 +2,9 @@
 
 The small project (tests/conftest.py) has 700 pool digits, a tiny training profile and k = 2, so
 a round takes about a second. Kills are real SIGKILLs of a `gltui run` subprocess, placed either
-at a named point (GLTUI_FAULT: the start of each phase, after an epoch checkpoint, after a scoring
-chunk, inside the oracle's label transaction) or at a random instant.
+at a named point (GLTUI_FAULT under the test switch GLTUI_TEST_FAULTS=1, gltui/faults.py: the
+start of each phase, after an epoch checkpoint, after a scoring chunk, inside the oracle's label
+transaction) or at a random instant.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import final_state, finished_copy, run_gltui
+from conftest import fault_env, final_state, finished_copy, run_gltui
 from gltui.cli import main
 from gltui.project import Project
 
@@ -69,7 +70,7 @@ def test_stops_at_label_phase_without_oracle(fresh_project):
     "phase:label", "label",
 ])
 def test_resume_after_sigkill_equals_uninterrupted(fault, fresh_project, uninterrupted):
-    killed = gltui("run", str(fresh_project), *RUN_ARGS, env={"GLTUI_FAULT": fault})
+    killed = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env(fault))
     assert killed.returncode == -signal.SIGKILL, (fault, killed.stderr)
     assert final_state(fresh_project)["phase"] != "done"
     resumed = gltui("run", str(fresh_project), *RUN_ARGS)
@@ -77,6 +78,25 @@ def test_resume_after_sigkill_equals_uninterrupted(fault, fresh_project, uninter
     assert final_state(fresh_project) == uninterrupted
     leftovers = [p for p in fresh_project.rglob("*.tmp")]
     assert leftovers == []
+
+
+def test_fault_variable_without_the_test_switch_is_ignored(fresh_project, uninterrupted):
+    """A leftover GLTUI_FAULT cannot kill a real run: only GLTUI_TEST_FAULTS=1 arms it."""
+    proc = gltui("run", str(fresh_project), *RUN_ARGS,
+                 env={"GLTUI_TEST_FAULTS": "", "GLTUI_FAULT": "phase:score"})
+    assert proc.returncode == 0, proc.stderr
+    assert "fault" not in proc.stderr
+    assert final_state(fresh_project) == uninterrupted
+
+
+@pytest.mark.parametrize("fault", ["epoch:abc", "chunk:0", "phase:nope", "crash", "label:1"])
+def test_malformed_fault_exits_2_with_one_line(fault, fresh_project):
+    before = final_state(fresh_project)
+    proc = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env(fault))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"gltui: GLTUI_FAULT={fault}: "), lines
+    assert final_state(fresh_project) == before
 
 
 def test_resume_after_kills_at_random_instants(fresh_project, uninterrupted):
@@ -170,7 +190,7 @@ def _labels(project, run):
 
 
 def test_damaged_model_file_is_retrained_to_the_same_result(fresh_project, uninterrupted):
-    killed = gltui("run", str(fresh_project), *RUN_ARGS, env={"GLTUI_FAULT": "phase:score"})
+    killed = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env("phase:score"))
     assert killed.returncode == -signal.SIGKILL
     model = fresh_project / "checkpoints" / "main" / "model-round000.pt"
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])  # a disk fault
@@ -182,7 +202,7 @@ def test_damaged_model_file_is_retrained_to_the_same_result(fresh_project, unint
 @pytest.mark.parametrize("keep", [0.5, 0.0], ids=["half", "empty"])
 def test_truncated_epoch_checkpoint_restarts_the_round_to_the_same_result(
         keep, fresh_project, uninterrupted):
-    killed = gltui("run", str(fresh_project), *RUN_ARGS, env={"GLTUI_FAULT": "epoch:2"})
+    killed = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env("epoch:2"))
     assert killed.returncode == -signal.SIGKILL
     ckpt = fresh_project / "checkpoints" / "main" / "train-round000.ckpt"
     ckpt.write_bytes(ckpt.read_bytes()[: int(ckpt.stat().st_size * keep)])  # a disk fault

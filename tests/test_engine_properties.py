@@ -30,9 +30,9 @@ from hypothesis.stateful import (
     RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test,
 )
 
-from gltui import engine
+from gltui import engine, faults
 from gltui.config import Config
-from gltui.project import Labeler, Project
+from gltui.project import Labeler, Project, run_lock
 
 MAX_ROUNDS = 3  # rounds 0, 1, 2: two queues for the person, then done
 
@@ -59,7 +59,7 @@ def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monke
         if fault_calls["n"] == fault_calls["crash_at"]:
             raise Crash(point)
 
-    monkeypatch.setattr(engine, "fault_point", fault_point)
+    monkeypatch.setattr(faults, "point", fault_point)
 
     class EngineMachine(RuleBasedStateMachine):
         @initialize()
@@ -160,8 +160,9 @@ def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monke
         def _drive(self, crash_at):
             fault_calls["n"], fault_calls["crash_at"] = 0, crash_at
             try:
-                with engine.run_lock(self.project, "main"):
-                    engine.Runner(self.project, "main", engine.RunOptions(oracle=False)).drive()
+                with run_lock(self.project, "main"):
+                    options = engine.RunOptions(oracle=lambda: False)
+                    engine.Runner(self.project, "main", options).drive()
             except Crash:
                 seen["crashes"] += 1  # counted across examples
                 self._restart()

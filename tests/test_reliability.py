@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE_MNIST, init_args
+from conftest import SAMPLE_MNIST, fault_env, init_args
 from gltui.cli import main
 from gltui.project import Project
 
@@ -122,10 +122,12 @@ def test_ctrl_c_in_evaluate_query_and_label_exits_130_and_resumes_to_the_same_st
     point (GLTUI_FAULT_SIGNAL=INT): the start of evaluate, query and label, and `label`, inside the
     oracle's transaction after the queue's labels are written but before the commit."""
     proc = chaos.start_run(fresh_project, INT_ARGS, stderr=subprocess.PIPE, text=True,
-                           env={"GLTUI_FAULT": point, "GLTUI_FAULT_SIGNAL": "INT"})
+                           env=fault_env(point, GLTUI_FAULT_SIGNAL="INT"))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    lines = err.strip().splitlines()
+    warning, *lines = err.strip().splitlines()  # the test switch announces itself first
+    assert warning == f"gltui: test fault injection active (GLTUI_FAULT={point}, " \
+                      "GLTUI_FAULT_SIGNAL=INT)", warning
     assert len(lines) == 1 and "interrupted" in lines[0], lines
     state = chaos.final_state(fresh_project)
     phase = "label" if point == "label" else point.partition(":")[2]
