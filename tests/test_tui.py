@@ -202,8 +202,8 @@ def test_oracle_labels_then_stops_at_next_queue(label_project):
 
 
 def test_quit_mid_training_cancels_and_resumes(fresh_project):
-    from gltui import engine
     from gltui.config import Config
+    from gltui.project import run_lock
 
     project = Project.open(fresh_project)  # a round that would train for ever: only q stops it
     config = Config.from_json(project.require_run("main").config)
@@ -227,19 +227,19 @@ def test_quit_mid_training_cancels_and_resumes(fresh_project):
     try:
         assert project.require_run("main").phase == "train"  # resumable where it stopped
         assert project.train_checkpoint_path("main", 0).exists()
-        with engine.run_lock(project, "main"):  # nothing holds the lock any more
+        with run_lock(project, "main"):  # nothing holds the lock any more
             pass
     finally:
         project.close()
 
 
 def test_run_app_refuses_a_locked_run(label_project, capsys):
-    from gltui import engine
+    from gltui.project import run_lock
     from gltui.tui.app import run_app
 
     project = Project.open(label_project)
     try:
-        with engine.run_lock(project, "main"):
+        with run_lock(project, "main"):
             code = run_app(label_project, images="none")
     finally:
         project.close()

@@ -2,7 +2,8 @@
 
 The worker (harlequin's pattern: `@work(thread=True, exclusive=True, exit_on_error=False)`)
 opens its own connection to the project, runs `engine.Runner.drive()` and posts every engine
-event back as a message (messages.py). The UI thread only reads the store and commits labels, so
+event back as it came, wrapped in one `EngineEvent` message (messages.py); the oracle switch
+reaches the engine as a callable it polls once per label phase, like cancel. The UI thread only reads the store and commits labels, so
 it stays responsive while the worker trains and scores.
 """
 
@@ -19,6 +20,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
+from gltui import events as ev
 from gltui.tui import messages as m
 from gltui.tui.live import LiveProgress
 from gltui.tui.screens.dashboard import DashboardScreen
@@ -62,7 +64,7 @@ class GltuiApp(App[int]):
         self.autostart = autostart
         self.autostart_delay = autostart_delay
         self.live = LiveProgress()
-        self.last_summary = None
+        self._summary = None  # the run's summary as last read (last_summary)
         self._cancel = threading.Event()
         self._quitting = False
         self._autostart_timer = None
@@ -76,11 +78,16 @@ class GltuiApp(App[int]):
         self.install_screen(DashboardScreen(), "dashboard")
         self.install_screen(LabelingScreen(), "labeling")
         self.install_screen(GalleryScreen(), "gallery")
-        summary = self.last_summary = self.session.summary()
+        summary = self._summary = self.session.summary()
         waiting = summary.phase == "label" and summary.n_queued > 0
         self.push_screen("labeling" if waiting else "dashboard")
         if self.autostart and summary.phase != "done" and not waiting:
             self.start_drive()
+
+    @property
+    def last_summary(self):
+        """The run's summary as last read from the store (screens read it; the app keeps it)."""
+        return self._summary
 
     # -- screens --------------------------------------------------------------------------------
 
@@ -117,8 +124,8 @@ class GltuiApp(App[int]):
 
     def _update_screen(self, *, full: bool, queue: bool = False) -> None:
         """Bring the visible screen up to date; the others catch up when they are shown."""
-        if full or self.last_summary is None:
-            self.last_summary = self.session.summary()
+        if full or self._summary is None:
+            self._summary = self.session.summary()
         screen = self.screen
         if isinstance(screen, DashboardScreen):
             screen.update_all() if full else screen.update_progress()
@@ -138,27 +145,18 @@ class GltuiApp(App[int]):
         self._cancel.clear()
         self.live.worker, self.live.error = "running", None
         self.live.phase = None
-        self._worker = self.drive(self.live.oracle)
+        self._worker = self.drive()
         self.refresh_title()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="engine")
-    def drive(self, oracle: bool) -> str:
+    def drive(self) -> str:
         from gltui import engine  # torch loads here, in the worker thread
         from gltui.project import Project
 
         project = Project.open(self.session.path)  # one connection per thread
-        options = engine.RunOptions(oracle=oracle, device=self.device, cancel=self._cancel.is_set)
-
-        def on_event(event) -> None:
-            # The oracle switch is latched here, in the worker, at every event but the start of
-            # a label phase: the engine reads it twice across that boundary and must see one value.
-            if not (type(event).__name__ == "PhaseStarted" and event.phase == "label"):
-                options.oracle = self.live.oracle
-            message = m.from_engine(event)
-            if message is not None:
-                self.post_message(message)
-
-        options.on_event = on_event
+        options = engine.RunOptions(oracle=lambda: self.live.oracle, device=self.device,
+                                    cancel=self._cancel.is_set,
+                                    on_event=lambda event: self.post_message(m.EngineEvent(event)))
         try:
             outcome = engine.Runner(project, self.session.run, options).drive()
         except engine.Cancelled:
@@ -172,27 +170,24 @@ class GltuiApp(App[int]):
         self.post_message(m.DriveEnded(outcome))
         return outcome
 
-    def on_phase_changed(self, msg: m.PhaseChanged) -> None:
-        self.live.phase_changed(msg.round, msg.phase)
-        self._update_screen(full=True)
-
-    def on_epoch_progress(self, msg: m.EpochProgress) -> None:
-        self.live.epoch_done(msg)
-        self._update_screen(full=False)
-
-    def on_score_progress(self, msg: m.ScoreProgress) -> None:
-        self.live.chunk_done(msg)
-        self._update_screen(full=False)
-
-    def on_round_done(self, msg: m.RoundDone) -> None:
-        self.live.round_done(msg, self.show_timing)
-        self._update_screen(full=True)
-
-    def on_queue_arrived(self, msg: m.QueueArrived) -> None:
-        self._update_screen(full=True)
-
-    def on_run_finished(self, msg: m.RunFinished) -> None:
-        self.notify(f"The run is done: {msg.reason}", title="Run done", timeout=8)
+    def on_engine_event(self, message: m.EngineEvent) -> None:
+        event = message.event
+        if isinstance(event, ev.PhaseStarted):
+            self.live.phase_changed(event.round, event.phase)
+            self._update_screen(full=True)
+        elif isinstance(event, ev.EpochDone):
+            self.live.epoch_done(event)
+            self._update_screen(full=False)
+        elif isinstance(event, ev.ChunkDone):
+            self.live.chunk_done(event)
+            self._update_screen(full=False)
+        elif isinstance(event, ev.RoundFinished):
+            self.live.round_done(event, self.show_timing)
+            self._update_screen(full=True)
+        elif isinstance(event, ev.QueueReady):
+            self._update_screen(full=True)
+        elif isinstance(event, ev.RunDone):
+            self.notify(f"The run is done: {event.reason}", title="Run done", timeout=8)
 
     def on_drive_ended(self, msg: m.DriveEnded) -> None:
         self.live.worker = "idle"
@@ -222,8 +217,9 @@ class GltuiApp(App[int]):
 
     # -- labels and the oracle ------------------------------------------------------------------
 
-    def queue_changed(self, pending: int, size: int) -> None:
+    def on_queue_changed(self, msg: m.QueueChanged) -> None:
         """The labeling screen committed a label, skip or undo."""
+        pending, size = msg.pending, msg.size
         if self._autostart_timer is not None:
             self._autostart_timer.stop()
             self._autostart_timer = None
@@ -232,8 +228,12 @@ class GltuiApp(App[int]):
                 self.start_drive()
             else:
                 self._autostart_timer = self.set_timer(self.autostart_delay, self.start_drive)
-        if self.last_summary is not None:
-            self.last_summary.n_queued = pending
+        if self._summary is not None:
+            self._summary.n_queued = pending
+
+    def on_summary_read(self, msg: m.SummaryRead) -> None:
+        """A screen read the summary afresh: the title and the banner show that one."""
+        self._summary = msg.summary
 
     def action_toggle_oracle(self) -> None:
         self.live.oracle = not self.live.oracle

@@ -6,8 +6,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
+from gltui.tui.messages import SummaryRead
 from gltui.tui.widgets.class_table import ClassTable
 from gltui.tui.widgets.curve_plot import CurvePlot
 from gltui.tui.widgets.progress_panel import ProgressPanel
@@ -15,28 +17,29 @@ from gltui.tui.widgets.run_panel import RunPanel
 from gltui.tui.widgets.title_bar import TitleBar
 
 
+def _box(id: str, title: str, content: Widget) -> Vertical:
+    """One bordered panel of the dashboard."""
+    box = Vertical(content, id=id, classes="box")
+    box.border_title = title
+    return box
+
+
 class DashboardScreen(Screen):
     def __init__(self) -> None:
         super().__init__(id="dashboard")
+        self.summary = None  # this run's summary, as update_all last read it
 
     def compose(self) -> ComposeResult:
         app = self.app
         yield TitleBar()
         with VerticalScroll(id="dash-body"):
             with Horizontal(id="dash-top"):
-                with Vertical(id="run-box", classes="box") as box:
-                    box.border_title = "Run"
-                    yield RunPanel()
-                with Vertical(id="progress-box", classes="box") as box:
-                    box.border_title = "Now"
-                    yield ProgressPanel(hz=app.progress_hz, show_timing=app.show_timing)
+                yield _box("run-box", "Run", RunPanel())
+                yield _box("progress-box", "Now",
+                           ProgressPanel(hz=app.progress_hz, show_timing=app.show_timing))
             with Horizontal(id="dash-bottom"):
-                with Vertical(id="curve-box", classes="box") as box:
-                    box.border_title = "Learning curves"
-                    yield CurvePlot()
-                with Vertical(id="class-box", classes="box") as box:
-                    box.border_title = "Labeled images per class"
-                    yield ClassTable()
+                yield _box("curve-box", "Learning curves", CurvePlot())
+                yield _box("class-box", "Labeled images per class", ClassTable())
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -55,8 +58,8 @@ class DashboardScreen(Screen):
         """Everything from the store: after a phase change, a round, a label."""
         app = self.app
         summaries = app.session.summaries()
-        mine = next(s for s in summaries if s.name == app.session.run)
-        app.last_summary = mine
+        mine = self.summary = next(s for s in summaries if s.name == app.session.run)
+        self.post_message(SummaryRead(mine))
         others = [s for s in summaries if s.name != mine.name]
         self.query_one(RunPanel).show(mine, others, app.live.oracle)
         self.query_one(ProgressPanel).show(app.live, mine, urgent=True)
@@ -65,5 +68,5 @@ class DashboardScreen(Screen):
 
     def update_progress(self, urgent: bool = False) -> None:
         """Only the live panel: epoch and chunk progress, throttled."""
-        if self.app.last_summary is not None:
-            self.query_one(ProgressPanel).show(self.app.live, self.app.last_summary, urgent=urgent)
+        if self.summary is not None:
+            self.query_one(ProgressPanel).show(self.app.live, self.summary, urgent=urgent)

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from gltui.tui.images import cell_aspect, fit_cells
+from gltui.tui.messages import QueueChanged
 from gltui.tui.widgets.guess_panel import GuessPanel
 from gltui.tui.widgets.queue_strip import QueueStrip
 from gltui.tui.widgets.thumbnail import Thumbnail
@@ -260,12 +261,12 @@ class LabelingScreen(Screen):
                 e.status, e.label = "pending", None
                 self.cursor = i
         self.show()
-        self.app.queue_changed(self.pending(), len(self.entries))
+        self.post_message(QueueChanged(self.pending(), len(self.entries)))
 
     def _advance(self) -> None:
         self.cursor = self._next_pending(self.cursor)
         self.show()
-        self.app.queue_changed(self.pending(), len(self.entries))
+        self.post_message(QueueChanged(self.pending(), len(self.entries)))
 
     def action_move(self, step: int) -> None:
         if self.entries:
