@@ -85,9 +85,24 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def auto_preset(channels: int) -> str:
+    """What `auto` means, as in the paper: the MNIST set-up for grey images, CIFAR-10's for colour."""
+    return "mnist" if channels == 1 else "cifar10"
+
+
 def input_shape(preset: str | None, channels: int) -> tuple[int, int, int]:
     """The shape a mixed dataset is converted to: the preset's, else by its first image."""
-    return PRESETS[preset or ("mnist" if channels == 1 else "cifar10")]["shape"]
+    return PRESETS[preset or auto_preset(channels)]["shape"]
+
+
+def resolve_auto(what: str, value: str, choices, channels: int, noun: str | None = None) -> str:
+    """`value`, or for "auto" the preset's `what` ("model" or "augment") for this channel count;
+    a value not in `choices` is a ValueError naming them."""
+    if value == "auto":
+        return PRESETS[auto_preset(channels)][what]
+    if value not in choices:
+        raise ValueError(f"unknown {noun or what} {value!r}; choose auto or one of {', '.join(choices)}")
+    return value
 
 
 # Training profiles. `paper` follows the paper (Adam lr 0.01, patience 100); `quick` finishes a

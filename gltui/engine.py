@@ -62,16 +62,12 @@ class Cancelled(Exception):
 @dataclass
 class RunOptions:
     # Label queues from the dataset's own labels? Polled once per label phase, so a UI may switch
-    # it at any time (a plain bool is taken as a constant: RunOptions(oracle=True)).
+    # it at any time; a headless caller passes a constant (lambda: True).
     oracle: Callable[[], bool] = field(default=lambda: False)
     device: str | None = None  # overrides the run's config for this process only
     cancel: Callable[[], bool] = field(default=lambda: False)  # polled between epochs and chunks
     on_event: Callable[[Event], None] = field(default=lambda event: None)
     group: distributed.Group | None = None  # a distributed run: this process is its rank 0
-
-    def __post_init__(self):
-        if isinstance(self.oracle, bool):
-            self.oracle = (lambda: True) if self.oracle else (lambda: False)
 
 
 class Runner:

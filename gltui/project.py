@@ -1,7 +1,7 @@
 """A project on disk: the folder, its database, its pixels, its runs. No torch, no Textual.
 
     PROJECT/
-      gltui.db          SQLite (store.py): items, runs, labels, queue, scores, rounds, events
+      gltui.db          SQLite (gltui/store/): items, runs, labels, queue, scores, rounds, events
       pixels.npy        every image, uint8 N×C×H×W, row i == items.id i; memory-mapped on open
       checkpoints/      per run: a model per round, the training checkpoint of the round under way,
                         and the run's lock file

@@ -158,6 +158,9 @@ def drive(project: Project, name: str, knobs: Knobs = Knobs(), *, seed: int | No
     """Create or resume a run and drive it until it is done ("done") or waits for a person at
     the label phase ("label"). Raises ProjectError on bad input and RunLocked when another process
     drives the run, in both cases before anything is written."""
+    from gltui import faults
+
+    faults.check()  # a malformed test fault is refused before anything is written
     if group is None:
         check_device(device)
     else:

@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 from kornia.geometry.transform import get_affine_matrix2d
 
+from gltui.config import resolve_auto
+
 
 @dataclass(frozen=True)
 class AugmentSpec:
@@ -50,11 +52,7 @@ PRESETS: dict[str, AugmentSpec | None] = {
 
 def resolve_preset(preset: str, channels: int) -> str:
     """'auto' follows the paper: digit distortions for grey images, the colour set otherwise."""
-    if preset == "auto":
-        return "digits" if channels == 1 else "colour"
-    if preset not in PRESETS:
-        raise ValueError(f"unknown augmentation {preset!r}; choose auto or one of {', '.join(PRESETS)}")
-    return preset
+    return resolve_auto("augment", preset, PRESETS, channels, noun="augmentation")
 
 
 class Augment:

@@ -17,6 +17,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from gltui.config import resolve_auto
+
 
 def _glorot_(module: nn.Module, generator: torch.Generator | None) -> None:
     """Keras defaults: Glorot-uniform kernels, zero biases (PyTorch's default is Kaiming-uniform).
@@ -122,11 +124,7 @@ MODELS: dict[str, Callable[[int, tuple[int, int], int], nn.Module]] = {
 
 def resolve_model_name(name: str, in_channels: int) -> str:
     """'auto' picks the paper's pairing: the MNIST net for grey images, the CIFAR net for colour."""
-    if name == "auto":
-        return "mnist" if in_channels == 1 else "cifar"
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose auto or one of {', '.join(MODELS)}")
-    return name
+    return resolve_auto("model", name, MODELS, in_channels)
 
 
 def build_model(

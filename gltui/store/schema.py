@@ -10,7 +10,6 @@ import json
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2
 SPLITS = ("pool", "val", "test")
 PHASES = ("label", "train", "evaluate", "score", "query", "done")
 SOURCES = ("seed", "oracle", "human")
@@ -129,5 +128,6 @@ def _migration_2(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE runs SET config = ? WHERE name = ?", (stored_config(config), name))
 
 
+# Append a migration to change the schema; never edit or reorder one that has been released.
 MIGRATIONS = [_migration_1, _migration_2]
-assert len(MIGRATIONS) == SCHEMA_VERSION
+SCHEMA_VERSION = len(MIGRATIONS)
