@@ -21,7 +21,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from gltui.config import PRESETS, PROFILES, STRATEGIES, Config, input_shape
+from gltui.config import PERSON_SCHEDULE, PRESETS, PROFILES, STRATEGIES, Config, input_shape
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment")
 
@@ -276,6 +276,8 @@ def cmd_init(args) -> int:
     warning = None
     if classes:
         dataset, warning = dataset.with_classes(classes)
+    if not dataset.fully_labeled and args.schedule is None:
+        config.loop.schedule = PERSON_SCHEDULE  # a person labels: queues sized for a sitting
     project = Project.init(
         args.project, dataset, config, val_size=args.val_size, initial=args.initial,
         stratified=args.stratified, strategy=config.score.strategy, force=args.force,

@@ -38,6 +38,13 @@ class ScoreConfig:
     candidates: int = 0  # score a random subset of this many pool images (0 = the whole pool)
 
 
+# A person's project (images without labels) gets queues of one size, sized for a sitting,
+# instead of the paper's doubling (20 -> 40 -> 80 -> 160 ...), which hands a person ever longer
+# queues and ever longer waits. Oracle experiments keep doubling. docs/results/schedule.md
+# measures what it costs in labels.
+PERSON_SCHEDULE = "fixed:40"
+
+
 @dataclass
 class LoopConfig:
     schedule: str = "exponential"  # exponential (label as many as labeled: the paper) | fixed:N

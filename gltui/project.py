@@ -171,8 +171,8 @@ class Project:
             # A person's project (images without labels) has no validation split unless asked:
             # the labels they bring are theirs to train on. With every label known (an oracle
             # experiment): 10% of the images, at least 100 and at most 5,000.
-            person = len(labeled_train) < n_train
-            val_size = 0 if person else int(min(5000, max(100, len(labeled_train) // 10)))
+            val_size = (int(min(5000, max(100, len(labeled_train) // 10)))
+                        if dataset.fully_labeled else 0)
         val_size = min(val_size, len(labeled_train))
         if initial < 1:
             raise ProjectError(f"--initial {initial}: the seed set needs at least 1 image")

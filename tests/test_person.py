@@ -12,6 +12,7 @@ import pytest
 
 from conftest import SAMPLE_MNIST
 from gltui.cli import main
+from gltui.config import PERSON_SCHEDULE
 from gltui.project import Project
 
 CLASSES = ",".join(str(d) for d in range(10))
@@ -65,6 +66,8 @@ def test_unlabeled_mixed_folder_starts_from_nothing(photos, tmp_path, capsys):
         assert not project.has_true_labels()
         main_run = project.summary("main")
         assert (main_run.phase, main_run.n_labeled, main_run.n_queued) == ("label", 0, 20)
+        # A person's queues are sized for a sitting, not doubled.
+        assert project.run_config("main").loop.schedule == PERSON_SCHEDULE
     finally:
         project.close()
 
@@ -117,6 +120,16 @@ def test_npz_with_images_only_and_a_classes_file(tmp_path, digits, capsys):
         assert project.classes == [f"digit-{d}" for d in range(10)]
         assert project.summary("main").n_queued == 20
     finally:
+        project.close()
+    # An explicit --schedule stands; with true labels (an oracle experiment) doubling stays.
+    np.savez(tmp_path / "labeled.npz", x=images[:200], y=digits[1][:200])
+    for data, extra, want in ((npz, ["--schedule", "exponential", "--classes-file", str(names)],
+                               "exponential"),
+                              (tmp_path / "labeled.npz", [], "exponential")):
+        other = tmp_path / f"q{len(extra)}"
+        assert main(["init", str(other), "--data", f"npz:{data}", *extra]) == 0
+        project = Project.open(other)
+        assert project.run_config("main").loop.schedule == want
         project.close()
 
 

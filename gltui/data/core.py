@@ -101,6 +101,13 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def fully_labeled(self) -> bool:
+        """Every training image has a known label (an oracle can label any queue); else the
+        images are a person's to label."""
+        labels = self.train.labels
+        return labels is not None and bool(len(labels)) and bool((labels >= 0).all())
+
     def with_test(self, test: "Dataset") -> "Dataset":
         """This dataset with `test`'s images (its own train split) as the test split (`--test`)."""
         if test.train.images.shape[1:] != self.train.images.shape[1:]:
