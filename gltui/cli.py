@@ -4,7 +4,10 @@ TUI (imported only then) for interactive work.
     gltui init PROJECT --data SPEC [--test SPEC] [--val-size N] [--initial N] [--profile P] ...
     gltui run PROJECT [--oracle] [--run NAME] [--strategy S] [--max-rounds N] [--budget N] ...
     gltui status PROJECT [--json]
-    gltui export PROJECT --format csv|jsonl|imagefolder --out PATH [--run NAME]
+    gltui export PROJECT --format csv|jsonl|imagefolder|labelstudio|model --out PATH [--run NAME]
+                 [--with-predictions [--min-confidence P]] [--originals] [--round R]
+    gltui predict PROJECT [--run NAME] [--round R]
+    gltui add PROJECT --data SPEC
     gltui report PROJECT --out DIR
     gltui PROJECT                 the TUI on that project
     gltui --oracle / gltui        headless run / TUI on the bundled sample project
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from gltui.config import PERSON_SCHEDULE, PRESETS, PROFILES, STRATEGIES, Config, input_shape
 
-COMMANDS = ("init", "run", "status", "export", "report", "experiment")
+COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add")
 
 
 class UsageError(Exception):
@@ -155,12 +158,39 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--json", action="store_true")
     parsers["status"] = p
 
-    p = _Parser(prog="gltui export", description="Write a run's labeled set.")
+    p = _Parser(prog="gltui export",
+                description="Write a run's labeled set (with its predictions for the rest), a "
+                "Label Studio import file, or the round model.")
     p.add_argument("project", type=Path)
-    p.add_argument("--format", required=True, choices=("csv", "jsonl", "imagefolder"))
+    p.add_argument("--format", required=True,
+                   choices=("csv", "jsonl", "imagefolder", "labelstudio", "model"))
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--run", default="main")
+    p.add_argument("--with-predictions", action="store_true",
+                   help="also the unlabeled images, labeled by `gltui predict` (source predicted)")
+    p.add_argument("--min-confidence", type=_probability, default=0.0, metavar="P",
+                   help="leave out predictions below probability P (0-1)")
+    p.add_argument("--originals", action="store_true",
+                   help="imagefolder: copy the original files (folder: data), not the pixels")
+    p.add_argument("--document-root", type=Path,
+                   help="labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT (default /)")
+    p.add_argument("--round", type=int, help="model: the round (default: the latest finished)")
     parsers["export"] = p
+
+    p = _Parser(prog="gltui predict",
+                description="Class, probability and rde score of every unlabeled pool image, by "
+                "the round model; stored in the project for `export --with-predictions`.")
+    p.add_argument("project", type=Path)
+    p.add_argument("--run", default="main")
+    p.add_argument("--round", type=int, help="the round's model (default: the latest finished)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
+    parsers["predict"] = p
+
+    p = _Parser(prog="gltui add", description="Add images to a project's pool (converted to its "
+                "input shape; exact duplicates skipped).")
+    p.add_argument("project", type=Path)
+    p.add_argument("--data", required=True, help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE | npy:FILE")
+    parsers["add"] = p
 
     p = _Parser(prog="gltui report", description="Learning curves and figures as report.md.")
     p.add_argument("project", type=Path)
@@ -361,6 +391,16 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a probability in [0, 1]")
+    return value
+
+
 def cmd_export(args) -> int:
     from gltui.export import export
     from gltui.project import Project
@@ -368,10 +408,47 @@ def cmd_export(args) -> int:
     project = Project.open(args.project)
     try:
         project.require_run(args.run)
-        n = export(project, args.run, args.format, args.out)
+        n = export(project, args.run, args.format, args.out,
+                   with_predictions=args.with_predictions, min_confidence=args.min_confidence,
+                   originals=args.originals, document_root=args.document_root, round=args.round)
     finally:
         project.close()
-    print(f"exported {n} labeled images of run {args.run!r} to {args.out}")
+    if args.format == "model":
+        print(f"exported the round model of run {args.run!r} to {args.out} (load it with "
+              f"gltui.load_model({str(args.out)!r}))")
+    else:
+        print(f"exported {n} images of run {args.run!r} to {args.out}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from gltui.project import Project
+    from gltui.runs import check_device
+
+    check_device(args.device)
+    project = Project.open(args.project)
+    try:
+        from gltui.predict import predict  # torch: loaded only to predict
+
+        outcome = predict(project, args.run, args.round, device=args.device)
+    finally:
+        project.close()
+    print(outcome.line())
+    return 0
+
+
+def cmd_add(args) -> int:
+    from gltui.add import add_images
+    from gltui.project import Project
+
+    project = Project.open(args.project)
+    try:
+        outcome = add_images(project, args.data)
+    finally:
+        project.close()
+    if outcome.note:
+        print(f"gltui: {outcome.note}", file=sys.stderr)
+    print(outcome.line())
     return 0
 
 
@@ -483,6 +560,8 @@ COMMAND_FUNCS = {
     "export": cmd_export,
     "report": cmd_report,
     "experiment": cmd_experiment,
+    "predict": cmd_predict,
+    "add": cmd_add,
     "main": cmd_main,
 }
 

@@ -1,50 +1,128 @@
-"""Export a run's labeled set: csv, jsonl, or an imagefolder that torchvision's ImageFolder reads.
+"""Export a run's labels (and, with --with-predictions, the model's predictions for the rest):
+csv, jsonl, an ImageFolder, a Label Studio import file, or the round model.
 
-Each row: item name, class name, source (seed | oracle | human), round, time. No torch.
+Every row says where its label came from: seed (the run's seed set, labels.csv labels included),
+oracle, human, or predicted (`gltui predict`, for images the run has not labeled; its
+probability is `confidence`, its rde score `rde`). Row fields:
+
+    file        the item's file name as the project knows it (relative to a folder: dataset)
+    label       the class name
+    source      seed | oracle | human | predicted
+    confidence  the predicted class's probability (predicted rows only)
+    rde         the image's rde score in bits (predicted rows only)
+    round       the round the label was given in, or the round whose model predicted it
+    time        when (seconds since the epoch)
+    item        the item id (the row of the project's pixels.npy)
+
+The csv starts with `file,label`, so copied into a folder: dataset as labels.csv it is read back
+by `gltui init --data folder:DIR`. Files are written beside the target and renamed into place;
+an existing target that is not empty is refused. Nothing here imports torch except the model
+format (gltui/modelfile.py).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import shutil
 from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
 
 from gltui.data import save_image
-from gltui.fsio import atomic_folder, atomic_write_text
+from gltui import faults
+from gltui.fsio import atomic_folder, atomic_write
 from gltui.project import Project, ProjectError
 
-FIELDS = ("item", "name", "label", "class", "source", "round", "time")
+FORMATS = ("csv", "jsonl", "imagefolder", "labelstudio", "model")
+FIELDS = ("file", "label", "source", "confidence", "rde", "round", "time", "item")
+FOLDER_FORMATS = ("imagefolder", "model")
+# Label Studio: the names of the labeling config's tags the results refer to (README shows the
+# config: <Image name="image" value="$image"/> <Choices name="label" toName="image">).
+LS_IMAGE, LS_CHOICES = "image", "label"
+LS_LOCAL_FILES = "/data/local-files/?d="
 
 
-def export(project: Project, run: str, fmt: str, out: Path) -> int:
-    """Write the export to `out` (a file for csv/jsonl, a folder for imagefolder); returns the
-    number of labeled images. Written beside `out` first and renamed into place."""
-    rows = [dict(zip(FIELDS, r)) for r in project.store.labeled_detail(run)]
+def export(project: Project, run: str, fmt: str, out: Path, *, with_predictions: bool = False,
+           min_confidence: float = 0.0, originals: bool = False,
+           document_root: Path | None = None, round: int | None = None) -> int:
+    """Write the export to `out` (a file for csv/jsonl/labelstudio, a folder for imagefolder and
+    model); returns the number of rows (images) written. Bad input raises ProjectError before
+    anything is written."""
     out = Path(out)
-    if out.exists() and fmt == "imagefolder" and (not out.is_dir() or any(out.iterdir())):
-        raise ProjectError(f"{out}: exists and is not an empty folder; choose a new --out")
-    if out.is_dir() and fmt != "imagefolder":
-        raise ProjectError(f"{out}: is a folder; give a file path for --format {fmt}")
+    if fmt not in FORMATS:
+        raise ProjectError(f"unknown export format {fmt!r}; use {', '.join(FORMATS)}")
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ProjectError(f"--min-confidence {min_confidence:g}: give a probability in [0, 1]")
+    _check_target(out, fmt)
+    project.require_run(run)
+    if fmt == "model":
+        from gltui.modelfile import write_model  # torch: only for this format
+
+        write_model(project, run, out, round)
+        return 1
+    rows = export_rows(project, run, with_predictions=with_predictions,
+                       min_confidence=min_confidence)
+    if originals and fmt != "imagefolder":
+        raise ProjectError("--originals goes with --format imagefolder")
+    sources = None
+    if originals or fmt == "labelstudio":
+        sources = _originals(project, rows, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        atomic_write_text(out, _csv(rows))
+        _write_text(out, _csv(rows))
     elif fmt == "jsonl":
-        atomic_write_text(out, "".join(json.dumps(r) + "\n" for r in rows))
+        _write_text(out, "".join(json.dumps(r) + "\n" for r in rows))
     elif fmt == "imagefolder":
-        with atomic_folder(out) as tmp:
-            for r in rows:
-                folder = tmp / _safe(r["class"])
-                folder.mkdir(exist_ok=True)
-                stem = _safe(Path(r["name"]).stem if "/" not in r["name"] else r["name"].replace("/", "_"))
-                save_image(project.image(r["item"]), folder / f"{stem}-{r['item']}.png")
+        _imagefolder(project, rows, out, sources)
     else:
-        raise ProjectError(f"unknown export format {fmt!r}; use csv, jsonl or imagefolder")
+        root = Path(document_root or "/").expanduser().resolve()
+        tasks = label_studio_tasks(project, run, rows, sources, root)
+        _write_text(out, json.dumps(tasks, indent=1) + "\n")
     return len(rows)
 
 
-def _csv(rows: list[dict]) -> str:
-    import io
+def export_rows(project: Project, run: str, *, with_predictions: bool = False,
+                min_confidence: float = 0.0) -> list[dict]:
+    """The run's active labels (in the order given), then, with predictions, one row per
+    unlabeled pool image the run's prediction pass covers whose confidence is at least
+    `min_confidence`."""
+    rows = [{"file": name, "label": cls, "source": source, "confidence": None, "rde": None,
+             "round": rnd, "time": t, "item": item}
+            for item, name, _, cls, source, rnd, t in project.store.labeled_detail(run)]
+    if not with_predictions:
+        return rows
+    found = project.store.predictions(run)
+    if found is None:
+        raise ProjectError(f"run {run!r} has no predictions yet; make them with "
+                           f"`gltui predict {project.path} --run {run}`")
+    labeled = {r["item"] for r in rows}
+    keep = np.asarray([i not in labeled for i in found.items.tolist()], dtype=bool)
+    keep &= found.probs >= min_confidence
+    items = found.items[keep]
+    names = project.store.item_names(items)
+    started = project.store.predict_pass(run)
+    for item, label, prob, score in zip(items.tolist(), found.labels[keep].tolist(),
+                                        found.probs[keep].tolist(), found.scores[keep].tolist()):
+        rows.append({"file": names[item], "label": project.classes[label], "source": "predicted",
+                     "confidence": round(prob, 6), "rde": round(score, 6), "round": found.round,
+                     "time": started.created_at, "item": item})
+    return rows
 
+
+def _check_target(out: Path, fmt: str) -> None:
+    if fmt in FOLDER_FORMATS:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise ProjectError(f"{out}: exists and is not an empty folder; choose a new --out")
+    elif out.is_dir():
+        raise ProjectError(f"{out}: is a folder; give a file path for --format {fmt}")
+    elif out.exists() and out.stat().st_size > 0:
+        raise ProjectError(f"{out}: exists and is not empty; choose a new --out")
+
+
+def _csv(rows: list[dict]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -52,6 +130,79 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def _originals(project: Project, rows: list[dict], fmt: str) -> dict[int, Path]:
+    from gltui.add import original_paths
+
+    items = np.asarray([r["item"] for r in rows], dtype=np.int64)
+    found = original_paths(project, items, {r["item"]: r["file"] for r in rows})
+    missing = [r["item"] for r in rows if r["item"] not in found]
+    if missing:
+        what = "--format labelstudio" if fmt == "labelstudio" else "--originals"
+        raise ProjectError(f"{what} needs the original image files, which only folder: data "
+                           f"has ({project.meta.get('spec')}); export --format imagefolder "
+                           "without --originals instead")
+    return found
+
+
+def _imagefolder(project: Project, rows: list[dict], out: Path,
+                 sources: dict[int, Path] | None) -> None:
+    """CLASS/STEM-ITEM.png of the project's pixels, or with `sources` a copy of each original file
+    (its own extension). Predicted rows go to the same class folders: the csv/jsonl say which."""
+    with atomic_folder(out) as tmp:
+        for r in rows:
+            folder = tmp / _safe(r["label"])
+            folder.mkdir(exist_ok=True)
+            stem = _safe(str(Path(r["file"]).with_suffix("")).replace("/", "_"))
+            if sources is not None:
+                src = sources[r["item"]]
+                shutil.copyfile(src, folder / f"{stem}-{r['item']}{src.suffix.lower()}")
+            else:
+                save_image(project.image(r["item"]), folder / f"{stem}-{r['item']}.png")
+        faults.point("export")  # test faults: the folder is built, not yet swapped in
+
+
+def label_studio_tasks(project: Project, run: str, rows: list[dict], sources: dict[int, Path],
+                       document_root: Path) -> list[dict]:
+    """Label Studio's JSON import format: one task per image, `data.image` the original file as
+    Label Studio's local-files URL (/data/local-files/?d=PATH, PATH relative to its
+    LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, here `document_root`); the run's labels as
+    `annotations`, the predictions as `predictions` (pre-annotations) with their `score` and the
+    `model_version` that made them, each result a `choices` value for an image classification
+    config."""
+    tasks = []
+    for r in rows:
+        path = sources[r["item"]]
+        try:
+            rel = path.relative_to(document_root)
+        except ValueError:
+            raise ProjectError(f"{path}: not under --document-root {document_root}; give the "
+                               "folder Label Studio serves local files from") from None
+        result = [{"from_name": LS_CHOICES, "to_name": LS_IMAGE, "type": "choices",
+                   "value": {"choices": [r["label"]]}}]
+        task = {"data": {LS_IMAGE: LS_LOCAL_FILES + quote(rel.as_posix(), safe="/"),
+                         "gltui_item": r["item"], "file": r["file"]}}
+        if r["source"] == "predicted":
+            task["predictions"] = [{
+                "model_version": f"gltui {project.path.name} run {run} round {r['round']}",
+                "score": r["confidence"],
+                "result": result,
+            }]
+        else:
+            task["annotations"] = [{"result": result, "ground_truth": r["source"] == "oracle"}]
+        tasks.append(task)
+    return tasks
+
+
+def _write_text(out: Path, text: str) -> None:
+    """fsio's atomic write of `text`, with the test fault point `export` between the written
+    temporary file and its rename into place."""
+    def write(fh) -> None:
+        fh.write(text.encode("utf-8"))
+        fh.flush()
+        faults.point("export")
+
+    atomic_write(out, write)
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "_"
-

@@ -9,6 +9,9 @@ Honoured only under an explicit switch, so a leftover variable cannot kill a rea
                               epoch:n  after the n-th epoch checkpoint of this process (n = 1 if
                                        omitted); chunk:n likewise after a saved scoring chunk
                               label    inside the oracle's label transaction, before its commit
+                              add:S    `gltui add` after step S: written (the new pixels file),
+                                       renamed (it replaced pixels.npy), inserted (the items,
+                                       inside their transaction, before its commit)
   GLTUI_FAULT_SIGNAL=INT      send SIGINT (what Ctrl-C sends) instead of SIGKILL
 
 When the switch is on and GLTUI_FAULT is set, one warning line goes to stderr (once per process);
@@ -27,6 +30,7 @@ from gltui.store import PHASES
 
 SWITCH, FAULT, SIGNAL = "GLTUI_TEST_FAULTS", "GLTUI_FAULT", "GLTUI_FAULT_SIGNAL"
 COUNTED = ("epoch", "chunk")  # points that recur: the n-th occurrence in this process fires
+ADD_POINTS = ("written", "renamed", "inserted")  # `gltui add`'s steps (gltui/add.py)
 _SIGNALS = {"": signal.SIGKILL, "KILL": signal.SIGKILL, "INT": signal.SIGINT}
 
 
@@ -81,9 +85,12 @@ def _plan(switch: str, fault: str, sig: str) -> tuple[str, int, signal.Signals] 
         plan = (fault, 0)
     elif kind == "label" and not colon:
         plan = (fault, 0)
+    elif kind == "add" and arg in ADD_POINTS:
+        plan = (fault, 0)
     else:
         raise FaultSpecError(f"{FAULT}={fault}: not a fault point; use phase:P (P one of "
-                             f"{', '.join(phases)}), epoch:n, chunk:n or label")
+                             f"{', '.join(phases)}), epoch:n, chunk:n, label or add:S (S one "
+                             f"of {', '.join(ADD_POINTS)})")
     if sig not in _SIGNALS:
         raise FaultSpecError(f"{SIGNAL}={sig}: use INT or KILL")
     print(f"gltui: test fault injection active ({FAULT}={fault}"

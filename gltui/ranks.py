@@ -88,7 +88,7 @@ class ScoreCall(RankCall):
             model = model_with(self.weights, self.model_name, self.shape, self.num_classes, device)
         mine = self.todo if group is None else distributed.shard(self.todo, group)
         local = scoring.score_chunks(
-            model, _Gather(pixels, self.candidates), self.strategy,
+            model, ItemRows(pixels, self.candidates), self.strategy,
             augment=make_augment(self.augment, self.shape[0]), device=device,
             skip=set(range(self.n_chunks)) - set(mine), cancel=cancel if group is None else None,
             k=self.k, seed=self.seed, chunk_size=self.chunk_size, forward_batch=self.forward_batch,
@@ -124,7 +124,7 @@ def model_with(weights: dict, model_name: str, shape: tuple, num_classes: int,
     return model.to(device).eval()
 
 
-class _Gather:
+class ItemRows:
     """Rows of the pixel memmap by item id, read chunk by chunk: the pool is never copied whole."""
 
     def __init__(self, pixels: np.ndarray, items: np.ndarray):

@@ -155,13 +155,13 @@ def test_export_csv_and_jsonl_match_the_store(finished_project, tmp_path):
     assert main(["export", str(finished_project), "--format", "csv", "--out",
                  str(tmp_path / "l.csv")]) == 0
     rows = list(csv.DictReader(open(tmp_path / "l.csv")))
-    assert {r["name"]: r["class"] for r in rows} == expected
+    assert {r["file"]: r["label"] for r in rows} == expected
     assert {r["source"] for r in rows} == {"seed", "oracle"}
     assert len(rows) == 40
     assert main(["export", str(finished_project), "--format", "jsonl", "--out",
                  str(tmp_path / "l.jsonl")]) == 0
     records = [json.loads(line) for line in open(tmp_path / "l.jsonl")]
-    assert {r["name"]: r["class"] for r in records} == expected
+    assert {r["file"]: r["label"] for r in records} == expected
 
 
 def test_export_imagefolder_reimports_with_the_same_labels(finished_project, tmp_path):

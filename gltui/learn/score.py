@@ -130,6 +130,35 @@ def score_chunks(
     large chunk does not need the memory of chunk_size x k activations at once; the default suits
     the device. Scores are a function of (seed, chunk_index, chunk_size, forward_batch, k).
     """
+    return _chunks(model, images, strategy, k=k, augment=augment, seed=seed, chunk_size=chunk_size,
+                   device=device, skip=skip, cancel=cancel, forward_batch=forward_batch)
+
+
+def predict_chunks(
+    model: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    *,
+    k: int,
+    augment: Augment,
+    seed: int,
+    chunk_size: int,
+    device: str | torch.device = "cpu",
+    skip: Container[int] = (),
+    cancel: Callable[[], bool] | None = None,
+    forward_batch: int | None = None,
+) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Yield (chunk_index, start, (classes int64, probabilities float32, rde float32)) per chunk:
+    score_chunks' rde pass (the same loop, the same draws: its rde scores are those scores) plus
+    each image's predicted class and that class's probability from the un-augmented image's
+    float32 forward (no autocast: what a loaded model export computes on uint8 / 255)."""
+    return _chunks(model, images, "rde", k=k, augment=augment, seed=seed, chunk_size=chunk_size,
+                   device=device, skip=skip, cancel=cancel, forward_batch=forward_batch,
+                   predict=True)
+
+
+def _chunks(model, images, strategy: str, *, k, augment, seed, chunk_size, device, skip, cancel,
+            forward_batch, predict: bool = False) -> Iterator[tuple]:
+    """The chunk loop behind score_chunks and predict_chunks."""
     strat = get_strategy(strategy)
     device = resolve_device(device)
     if chunk_size < 1:
@@ -159,18 +188,24 @@ def score_chunks(
                 continue
             x = next(loader)
             yield chunk_index, start, _score_chunk(model, x, strat, copies, k, augment, g, per_forward,
-                                                   autocast)
+                                                   autocast, predict)
     finally:
         if loader is not None:
             loader.close()
 
 
-def _score_chunk(model, x, strat, copies, k, augment, g, per_forward, autocast) -> np.ndarray:
-    """One chunk's scores: uint8 images `x` on the device, in forwards of `per_forward` images."""
-    parts = []
+def _score_chunk(model, x, strat, copies, k, augment, g, per_forward, autocast, predict=False):
+    """One chunk's scores: uint8 images `x` on the device, in forwards of `per_forward` images.
+    With `predict`, (classes, probabilities, scores): the un-augmented forward draws nothing
+    from `g`, so the scores stay those of the plain pass."""
+    parts, classes, top = [], [], []
     with torch.inference_mode():
         for s in range(0, len(x), per_forward):
             xb = to_float(x[s:s + per_forward])
+            if predict:
+                p, c = model(xb).float().softmax(-1).max(-1)
+                top.append(p)
+                classes.append(c)
             if strat.augmented and k > 0:
                 # (k*b, C, H, W), copy-major: row j*b + i is copy j of image i. Augmented
                 # outside autocast: sampling coordinates in bf16 would be off by a pixel.
@@ -180,7 +215,10 @@ def _score_chunk(model, x, strat, copies, k, augment, g, per_forward, autocast) 
             logits = logits.float()  # softmax and entropy in float32 even under bf16
             probs = logits.softmax(-1).view(copies, -1, logits.shape[-1])
             parts.append(strat.reduce(probs))
-    return torch.cat(parts).cpu().numpy().astype(np.float32, copy=False)
+    scores = torch.cat(parts).cpu().numpy().astype(np.float32, copy=False)
+    if not predict:
+        return scores
+    return (torch.cat(classes).cpu().numpy().astype(np.int64), torch.cat(top).cpu().numpy(), scores)
 
 
 def score_all(model: nn.Module | None, images: np.ndarray | torch.Tensor, strategy: str, **kw) -> np.ndarray:

@@ -17,6 +17,8 @@ Tables (schema as code in schema.py):
   scores   per run, round and chunk: float32 blob of scores, committed as each chunk finishes
   rounds   per run and round: n_labeled, accuracies, epochs, timings, class histogram
   events   the audit log: phase changes, labels, undo, skip, config changes
+  predict_passes, predictions   `gltui predict`: per run, class, probability and rde
+           score of every unlabeled pool image, committed per chunk (predictions.py)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 from gltui.store.connection import Connection, StoreError
 from gltui.store.items import ItemsMixin
 from gltui.store.labels import LabelsMixin
+from gltui.store.predictions import PredictionsMixin
 from gltui.store.queries import QUERIES
 from gltui.store.rows import QueueEntry, RoundRow, RunRow
 from gltui.store.runs import RunsMixin
@@ -34,7 +37,7 @@ __all__ = ["PHASES", "QUERIES", "SCHEMA_VERSION", "SOURCES", "SPLITS", "QueueEnt
            "RunRow", "Store", "StoreError"]
 
 
-class Store(ItemsMixin, RunsMixin, LabelsMixin, ScoringMixin, Connection):
+class Store(ItemsMixin, RunsMixin, LabelsMixin, ScoringMixin, PredictionsMixin, Connection):
     """A connection to one project's database. Cheap to open; one per thread.
 
     One class to its callers, written by responsibility: connection.py (transactions,

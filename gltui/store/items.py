@@ -55,7 +55,7 @@ class ItemsMixin:
                 "INSERT INTO classes(id, name) VALUES (?, ?)", list(enumerate(classes))
             )
             self.conn.execute(f"DROP INDEX IF EXISTS {ITEMS_SPLIT_INDEX}")
-            first = self._one("SELECT coalesce(max(id) + 1, 0) FROM items")  # the rowid's end
+            first = self.item_end()  # the rowid's end
             inserted = self.conn.executemany(
                 "INSERT INTO items(id, name, split, true_label) VALUES (?, ?, ?, ?)",
                 _item_rows(first, names, splits, true_labels),
@@ -68,6 +68,35 @@ class ItemsMixin:
                 "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                 (ITEM_COUNTS_KEY, json.dumps(counts)),
             )
+
+    def append_items(self, first: int, names: Sequence[str], true_labels: np.ndarray,
+                     meta: dict[str, object], before_commit=None) -> None:
+        """Pool items added to a project (`gltui add`) with ids first, first+1, ..., the item
+        counts and `meta` updated, one event: one transaction. `first` must be the items' end
+        (their rows in pixels.npy were written before); anything else raises ValueError."""
+        true_labels = np.asarray(true_labels, dtype=np.int64)
+        with self.transaction():
+            end = self.item_end()
+            if end != first:
+                raise ValueError(f"items end at {end}, not {first}: the project changed meanwhile")
+            splits = np.full(len(true_labels), SPLITS.index("pool"), dtype=np.uint8)
+            self.conn.executemany(
+                "INSERT INTO items(id, name, split, true_label) VALUES (?, ?, ?, ?)",
+                _item_rows(first, names, splits, true_labels),
+            )
+            counts = {split: n for split, n in self.conn.execute(COUNT_ITEMS_SQL)}
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                [(ITEM_COUNTS_KEY, json.dumps(counts)),
+                 *((k, json.dumps(v)) for k, v in meta.items())],
+            )
+            self._event(None, "add", {"first": first, "n": int(len(true_labels))})
+            if before_commit is not None:  # the fault-injection tests kill the process here
+                before_commit()
+
+    def item_end(self) -> int:
+        """One past the largest item id: the number of rows of pixels.npy the items use."""
+        return self._one("SELECT coalesce(max(id) + 1, 0) FROM items")
 
     def classes(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM classes ORDER BY id")]

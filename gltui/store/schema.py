@@ -128,6 +128,22 @@ def _migration_2(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE runs SET config = ? WHERE name = ?", (stored_config(config), name))
 
 
+def _migration_predictions(db: sqlite_utils.Database) -> None:
+    """`gltui predict`: one prediction pass per run (the round model over the run's unlabeled
+    pool, candidates fixed when it starts) and its chunks, committed as each finishes."""
+    db["predict_passes"].create(
+        {"run": str, "round": int, "chunk_size": int, "n_chunks": int, "k": int,
+         "forward_batch": int, "candidates": bytes, "created_at": float},
+        pk="run",
+        not_null={"round", "chunk_size", "n_chunks", "k", "forward_batch", "candidates"},
+    )
+    db["predictions"].create(
+        # per chunk: predicted class (<i4), its probability and the rde score (<f4), one per item
+        {"run": str, "chunk": int, "start": int, "labels": bytes, "probs": bytes, "scores": bytes},
+        pk=("run", "chunk"),
+    )
+
+
 # Append a migration to change the schema; never edit or reorder one that has been released.
-MIGRATIONS = [_migration_1, _migration_2]
+MIGRATIONS = [_migration_1, _migration_2, _migration_predictions]
 SCHEMA_VERSION = len(MIGRATIONS)
