@@ -51,6 +51,11 @@ class LoopConfig:
     max_rounds: int = 0  # 0 = no limit
     budget: int = 0  # total labels (seed included); 0 = no limit
     target_accuracy: float = 0.0  # stop once validation accuracy reaches it; 0 = off
+    # Stabilizing predictions (Bloodgood & Vijay-Shanker 2009): stop once Cohen's kappa between
+    # consecutive rounds' predictions on the stop set is >= stable_kappa this many rounds in a row.
+    stable_rounds: int = 0  # 0 = off; needs no labels, so a person's project can use it
+    stable_kappa: float = 0.99  # the paper's threshold: at most ~1 % of the stop set still changes
+    stop_set: int = 1000  # images in the project's stop set (drawn once; whole pool if smaller)
 
 
 @dataclass

@@ -32,6 +32,7 @@ class Knobs:
     budget: int | None = None
     target_accuracy: float | None = None
     schedule: str | None = None
+    stop_when_stable: int | None = None
 
     @classmethod
     def of(cls, namespace) -> "Knobs":
@@ -42,6 +43,9 @@ class Knobs:
         if self.strategy is not None and self.strategy not in STRATEGIES:
             raise ProjectError(f"unknown strategy {self.strategy!r}; choose one of "
                                f"{', '.join(STRATEGIES)}")
+        if self.stop_when_stable is not None and self.stop_when_stable < 1:
+            raise ProjectError(f"--stop-when-stable {self.stop_when_stable}: give a number of "
+                               "rounds in a row, at least 1")
         if self.profile is not None and self.profile not in PROFILES:
             raise ProjectError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
 
@@ -56,6 +60,7 @@ _PLACES = {
     "budget": ("loop", "budget"),
     "target_accuracy": ("loop", "target_accuracy"),
     "schedule": ("loop", "schedule"),
+    "stop_when_stable": ("loop", "stable_rounds"),
 }
 # Knobs that define the protocol of a run's curve: changing one under an existing run would mix
 # two protocols in one curve. `gltui experiment` refuses such a change; `gltui run` allows it.

@@ -17,6 +17,8 @@ Tables (schema as code in schema.py):
   scores   per run, round and chunk: float32 blob of scores, committed as each chunk finishes
   rounds   per run and round: n_labeled, accuracies, epochs, timings, class histogram
   events   the audit log: phase changes, labels, undo, skip, config changes
+  sample_sets, audit_labels, set_predictions   the audit and stop sets, the project-wide audit
+           labels, and each round's predictions on the sets (sets.py)
   predict_passes, predictions   `gltui predict`: per run, class, probability and rde
            score of every unlabeled pool image, committed per chunk (predictions.py)
 """
@@ -32,12 +34,14 @@ from gltui.store.rows import QueueEntry, RoundRow, RunRow
 from gltui.store.runs import RunsMixin
 from gltui.store.schema import PHASES, SCHEMA_VERSION, SOURCES, SPLITS
 from gltui.store.scoring import ScoringMixin
+from gltui.store.sets import SetsMixin
 
 __all__ = ["PHASES", "QUERIES", "SCHEMA_VERSION", "SOURCES", "SPLITS", "QueueEntry", "RoundRow",
            "RunRow", "Store", "StoreError"]
 
 
-class Store(ItemsMixin, RunsMixin, LabelsMixin, ScoringMixin, PredictionsMixin, Connection):
+class Store(ItemsMixin, RunsMixin, LabelsMixin, ScoringMixin, PredictionsMixin, SetsMixin,
+            Connection):
     """A connection to one project's database. Cheap to open; one per thread.
 
     One class to its callers, written by responsibility: connection.py (transactions,

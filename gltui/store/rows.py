@@ -45,6 +45,9 @@ class RoundRow:
     profile: str | None
     finished_at: float | None
     class_hist: list[int] | None  # labeled images per class at the end of the round
+    # Cohen's kappa between this round's and the previous round's predictions on the stop set
+    # (store/sets.py); None for round 0 and where the project has no stop set.
+    stop_kappa: float | None = None
 
 
-ROUND_COLUMNS = tuple(f.name for f in fields(RoundRow))  # class_hist last: stored as JSON
+ROUND_COLUMNS = tuple(f.name for f in fields(RoundRow))  # class_hist: stored as JSON

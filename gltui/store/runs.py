@@ -115,8 +115,12 @@ class RunsMixin:
         rows = self.conn.execute(
             f"SELECT {', '.join(ROUND_COLUMNS)} FROM rounds WHERE run = ? ORDER BY round", (run,)
         )
-        return [RoundRow(*row[:-1], class_hist=json.loads(row[-1]) if row[-1] else None)
-                for row in rows]
+        out = []
+        for row in rows:
+            values = dict(zip(ROUND_COLUMNS, row))
+            hist = values.pop("class_hist")
+            out.append(RoundRow(**values, class_hist=json.loads(hist) if hist else None))
+        return out
 
 
 def _run_row(row) -> RunRow:

@@ -10,7 +10,7 @@ import json
 
 import sqlite_utils
 
-SPLITS = ("pool", "val", "test")
+SPLITS = ("pool", "val", "test", "audit")  # audit: store/sets.py
 PHASES = ("label", "train", "evaluate", "score", "query", "done")
 SOURCES = ("seed", "oracle", "human")
 ITEMS_SPLIT_INDEX = "idx_items_split"  # the name sqlite-utils gave it in migration 1
@@ -144,6 +144,28 @@ def _migration_predictions(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_sample_sets(db: sqlite_utils.Database) -> None:
+    """The audit and stop sets (store/sets.py): the sets in drawn order, the project-wide audit
+    labels (events like a run's labels: undo marks a row, never deletes it), each round's
+    predictions on the sets, and the round's kappa on the stop set. An older project has no sets
+    (an empty audit set, no kappa) until one is drawn."""
+    db["sample_sets"].create({"name": str, "items": bytes, "seed": int, "created_at": float},
+                             pk="name", not_null={"items"})
+    db["audit_labels"].create(
+        {"id": int, "item": int, "label": int, "source": str, "created_at": float,
+         "undone_at": float},
+        pk="id", not_null={"item", "label", "source", "created_at"},
+        foreign_keys=[("item", "items", "id")],
+    )
+    db.execute("CREATE UNIQUE INDEX audit_labels_active ON audit_labels(item) "
+               "WHERE undone_at IS NULL")
+    db["set_predictions"].create(
+        {"run": str, "round": int, "name": str, "predicted": bytes},
+        pk=("run", "round", "name"), not_null={"predicted"},
+    )
+    db["rounds"].add_column("stop_kappa", float)
+
+
 # Append a migration to change the schema; never edit or reorder one that has been released.
-MIGRATIONS = [_migration_1, _migration_2, _migration_predictions]
+MIGRATIONS = [_migration_1, _migration_2, _migration_predictions, _migration_sample_sets]
 SCHEMA_VERSION = len(MIGRATIONS)
