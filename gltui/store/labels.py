@@ -1,4 +1,13 @@
-"""Labels: each one its own committed transaction; undo and skip are recorded, never deleted."""
+"""Labels: each one its own committed transaction; undo, skip, unsure and relabel are recorded,
+never deleted; a person's new class.
+
+The labeling round. A label given while the run waits at `label(r)` belongs to round r; one given
+while the engine works on round r (train … query: the TUI's provisional queue) belongs to round
+r + 1, the round that will first train on it. The round is read inside the label's own
+transaction, so a label lands either before the phase leaves `label(r)` (and round r trains on
+it) or after (and round r + 1 does): the labels a round trains on (`labeled(run, up_to_round=r)`)
+are fixed once its training starts, and a resumed round trains on the same set.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +23,24 @@ from gltui.store.schema import SOURCES
 class LabelsMixin:
     """Labels, skips and undo (part of Store)."""
 
-    def labeled(self, run: str) -> tuple[np.ndarray, np.ndarray]:
-        """(items, labels) of the run's active labels, ordered by item."""
-        arr = np.fromiter(self.conn.execute(QUERIES["labeled"], (run,)), dtype=ID_VALUE)
+    def labeled(self, run: str, up_to_round: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(items, labels) of the run's active labels, ordered by item; with `up_to_round`, only
+        those of rounds <= it (what that round trains on). Unsure images have no label row: they
+        are never here, so never trained on."""
+        if up_to_round is None:
+            rows = self.conn.execute(QUERIES["labeled"], (run,))
+        else:
+            rows = self.conn.execute(
+                "SELECT item, label FROM labels WHERE run = ? AND undone_at IS NULL "
+                "AND round <= ? ORDER BY item", (run, up_to_round))
+        arr = np.fromiter(rows, dtype=ID_VALUE)
         return arr["id"].copy(), arr["value"].copy()
 
-    def count_labeled(self, run: str) -> int:
-        return self._one(QUERIES["count_labeled"], (run,))
+    def count_labeled(self, run: str, up_to_round: int | None = None) -> int:
+        if up_to_round is None:
+            return self._one(QUERIES["count_labeled"], (run,))
+        return self._one("SELECT COUNT(*) FROM labels WHERE run = ? AND undone_at IS NULL "
+                         "AND round <= ?", (run, up_to_round))
 
     def labeled_detail(self, run: str) -> list[tuple[int, str, int, str, str, int, float]]:
         """(item, item name, label, class name, source, round, time) of the active labels."""
@@ -40,12 +60,22 @@ class LabelsMixin:
         pool = self.count_items().get("pool", 0)
         return pool - self._one(QUERIES["count_labeled_pool"], (run,))
 
-    def add_label(self, run: str, round: int, item: int, label: int, source: str) -> None:
+    def _labeling_round(self, run: str, round: int | None) -> int:
+        """`round`, or (None) the run's labeling round read now: see the module's docstring."""
+        if round is not None:
+            return round
+        return self._one("SELECT CASE WHEN phase = 'label' THEN round ELSE round + 1 END "
+                         "FROM runs WHERE name = ?", (run,))
+
+    def add_label(self, run: str, round: int | None, item: int, label: int, source: str,
+                  before_commit=None) -> int:
         """One label, its queue entry marked labeled, one event: a single committed transaction.
-        Relabeling an item that has an active label replaces it (the old row is marked undone)."""
+        Relabeling an item that has an active label replaces it (the old row is marked undone).
+        round None: the run's labeling round, read in the same transaction. Returns the round."""
         assert source in SOURCES, source
         now = timestamp()
         with self.transaction():
+            round = self._labeling_round(run, round)
             self.conn.execute(QUERIES["label_replace"], (now, run, item))
             self.conn.execute(
                 "INSERT INTO labels(run, item, label, source, round, created_at) "
@@ -53,29 +83,72 @@ class LabelsMixin:
                 (run, item, label, source, round, now),
             )
             self.conn.execute(QUERIES["queue_mark_labeled"], (run, round, item))
-            self._event(run, "label", {"item": item, "label": label, "source": source})
+            self._event(run, "label", {"item": item, "label": label, "source": source,
+                                       "round": round})
+            if before_commit is not None:  # the fault-injection tests kill the process here
+                before_commit()
+        return round
 
-    def add_labels(self, run: str, round: int, items: np.ndarray, labels: np.ndarray,
+    def add_labels(self, run: str, round: int | None, items: np.ndarray, labels: np.ndarray,
                    source: str, before_commit=None) -> None:
-        """Many labels in one transaction (the oracle's whole queue)."""
+        """Many labels in one transaction (the oracle's whole queue, a person's confirmed page)."""
         with self.transaction():
             for item, label in zip(items.tolist(), labels.tolist()):
                 self.add_label(run, round, item, label, source)
             if before_commit is not None:  # the fault-injection tests kill the process here
                 before_commit()
 
-    def skip(self, run: str, round: int, item: int) -> None:
+    def skip(self, run: str, round: int | None, item: int, kind: str = "skip") -> int:
+        """Leave an image for now (kind "skip") or mark it "unsure": its queue entry is marked
+        (skipped | unsure), one event; no label row, so an unsure image is never trained on.
+        An image of the provisional queue has no queue entry: the event alone records it."""
+        assert kind in ("skip", "unsure"), kind
+        status = "skipped" if kind == "skip" else "unsure"
         with self.transaction():
+            round = self._labeling_round(run, round)
             self.conn.execute(
-                "UPDATE queue SET status = 'skipped' WHERE run = ? AND round = ? AND item = ? "
+                "UPDATE queue SET status = ? WHERE run = ? AND round = ? AND item = ? "
                 "AND status = 'pending'",
-                (run, round, item),
+                (status, run, round, item),
             )
-            self._event(run, "skip", {"item": item})
+            self._event(run, kind, {"item": item, "round": round})
+        return round
 
-    def undo_last(self, run: str, round: int) -> int | None:
-        """Undo the latest label or skip of this round's queue; returns its item, or None.
-        The label row stays, marked undone; the queue entry is pending again."""
+    def relabel(self, run: str, item: int, label: int) -> int:
+        """A person corrects an earlier label (the history view): the active row is marked
+        undone and a new human row takes its place in the same round (the round that trained, or
+        will train, on it), with a "relabel" event; one transaction. Returns the old label."""
+        now = timestamp()
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT label, round FROM labels WHERE run = ? AND item = ? AND undone_at IS NULL",
+                (run, item)).fetchone()
+            if row is None:
+                raise ValueError(f"item {item} has no active label to change")
+            old, round = row
+            self.conn.execute(QUERIES["label_replace"], (now, run, item))
+            self.conn.execute(
+                "INSERT INTO labels(run, item, label, source, round, created_at) "
+                "VALUES (?, ?, ?, 'human', ?, ?)", (run, item, label, round, now))
+            self._event(run, "relabel", {"item": item, "old": old, "label": label,
+                                         "round": round})
+        return old
+
+    def add_class(self, run: str, name: str) -> int:
+        """A class a person adds while labeling: appended (its index is the next one), with an
+        event, in one transaction. Returns its index. Models trained from the next round on have
+        an output for it (the engine reads the classes when it starts a drive)."""
+        with self.transaction():
+            index = self._one("SELECT COALESCE(MAX(id) + 1, 0) FROM classes")
+            self.conn.execute("INSERT INTO classes(id, name) VALUES (?, ?)", (index, name))
+            self._event(run, "add-class", {"index": index, "name": name})
+        return index
+
+    def undo_last(self, run: str, round: int | None) -> int | None:
+        """Undo the latest label, skip or unsure of this round (its queue, or its provisional
+        images); returns its item, or None. The label row stays, marked undone; the queue entry
+        is pending again. round None: the run's labeling round."""
+        round = self._labeling_round(run, round)
         # Newest first, read lazily: the walk stops at the first action not undone, so a run
         # with a million label events reads a handful of rows, not the whole log.
         last = self.conn.execute(QUERIES["undo_walk"], (run,))
@@ -93,8 +166,9 @@ class LabelsMixin:
             if pending_undos:
                 pending_undos -= 1
                 continue
-            item = json.loads(detail)["item"]
-            if item in queued:
+            detail = json.loads(detail)
+            item = detail["item"]
+            if item in queued or detail.get("round") == round:
                 target = (kind, item)
             break
         last.close()

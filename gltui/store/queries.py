@@ -28,7 +28,7 @@ QUERIES: dict[str, str] = {
     "queue_mark_labeled": "UPDATE queue SET status = 'labeled' WHERE run = ? AND round = ? "
     "AND item = ?",
     "undo_walk": "SELECT kind, detail FROM events WHERE run = ? "
-    "AND kind IN ('label', 'skip', 'undo') ORDER BY id DESC",
+    "AND kind IN ('label', 'skip', 'unsure', 'undo') ORDER BY id DESC",
     "queue": "SELECT q.item, q.rank, q.score, q.status, q.guesses, l.label FROM queue q "
     "LEFT JOIN labels l ON l.run = q.run AND l.item = q.item AND l.undone_at IS NULL "
     "WHERE q.run = ? AND q.round = ? ORDER BY q.rank",

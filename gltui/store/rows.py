@@ -23,7 +23,7 @@ class QueueEntry:
     item: int
     rank: int
     score: float
-    status: str  # pending | labeled | skipped
+    status: str  # pending | labeled | skipped | unsure
     guesses: list  # [[class index, probability], ...] top-3 of the model that chose it
     label: int | None  # the active label when status == labeled
 
