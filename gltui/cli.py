@@ -98,6 +98,13 @@ def _classes_file(path: Path) -> list[str]:
         raise UsageError(f"--classes-file {path}: {err}") from None
 
 
+def _at_least_one(text: str) -> int:
+    value = _positive(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
 def _schedule(text: str) -> str:
     if text == "exponential":
         return text
@@ -111,6 +118,9 @@ def _add_loop_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rounds", type=_positive, help="stop after N training rounds")
     p.add_argument("--budget", type=_positive, help="stop once N images are labeled")
     p.add_argument("--target-accuracy", type=_accuracy, help="stop at this validation accuracy")
+    p.add_argument("--stop-when-stable", type=_at_least_one, metavar="K",
+                   help="stop once the predictions on the stop set agree with the previous "
+                   "round's (Cohen's kappa >= 0.99) K rounds in a row")
     p.add_argument("--k", type=_positive, help="augmented copies per image for rde (default 8)")
     p.add_argument("--schedule", type=_schedule, help="exponential (default) or fixed:N")
     p.add_argument("--candidates", type=_positive,
@@ -128,6 +138,9 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--val-size", type=_positive, help="validation images (default 10%%, ≤ 5000)")
     p.add_argument("--initial", type=_positive, default=20, help="seed set size (default 20)")
     p.add_argument("--stratified", action="store_true", help="seed set balanced over classes")
+    p.add_argument("--audit", type=_positive, metavar="N",
+                   help="random pool images set aside to estimate accuracy, never trained on "
+                   "(default: 10%% of unlabeled images, at most 200; 0 where every label is known)")
     classes = p.add_mutually_exclusive_group()
     classes.add_argument("--classes", type=_class_names,
                          help="class names a,b,c: a person labels the images (no labels needed)")
@@ -311,6 +324,7 @@ def cmd_init(args) -> int:
     project = Project.init(
         args.project, dataset, config, val_size=args.val_size, initial=args.initial,
         stratified=args.stratified, strategy=config.score.strategy, force=args.force,
+        audit=args.audit,
     )
     for line in (dataset.note, warning):
         if line:
@@ -318,7 +332,10 @@ def cmd_init(args) -> int:
     counts = project.store.count_items()
     print(
         f"created {args.project}: {counts.get('pool', 0)} pool, {counts.get('val', 0)} validation,"
-        f" {counts.get('test', 0)} test images, {len(project.classes)} classes; run `main` "
+        f" {counts.get('test', 0)} test images, "
+        + (f"{counts['audit']} audit images (label them to estimate accuracy), "
+           if counts.get("audit") else "")
+        + f"{len(project.classes)} classes; run `main` "
         f"({config.score.strategy}, profile {config.train.profile}, seed {config.seed})"
     )
     if project.has_true_labels():
@@ -369,6 +386,8 @@ def _print_outcome(project, run: str, outcome: str) -> None:
 def cmd_status(args) -> int:
     from gltui.project import Project
 
+    from gltui.results import run_json
+
     project = Project.open(args.project)
     try:
         summaries = project.summaries()
@@ -379,7 +398,8 @@ def cmd_status(args) -> int:
                 "spec": project.meta.get("spec"),
                 "classes": project.classes,
                 "items": counts,
-                "runs": [s.as_json() for s in summaries],
+                "audit": _audit_json(project.store),
+                "runs": [run_json(project.store, s) for s in summaries],
             }, indent=2))
         else:
             from gltui.progress import curve_table, status_table
@@ -389,6 +409,13 @@ def cmd_status(args) -> int:
     finally:
         project.close()
     return 0
+
+
+def _audit_json(store) -> dict | None:
+    from gltui.results import audit_progress
+
+    progress = audit_progress(store)
+    return None if progress is None else {"labeled": progress[0], "size": progress[1]}
 
 
 def _probability(text: str) -> float:

@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gltui import faults
+from gltui import faults, results
 from gltui.config import Config
 from gltui.events import (
     ChunkDone, EpochDone, Event, PhaseStarted, QueueReady, RoundFinished, RunDone,
@@ -256,15 +256,51 @@ class Runner:
                                          self.config.train.val_batch_size)
         _, labels = self.store.labeled(self.run)
         hist = np.bincount(labels, minlength=self.num_classes).tolist()
-        this = next(r for r in self.store.rounds(self.run) if r.round == round)
-        reason = self._stop_reason(round, len(labels), this.val_accuracy)
-        self.store.save_round(
-            self.run, round,
-            {"test_accuracy": test_acc, "class_hist": hist, "finished_at": time.time()},
-            next_phase="done" if reason else "score", stop_reason=reason,
-        )
+        predicted = self._predict_sets(model)
+        kappa = self._stop_kappa(round, predicted.get("stop"))
+        rows = self.store.rounds(self.run)
+        this = next(r for r in rows if r.round == round)
+        kappas = [r.stop_kappa for r in rows if r.round < round] + [kappa]
+        reason = self._stop_reason(round, len(labels), this.val_accuracy, kappas)
+        with self.store.transaction():  # the predictions on the sets commit with the round
+            for name, classes in predicted.items():
+                self.store.save_set_predictions(self.run, round, name, classes)
+            self.store.save_round(
+                self.run, round,
+                {"test_accuracy": test_acc, "class_hist": hist, "finished_at": time.time(),
+                 "stop_kappa": kappa},
+                next_phase="done" if reason else "score", stop_reason=reason,
+            )
         self.emit(RoundFinished(self.run, round, len(labels), this.val_accuracy, test_acc,
                                 (this.train_seconds or 0.0) + time.time() - started))
+
+    def _predict_sets(self, model: torch.nn.Module) -> dict[str, np.ndarray]:
+        """The round model's classes on the audit set and the stop set (store/sets.py; the stop
+        set is drawn on first use), in one batched forward of the evaluation path. In oracle
+        mode the oracle first labels the audit images still without a label."""
+        if self.options.oracle():
+            todo = np.asarray(self.store.audit_queue(), dtype=np.int64)
+            truth = self.store.true_labels(todo)
+            if (truth >= 0).any():
+                self.store.add_audit_labels(todo[truth >= 0], truth[truth >= 0], "oracle",
+                                            run=self.run)
+        sets = {"audit": self.store.sample_set("audit"),
+                "stop": self.project.stop_set(self.config.loop.stop_set)}
+        sets = {name: items for name, items in sets.items() if items is not None and len(items)}
+        if not sets:
+            return {}
+        ids = np.concatenate(list(sets.values()))
+        classes = training.predict_proba(model, self.pixels[ids], self.device,
+                                         self.config.train.val_batch_size).argmax(1)
+        bounds = np.cumsum([0] + [len(items) for items in sets.values()])
+        return {name: classes[a:b] for name, a, b in zip(sets, bounds[:-1], bounds[1:])}
+
+    def _stop_kappa(self, round: int, stop: np.ndarray | None) -> float | None:
+        """Cohen's kappa of this round's and the previous round's classes on the stop set."""
+        previous = self.store.set_predictions(self.run, "stop").get(round - 1)
+        if stop is None or previous is None or len(previous) != len(stop):
+            return None
+        return results.cohen_kappa(previous, stop)
 
     def _next_batch(self, n_labeled: int) -> int:
         n = schedule.next_batch_size(self.config.loop.schedule, n_labeled)
@@ -272,10 +308,17 @@ class Runner:
             n = min(n, self.config.loop.budget - n_labeled)
         return n
 
-    def _stop_reason(self, round: int, n_labeled: int, val_accuracy: float) -> str | None:
+    def _stop_reason(self, round: int, n_labeled: int, val_accuracy: float,
+                     kappas: list[float | None]) -> str | None:
+        """Why the run ends after this round, or None. kappas: the stop-set kappa of every
+        round so far, this one last."""
         loop = self.config.loop
         if loop.target_accuracy and val_accuracy >= loop.target_accuracy:
             return f"target accuracy {loop.target_accuracy:g} reached ({val_accuracy:.4f})"
+        stable = results.stable_streak(kappas, loop.stable_kappa)
+        if loop.stable_rounds and stable >= loop.stable_rounds:
+            return (f"predictions stable: kappa {kappas[-1]:.4f} on the stop set, >= "
+                    f"{loop.stable_kappa:g} for {loop.stable_rounds} rounds in a row")
         if loop.budget and n_labeled >= loop.budget:
             return f"label budget {loop.budget} spent"
         if loop.max_rounds and round + 1 >= loop.max_rounds:

@@ -20,7 +20,10 @@ from rich.progress import (
 from rich.table import Table
 
 from gltui import events
-from gltui.results import learning_curves, metric_title
+from gltui.results import (
+    SMALL_N, audit_estimates, audit_progress, finished_rounds, learning_curves,
+    metric_title,
+)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -85,9 +88,11 @@ class ProgressView:
 
 def status_table(project, summaries) -> None:
     counts = project.store.count_items()
+    audit = audit_progress(project.store)
+    audit_note = "" if audit is None else f", audit {audit[0]}/{audit[1]} labeled"
     out.print(f"[bold]{project.path}[/]  {project.meta.get('spec')}  "
               f"pool {counts.get('pool', 0)}, validation {counts.get('val', 0)}, "
-              f"test {counts.get('test', 0)}, {len(project.classes)} classes")
+              f"test {counts.get('test', 0)}{audit_note}, {len(project.classes)} classes")
     table = Table(box=None, pad_edge=False)
     for col in ("run", "strategy", "seed", "profile", "phase", "round", "labeled", "pool",
                 "queued", "note"):
@@ -97,6 +102,35 @@ def status_table(project, summaries) -> None:
         table.add_row(s.name, s.strategy, str(s.seed), s.profile, s.phase, str(s.round),
                       str(s.n_labeled), str(s.n_pool), str(s.n_queued or ""),
                       s.stop_reason or "")
+    out.print(table)
+    n_val = counts.get("val", 0)
+    if 0 < n_val < SMALL_N:
+        out.print(f"validation accuracy comes from only {n_val} images: a rough figure")
+    estimates_table(project, summaries)
+
+
+def estimates_table(project, summaries) -> None:
+    """Per finished round: the audit estimate of the round model's accuracy (95% Wilson
+    interval, n), the test accuracy beside it where a test split exists, and the stop-set kappa.
+    Printed where the project has an audit set or a stop set."""
+    store = project.store
+    estimates = {s.name: audit_estimates(store, s.name) for s in summaries}
+    has_stop = store.sample_set("stop") is not None
+    if not has_stop and all(e is None for e in estimates.values()):
+        return
+    table = Table(title="accuracy estimate (audit set, 95% Wilson interval) and stability "
+                  "(kappa vs the previous round on the stop set)", box=None, pad_edge=False)
+    for col in ("run", "round", "labeled", "audit estimate", "test", "kappa"):
+        table.add_column(col, justify="left" if col in ("run", "audit estimate") else "right")
+    for s in summaries:
+        for r in finished_rounds(s.rounds):
+            est = (estimates[s.name] or {}).get(r.round)
+            table.add_row(
+                s.name, str(r.round), str(r.n_labeled),
+                "no audit set" if estimates[s.name] is None else
+                "no audit labels yet" if est is None else est.text(),
+                "" if r.test_accuracy is None else f"{r.test_accuracy:.3f}",
+                "" if r.stop_kappa is None else f"{r.stop_kappa:.4f}")
     out.print(table)
 
 

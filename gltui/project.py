@@ -33,6 +33,7 @@ from gltui.learn.seeding import derive_seed
 DB_NAME = "gltui.db"
 PIXELS_NAME = "pixels.npy"
 PROJECT_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", PIXELS_NAME, "checkpoints"}
+AUDIT_DEFAULT = 200  # a person's audit set: at most this many (10 % of their unlabeled images)
 
 
 class ProjectError(Exception):
@@ -137,11 +138,16 @@ class Project:
         stratified: bool = False,
         strategy: str = "rde",
         force: bool = False,
+        audit: int | None = None,
     ) -> "Project":
         """Import a dataset into a new project folder and create its run `main`.
 
         Everything is built in a temporary folder beside PROJECT and renamed into place, so a
-        failure (bad option, full disk, Ctrl-C) leaves an existing project untouched."""
+        failure (bad option, full disk, Ctrl-C) leaves an existing project untouched.
+
+        audit: images set aside as the audit set (store/sets.py), drawn at random from the pool
+        images without a label (all of the pool where every label is known); None: 10 % of them,
+        at most 200, in a person's project and none where every label is known (0: none)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ProjectError(f"{path}: is a file, not a project folder; give a folder path")
@@ -174,18 +180,32 @@ class Project:
             val_size = (int(min(5000, max(100, len(labeled_train) // 10)))
                         if dataset.fully_labeled else 0)
         val_size = min(val_size, len(labeled_train))
+        audit_from = _audit_candidates(train_labels, dataset.fully_labeled)
+        if audit is None:
+            audit = 0 if dataset.fully_labeled else min(AUDIT_DEFAULT, len(audit_from) // 10)
+        available = len(audit_from) - (val_size if dataset.fully_labeled else 0)
+        if audit > available:
+            raise ProjectError(
+                f"--audit {audit}: only {available} pool images can go to the audit set; "
+                f"give at most {available} (or 0 for none)")
         if initial < 1:
             raise ProjectError(f"--initial {initial}: the seed set needs at least 1 image")
-        if n_train - val_size < 2 * initial:
+        if n_train - val_size - audit < 2 * initial:
             raise ProjectError(
-                f"--initial {initial} and --val-size {val_size} leave {n_train - val_size} pool "
-                f"images; the pool needs at least twice the seed set: lower them"
+                f"--initial {initial}, --val-size {val_size} and --audit {audit} leave "
+                f"{n_train - val_size - audit} pool images; the pool needs at least twice the "
+                f"seed set: lower them"
             )
 
         rng = np.random.default_rng(derive_seed(config.seed, "validation"))
         val_ids = np.sort(rng.choice(labeled_train, size=val_size, replace=False))
         splits = np.zeros(n_train, dtype=np.uint8)  # 0 = pool
         splits[val_ids] = SPLITS.index("val")
+        # The audit set in the order drawn, so that any prefix of it is a uniform sample too.
+        rng = np.random.default_rng(derive_seed(config.seed, "audit"))
+        eligible = audit_from[splits[audit_from] == SPLITS.index("pool")]
+        audit_ids = rng.permutation(eligible)[:audit] if audit else np.zeros(0, np.int64)
+        splits[audit_ids] = SPLITS.index("audit")
         # Names stream into the database as they are made: a million-image pool never holds a
         # million strings (npy/idx/npz splits name their items on demand).
         names = map(str, train.names)
@@ -212,8 +232,11 @@ class Project:
                     "val_size": int(val_size),
                     "initial": int(initial),
                     "stratified": bool(stratified),
+                    "audit": int(audit),
                 })
                 store.insert_dataset(dataset.classes, names, splits, labels)
+                if audit:  # item ids are the rows of pixels.npy: the positions drawn
+                    store.save_sample_set("audit", audit_ids, derive_seed(config.seed, "audit"))
                 store.close()
                 project = cls.open(tmp)
                 project.create_run("main", strategy, config, initial=initial, stratified=stratified)
@@ -275,6 +298,20 @@ class Project:
         config.score.strategy = strategy
         self.store.create_run(name, strategy, config.seed, config.to_json(), seed_items, seed_labels)
 
+    def stop_set(self, size: int) -> np.ndarray:
+        """The project's stop set (store/sets.py), drawn at random from the pool the first time a
+        round asks for it (so a project made before stop sets gets one too). Drawn once per
+        project, from the project seed: every run compares its rounds on the same images."""
+        items = self.store.sample_set("stop")
+        if items is None:
+            seed = derive_seed(int(self.meta.get("seed", 0)), "stop-set")
+            pool = self.store.item_ids("pool")
+            rng = np.random.default_rng(seed)
+            drawn = np.sort(rng.choice(pool, size=min(size, len(pool)), replace=False))
+            self.store.save_sample_set("stop", drawn, seed)
+            items = self.store.sample_set("stop")  # another process may have drawn it first
+        return items
+
     def has_true_labels(self) -> bool:
         """Whether every pool image has a known label: only then can an oracle label queues."""
         _, truth = self.store.split_items("pool")
@@ -329,6 +366,15 @@ class Project:
     def image(self, item: int) -> np.ndarray:
         """One image (C, H, W) uint8."""
         return np.asarray(self.pixels[item])
+
+
+def _audit_candidates(train_labels: np.ndarray, fully_labeled: bool) -> np.ndarray:
+    """Positions the audit set is drawn from: every image where every label is known (an oracle
+    project), else the images without a label (the labels a person brings are theirs to train
+    on, and a labels.csv need not be a random sample)."""
+    if fully_labeled:
+        return np.arange(len(train_labels), dtype=np.int64)
+    return np.flatnonzero(np.asarray(train_labels) < 0).astype(np.int64)
 
 
 WRITE_BLOCK_BYTES = 16 << 20  # pixels copied per write: the whole of init's pixel working set
@@ -431,3 +477,23 @@ class Labeler:
 
     def pending(self) -> int:
         return self.store.count_pending(self.run, self.round)
+
+    # The audit set (project-wide, store/sets.py): images labeled only to measure the model,
+    # never trained on. Offer audit_queue() in its order; each label is one committed transaction.
+
+    def audit_queue(self) -> list[int]:
+        """Audit items without a label, in the set's random order (label them in this order)."""
+        return self.store.audit_queue()
+
+    def label_audit(self, item: int, label: int) -> None:
+        """Label (or relabel) one audit image."""
+        if not 0 <= label < len(self.project.classes):
+            raise ProjectError(f"label {label} is not a class of this project")
+        try:
+            self.store.add_audit_label(item, label, "human", run=self.run)
+        except ValueError as err:
+            raise ProjectError(str(err)) from None
+
+    def undo_audit(self) -> int | None:
+        """Undo the newest audit label; returns its item, or None when there is none."""
+        return self.store.undo_audit_label(run=self.run)

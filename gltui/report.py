@@ -35,6 +35,7 @@ import numpy as np
 from gltui.config import Config
 from gltui.fsio import atomic_write_text
 from gltui.project import Project, ProjectError
+from gltui.report_estimates import estimates_section
 from gltui.results import Gallery, GalleryItem, finished_rounds, gallery, learning_curves
 from gltui.store import RoundRow
 
@@ -414,6 +415,7 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
 
     lines += ["", "## Learning curves", "", f"![learning curves]({figures['curves']})", ""]
     lines += _accuracy_table(data)
+    lines += estimates_section(project, data.runs)
     lines += ["", "## Label savings", ""]
     if not data.savings:
         lines.append(f"No comparison: it needs a `{BASELINE}` run and a guided run.")

@@ -62,7 +62,8 @@ def test_unlabeled_mixed_folder_starts_from_nothing(photos, tmp_path, capsys):
     try:
         assert project.pixels.shape == (120, 1, 28, 28)
         assert project.classes == [str(d) for d in range(10)]
-        assert project.store.count_items() == {"pool": 120}  # no validation split taken
+        # no validation split taken; 10 % of the unlabeled images set aside as the audit set
+        assert project.store.count_items() == {"pool": 108, "audit": 12}
         assert not project.has_true_labels()
         main_run = project.summary("main")
         assert (main_run.phase, main_run.n_labeled, main_run.n_queued) == ("label", 0, 20)
@@ -98,7 +99,8 @@ def test_labels_csv_labels_are_trained_on_not_turned_into_validation(photos, tmp
         assert f"name {len(named)} of the 10 classes" in err
         project = Project.open(proj)
         try:
-            assert project.store.count_items() == {"pool": 120}
+            # no validation split; the audit set (10 %) comes from the 95 unlabeled images only
+            assert project.store.count_items() == {"pool": 111, "audit": 9}
             items, got = project.store.labeled("main")
             by_name = project.store.item_names(items.tolist())
             assert {by_name[i]: project.classes[y] for i, y in zip(items.tolist(), got.tolist())} == given

@@ -128,7 +128,8 @@ class SetsMixin:
     def set_predictions(self, run: str, name: str) -> dict[int, np.ndarray]:
         """{round: predicted classes in the set's order} of every round of `run` that has them."""
         rows = self.conn.execute(
-            "SELECT round, predicted FROM set_predictions WHERE run = ? AND name = ? ORDER BY round",
+            "SELECT round, predicted FROM set_predictions WHERE run = ? AND name = ? "
+            "ORDER BY round",
             (run, name),
         )
         return {r: np.frombuffer(blob, dtype="<i2").astype(np.int64) for r, blob in rows}

@@ -72,6 +72,12 @@ class Session:
     def summaries(self) -> list[RunSummary]:
         return self.project.summaries()
 
+    def signals(self, summary: RunSummary | None = None):
+        """The run's audit estimate and stop-set kappa (gltui.results.run_signals)."""
+        from gltui.results import run_signals
+
+        return run_signals(self.project.store, summary or self.summary())
+
     def curves(self, summaries: list[RunSummary] | None = None) -> list[Curve]:
         """Every run's curve, by the one rule of gltui.results (status and the report use it)."""
         return learning_curves(summaries or self.summaries())

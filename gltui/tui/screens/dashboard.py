@@ -61,7 +61,7 @@ class DashboardScreen(Screen):
         mine = self.summary = next(s for s in summaries if s.name == app.session.run)
         self.post_message(SummaryRead(mine))
         others = [s for s in summaries if s.name != mine.name]
-        self.query_one(RunPanel).show(mine, others, app.live.oracle)
+        self.query_one(RunPanel).show(mine, others, app.live.oracle, app.session.signals(mine))
         self.query_one(ProgressPanel).show(app.live, mine, urgent=True)
         self.query_one(CurvePlot).set_curves(app.session.curves(summaries), mine.name)
         self.query_one(ClassTable).set_rows(app.session.classes, app.session.class_history(mine))

@@ -9,7 +9,8 @@ from textual.widgets import Static
 class RunPanel(Static):
     DEFAULT_CSS = "RunPanel { height: auto; }"
 
-    def show(self, summary, others, oracle: bool) -> None:
+    def show(self, summary, others, oracle: bool, signals=None) -> None:
+        """signals: gltui.results.Signals of this run (the audit estimate and kappa), if any."""
         s = summary
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{s.name}", style="bold")
@@ -24,10 +25,35 @@ class RunPanel(Static):
             text.append(f"done: {s.stop_reason or ''}\n", style="bold green")
         else:
             text.append("queue: after this round\n", style="dim")
-        text.append("oracle ")
-        text.append("on" if oracle else "off", style="bold reverse" if oracle else "")
-        text.append("  (o)", style="dim")
+        if signals is not None:
+            _signals(text, signals)
+        if getattr(self.app, "has_oracle", True):  # no true labels: no oracle to offer
+            text.append("oracle ")
+            text.append("on" if oracle else "off", style="bold reverse" if oracle else "")
+            text.append("  (o)", style="dim")
+        else:
+            text.append("no oracle (no true labels): you label", style="dim")
         for o in others:
             text.append(f"\n{o.name} ({o.strategy}): {o.phase} r{o.round}, {o.n_labeled:,} labeled",
                         style="dim")
         self.update(text)
+
+
+def _signals(text: Text, signals) -> None:
+    """The audit estimate (named as one, with its n; the test accuracy beside it where there is
+    one) and the last rounds' stop-set kappa."""
+    if signals.estimate is not None:
+        round, est = signals.estimate
+        text.append("accuracy ≈ ")
+        text.append(est.text(), style="bold yellow" if est.small else "bold")
+        text.append(f" (audit estimate, r{round})", style="dim")
+        if signals.test_accuracy is not None:
+            text.append(f" · test {signals.test_accuracy:.3f}")
+        text.append("\n")
+    if signals.audit is not None and signals.audit[0] < signals.audit[1]:
+        labeled, size = signals.audit
+        text.append(f"audit set {labeled}/{size} labeled" +
+                    ("" if labeled else ": label some to estimate accuracy") + "\n", style="dim")
+    if signals.kappas:
+        text.append("kappa " + " · ".join(f"r{r} {k:.3f}" for r, k in signals.kappas[-4:])
+                    + "  (stop set)\n")

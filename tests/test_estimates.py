@@ -1,0 +1,299 @@
+"""The two per-round signals that need no labeled test set: the audit estimate (a random sample of
+the pool, labeled, never trained on; accuracy with a Wilson interval) and the stop-set kappa
+(Cohen's kappa of consecutive rounds' predictions) with `--stop-when-stable K`.
+
+The arithmetic is checked against hand-worked values; the rest on real sample digits: an oracle
+run with an audit set, whose audit images never reach a labeled set, a queue or a scoring pass,
+whose estimate is the round model's real accuracy on them, and which status, status --json and
+the report show with its n."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import init_args
+from gltui.cli import main
+from gltui.config import Config
+from gltui.project import Labeler, Project, ProjectError
+from gltui.results import (
+    Estimate, audit_estimates, cohen_kappa, stable_stop, stable_streak, wilson_interval,
+)
+from gltui.store import RoundRow
+from test_cli import one_error_line, tree_digest
+
+AUDIT = 60
+
+
+# ---- arithmetic, against values worked by hand ---------------------------------------------
+
+
+@pytest.mark.parametrize("correct, n, low, high", [
+    # p = 0.8, z = 1.96: centre (0.8 + 3.8415/20) / 1.38415 = 0.71676,
+    # half 1.96 * sqrt(0.016 + 0.0096037) / 1.38415 = 0.22658
+    (8, 10, 0.4902, 0.9433),
+    # p = 0: centre = half = (3.8415/20) / 1.38415 = 0.13877
+    (0, 10, 0.0, 0.2775),
+    (10, 10, 0.7225, 1.0),
+    # p = 0.5, n = 100: centre 0.5, half 1.96 * sqrt(0.0025 + 0.000096) / 1.038415 = 0.09617
+    (50, 100, 0.4038, 0.5962),
+])
+def test_wilson_interval_matches_hand_worked_values(correct, n, low, high):
+    got = wilson_interval(correct, n)
+    assert got == pytest.approx((low, high), abs=1e-4)
+    est = Estimate(correct, n)
+    assert est.accuracy == correct / n and est.n == n
+    assert est.covers(correct / n)
+    assert (f"n={n}" in est.text()) and (("only" in est.text()) == (n < 100))
+
+
+def test_wilson_needs_a_sample():
+    with pytest.raises(ValueError):
+        wilson_interval(0, 0)
+
+
+@pytest.mark.parametrize("a, b, kappa", [
+    # p_o = 3/4; rater a: (1/2, 1/2), b: (1/4, 3/4); p_e = 1/8 + 3/8 = 1/2 -> (3/4 - 1/2) / (1/2)
+    ([0, 0, 1, 1], [0, 1, 1, 1], 0.5),
+    ([0, 1, 0, 1], [1, 0, 1, 0], -1.0),  # p_o = 0, p_e = 1/2
+    ([2, 0, 1, 2], [2, 0, 1, 2], 1.0),
+    ([3, 3, 3], [3, 3, 3], 1.0),  # both constant and equal: p_e = 1, perfect agreement
+    # p_o = 5/6 (all but the third); a: (2/6, 2/6, 2/6), b: (3/6, 1/6, 2/6);
+    # p_e = (6 + 2 + 4) / 36 = 1/3; kappa = (5/6 - 1/3) / (2/3) = 3/4
+    ([0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 2, 2], 0.75),
+])
+def test_cohen_kappa_matches_hand_worked_values(a, b, kappa):
+    assert cohen_kappa(np.array(a), np.array(b)) == pytest.approx(kappa)
+
+
+def _round(r: int, kappa: float | None, test: float = 0.5) -> RoundRow:
+    blank = {f.name: None for f in dataclasses.fields(RoundRow)}
+    return RoundRow(**{**blank, "round": r, "n_labeled": 20 * 2 ** r, "test_accuracy": test,
+                       "finished_at": 1.0 + r, "stop_kappa": kappa})
+
+
+def test_stable_rule_counts_rounds_in_a_row():
+    assert stable_streak([None, 0.995, 0.97, 0.992, 0.999], 0.99) == 2
+    assert stable_streak([0.995, None], 0.99) == 0
+    rounds = [_round(0, None), _round(1, 0.995, 0.8), _round(2, 0.95), _round(3, 0.991, 0.9),
+              _round(4, 0.999, 0.93)]
+    assert stable_stop(rounds, 1, 0.99).round == 1
+    assert stable_stop(rounds, 2, 0.99).round == 4
+    assert stable_stop(rounds, 3, 0.99) is None
+
+
+# ---- an oracle run with an audit set -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory, small_npz):
+    """A small project with an audit set of 60, run with the oracle to 80 labels."""
+    path = tmp_path_factory.mktemp("audit") / "proj"
+    assert main(init_args(path, small_npz, "--audit", str(AUDIT), "--budget", "80")) == 0
+    assert main(["run", str(path), "--oracle", "--quiet"]) == 0
+    return path
+
+
+def test_the_audit_set_is_a_random_draw_that_is_never_trained_on(audited):
+    project = Project.open(audited)
+    try:
+        store = project.store
+        audit = store.sample_set("audit")
+        assert len(audit) == AUDIT == len(set(audit.tolist()))
+        assert list(audit) != sorted(audit)  # kept in the order drawn
+        assert store.count_items()["audit"] == AUDIT
+        assert set(store.item_ids("audit").tolist()) == set(audit.tolist())
+        pool = set(store.item_ids("pool").tolist())
+        assert not pool & set(audit.tolist())
+        # never labeled for training, never queued, never a scoring candidate
+        labeled, _ = store.labeled("main")
+        assert len(labeled) == 80 and not set(labeled.tolist()) & set(audit.tolist())
+        row = store.run("main")
+        for r in range(row.round + 2):
+            assert not {e.item for e in store.queue("main", r)} & set(audit.tolist())
+        for r in store.finished_passes("main"):
+            assert not set(store.pass_scores("main", r)[0].tolist()) & set(audit.tolist())
+        # the oracle labeled the whole audit set, with the true labels
+        items, labels = store.audit_labels()
+        assert sorted(items.tolist()) == sorted(audit.tolist())
+        assert (labels == store.true_labels(items)).all()
+    finally:
+        project.close()
+
+
+def test_the_estimate_is_the_round_models_accuracy_on_the_audit_images(audited):
+    from gltui.engine import Runner
+    from gltui.learn import train as training
+
+    project = Project.open(audited)
+    try:
+        estimates = audit_estimates(project.store, "main")
+        rounds = project.store.rounds("main")
+        assert sorted(estimates) == [r.round for r in rounds] == [0, 1, 2]
+        items, labels = project.store.audit_labels()
+        runner = Runner(project, "main")
+        for r in rounds:
+            model = runner._load_model(r.round)
+            direct = training.evaluate(model, project.pixels[items], labels, "cpu")
+            assert estimates[r.round].n == AUDIT
+            assert estimates[r.round].accuracy == pytest.approx(direct)
+        # kappa from round 1 on, between consecutive rounds' stop-set predictions
+        stop = project.store.sample_set("stop")
+        assert len(stop) == min(Config().loop.stop_set, project.store.count_items()["pool"])
+        predicted = project.store.set_predictions("main", "stop")
+        assert rounds[0].stop_kappa is None
+        for r in rounds[1:]:
+            want = cohen_kappa(predicted[r.round - 1], predicted[r.round])
+            assert r.stop_kappa == pytest.approx(want) and -1 <= r.stop_kappa <= 1
+    finally:
+        project.close()
+
+
+def test_status_json_and_report_show_the_estimate_with_its_n(audited, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["status", str(audited), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["audit"] == {"labeled": AUDIT, "size": AUDIT}
+    rounds = data["runs"][0]["rounds"]
+    for r in rounds:
+        est = r["audit"]
+        assert est["n"] == AUDIT and est["interval"] == "wilson 95%"
+        assert est["low"] <= est["accuracy"] <= est["high"]
+        assert est["accuracy"] == pytest.approx(est["correct"] / AUDIT)
+    assert rounds[0]["stop_kappa"] is None and rounds[1]["stop_kappa"] is not None
+
+    assert main(["status", str(audited)]) == 0
+    out = capsys.readouterr().out
+    assert "audit 60/60 labeled" in out and "accuracy estimate" in out
+    last = rounds[-1]["audit"]
+    assert f"{last['accuracy']:.3f} [{last['low']:.3f}, {last['high']:.3f}] n={AUDIT} (only " in out
+
+    assert main(["report", str(audited), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Accuracy estimate (audit set) and stability (kappa)" in text
+    assert f"| main | 2 | 80 | {100 * last['accuracy']:.2f} [" in text
+    assert f"| {AUDIT} | {100 * rounds[-1]['test_accuracy']:.2f} |" in text
+    assert "rounds (" in text and "stops after round" in text
+
+
+def test_a_late_audit_label_counts_in_the_estimate(audited, tmp_path):
+    """Predictions are stored, labels read when shown: relabeling one audit image (here to a
+    wrong class) moves every round's estimate by exactly that image, and undo restores it."""
+    path = tmp_path / "proj"
+    shutil.copytree(audited, path)
+    project = Project.open(path)
+    try:
+        labeler = Labeler(project, "main")
+        before = audit_estimates(project.store, "main")
+        item = int(project.store.sample_set("audit")[0])
+        predicted = project.store.set_predictions("main", "audit")[2][0]
+        wrong = (int(predicted) + 1) % 10
+        truth = int(project.store.true_labels(np.array([item]))[0])
+        labeler.label_audit(item, wrong)
+        after = audit_estimates(project.store, "main")[2]
+        assert after.n == AUDIT
+        assert after.correct == before[2].correct - (predicted == truth)
+        assert labeler.undo_audit() == item
+        # the wrong label is undone and the old one stays undone: one image fewer
+        assert audit_estimates(project.store, "main")[2].n == AUDIT - 1
+        labeler.label_audit(item, truth)
+        assert audit_estimates(project.store, "main") == before
+        kinds = [k for _, k, _ in project.store.events("main", ["audit-label", "audit-undo"])]
+        assert kinds[:4] == ["audit-label", "audit-undo", "audit-label"][::-1] + ["audit-label"]
+    finally:
+        project.close()
+
+
+# ---- a person's audit labels ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def person(tmp_path, digits):
+    images, _ = digits
+    npz = tmp_path / "pool.npz"
+    np.savez(npz, x=images[:400])
+    path = tmp_path / "p"
+    assert main(["init", str(path), "--data", f"npz:{npz}", "--classes",
+                 ",".join(str(d) for d in range(10))]) == 0
+    return path
+
+
+def test_a_persons_project_gets_an_audit_queue_labeled_one_transaction_each(person, digits):
+    project = Project.open(person)
+    try:
+        store = project.store
+        audit = store.sample_set("audit")
+        assert len(audit) == 40  # 10 % of 400 unlabeled images
+        labeler = Labeler(project, "main")
+        queue = labeler.audit_queue()
+        assert queue == audit.tolist()
+        assert not set(queue) & {e.item for e in labeler.queue()}  # not in the seed queue
+        truth = digits[1][:400]
+        for item in queue[:5]:  # a person labels the first five, in order
+            labeler.label_audit(item, int(truth[item]))
+        assert labeler.audit_queue() == queue[5:]
+        assert labeler.undo_audit() == queue[4]
+        assert labeler.audit_queue() == queue[4:]
+        assert store.audit_labels()[0].tolist() == sorted(queue[:4])
+        assert store.count_labeled("main") == 0  # audit labels are not the run's labels
+        with pytest.raises(ProjectError, match="not in the audit set"):
+            labeler.label_audit(int(store.item_ids("pool")[0]), 1)
+        with pytest.raises(ProjectError, match="not a class"):
+            labeler.label_audit(queue[0], 10)
+    finally:
+        project.close()
+
+
+# ---- --stop-when-stable ------------------------------------------------------------------------
+
+
+def test_stop_when_stable_ends_the_run(fresh_project, capsys):
+    """With the threshold lowered (the rule, not the threshold, is under test here; a tiny
+    model's rounds rarely agree to 0.99), `--stop-when-stable 1` ends the run at round 1, the
+    first round with a kappa; the stop reason says so."""
+    project = Project.open(fresh_project)
+    config = project.run_config("main")
+    config.loop.stable_kappa = -1.0
+    project.store.set_run_config("main", config.to_json(), {"stable_kappa": -1.0})
+    project.close()
+    assert main(["run", str(fresh_project), "--oracle", "--quiet", "--stop-when-stable", "1"]) == 0
+    project = Project.open(fresh_project)
+    try:
+        row = project.require_run("main")
+        assert row.phase == "done" and row.round == 1
+        assert row.stop_reason.startswith("predictions stable: kappa")
+        assert "for 1 rounds in a row" in row.stop_reason
+        assert project.run_config("main").loop.stable_rounds == 1
+    finally:
+        project.close()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["run", "{p}", "--stop-when-stable", "0"], "at least 1"),
+    (["run", "{p}", "--stop-when-stable", "x"], "whole number"),
+    (["init", "{tmp}/new", "--data", "npz:{npz}", "--audit", "5000"], "--audit 5000"),
+    (["init", "{tmp}/new", "--data", "npz:{npz}", "--audit", "-1"], "negative"),
+    (["init", "{tmp}/new", "--data", "npz:{npz}", "--audit", "680"], "twice the seed set"),
+])
+def test_bad_audit_and_stop_options_exit_2_and_change_nothing(
+        argv, words, fresh_project, small_npz, tmp_path, capsys):
+    argv = [a.format(p=fresh_project, tmp=tmp_path, npz=small_npz) for a in argv]
+    before = tree_digest(fresh_project)
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert words in one_error_line(capsys)
+    assert tree_digest(fresh_project) == before
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_project_without_sets_shows_no_estimates(fresh_project, capsys):
+    """An oracle project made without --audit has no audit set; before any round it has no stop
+    set either: status --json adds nothing to its rounds and says there is no audit set."""
+    capsys.readouterr()
+    assert main(["status", str(fresh_project), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["audit"] is None and data["items"].get("audit", 0) == 0
