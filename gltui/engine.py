@@ -172,7 +172,7 @@ class Runner:
         if not model_path.exists():
             self._fit(round, model_path)
         saved = _load_checkpoint(model_path)
-        items, _ = self.store.labeled(self.run)
+        items, _ = self.store.labeled(self.run, up_to_round=round)
         self.store.save_round(
             self.run,
             round,
@@ -189,7 +189,10 @@ class Runner:
         self.project.train_checkpoint_path(self.run, round).unlink(missing_ok=True)
 
     def _fit(self, round: int, model_path: Path) -> None:
-        items, labels = self.store.labeled(self.run)
+        # Round r trains on the labels of rounds <= r: those a person gives while it trains
+        # (the TUI's provisional queue) belong to round r + 1 (store/labels.py), so a resumed
+        # round trains on exactly the set the uninterrupted one did.
+        items, labels = self.store.labeled(self.run, up_to_round=round)
         train_ids, train_y, val_ids, val_y = self._train_val(round, items, labels)
         ckpt_path = self.project.train_checkpoint_path(self.run, round)
         resume = None
@@ -198,9 +201,11 @@ class Runner:
                 resume = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             except Exception:  # a torn or corrupt checkpoint: start the round over
                 resume = None
+            if resume is not None and resume.get("num_classes", self.num_classes) != self.num_classes:
+                resume = None  # a person added a class since: the output layer has grown
 
         def on_epoch(report, make_checkpoint) -> bool:
-            _save(make_checkpoint(), ckpt_path)
+            _save({**make_checkpoint(), "num_classes": self.num_classes}, ckpt_path)
             faults.point("epoch")
             self.emit(EpochDone(
                 self.run, round, report.epoch, report.max_epochs, report.train_loss,
@@ -223,6 +228,7 @@ class Runner:
                 "best_epoch": int(result.best_epoch),
                 "epochs": int(result.epochs),
                 "seconds": float(result.seconds),
+                "num_classes": self.num_classes,
             },
             model_path,
         )
@@ -243,8 +249,9 @@ class Runner:
 
     def _load_model(self, round: int) -> torch.nn.Module:
         saved = _load_checkpoint(self.project.model_path(self.run, round))
-        return model_with(saved["model"], self.model_name, self.shape, self.num_classes,
-                          self.device)
+        # A model trained before a person added a class has one output fewer.
+        return model_with(saved["model"], self.model_name, self.shape,
+                          int(saved.get("num_classes", self.num_classes)), self.device)
 
     def _evaluate(self, round: int) -> None:
         started = time.time()
@@ -254,7 +261,7 @@ class Runner:
         if len(test_ids):
             test_acc = training.evaluate(model, self.pixels[test_ids], test_y, self.device,
                                          self.config.train.val_batch_size)
-        _, labels = self.store.labeled(self.run)
+        _, labels = self.store.labeled(self.run, up_to_round=round)
         hist = np.bincount(labels, minlength=self.num_classes).tolist()
         predicted = self._predict_sets(model)
         kappa = self._stop_kappa(round, predicted.get("stop"))
@@ -373,7 +380,11 @@ class Runner:
             self.store.set_phase(self.run, "score", round)
             return
         candidates, scores = result
-        n_labeled = self.store.count_labeled(self.run)
+        # Images a person labeled while this round trained and scored (the provisional queue)
+        # are not queued again; their labels count for the next round.
+        fresh = ~np.isin(candidates, self.store.labeled(self.run)[0])
+        candidates, scores = candidates[fresh], scores[fresh]
+        n_labeled = self.store.count_labeled(self.run, up_to_round=round)
         n = min(self._next_batch(n_labeled), len(candidates))
         order = scoring.select_top(scores, n)
         chosen, chosen_scores = candidates[order], scores[order]

@@ -451,8 +451,10 @@ def run_lock(project: Project, run: str) -> Iterator[None]:
 
 
 class Labeler:
-    """A person's labeling of a run's current queue: each call is one committed transaction.
-    Needs no torch; the TUI labels through it while the engine waits at the label phase."""
+    """A person's labeling of a run: each call is one committed transaction. Needs no torch; the
+    TUI labels through it while the engine waits at the label phase, and, on the provisional
+    queue, while the engine trains and scores: a label then belongs to the next round (the store
+    reads the run's labeling round inside the label's transaction, see gltui/store/labels.py)."""
 
     def __init__(self, project: Project, run: str):
         self.project, self.store, self.run = project, project.store, run
@@ -464,16 +466,54 @@ class Labeler:
     def queue(self):
         return self.store.queue(self.run, self.round)
 
-    def label(self, item: int, label: int) -> None:
+    def _check_label(self, label: int) -> None:
         if not 0 <= label < len(self.project.classes):
             raise ProjectError(f"label {label} is not a class of this project")
-        self.store.add_label(self.run, self.round, item, label, "human")
+
+    def label(self, item: int, label: int) -> None:
+        self._check_label(label)
+        from gltui import faults  # test fault injection (GLTUI_TEST_FAULTS=1 only)
+
+        self.store.add_label(self.run, None, item, label, "human",
+                             before_commit=lambda: faults.point("person-label"))
+
+    def confirm(self, items, labels) -> None:
+        """The model's guesses a person confirmed (a review page): human labels, like any other,
+        all committed in one transaction (one key press, one transaction)."""
+        for label in labels:
+            self._check_label(int(label))
+        self.store.add_labels(self.run, None, np.asarray(items, dtype=np.int64),
+                              np.asarray(labels, dtype=np.int64), "human")
 
     def skip(self, item: int) -> None:
-        self.store.skip(self.run, self.round, item)
+        self.store.skip(self.run, None, item)
+
+    def unsure(self, item: int) -> None:
+        """The person cannot tell: recorded, out of the queue, and never trained on."""
+        self.store.skip(self.run, None, item, kind="unsure")
+
+    def relabel(self, item: int, label: int) -> int:
+        """Change an earlier label (the history view); returns the old one."""
+        self._check_label(label)
+        try:
+            return self.store.relabel(self.run, item, label)
+        except ValueError as err:
+            raise ProjectError(str(err)) from None
+
+    def add_class(self, name: str) -> int:
+        """A new class, named by the person while labeling; returns its index. The next round's
+        model has an output for it."""
+        name = name.strip()
+        if not name or "," in name:
+            raise ProjectError(f"class name {name!r}: give a non-empty name without commas")
+        if name in self.project.classes:
+            raise ProjectError(f"class {name!r} exists already")
+        index = self.store.add_class(self.run, name)
+        self.project.classes = self.store.classes()
+        return index
 
     def undo(self) -> int | None:
-        return self.store.undo_last(self.run, self.round)
+        return self.store.undo_last(self.run, None)
 
     def pending(self) -> int:
         return self.store.count_pending(self.run, self.round)
