@@ -1,20 +1,38 @@
 """What the screens read and write, in one place: a project opened on the UI thread.
 
-Reads go through `Project` and the store's query methods (no SQL here); a label, skip or undo
-goes through `project.Labeler`, so each key press is its own committed transaction. The engine
-module (and with it torch) is imported on first use, never at import time.
+Reads go through `Project` and the store's query methods (no SQL here); a label, skip, unsure,
+relabel, confirmed guess, new class or undo goes through `project.Labeler`, so each key press is
+its own committed transaction. The engine module (and with it torch) is imported on first use,
+never at import time.
+
+While the engine trains and scores, `provisional()` is the work on offer: audit images first
+(they need no model), then the previous pass's next-ranked images that nobody labeled yet.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gltui.project import Project, RunSummary
 from gltui.results import GALLERY_SIZE, Curve, Gallery, gallery, learning_curves
+from gltui.store import QueueEntry
 from gltui.tui.images import to_pil
+
+PROVISIONAL_SIZE = 200  # images on offer while a round trains: more than a person labels in it
+CONFIDENT = 0.9  # the review mode's default: the model's top guess at least this probable
+
+
+@dataclass
+class ProvisionalEntry(QueueEntry):
+    """An image offered while the engine works: an audit image, or one the previous scoring pass
+    ranked next (score: its score then). It has no queue row; its label counts for the next
+    round (audit labels are never trained on)."""
+
+    audit: bool = False
 
 
 class Session:
@@ -55,14 +73,79 @@ class Session:
             return []
         return self.project.store.queue(self.run, summary.round)
 
-    def label(self, item: int, label: int) -> None:
-        self.labeler.label(item, label)
+    def provisional(self, summary: RunSummary | None = None,
+                    size: int = PROVISIONAL_SIZE) -> list[ProvisionalEntry]:
+        """What a person can label while the engine trains and scores: the audit images still
+        unlabeled (in the set's drawn order), then the latest finished pass's candidates by
+        score, highest first, leaving out what is labeled or was in the latest queue. Before any
+        pass (round 0), a random draw of the unlabeled pool stands in for the ranking."""
+        summary = summary or self.summary()
+        store = self.project.store
+        audit = store.audit_queue()[:size]
+        entries = [ProvisionalEntry(item, i, float("nan"), "pending", [], None, audit=True)
+                   for i, item in enumerate(audit)]
+        taken = set(store.labeled(self.run)[0].tolist())
+        taken.update(e.item for e in store.queue(self.run, summary.round))
+        passes = store.finished_passes(self.run)
+        scored = store.pass_scores(self.run, passes[-1]) if passes else None
+        if scored is not None:
+            candidates, scores = scored
+            order = np.argsort(np.where(np.isnan(scores), np.inf, -scores), kind="stable")
+            ranked = ((int(candidates[i]), float(scores[i])) for i in order)
+        else:
+            pool = store.unlabeled_pool(self.run)
+            rng = np.random.default_rng([summary.seed, summary.round])
+            ranked = ((int(i), float("nan")) for i in rng.permutation(pool)[: size + len(taken)])
+        for item, score in ranked:
+            if len(entries) >= size:
+                break
+            if item not in taken:
+                entries.append(ProvisionalEntry(item, len(entries), score, "pending", [], None))
+        return entries
+
+    def confident(self, entries: list, threshold: float = CONFIDENT) -> list:
+        """The pending entries whose top guess is at least `threshold` probable, grouped by the
+        guessed class (class order), most confident first within a class: the review mode."""
+        sure = [e for e in entries if e.status == "pending" and e.guesses
+                and float(e.guesses[0][1]) >= threshold]
+        return sorted(sure, key=lambda e: (e.guesses[0][0], -float(e.guesses[0][1]), e.rank))
+
+    def label(self, item: int, label: int, *, audit: bool = False) -> None:
+        """A label for a queued (or provisional) image, or for an audit image (never trained
+        on; project-wide)."""
+        if audit:
+            self.labeler.label_audit(item, label)
+        else:
+            self.labeler.label(item, label)
+
+    def confirm(self, items: list[int], labels: list[int]) -> None:
+        """A review page's guesses, confirmed by one key: one transaction."""
+        self.labeler.confirm(items, labels)
 
     def skip(self, item: int) -> None:
         self.labeler.skip(item)
 
-    def undo(self) -> int | None:
-        return self.labeler.undo()
+    def unsure(self, item: int) -> None:
+        self.labeler.unsure(item)
+
+    def undo(self, *, audit: bool = False) -> int | None:
+        """Undo the last label, skip or unsure of this round, or (audit) the last audit label."""
+        return self.labeler.undo_audit() if audit else self.labeler.undo()
+
+    def relabel(self, item: int, label: int) -> int:
+        return self.labeler.relabel(item, label)
+
+    def add_class(self, name: str) -> int:
+        """A new class (ProjectError for an empty or repeated name); returns its index."""
+        index = self.labeler.add_class(name)
+        self.classes = list(self.project.classes)
+        return index
+
+    def history(self, limit: int = 500) -> list[tuple]:
+        """The run's active labels, newest first: (item, item name, label, class name, source,
+        round, time)."""
+        rows = self.project.store.labeled_detail(self.run)
+        return sorted(rows, key=lambda r: r[6], reverse=True)[:limit]
 
     # -- reading --------------------------------------------------------------------------------
 

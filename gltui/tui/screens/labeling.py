@@ -2,10 +2,18 @@
 
 Every key press is committed at once (project.Labeler); the cursor then moves on to the next
 pending image. When nothing is pending any more the app retrains in the background and the next
-queue appears here when it is ready.
+queue appears here when it is ready. Meanwhile the screen offers the *provisional queue*
+(Session.provisional: audit images, then the previous pass's next-ranked images), so the person
+never waits; those labels count for the next round, and the new queue replaces it when ready.
+
+Enter accepts the model's top guess; `e` reviews the confident guesses a page at a time
+(screens/review.py); `h` lists earlier labels to relabel (screens/history.py); `c` adds a class
+(screens/class_name.py); `n` marks an image unsure (never trained on).
 """
 
 from __future__ import annotations
+
+import sqlite3
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,10 +33,11 @@ GRID_COLUMNS, GRID_ROWS = 5, 2
 
 KEY_HELP = """\
 [b]0-9[/]  label as that class
-[b]/[/]    pick from the class list
-[b]s[/]    skip   [b]u[/] undo
-[b]←/→[/]  move   [b]v[/] grid view
-[b]o[/]    oracle labels the rest"""
+[b]⏎[/]    accept the top guess
+[b]/[/]    class list  [b]c[/] new class
+[b]s[/]    skip  [b]n[/] unsure  [b]u[/] undo
+[b]e[/]    review sure guesses
+[b]h[/]    history  [b]v[/] grid  [b]←/→[/] move"""
 
 
 class LabelingScreen(Screen):
@@ -36,8 +45,13 @@ class LabelingScreen(Screen):
         Binding("0", "label(0)", "Label", key_display="0-9"),
         *[Binding(str(i), f"label({i})", f"Label {i}", show=False) for i in range(1, 10)],
         Binding("slash", "pick_class", "Classes", key_display="/", show=False),
+        Binding("enter", "confirm_guess", "Accept guess", key_display="⏎", show=False),
         Binding("s", "skip", "Skip"),
+        Binding("n", "unsure", "Unsure", show=False),
         Binding("u", "undo", "Undo"),
+        Binding("c", "add_class", "New class", show=False),
+        Binding("h", "history", "History", show=False),
+        Binding("e", "review", "Review", show=False),
         Binding("backspace", "undo", "Undo", show=False),
         Binding("left", "move(-1)", "Previous", show=False),
         Binding("right", "move(1)", "Next", show=False),
@@ -55,6 +69,8 @@ class LabelingScreen(Screen):
         self.round: int | None = None
         self.grid_view = False
         self.shown_item: int | None = None  # what the big image shows (the benchmark reads it)
+        self.provisional = False  # entries are the provisional queue (Session.provisional)
+        self._audit_undo: list[bool] = []  # provisional actions, newest last: was it an audit?
         self._image_cells = (0, 0)
 
     # -- layout ---------------------------------------------------------------------------------
@@ -104,10 +120,16 @@ class LabelingScreen(Screen):
         session = self.app.session
         summary = session.summary()
         current = self.entries[self.cursor].item if self.entries else None
-        self.entries = session.queue(summary)
+        queue = session.queue(summary)
         if summary.round != self.round:
             current = None
         self.round = summary.round
+        if any(e.status == "pending" for e in queue) or summary.phase == "done":
+            self.entries, self.provisional = queue, False
+        elif not self.provisional:  # the queue is done: offer the provisional one meanwhile
+            self.entries, self.provisional = session.provisional(summary), True
+            self._audit_undo = []
+            current = None
         items = [e.item for e in self.entries]
         if current in items:
             self.cursor = items.index(current)
@@ -166,8 +188,8 @@ class LabelingScreen(Screen):
             caption = Text(no_wrap=True, overflow="ellipsis")
             if e.status == "labeled":
                 caption.append(f"✓ {session.class_name(e.label)}", style="green")
-            elif e.status == "skipped":
-                caption.append("skipped", style="yellow")
+            elif e.status in ("skipped", "unsure"):
+                caption.append(e.status, style="yellow")
             else:
                 guess = session.class_name(e.guesses[0][0]) + "?" if e.guesses else "?"
                 caption.append(f"{k + 1}. {guess}")
@@ -183,6 +205,8 @@ class LabelingScreen(Screen):
     def _banner(self) -> Text:
         app = self.app
         live = app.live
+        if self.provisional:
+            return self._provisional_banner()
         if self.entries and self.pending() == 0:
             if live.worker == "running":
                 return Text("Queue done: the engine is retraining…", style="bold yellow")
@@ -204,13 +228,29 @@ class LabelingScreen(Screen):
             return Text(f"The engine stopped: {live.error} (r retries)", style="bold red")
         return Text("Nothing to label right now (r resumes the run).", style="dim")
 
+    def _provisional_banner(self) -> Text:
+        live, entry = self.app.live, self._entry()
+        what = "an audit image (never trained on)" if getattr(entry, "audit", False) else \
+            "next-ranked by the last pass (counts for the next round)"
+        if live.worker == "failed":
+            return Text(f"The engine stopped: {live.error} (r retries)", style="bold red")
+        working = (f"round {live.round} {live.phase or 'working'}" if live.worker == "running"
+                   else "the next queue is on its way")
+        if entry is None or entry.status != "pending":
+            return Text(f"While {working}: nothing more to offer; the next queue appears here.",
+                        style="bold yellow")
+        return Text(f"While {working}: {what}.", style="bold cyan")
+
     # -- actions --------------------------------------------------------------------------------
+
+    def _entry(self):
+        return self.entries[self.cursor] if self.entries else None
 
     def _can_label(self) -> bool:
         if not self.entries:
             self.app.bell()
             return False
-        if self.app.live.worker == "running":
+        if self.app.live.worker == "running" and not self.provisional:
             self.app.notify("The engine is working on this run; wait for the next queue.",
                             severity="warning")
             return False
@@ -223,9 +263,26 @@ class LabelingScreen(Screen):
                 self.app.bell()
             return
         entry = self.entries[self.cursor]
-        session.label(entry.item, index)
+        audit = getattr(entry, "audit", False)
+        try:
+            session.label(entry.item, index, audit=audit)
+        except (sqlite3.Error, OSError) as err:  # busy past the timeout, a full disk, read-only
+            # Not saved, so not shown as saved: the image stays pending under the cursor.
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            self.app.notify(f"The label was not saved: {first}", title="Not saved",
+                            severity="error", timeout=15)
+            return
         entry.status, entry.label = "labeled", index
+        self._audit_undo.append(audit)
         self._advance()
+
+    def action_confirm_guess(self) -> None:
+        """Enter: the model's top guess is the label (a human label, committed now)."""
+        entry = self._entry()
+        if entry is None or not entry.guesses or entry.status != "pending":
+            self.app.bell()
+            return
+        self.action_label(int(entry.guesses[0][0]))
 
     def label_class(self, index: int | None) -> None:
         if index is not None:
@@ -247,26 +304,92 @@ class LabelingScreen(Screen):
             return
         self.app.session.skip(entry.item)
         entry.status = "skipped"
+        self._audit_undo.append(False)
         self._advance()
+
+    def action_unsure(self) -> None:
+        """n: the person cannot tell; recorded, out of the queue, never trained on."""
+        if not self._can_label():
+            return
+        entry = self.entries[self.cursor]
+        if entry.status != "pending":
+            self.app.bell()
+            return
+        self.app.session.unsure(entry.item)
+        entry.status = "unsure"
+        self._audit_undo.append(False)
+        self._advance()
+
+    def action_add_class(self) -> None:
+        from gltui.tui.screens.class_name import ClassNamePrompt
+
+        self.app.push_screen(ClassNamePrompt(list(self.app.session.classes)), self._class_named)
+
+    def _class_named(self, name: str | None) -> None:
+        if name is None:
+            return
+        from gltui.project import ProjectError
+
+        try:
+            index = self.app.session.add_class(name)
+        except ProjectError as err:
+            self.app.notify(str(err), severity="error")
+            return
+        key = str(index) if index < 10 else "/"
+        self.app.notify(f"Class {name!r} added ({key}); the next round's model learns it.")
+        entry = self._entry()
+        if entry is not None and entry.status == "pending":
+            self.action_label(index)
+
+    def action_history(self) -> None:
+        from gltui.tui.screens.history import HistoryScreen
+
+        self.app.push_screen(HistoryScreen(), lambda _: self._back_from_list())
+
+    def action_review(self) -> None:
+        if self.provisional or not self.entries:
+            self.app.notify("Review works on a queue the model chose (with its guesses).")
+            return
+        from gltui.tui.screens.review import ReviewScreen
+
+        self.app.push_screen(ReviewScreen(), lambda _: self._back_from_list())
+
+    def _back_from_list(self) -> None:
+        """Back from history or review: the queue as the store has it now."""
+        self.reload()
+        if not self.provisional:
+            self.post_message(QueueChanged(self.pending(), len(self.entries)))
 
     def action_undo(self) -> None:
         if not self._can_label():
             return
-        item = self.app.session.undo()
+        audit = self.provisional and bool(self._audit_undo) and self._audit_undo.pop()
+        item = self.app.session.undo(audit=audit)
         if item is None:
             self.app.notify("Nothing to undo in this round.")
             return
+        if self.provisional and item not in {e.item for e in self.entries}:
+            self.provisional = False  # a label of the finished queue: back to that queue
+            self.reload()
         for i, e in enumerate(self.entries):
             if e.item == item:
                 e.status, e.label = "pending", None
                 self.cursor = i
         self.show()
-        self.post_message(QueueChanged(self.pending(), len(self.entries)))
+        if not self.provisional:
+            self.post_message(QueueChanged(self.pending(), len(self.entries)))
 
     def _advance(self) -> None:
         self.cursor = self._next_pending(self.cursor)
-        self.show()
-        self.post_message(QueueChanged(self.pending(), len(self.entries)))
+        if self.provisional:  # provisional labels never start or delay a round
+            self.show()
+            return
+        pending, size = self.pending(), len(self.entries)
+        if pending == 0:
+            self.reload()  # the queue is done: the provisional queue takes its place at once
+        else:
+            self.show()
+        self.post_message(QueueChanged(pending, size))
 
     def action_move(self, step: int) -> None:
         if self.entries:

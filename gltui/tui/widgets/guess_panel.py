@@ -35,6 +35,9 @@ class GuessPanel(Static):
                 text.append(f" {'' if name == key else name:<12} ")
                 text.append(_bar(float(p)), style="cyan")
                 text.append(f" {float(p):.2f}\n")
+        elif getattr(entry, "audit", None) is not None:  # the provisional queue (session.py)
+            text.append("audit image: never trained on\n" if entry.audit else
+                        "ranked next by the last pass\n", style="dim")
         else:
             text.append("seed set: no model yet\n", style="dim")
         if entry.status == "labeled":
@@ -43,6 +46,8 @@ class GuessPanel(Static):
                         style="bold green")
         elif entry.status == "skipped":
             text.append("skipped", style="yellow")
+        elif entry.status == "unsure":
+            text.append("unsure: never trained on", style="magenta")
         else:
             text.append("pending", style="dim")
         self.update(text)

@@ -23,6 +23,8 @@ class QueueStrip(Static):
                 mark, style = class_names[e.label][:1] if e.label is not None else "?", "green"
             elif e.status == "skipped":
                 mark, style = "-", "yellow"
+            elif e.status == "unsure":
+                mark, style = "?", "magenta"
             else:
                 mark, style = "·", ""
             if i == cursor:

@@ -1,0 +1,155 @@
+"""Review: the queued images the model is confident about, grouped by its guess, a page at a time.
+
+A page holds up to ten images that the model puts in one class. The person moves to a wrong one
+and presses its right key (committed at once, like any label), then confirms the rest of the page
+with Enter: the page's remaining guesses are human labels committed in one transaction (one key,
+one transaction). `+`/`-` move the confidence threshold; Escape goes back to labeling.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from gltui.project import ProjectError
+from gltui.tui.session import CONFIDENT
+from gltui.tui.widgets.thumbnail import Thumbnail
+
+COLUMNS, ROWS = 5, 2
+PAGE = COLUMNS * ROWS
+
+
+def pages(entries: list) -> list[list]:
+    """Pages of at most PAGE entries, each of one guessed class (entries come grouped)."""
+    out: list[list] = []
+    for e in entries:
+        if not out or len(out[-1]) == PAGE or out[-1][0].guesses[0][0] != e.guesses[0][0]:
+            out.append([])
+        out[-1].append(e)
+    return out
+
+
+class ReviewScreen(ModalScreen):
+    DEFAULT_CSS = """
+    ReviewScreen { background: $background; }
+    #review-title { height: 1; padding: 0 1; }
+    #review-grid { grid-size: 5 2; grid-gutter: 0 1; height: 1fr; padding: 0 1; }
+    #review-grid Thumbnail { height: 100%; }
+    #review-grid Thumbnail > .thumb-image { height: 1fr; width: auto; }
+    """
+    BINDINGS = [
+        Binding("enter", "confirm_page", "Confirm page"),
+        Binding("0", "fix(0)", "Fix", key_display="0-9"),
+        *[Binding(str(i), f"fix({i})", show=False) for i in range(1, 10)],
+        Binding("left", "move(-1)", "Previous", show=False),
+        Binding("right", "move(1)", "Next", show=False),
+        Binding("up", "move(-5)", "Up", show=False),
+        Binding("down", "move(5)", "Down", show=False),
+        Binding("pagedown", "next_page", "Next page", key_display="PgDn"),
+        Binding("plus", "threshold(0.05)", "Threshold +", key_display="+"),
+        Binding("minus", "threshold(-0.05)", "Threshold -", key_display="-", show=False),
+        Binding("escape", "dismiss", "Back"),
+    ]
+
+    def __init__(self, threshold: float = CONFIDENT) -> None:
+        super().__init__(id="review")
+        self.threshold = threshold
+        self.page: list = []
+        self.page_index = 0
+        self.cursor = 0
+        self.fixed: dict[int, int] = {}  # item -> the label the person gave on this page
+        self.confirmed = 0  # labels this visit committed (fixes and confirmations)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="review-title")
+        with Grid(id="review-grid"):
+            for _ in range(PAGE):
+                yield Thumbnail(self.app.image_class, classes="grid-cell")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def load(self) -> None:
+        """Read the queue afresh and show the current page (labeled images have left it)."""
+        session = self.app.session
+        self.pages = pages(session.confident(session.queue(), self.threshold))
+        self.page_index = min(self.page_index, max(0, len(self.pages) - 1))
+        self.page = self.pages[self.page_index] if self.pages else []
+        self.cursor = min(self.cursor, max(0, len(self.page) - 1))
+        self.fixed = {}
+        self.show()
+
+    def show(self) -> None:
+        session = self.app.session
+        title = Text(no_wrap=True, overflow="ellipsis")
+        if not self.page:
+            title.append(f"No pending image has a guess of {self.threshold:.2f} or more "
+                         "(- lowers the threshold, Escape goes back).", style="bold yellow")
+        else:
+            guess = self.page[0].guesses[0][0]
+            title.append(f"The model says {session.class_name(guess)!r}", style="bold")
+            title.append(f"  page {self.page_index + 1} of {len(self.pages)}, "
+                         f"guesses >= {self.threshold:.2f}. Fix wrong ones with their key, "
+                         "Enter confirms the rest.", style="dim")
+        self.query_one("#review-title", Static).update(title)
+        for i, cell in enumerate(self.query(Thumbnail)):
+            if i >= len(self.page):
+                cell.show(None, None, "")
+                continue
+            e = self.page[i]
+            caption = Text(no_wrap=True, overflow="ellipsis")
+            if e.item in self.fixed:
+                caption.append(f"✓ {session.class_name(self.fixed[e.item])}", style="green")
+            else:
+                caption.append(f"{session.class_name(e.guesses[0][0])}? "
+                               f"{float(e.guesses[0][1]):.2f}")
+            cell.show(e.item, session.picture(e.item), caption)
+            cell.set_class(i == self.cursor, "-cursor")
+
+    def action_move(self, step: int) -> None:
+        if self.page:
+            self.cursor = min(max(0, self.cursor + step), len(self.page) - 1)
+            self.show()
+
+    def action_fix(self, label: int) -> None:
+        session = self.app.session
+        if not self.page or label >= len(session.classes):
+            self.app.bell()
+            return
+        entry = self.page[self.cursor]
+        session.label(entry.item, label)  # committed now, like any label key
+        self.fixed[entry.item] = label
+        self.confirmed += 1
+        self.action_move(1)
+
+    def action_confirm_page(self) -> None:
+        rest = [e for e in self.page if e.item not in self.fixed]
+        if not self.page:
+            self.app.bell()
+            return
+        if rest:
+            try:
+                self.app.session.confirm([e.item for e in rest], [e.guesses[0][0] for e in rest])
+            except ProjectError as err:
+                self.notify(str(err), severity="error")
+                return
+        self.confirmed += len(rest)
+        self.notify(f"{len(self.page)} labels: {len(rest)} confirmed, {len(self.fixed)} fixed.")
+        self.cursor = 0
+        self.load()
+
+    def action_next_page(self) -> None:
+        if self.pages:
+            self.page_index = (self.page_index + 1) % len(self.pages)
+            self.cursor = 0
+            self.load()
+
+    def action_threshold(self, step: float) -> None:
+        self.threshold = round(min(0.99, max(0.05, self.threshold + step)), 2)
+        self.page_index = self.cursor = 0
+        self.load()
