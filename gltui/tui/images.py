@@ -73,9 +73,13 @@ def image_widget_class(choice: str = "auto"):
             from gltui.tui.widgets.halfcell_image import HalfcellImage
 
             return HalfcellImage
+    if choice == "sixel" or (choice == "auto" and ti.Image is ti.SixelImage):
+        # textual-image's sixel widget without the artifacts it leaves in xterm (see there)
+        from gltui.tui.widgets.sixel_image import SixelImage
+
+        return SixelImage
     return {
         "auto": ti.Image,
-        "sixel": ti.SixelImage,
         "tgp": ti.TGPImage,
         "halfcell": ti.HalfcellImage,
         "unicode": ti.UnicodeImage,
@@ -83,22 +87,63 @@ def image_widget_class(choice: str = "auto"):
 
 
 def cell_aspect(widget_class) -> float:
-    """Height over width of a terminal cell in pixels (2.0 when it cannot be known)."""
-    if "textual_image" not in getattr(widget_class, "__module__", ""):
-        return 2.0
-    from textual_image._terminal import get_cell_size  # cached: probed before the app started
+    """Height over width of a terminal cell in pixels: what a picture's box in cells must allow
+    for to show the picture undistorted. Every renderer fills the box it is given (half-cell and
+    unicode scale the image to the box's cells), so this is the terminal's own cell shape, not
+    the renderer's: textual-image's measure (`get_cell_size`, probed before the app started:
+    the window-size ioctl, else the `CSI 16 t` reply, else VT340's 10x20) for its widgets, and
+    the window-size ioctl alone for gltui's (which never query the terminal). 2.0 (VT340) when
+    stdout is not a terminal (tests, pipes) or it does not say."""
+    if "textual_image" in sys.modules:  # imported (and the terminal probed) by the renderer
+        from textual_image._terminal import get_cell_size
+        from textual_image.widget._base import Image as TextualImage
 
-    size = get_cell_size()
-    return size.height / size.width if size.width else 2.0
+        if issubclass(widget_class, TextualImage):
+            size = get_cell_size()  # cached since the probe
+            return size.height / size.width if size.width and size.height else 2.0
+    size = terminal_cell_size()
+    return size[1] / size[0] if size else 2.0
 
 
-def fit_cells(width: int, height: int, image_w: int, image_h: int, aspect: float) -> tuple[int, int]:
-    """The largest (columns, rows) inside width x height showing the image undistorted."""
-    if width <= 0 or height <= 0 or image_w <= 0 or image_h <= 0:
+def terminal_cell_size() -> tuple[int, int] | None:
+    """(width, height) of a cell in pixels from the window-size ioctl of stdout, or None when
+    stdout is not a terminal or the terminal reports no pixel size (tmux, some SSH clients)."""
+    stream = sys.__stdout__
+    try:
+        if stream is None or not stream.isatty():
+            return None
+        import fcntl
+        import struct
+        import termios
+
+        packed = fcntl.ioctl(stream.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
+        rows, cols, px_w, px_h = struct.unpack("HHHH", packed)
+    except (ImportError, OSError, ValueError):
+        return None
+    if not (rows and cols and px_w and px_h):
+        return None
+    return px_w // cols, px_h // rows
+
+
+def fit_cells(width: int, height: int, image_w: int, image_h: int, aspect: float,
+              tolerance: float = 0.04) -> tuple[int, int]:
+    """The largest (columns, rows) inside width x height that shows the image undistorted.
+
+    Whole cells rarely match the image's shape exactly (12 columns of 6x13-pixel cells make 72
+    pixels; 6 rows make 78): the largest box that fits is taken when its shape is within
+    `tolerance` of the image's, else the largest box at most a quarter smaller that is."""
+    if width <= 0 or height <= 0 or image_w <= 0 or image_h <= 0 or aspect <= 0:
         return 0, 0
-    rows = height
-    cols = round(rows * aspect * image_w / image_h)
-    if cols > width:
-        cols = width
-        rows = max(1, round(cols * image_h / image_w / aspect))
-    return max(1, cols), max(1, rows)
+    ratio = aspect * image_w / image_h  # columns per row that keep the shape
+    first = None
+    for rows in range(min(height, max(1, round(width / ratio))), 0, -1):
+        cols = max(1, round(rows * ratio))
+        if cols > width:
+            continue
+        if first is None:
+            first = (cols, rows)
+        elif rows < 0.75 * first[1]:
+            break
+        if abs(cols / (rows * ratio) - 1) <= tolerance:
+            return cols, rows
+    return first or (max(1, min(width, round(ratio))), 1)
