@@ -22,6 +22,7 @@ from textual.screen import ModalScreen, Screen
 
 from gltui import events as ev
 from gltui.tui import messages as m
+from gltui.tui.commands import palette_commands
 from gltui.tui.live import LiveProgress
 from gltui.tui.screens.dashboard import DashboardScreen
 from gltui.tui.screens.gallery import GalleryScreen
@@ -29,6 +30,7 @@ from gltui.tui.screens.help import HelpScreen
 from gltui.tui.screens.labeling import LabelingScreen
 from gltui.tui.session import Session
 from gltui.tui.widgets.title_bar import TitleBar
+
 
 def _import_engine() -> None:
     """Load the engine (and torch) now, in a thread, rather than on the first label key."""
@@ -49,7 +51,7 @@ class GltuiApp(App[int]):
         Binding("r", "resume", "Resume", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "quit(130)", "Quit", show=False, priority=True),  # exit 130, as the CLI
     ]
 
     def __init__(self, session: Session, image_class, *, device: str | None = None,
@@ -67,6 +69,9 @@ class GltuiApp(App[int]):
         self._summary = None  # the run's summary as last read (last_summary)
         self._cancel = threading.Event()
         self._quitting = False
+        self._exit_code = 0  # 130 once ctrl+c asked to quit (the headless CLI's code)
+        # the oracle reads the dataset's own labels: offered only where every pool image has one
+        self.has_oracle = session.project.has_true_labels()
         self._autostart_timer = None
         self._worker = None
 
@@ -102,6 +107,8 @@ class GltuiApp(App[int]):
         """Hide the key of the screen that is showing (the footer has room for the others)."""
         if action == "show" and parameters and self.screen.id == parameters[0]:
             return False
+        if action == "toggle_oracle" and not self.has_oracle:
+            return False  # no true labels: neither shown in the footer nor bound
         return True
 
     def action_help(self) -> None:
@@ -193,7 +200,7 @@ class GltuiApp(App[int]):
         self.live.worker = "idle"
         self.live.phase = None
         if self._quitting:
-            self.exit(0)
+            self.exit(self._exit_code, return_code=self._exit_code)
             return
         self._update_screen(full=True)
         if msg.outcome == "label":
@@ -236,6 +243,9 @@ class GltuiApp(App[int]):
         self._summary = msg.summary
 
     def action_toggle_oracle(self) -> None:
+        if not self.has_oracle:
+            self.notify("This project has no true labels, so there is no oracle: you label.")
+            return
         self.live.oracle = not self.live.oracle
         if self.live.oracle:
             self.notify("Oracle on: the dataset's own labels label each queue. "
@@ -256,7 +266,8 @@ class GltuiApp(App[int]):
             self.notify(f"The run is done: {summary.stop_reason}")
             return
         if summary.phase == "label" and summary.n_queued:
-            self.notify(f"{summary.n_queued} images wait for labels (l), or o for the oracle.")
+            oracle = ", or o for the oracle" if self.has_oracle else ""
+            self.notify(f"{summary.n_queued} images wait for labels (l){oracle}.")
             return
         self.start_drive()
 
@@ -266,12 +277,13 @@ class GltuiApp(App[int]):
 
     # -- quitting -------------------------------------------------------------------------------
 
-    def action_quit(self) -> None:
-        if self.live.worker not in ("running", "stopping"):
-            self.exit(0)
-            return
-        if self._quitting:  # asked twice: leave now; the engine thread stops at its next check
-            self.exit(0)
+    def action_quit(self, code: int = 0) -> None:
+        """Quit (q: exit code 0; ctrl+c: 130, as the headless CLI), cancelling a running engine
+        at its next epoch or chunk first."""
+        self._exit_code = max(self._exit_code, code)
+        if self.live.worker not in ("running", "stopping") or self._quitting:
+            # idle, or asked twice: leave now (the engine thread stops at its next check)
+            self.exit(self._exit_code, return_code=self._exit_code)
             return
         self._quitting = True
         self._cancel.set()
@@ -290,9 +302,11 @@ class GltuiApp(App[int]):
                             lambda: self.action_show("gallery"))
         yield SystemCommand("Grid view", "Label ten images at a time / one large image",
                             self.action_toggle_grid)
-        yield SystemCommand("Oracle on/off", "Let the dataset's labels label the queues",
-                            self.action_toggle_oracle)
+        if self.has_oracle:
+            yield SystemCommand("Oracle on/off", "Let the dataset's labels label the queues",
+                                self.action_toggle_oracle)
         yield SystemCommand("Resume run", "Train, score and query until the next queue",
                             self.action_resume)
         yield SystemCommand("Help", "Keys and what the numbers mean", self.action_help)
+        yield from palette_commands(self)  # export, report, status
         yield from super().get_system_commands(screen)
