@@ -49,13 +49,13 @@ def fixed_template(tmp_path_factory, small_project_template) -> Path:
 
 @pytest.fixture
 def snap_app(tmp_path, fixed_template):
-    def build(**kw):
+    def build(images="halfcell", **kw):
         from gltui.tui.app import make_app
 
         dest = tmp_path / "proj"
         if not dest.exists():
             shutil.copytree(fixed_template, dest)
-        return make_app(dest, images="halfcell", show_timing=False, autostart=False,
+        return make_app(dest, images=images, show_timing=False, autostart=False,
                         autostart_delay=None, **kw)
     return build
 
@@ -70,6 +70,12 @@ def test_labeling_after_keys(snap_compare, snap_app):
 
 def test_labeling_grid(snap_compare, snap_app):
     assert snap_compare(snap_app(), terminal_size=(120, 40), press=["5", "v"])
+
+
+def test_labeling_grid_true_aspect(snap_compare, snap_app):
+    """Grid view in textual-image's unicode renderer on a 100x32 terminal: every digit in a
+    square box (columns = 2 x rows, the VT340 cell of a non-terminal), none stretched."""
+    assert snap_compare(snap_app(images="unicode"), terminal_size=(100, 32), press=["v"])
 
 
 def test_labeling_small_terminal(snap_compare, snap_app):
