@@ -297,3 +297,39 @@ def test_a_project_without_sets_shows_no_estimates(fresh_project, capsys):
     assert main(["status", str(fresh_project), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["audit"] is None and data["items"].get("audit", 0) == 0
+
+
+def test_the_dashboard_shows_the_estimate_with_its_n_and_kappa(audited, tmp_path):
+    import asyncio
+
+    from gltui.tui.app import make_app
+    from gltui.tui.widgets.run_panel import RunPanel
+
+    path = tmp_path / "proj"
+    shutil.copytree(audited, path)
+    project = Project.open(path)
+    last = project.store.rounds("main")[-1]
+    est = audit_estimates(project.store, "main")[last.round]
+    project.close()
+
+    async def go():
+        app = make_app(path, images="none", show_timing=False, autostart=False,
+                       autostart_delay=None)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("d")
+            await pilot.pause(0.2)
+            text = str(app.screen.query_one(RunPanel).render())
+            assert f"accuracy estimate r{last.round}: {est.accuracy:.3f}" in text
+            low, high = est.interval
+            assert f"audit n={AUDIT}, 95% [{low:.3f}, {high:.3f}] few!" in text
+            assert f"test {last.test_accuracy:.3f}" in text
+            assert f"kappa r1 {project_kappa(path, 1):.3f} · r2" in text
+    asyncio.run(go())
+
+
+def project_kappa(path, round: int) -> float:
+    project = Project.open(path)
+    try:
+        return next(r.stop_kappa for r in project.store.rounds("main") if r.round == round)
+    finally:
+        project.close()

@@ -41,19 +41,21 @@ class RunPanel(Static):
 
 def _signals(text: Text, signals) -> None:
     """The audit estimate (named as one, with its n; the test accuracy beside it where there is
-    one) and the last rounds' stop-set kappa."""
+    one) and the last rounds' stop-set kappa, in lines that fit the panel (~36 columns)."""
     if signals.estimate is not None:
         round, est = signals.estimate
-        text.append("accuracy ≈ ")
-        text.append(est.text(), style="bold yellow" if est.small else "bold")
-        text.append(f" (audit estimate, r{round})", style="dim")
-        if signals.test_accuracy is not None:
-            text.append(f" · test {signals.test_accuracy:.3f}")
+        low, high = est.interval
+        text.append(f"accuracy estimate r{round}: ")
+        text.append(f"{est.accuracy:.3f}\n", style="bold")
+        text.append(f"  audit n={est.n}, 95% [{low:.3f}, {high:.3f}]")
+        if est.small:
+            text.append(" few!", style="bold yellow")
         text.append("\n")
+        if signals.test_accuracy is not None:
+            text.append(f"  test {signals.test_accuracy:.3f}\n")
     if signals.audit is not None and signals.audit[0] < signals.audit[1]:
         labeled, size = signals.audit
-        text.append(f"audit set {labeled}/{size} labeled" +
-                    ("" if labeled else ": label some to estimate accuracy") + "\n", style="dim")
+        text.append(f"audit set {labeled}/{size} labeled\n", style="dim")
     if signals.kappas:
-        text.append("kappa " + " · ".join(f"r{r} {k:.3f}" for r, k in signals.kappas[-4:])
-                    + "  (stop set)\n")
+        text.append("kappa " + " · ".join(f"r{r} {k:.3f}" for r, k in signals.kappas[-2:])
+                    + "\n")
