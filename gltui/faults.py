@@ -9,6 +9,10 @@ Honoured only under an explicit switch, so a leftover variable cannot kill a rea
                               epoch:n  after the n-th epoch checkpoint of this process (n = 1 if
                                        omitted); chunk:n likewise after a saved scoring chunk
                               label    inside the oracle's label transaction, before its commit
+                              person-label  inside a person's label transaction (Labeler.label
+                                       -> Store.add_label), before its commit
+                              export   an export built in its temporary file or folder beside
+                                       the target, before the rename that swaps it in
                               add:S    `gltui add` after step S: written (the new pixels file),
                                        renamed (it replaced pixels.npy), inserted (the items,
                                        inside their transaction, before its commit)
@@ -31,6 +35,7 @@ from gltui.store import PHASES
 SWITCH, FAULT, SIGNAL = "GLTUI_TEST_FAULTS", "GLTUI_FAULT", "GLTUI_FAULT_SIGNAL"
 COUNTED = ("epoch", "chunk")  # points that recur: the n-th occurrence in this process fires
 ADD_POINTS = ("written", "renamed", "inserted")  # `gltui add`'s steps (gltui/add.py)
+NAMED = ("label", "person-label", "export")  # single points with no argument
 _SIGNALS = {"": signal.SIGKILL, "KILL": signal.SIGKILL, "INT": signal.SIGINT}
 
 
@@ -83,14 +88,14 @@ def _plan(switch: str, fault: str, sig: str) -> tuple[str, int, signal.Signals] 
         plan = (kind, int(arg or 1))
     elif kind == "phase" and arg in phases:
         plan = (fault, 0)
-    elif kind == "label" and not colon:
+    elif kind in NAMED and not colon:
         plan = (fault, 0)
     elif kind == "add" and arg in ADD_POINTS:
         plan = (fault, 0)
     else:
         raise FaultSpecError(f"{FAULT}={fault}: not a fault point; use phase:P (P one of "
-                             f"{', '.join(phases)}), epoch:n, chunk:n, label or add:S (S one "
-                             f"of {', '.join(ADD_POINTS)})")
+                             f"{', '.join(phases)}), epoch:n, chunk:n, {', '.join(NAMED)} or add:S "
+                             f"(S one of {', '.join(ADD_POINTS)})")
     if sig not in _SIGNALS:
         raise FaultSpecError(f"{SIGNAL}={sig}: use INT or KILL")
     print(f"gltui: test fault injection active ({FAULT}={fault}"
