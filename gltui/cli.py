@@ -281,6 +281,10 @@ def _handle(err: Exception) -> int:
     if isinstance(err, OSError):
         where = f"{err.filename}: " if err.filename else ""
         return _fail(f"gltui: {where}{err.strerror or err}; check the path and free space", 1)
+    from gltui.store import StoreBusy
+
+    if isinstance(err, StoreBusy):  # another process kept the write lock past the busy timeout
+        return _fail(f"gltui: {err}", 1)
     if isinstance(err, sqlite3.OperationalError):  # a read-only gltui.db, a full disk, an I/O error
         return _fail(f"gltui: the project database failed: {err}; check that gltui.db and its "
                      "folder are writable and that the disk has space", 1)

@@ -25,7 +25,7 @@ Tables (schema as code in schema.py):
 
 from __future__ import annotations
 
-from gltui.store.connection import Connection, StoreError
+from gltui.store.connection import Connection, StoreBusy, StoreError
 from gltui.store.items import ItemsMixin
 from gltui.store.labels import LabelsMixin
 from gltui.store.predictions import PredictionsMixin
@@ -37,7 +37,7 @@ from gltui.store.scoring import ScoringMixin
 from gltui.store.sets import SetsMixin
 
 __all__ = ["PHASES", "QUERIES", "SCHEMA_VERSION", "SOURCES", "SPLITS", "QueueEntry", "RoundRow",
-           "RunRow", "Store", "StoreError"]
+           "RunRow", "Store", "StoreBusy", "StoreError"]
 
 
 class Store(ItemsMixin, RunsMixin, LabelsMixin, ScoringMixin, PredictionsMixin, SetsMixin,

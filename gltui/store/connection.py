@@ -21,6 +21,17 @@ class StoreError(Exception):
     """A project database that cannot be used as it is (not SQLite, newer schema, missing)."""
 
 
+# How long a write waits for another process's write transaction to end (the TUI labeling while
+# `gltui run` commits chunks, two runs of one project at once). gltui's own transactions last
+# milliseconds, so a wait this long means another program holds the database.
+BUSY_TIMEOUT_S = 30.0
+
+
+class StoreBusy(sqlite3.OperationalError):
+    """Another process held the database's write lock for longer than BUSY_TIMEOUT_S; nothing of
+    this transaction was written."""
+
+
 def timestamp() -> float:
     return time.time()
 
@@ -49,9 +60,9 @@ class Connection:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
             # what `transaction()` encloses and nothing is left open by an implicit BEGIN.
             self.conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+                self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
             )
-            self.conn.execute("PRAGMA busy_timeout = 30000")
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         except sqlite3.DatabaseError as err:
             if self.path.is_file() and not _folder_writable(self.path.parent):
@@ -81,7 +92,15 @@ class Connection:
         if self.conn.in_transaction:  # nested use joins the outer transaction
             yield
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")  # waits up to BUSY_TIMEOUT_S for another writer
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err):
+                raise
+            raise StoreBusy(
+                f"{self.path}: another process has held the project database's write lock for "
+                f"{BUSY_TIMEOUT_S:g} s; nothing was written, try again when it is done"
+            ) from err
         try:
             yield
         except BaseException:

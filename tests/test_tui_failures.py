@@ -1,0 +1,120 @@
+"""The TUI when something fails: the engine worker raises, and a label cannot be written.
+
+In both the person sees one line on screen (a notification), the app keeps running, and nothing
+already committed is lost; a label that was not written is not shown as given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from gltui.project import Project
+
+pytest.importorskip("textual")
+
+
+def make(path: Path, **kw):
+    from gltui.tui.app import make_app
+
+    return make_app(path, images="halfcell", show_timing=False, autostart=False,
+                    autostart_delay=None, **kw)
+
+
+def notifications(app) -> list[tuple[str, str, str]]:
+    """(title, message, severity) of the notifications the app shows (its toasts)."""
+    return [(n.title, n.message, n.severity) for n in app._notifications]
+
+
+def db_labels(path: Path) -> dict[int, int]:
+    project = Project.open(path)
+    try:
+        items, labels = project.store.labeled("main")
+        return dict(zip(items.tolist(), labels.tolist()))
+    finally:
+        project.close()
+
+
+def first_queue(path: Path) -> list[int]:
+    project = Project.open(path)
+    try:
+        return [e.item for e in project.store.queue("main", 1)]
+    finally:
+        project.close()
+
+
+async def wait_for(pilot, condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def test_engine_worker_failure_is_one_line_on_screen_and_the_app_keeps_running(
+        label_project, monkeypatch):
+    from gltui import engine
+
+    def broken(self):
+        raise RuntimeError("the engine broke here\nTraceback-like second line")
+
+    monkeypatch.setattr(engine.Runner, "drive", broken)
+    queue = first_queue(label_project)
+
+    async def go():
+        app = make(label_project)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.start_drive()  # what r, o or a finished queue do
+            await wait_for(pilot, lambda: app.live.worker == "failed", 60, "the worker to fail")
+            assert app.live.error == "the engine broke here"
+            await pilot.pause(0.2)
+            # One line, the error's first: no traceback reaches the person.
+            assert ("The engine stopped", "the engine broke here", "error") in notifications(app)
+            # The app keeps running: a label key still commits.
+            assert app.is_running and app.screen.id == "labeling"
+            await pilot.press("4")
+            assert db_labels(label_project)[queue[0]] == 4
+    asyncio.run(go())
+
+
+def test_a_label_that_cannot_be_written_is_shown_not_saved_and_nothing_is_lost(
+        label_project, monkeypatch):
+    """Another process holds the database's write lock past the busy timeout (here 0.2 s): the
+    key's label is not written, the person is told in one line, the image stays pending under
+    the cursor; labels given before are all there; the same key after the lock is released
+    commits."""
+    from gltui.store import connection
+
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.2)
+    queue = first_queue(label_project)
+
+    async def go():
+        app = make(label_project)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            await pilot.press("3")  # committed
+            assert db_labels(label_project)[queue[0]] == 3
+            holder = Project.open(label_project)  # a second connection, as another process has
+            try:
+                with holder.store.transaction():  # holds the write lock
+                    await pilot.press("5")
+                    await pilot.pause(0.2)
+                    assert app.is_running
+                    told = [(t, m) for t, m, severity in notifications(app) if severity == "error"]
+                    assert len(told) == 1 and told[0][0] == "Not saved", told
+                    message = told[0][1]
+                    assert message.startswith("The label was not saved: ") and \
+                        "write lock" in message and "\n" not in message, message
+                    assert screen.shown_item == queue[1]  # still on the image it could not label
+                    assert [e.status for e in screen.entries][:2] == ["labeled", "pending"]
+            finally:
+                holder.close()
+            labels = db_labels(label_project)
+            assert labels[queue[0]] == 3 and queue[1] not in labels  # nothing lost, nothing faked
+            await pilot.press("5")  # the lock is free again: the same key commits
+            assert db_labels(label_project)[queue[1]] == 5
+            assert screen.shown_item == queue[2]
+    asyncio.run(go())
