@@ -1,0 +1,180 @@
+"""Does the audit estimate tell the truth, and where would the kappa rule stop? Oracle runs on MNIST.
+
+For each seed, one project on the real MNIST (`--preset mnist`, the official 10,000-image test
+set) with an audit set of 200 pool images drawn with that seed (`--audit 200 --seed S`: every
+seed has its own audit sample), and one oracle run driven to the budget. After every round the
+engine predicts the audit set and the stop set with the round model; here we read back, per
+round:
+  - the audit estimate (accuracy on the 200 audit images, 95% Wilson interval) and whether the
+    interval covers the test accuracy (10,000 images: the truth, up to +-0.3 points);
+  - the stop-set kappa against the previous round, and where the stabilizing-predictions rule
+    (kappa >= 0.99 for K rounds in a row, K = 1, 2, 3) would have stopped, with the test accuracy
+    there and at the end.
+Nothing here is tuned on the test set; the audit images are never trained on.
+
+    python benchmarks/audit_coverage.py --json                  # 3 seeds, ~15 min on 2 cores
+    python benchmarks/audit_coverage.py --smoke --json          # 2 minutes: the machinery only
+
+Figures (--figures DIR, default docs/results/audit): audit_coverage.png (estimate with its
+interval against the test accuracy, per seed) and kappa.png (kappa by labeled count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO_ROOT))
+
+from gltui.cli import main as gltui  # noqa: E402
+from gltui.project import DB_NAME, Project  # noqa: E402
+from gltui.results import audit_estimates, finished_rounds, stable_stop  # noqa: E402
+
+MNIST = REPO_ROOT.parent / "shared" / "datasets" / "mnist"
+WINDOWS = (1, 2, 3)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--strategy", default="rde")
+    p.add_argument("--profile", default="quick", help="training profile")
+    p.add_argument("--budget", type=int, default=320)
+    p.add_argument("--candidates", type=int, default=2000)
+    p.add_argument("--k", type=int, default=4)
+    p.add_argument("--audit", type=int, default=200)
+    p.add_argument("--val-size", type=int, default=1000)
+    p.add_argument("--smoke", action="store_true", help="tiny profile, budget 80, 1 seed")
+    p.add_argument("--work", type=Path, default=Path("/tmp/gltui-audit-coverage"),
+                   help="folder for the projects (resumable: run again to go on)")
+    p.add_argument("--figures", type=Path, default=REPO_ROOT / "docs" / "results" / "audit")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.profile, args.budget, args.seeds = "tiny", 80, "0"
+    return args
+
+
+def drive(args, seed: int) -> Path:
+    path = args.work / f"seed-{seed}"
+    if not (path / DB_NAME).exists():
+        code = gltui(["init", str(path), "--data", f"idx:{MNIST}", "--preset", "mnist",
+                      "--profile", args.profile, "--val-size", str(args.val_size),
+                      "--audit", str(args.audit), "--seed", str(seed),
+                      "--strategy", args.strategy])
+        assert code == 0, f"init failed ({code})"
+    code = gltui(["run", str(path), "--oracle", "--quiet", "--budget", str(args.budget),
+                  "--candidates", str(args.candidates), "--k", str(args.k)])
+    assert code == 0, f"run failed ({code})"
+    return path
+
+
+def read(path: Path, seed: int) -> dict:
+    project = Project.open(path)
+    try:
+        rounds = finished_rounds(project.store.rounds("main"))
+        estimates = audit_estimates(project.store, "main") or {}
+        threshold = project.run_config("main").loop.stable_kappa
+        rows = []
+        for r in rounds:
+            est = estimates.get(r.round)
+            low, high = est.interval
+            rows.append({"round": r.round, "labeled": r.n_labeled, "test": r.test_accuracy,
+                         "audit": est.accuracy, "low": low, "high": high, "n": est.n,
+                         "covered": est.covers(r.test_accuracy), "kappa": r.stop_kappa})
+        stops = {}
+        for k in WINDOWS:
+            hit = stable_stop(rounds, k, threshold)
+            stops[k] = None if hit is None else {"round": hit.round, "labeled": hit.n_labeled,
+                                                 "test": hit.test_accuracy}
+        return {"seed": seed, "rounds": rows, "threshold": threshold, "stops": stops,
+                "final_test": rounds[-1].test_accuracy,
+                "stop_set": int(len(project.store.sample_set("stop")))}
+    finally:
+        project.close()
+
+
+def figures(results: list[dict], out: Path) -> list[str]:
+    from matplotlib.figure import Figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(4.2 * len(results), 3.8), dpi=110, layout="constrained")
+    axes = fig.subplots(1, len(results), squeeze=False)[0]
+    for ax, res in zip(axes, results):
+        xs = [r["labeled"] for r in res["rounds"]]
+        acc = [100 * r["audit"] for r in res["rounds"]]
+        err = [[100 * (r["audit"] - r["low"]) for r in res["rounds"]],
+               [100 * (r["high"] - r["audit"]) for r in res["rounds"]]]
+        ax.errorbar(xs, acc, yerr=err, fmt="o", capsize=3, label="audit estimate, 95% Wilson")
+        ax.plot(xs, [100 * r["test"] for r in res["rounds"]], "s-", color="tab:red",
+                markersize=4, label="test accuracy (10,000)")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs)
+        ax.set_xticklabels([str(x) for x in xs])
+        ax.minorticks_off()
+        ax.set_title(f"seed {res['seed']}: {sum(r['covered'] for r in res['rounds'])}/"
+                     f"{len(res['rounds'])} covered")
+        ax.set_xlabel("labeled images")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(loc="lower right", fontsize="small")
+    fig.savefig(out / "audit_coverage.png")
+
+    fig = Figure(figsize=(6, 3.8), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    for res in results:
+        pts = [(r["labeled"], r["kappa"]) for r in res["rounds"] if r["kappa"] is not None]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"seed {res['seed']}")
+    ax.axhline(results[0]["threshold"], color="grey", linestyle="--", label="threshold")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("labeled images")
+    ax.set_ylabel("kappa vs previous round (stop set)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.savefig(out / "kappa.png")
+    return ["audit_coverage.png", "kappa.png"]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not (MNIST / "train-images-idx3-ubyte.gz").is_file():
+        print(f"MNIST not found at {MNIST}", file=sys.stderr)
+        return 1
+    started = time.time()
+    results = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        t = time.time()
+        results.append({**read(drive(args, seed), seed), "seconds": time.time() - t})
+    rows = [r for res in results for r in res["rounds"]]
+    covered = sum(r["covered"] for r in rows)
+    summary = {
+        "command": "python benchmarks/audit_coverage.py " + " ".join(sys.argv[1:]),
+        "protocol": {k: getattr(args, k) for k in ("strategy", "profile", "budget", "candidates",
+                                                   "k", "audit", "val_size", "seeds", "smoke")},
+        "covered": covered, "rounds": len(rows), "coverage": covered / len(rows),
+        "seconds": time.time() - started, "machine": platform.platform(),
+        "figures": [str(args.figures / f) for f in figures(results, args.figures)],
+        "seeds": results,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        for res in results:
+            print(f"seed {res['seed']}:")
+            for r in res["rounds"]:
+                kappa = "" if r["kappa"] is None else f"{r['kappa']:.4f}"
+                print(f"  {r['labeled']:>5}  test {r['test']:.4f}  audit {r['audit']:.3f} "
+                      f"[{r['low']:.3f}, {r['high']:.3f}] n={r['n']}  "
+                      f"{'covered' if r['covered'] else 'MISSED '}  kappa {kappa}")
+        print(f"covered {covered} of {len(rows)} rounds ({100 * covered / len(rows):.0f} %)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
