@@ -10,6 +10,10 @@ What it writes into the report folder:
   most_confusing.png      the 20 highest-scored images of one scoring pass (the paper's Fig. 2)
   least_confusing.png     the 20 lowest-scored images of the same pass (the paper's Fig. 5)
 
+Where the project has an audit set or a stop set, report.md also has a section written by
+report_estimates.py: the audit estimate per round beside the test accuracy, the stop-set kappa,
+and where the stabilizing-predictions rule would have stopped each run.
+
 The computations (curves grouped by strategy, mean and std over seeds, the savings factor) are
 plain functions of plain data, so tests can check them on hand-made numbers; only `collect` reads
 the project and only `write_report` touches matplotlib. Figures are drawn on bare
