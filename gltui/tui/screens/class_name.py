@@ -19,12 +19,13 @@ class ClassNamePrompt(ModalScreen[str | None]):
 
     def __init__(self, existing: list[str]) -> None:
         super().__init__()
-        self.existing = existing
+        self.existing = existing  # the project's class names: a new one must differ
 
     def compose(self) -> ComposeResult:
+        help_line = (f"New class number {len(self.existing)}: the image under the cursor is "
+                     "labeled with it. Escape cancels.")
         with Vertical(id="class-name-box"):
-            yield Static(f"New class (the {len(self.existing) + 1}th); the image under the "
-                         "cursor is labeled with it. Escape cancels.", id="class-name-help")
+            yield Static(help_line, id="class-name-help")
             yield Input(placeholder="class name", id="class-name-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -296,27 +296,23 @@ class LabelingScreen(Screen):
         self.app.push_screen(ClassPicker(self.app.session.classes), self.label_class)
 
     def action_skip(self) -> None:
-        if not self._can_label():
-            return
-        entry = self.entries[self.cursor]
-        if entry.status != "pending":
-            self.app.bell()
-            return
-        self.app.session.skip(entry.item)
-        entry.status = "skipped"
-        self._audit_undo.append(False)
-        self._advance()
+        self._leave("skipped")
 
     def action_unsure(self) -> None:
         """n: the person cannot tell; recorded, out of the queue, never trained on."""
+        self._leave("unsure")
+
+    def _leave(self, status: str) -> None:
+        """Skip the image, or mark it unsure: an event, and the cursor moves on."""
         if not self._can_label():
             return
         entry = self.entries[self.cursor]
         if entry.status != "pending":
             self.app.bell()
             return
-        self.app.session.unsure(entry.item)
-        entry.status = "unsure"
+        session = self.app.session
+        (session.skip if status == "skipped" else session.unsure)(entry.item)
+        entry.status = status
         self._audit_undo.append(False)
         self._advance()
 
