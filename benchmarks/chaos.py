@@ -9,25 +9,34 @@ images, 20 seed labels, k = 2), runs `python -m gltui run P --oracle --quiet --m
 project, starts that command and SIGKILLs it, restarting it until the run is done. Kill i aims at
 phase i mod 5 of (train, evaluate, score, query, label):
 
-  train, score        hit from outside: the database is polled (through Project/Store, no SQL
-                      here) until the phase is committed, then the kill follows after a random
-                      delay (uniform over 0-1 s in train, 0-0.3 s in score);
+  train, score        hit from outside, timed from the moment the child is past its start-up:
+                      it holds the run lock (the lock file names its pid) and the database or
+                      the epoch checkpoint shows its engine at work in the target phase (the
+                      phase moved there, a scoring chunk was committed, or an epoch checkpoint
+                      was written since it took the lock); then the kill follows after a
+                      random delay (uniform over 0-1 s in train, 0-0.3 s in score). Polled
+                      through Project/Store, no SQL here;
   evaluate, query,    last milliseconds, so the process kills itself at a named point
   label               (GLTUI_FAULT, under GLTUI_TEST_FAULTS=1): the start of the phase, or for
                       label, half the time, inside the oracle's transaction after the labels
                       are written, before the commit.
 
-The phase a kill landed in is read from the database afterwards and counted. With --random each
-kill falls at a uniformly random instant of the run instead (the first version of this check;
-most kills then land in train, the longest phase). A copy that reaches `done` is compared and a
+The phase a kill landed in is read from the database afterwards and counted, and so are the kills
+that landed after the child's start-up (`phases_after_startup`): the named points are inside the
+engine by construction; a kill from outside counts only if the child held the lock and had
+visibly worked (a commit or a checkpoint of its own) before the kill. A Python that imports torch
+takes ~1.5 s to start, so a kill clock started with the process (the first version) put many
+"train" kills into the start-up. With --random each kill falls at a uniformly random instant of
+the run instead (most kills then land in train, the longest phase). A copy that reaches `done` is compared and a
 fresh copy starts the next cycle, so kills land in every round. Each finished copy must equal the
 reference: the same active labels (item, label, source, round), the same queues (item, rank,
 status, label, score to 1e-6), a complete rounds table (same rounds, n_labeled, class
 histograms, all finished), no duplicate active labels, `PRAGMA integrity_check` = ok, and no
 `*.tmp` file left anywhere.
 
-With --json the last line is one JSON object: kills, phases (phase -> kills), identical, seconds,
-cycles, restarts, kill_log, problems. Exit status 0 when identical, 1 otherwise. Not a test (see
+With --json the last line is one JSON object: kills, phases (phase -> kills),
+phases_after_startup, identical, seconds, cycles, restarts, kill_log (cycle, phase, round, how,
+seconds from the child taking the lock to the kill or null, after start-up), problems. Exit status 0 when identical, 1 otherwise. Not a test (see
 tests/test_reliability.py for the short version).
 """
 
@@ -161,64 +170,135 @@ PHASES = ("train", "evaluate", "score", "query", "label")
 LONG_PHASES = {"train": 1.0, "score": 0.3}  # phase -> window (s) after it is seen for the kill
 
 
-def _kill_in(copy: Path, target: str, rng: random.Random) -> tuple[subprocess.Popen, str, float]:
-    """Start `gltui run` on `copy` and SIGKILL it inside `target`. Returns the finished process,
-    how the kill was placed, and the delay after the phase was seen (0 for a named point).
+def holds_lock(project: Path, pid: int, run: str = "main") -> bool:
+    """Whether process `pid` holds the run lock: the lock file names the holder's pid
+    (gltui.project.run_lock writes it right after taking the flock)."""
+    try:
+        text = (project / "checkpoints" / run / "lock").read_text()
+    except OSError:
+        return False
+    return text.split()[1:2] == [str(pid)]
 
-    train and score last long enough to be hit from outside: the database is polled until the
-    phase is committed, then the kill follows after uniform(0, window) seconds. evaluate, query
-    and label last milliseconds, which a poll from outside almost never hits, so the process
-    kills itself at a named point (GLTUI_FAULT): the start of the phase, or, for label, half the
-    time inside the oracle's transaction after the labels are written and before the commit."""
+
+def progress_mark(project: Path, run: str = "main") -> tuple:
+    """What changes when the engine does work: the committed phase and round, the number of
+    committed scoring chunks of the round, and the round's epoch checkpoint (its mtime)."""
+    p = Project.open(project)
+    try:
+        row = p.store.run(run)
+        chunks = len(p.store.done_chunks(run, row.round)) if row.phase == "score" else 0
+    finally:
+        p.close()
+    ckpt = project / "checkpoints" / run / f"train-round{row.round:03d}.ckpt"
+    try:
+        mtime = ckpt.stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    return row.phase, row.round, chunks, mtime
+
+
+class Watch:
+    """Follows a child from outside: when it took the run lock, and whether its engine has
+    visibly worked since (the progress mark moved)."""
+
+    def __init__(self, project: Path, proc: subprocess.Popen):
+        self.project, self.proc = project, proc
+        self.locked_at: float | None = None
+        self.mark: tuple | None = None
+        self.worked = False
+
+    def poll(self) -> None:
+        if self.locked_at is None:
+            if not holds_lock(self.project, self.proc.pid):
+                return
+            self.locked_at, self.mark = time.time(), progress_mark(self.project)
+            return
+        if not self.worked and progress_mark(self.project) != self.mark:
+            self.worked = True
+
+    def kill(self) -> tuple[float | None, bool]:
+        """SIGKILL now; returns (seconds since the child took the lock, after start-up)."""
+        self.poll()
+        if self.proc.poll() is not None:
+            return None, False
+        self.proc.send_signal(signal.SIGKILL)
+        since = None if self.locked_at is None else round(time.time() - self.locked_at, 3)
+        return since, self.worked
+
+
+def _kill_in(copy: Path, target: str, rng: random.Random, run_args: list[str] = RUN_ARGS,
+             env: dict | None = None) -> tuple[subprocess.Popen, str, float | None, bool]:
+    """Start `gltui run` on `copy` and SIGKILL it inside `target`. Returns the finished process,
+    how the kill was placed, the seconds from the child taking the run lock to the kill (None
+    for a named point) and whether the kill came after the child's start-up.
+
+    train and score last long enough to be hit from outside: the clock starts once the child
+    holds the run lock and the phase is `target` with the engine visibly at work in it (the
+    phase moved there, or a chunk or an epoch checkpoint appeared, since the lock was taken);
+    the kill follows after uniform(0, window) seconds. evaluate, query and label last
+    milliseconds, which a poll from outside almost never hits, so the process kills itself at a
+    named point (GLTUI_FAULT): the start of the phase, or, for label, half the time inside the
+    oracle's transaction after the labels are written and before the commit."""
     if target not in LONG_PHASES:
         point = "label" if target == "label" and rng.random() < 0.5 else f"phase:{target}"
-        proc = start_run(copy, env={"GLTUI_TEST_FAULTS": "1", "GLTUI_FAULT": point},
-                         stderr=subprocess.PIPE)
-        return proc, point, 0.0
-    proc = start_run(copy, stderr=subprocess.PIPE)
+        proc = start_run(copy, run_args, env={**(env or {}), "GLTUI_TEST_FAULTS": "1",
+                                              "GLTUI_FAULT": point}, stderr=subprocess.PIPE)
+        return proc, point, None, True
+    proc = start_run(copy, run_args, env=env, stderr=subprocess.PIPE)
+    watch = Watch(copy, proc)
     delay = rng.uniform(0.0, LONG_PHASES[target])
     deadline = time.time() + 120
+    since, after = None, False
     while proc.poll() is None and time.time() < deadline:
-        if phase_of(copy)[0] == target:
+        watch.poll()
+        if watch.worked and watch.mark is not None and phase_of(copy)[0] == target:
             time.sleep(delay)
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
+            since, after = watch.kill()
             break
         time.sleep(0.005)
-    return proc, f"{target} +{delay:.2f} s", delay
+    return proc, f"{target} +{delay:.2f} s after its work was seen", since, after
 
 
 def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: float = 0.5,
-          log=lambda line: None, max_restarts: int = 400, spread: bool = True) -> dict:
+          log=lambda line: None, max_restarts: int = 400, spread: bool = True,
+          template: Path | None = None, reference: Path | None = None,
+          run_args: list[str] = RUN_ARGS, env: dict | None = None) -> dict:
     """Kill a real `gltui run` n times; return the summary (see module doc). With `spread` the
     kills cycle through the phases (train, evaluate, score, query, label; see _kill_in); without,
-    each falls at a uniformly random instant of the run (most then land in train)."""
+    each falls at a uniformly random instant of the run (most then land in train).
+
+    `template` (a fresh project) and `reference` (a copy of it after an uninterrupted `gltui run
+    ... run_args` with `env`) let a caller that already has both (the tests) skip building them;
+    by default both are made here."""
     started = time.time()
     own_tmp = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="gltui-chaos-")) if own_tmp else Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        npz = make_npz(workdir / "small.npz")
-        template = make_project(workdir / "template", npz)
-
-        ref = workdir / "uninterrupted"
-        shutil.copytree(template, ref)
-        t0 = time.time()
-        proc = start_run(ref, stderr=subprocess.PIPE)
-        _, err = proc.communicate()
-        whole = time.time() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"uninterrupted run failed ({proc.returncode}): {err.decode()}")
-        want = final_state(ref)
+        if template is None:
+            npz = make_npz(workdir / "small.npz")
+            template = make_project(workdir / "template", npz)
+        t0, whole = time.time(), None
+        if reference is None:
+            reference = workdir / "uninterrupted"
+            shutil.copytree(template, reference)
+            proc = start_run(reference, run_args, env=env, stderr=subprocess.PIPE)
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"uninterrupted run failed ({proc.returncode}): {err.decode()}")
+            whole = time.time() - t0
+        want = final_state(reference)
         reference_problems = compare(want, want)
-        log(f"uninterrupted run: {whole:.1f} s, {len(want['rounds'])} rounds, "
+        log(f"uninterrupted run: {'given' if whole is None else f'{whole:.1f} s'}, "
+            f"{len(want['rounds'])} rounds, "
             f"{len(want['labels'])} labels")
 
         rng = random.Random(seed)
-        high = max(min_delay + 0.5, whole)
+        high = max(min_delay + 0.5, whole or 0.0)
         kills, cycles, restarts = 0, 0, 0
         phases: Counter = Counter()
-        kill_log: list[tuple[int, str, int, str]] = []
+        after_startup: Counter = Counter()
+        kill_log: list[tuple[int, str, int, str, float | None, bool]] = []
         problems: list[str] = list(reference_problems)
         while kills < n and restarts < max_restarts:
             cycles += 1
@@ -226,25 +306,31 @@ def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: fl
             shutil.copytree(template, copy)
             while restarts < max_restarts:
                 restarts += 1
+                since, after = None, False
                 if kills >= n:  # the kills are spent: finish this copy undisturbed
-                    proc, how = start_run(copy, stderr=subprocess.PIPE), "none"
+                    proc, how = start_run(copy, run_args, env=env, stderr=subprocess.PIPE), "none"
                 elif spread:
-                    proc, how, _ = _kill_in(copy, PHASES[kills % len(PHASES)], rng)
+                    proc, how, since, after = _kill_in(copy, PHASES[kills % len(PHASES)], rng,
+                                                       run_args, env)
                 else:
-                    proc = start_run(copy, stderr=subprocess.PIPE)
+                    proc = start_run(copy, run_args, env=env, stderr=subprocess.PIPE)
                     delay = rng.uniform(min_delay, high)
-                    how = f"random +{delay:.2f} s"
-                    try:
-                        proc.wait(timeout=delay)
-                    except subprocess.TimeoutExpired:
-                        proc.send_signal(signal.SIGKILL)
+                    how = f"random +{delay:.2f} s after the start"
+                    watch, until = Watch(copy, proc), time.time() + delay
+                    while proc.poll() is None and time.time() < until:
+                        watch.poll()
+                        time.sleep(0.005)
+                    since, after = watch.kill()
                 _, err = proc.communicate()
                 if proc.returncode == -signal.SIGKILL:
                     phase, rnd = phase_of(copy)  # committed phase = the one the kill landed in
                     kills += 1
                     phases[phase] += 1
-                    kill_log.append((cycles, phase, rnd, how))
-                    log(f"kill {kills:2d}: cycle {cycles}, {how:>22}: {phase} round {rnd}")
+                    after_startup[phase] += after
+                    kill_log.append((cycles, phase, rnd, how, since, after))
+                    log(f"kill {kills:2d}: cycle {cycles}, {how}: {phase} round {rnd}"
+                        f"{'' if since is None else f', {since:.2f} s after the lock'}"
+                        f"{'' if after else ' (in start-up)'}")
                 elif proc.returncode != 0:
                     problems.append(f"cycle {cycles}: gltui run exited {proc.returncode}: "
                                     f"{err.decode().strip()[-300:]}")
@@ -258,9 +344,11 @@ def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: fl
         if kills < n:
             problems.append(f"only {kills} of {n} kills in {restarts} starts")
         return {
-            "kills": kills, "phases": dict(sorted(phases.items())), "identical": not problems,
+            "kills": kills, "phases": dict(sorted(phases.items())),
+            "phases_after_startup": dict(sorted(after_startup.items())),
+            "identical": not problems,
             "spread": spread, "seconds": round(time.time() - started, 1), "cycles": cycles,
-            "restarts": restarts, "uninterrupted_seconds": round(whole, 1),
+            "restarts": restarts, "uninterrupted_seconds": whole and round(whole, 1),
             "n": n, "seed": seed, "kill_log": kill_log, "problems": problems,
         }
     finally:
@@ -285,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"kills {result['kills']}  phases {result['phases']}  identical "
+        print(f"kills {result['kills']}  phases {result['phases']}  after start-up "
+              f"{result['phases_after_startup']}  identical "
               f"{result['identical']}  cycles {result['cycles']}  {result['seconds']} s")
         for p in result["problems"]:
             print(f"  problem: {p}")

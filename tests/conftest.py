@@ -12,6 +12,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # tests run against this checkout even where gltui is not installed
     sys.path.insert(0, str(REPO_ROOT))
 SAMPLE_MNIST = REPO_ROOT / "sample_data" / "mnist"
+
+# tests/test_mutation.py runs the engine property test with `--hypothesis-profile
+# gltui-no-shrink`: a failing example is reported as found (shrinking would re-run the engine).
+from hypothesis import Phase, settings  # noqa: E402
+
+settings.register_profile("gltui-no-shrink", phases=[p for p in Phase if p != Phase.shrink])
 SHARED_MNIST = REPO_ROOT.parent / "shared" / "datasets" / "mnist"  # real IDX files, may be absent
 
 
@@ -29,15 +35,22 @@ def shared_mnist_dir() -> Path:
     return SHARED_MNIST
 
 
-@pytest.fixture(scope="session")
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """The first 600 sample training digits, read straight with PIL: (600, 28, 28) uint8, labels."""
+def read_digits(folder: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n digits of a sample folder in labels.csv order (the order `gltui.data.load`
+    reads them in), straight with PIL: (n, 28, 28) uint8 and their labels. Only those n files
+    are read."""
     from PIL import Image
 
-    rows = (SAMPLE_MNIST / "labels.csv").read_text().split()[1:601]
-    images = np.stack([np.asarray(Image.open(SAMPLE_MNIST / r.split(",")[0])) for r in rows])
+    rows = (folder / "labels.csv").read_text().split()[1:n + 1]
+    images = np.stack([np.asarray(Image.open(folder / r.split(",")[0])) for r in rows])
     labels = np.array([int(r.split(",")[1]) for r in rows], dtype=np.int64)
     return images, labels
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """The first 600 sample training digits: (600, 28, 28) uint8, labels."""
+    return read_digits(SAMPLE_MNIST, 600)
 
 
 # ---- running gltui and reading a run's outcome ------------------------------------------------
@@ -101,19 +114,14 @@ SMALL_POOL = 800  # sample digits in the small npz dataset: scoring and training
 
 
 @pytest.fixture(scope="session")
-def small_npz(tmp_path_factory, digits) -> Path:
-    """The first 800 sample training digits and 200 test digits as an npz dataset."""
-    from PIL import Image
-
-    rows = (SAMPLE_MNIST / "test" / "labels.csv").read_text().split()[1:201]
-    x_test = np.stack([np.asarray(Image.open(SAMPLE_MNIST / "test" / r.split(",")[0])) for r in rows])
-    y_test = np.array([int(r.split(",")[1]) for r in rows], dtype=np.int64)
-    from gltui.data import load
-
-    train = load(f"folder:{SAMPLE_MNIST}").train
+def small_npz(tmp_path_factory) -> Path:
+    """The first 800 sample training digits and 200 test digits as an npz dataset (the same
+    images and labels `gltui.data.load("folder:sample_data/mnist")` gives first; only these
+    1,000 files are read)."""
+    x, y = read_digits(SAMPLE_MNIST, SMALL_POOL)
+    x_test, y_test = read_digits(SAMPLE_MNIST / "test", 200)
     path = tmp_path_factory.mktemp("data") / "small.npz"
-    np.savez(path, x=train.images[:SMALL_POOL, 0], y=train.labels[:SMALL_POOL],
-             x_test=x_test, y_test=y_test)
+    np.savez(path, x=x, y=y, x_test=x_test, y_test=y_test)
     return path
 
 
@@ -131,6 +139,42 @@ def small_project_template(tmp_path_factory, small_npz) -> Path:
     path = tmp_path_factory.mktemp("template") / "proj"
     assert main(init_args(path, small_npz)) == 0
     return path
+
+
+# ---- one reference run, shared by the engine, reliability, chaos and distributed tests ----------
+
+# The command every kill, Ctrl-C, chaos and distributed test compares against. On the CPU with one
+# torch thread (what torchrun gives each rank; the scoring forward batch follows the thread
+# count), so the same state comes out on any machine, a CUDA box included.
+REFERENCE_ARGS = ["--oracle", "--quiet", "--max-rounds", "2", "--chunk-size", "64",
+                  "--device", "cpu"]
+REFERENCE_ENV = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="session")
+def reference_project(tmp_path_factory, small_project_template) -> Path:
+    """small_project_template after one uninterrupted `gltui run REFERENCE_ARGS`: the state
+    every killed, interrupted or distributed run of that command must end in. Read it only."""
+    return finished_copy(tmp_path_factory, small_project_template, "reference", REFERENCE_ARGS,
+                         env=REFERENCE_ENV)
+
+
+@pytest.fixture
+def one_thread():
+    """This process's torch on one thread while a test drives the reference command here (a
+    resume without a torch import per process): as the reference was driven, OMP_NUM_THREADS=1."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def reference_state(reference_project) -> dict:
+    """final_state of reference_project."""
+    return final_state(reference_project)
 
 
 @pytest.fixture
@@ -154,8 +198,8 @@ def labeling_template(tmp_path_factory, small_project_template) -> Path:
     shutil.copytree(small_project_template, path)
     project = Project.open(path)
     try:
-        with run_lock(project, "main"):
-            assert engine.Runner(project, "main").drive() == "label"
+        with run_lock(project, "main"):  # on the CPU: the same queue on a CUDA machine
+            assert engine.Runner(project, "main", engine.RunOptions(device="cpu")).drive() == "label"
     finally:
         project.close()
     return path

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE_MNIST, fault_env, init_args
+from conftest import REFERENCE_ARGS, REFERENCE_ENV, SAMPLE_MNIST, fault_env, init_args
 from gltui.cli import main
 from gltui.project import Project
 
@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks import chaos  # noqa: E402
 
-# Many small scoring chunks so that a Ctrl-C aimed at the score phase lands inside it.
-INT_ARGS = ["--oracle", "--quiet", "--max-rounds", "2", "--chunk-size", "16"]
+# The shared reference command (tests/conftest.py): 11 scoring chunks a pass, so a Ctrl-C aimed
+# at the score phase lands inside it; its uninterrupted run is made once per session.
+INT_ARGS = REFERENCE_ARGS
 
 
 def one_error_line(capsys) -> str:
@@ -39,30 +40,36 @@ def one_error_line(capsys) -> str:
 # ---- random SIGKILLs ------------------------------------------------------------------------------
 
 
-def test_chaos_five_sigkills_one_per_phase_end_in_the_uninterrupted_state(tmp_path):
-    result = chaos.chaos(n=5, seed=7, workdir=tmp_path)
+def test_chaos_five_sigkills_one_per_phase_end_in_the_uninterrupted_state(
+        tmp_path, small_project_template, reference_project):
+    result = chaos.chaos(n=5, seed=7, workdir=tmp_path, template=small_project_template,
+                         reference=reference_project, run_args=REFERENCE_ARGS, env=REFERENCE_ENV)
     assert result["kills"] == 5, result
     assert result["problems"] == [] and result["identical"], result
     assert len(result["phases"]) >= 4, result["kill_log"]  # a slow box may let one slip past
+    # Every kill came after the child's start-up: from outside only once it held the run lock
+    # and had visibly worked; the named points are inside the engine.
+    assert sum(result["phases_after_startup"].values()) == 5, result["kill_log"]
+    outside = [k for k in result["kill_log"] if k[4] is not None]
+    assert outside and all(k[4] > 0 for k in outside), result["kill_log"]
 
 
 # ---- Ctrl-C ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def uninterrupted_int(tmp_path_factory, small_project_template) -> dict:
-    path = tmp_path_factory.mktemp("whole-int") / "proj"
-    shutil.copytree(small_project_template, path)
-    proc = chaos.start_run(path, INT_ARGS, stderr=subprocess.PIPE)
-    _, err = proc.communicate()
-    assert proc.returncode == 0, err
-    return chaos.final_state(path)
+def uninterrupted_int(reference_project) -> dict:
+    return chaos.final_state(reference_project)
+
+
+def start_run(project: Path, **kw):
+    return chaos.start_run(project, INT_ARGS, env={**REFERENCE_ENV, **kw.pop("env", {})}, **kw)
 
 
 def _interrupt_in(project: Path, phase: str, ready) -> tuple[subprocess.CompletedProcess, str]:
     """Start `gltui run`, poll the database until `phase` is committed and ready(project) holds,
     then send SIGINT (what Ctrl-C sends). Returns the finished process and the phase it was in."""
-    proc = chaos.start_run(project, INT_ARGS, stderr=subprocess.PIPE, text=True)
+    proc = start_run(project, stderr=subprocess.PIPE, text=True)
     lock = project / "checkpoints" / "main" / "lock"
     deadline = time.time() + 60
     seen = None
@@ -100,7 +107,7 @@ def _has_scored_chunk(project: Path) -> bool:
 @pytest.mark.parametrize("phase, ready", [("train", _has_epoch_checkpoint),
                                           ("score", _has_scored_chunk)])
 def test_ctrl_c_exits_130_with_one_line_and_resumes_to_the_same_state(
-        phase, ready, fresh_project, uninterrupted_int):
+        phase, ready, fresh_project, uninterrupted_int, one_thread):
     interrupted, seen = _interrupt_in(fresh_project, phase, ready)
     assert seen == phase
     assert interrupted.returncode == 130, interrupted.stderr
@@ -109,20 +116,18 @@ def test_ctrl_c_exits_130_with_one_line_and_resumes_to_the_same_state(
     state = chaos.final_state(fresh_project)
     assert state["phase"] != "done"
     assert state["tmp_files"] == [] and state["integrity"] == "ok"
-    resumed = chaos.start_run(fresh_project, INT_ARGS, stderr=subprocess.PIPE, text=True)
-    _, err = resumed.communicate(timeout=120)
-    assert resumed.returncode == 0, err
+    assert main(["run", str(fresh_project), *INT_ARGS]) == 0  # resumed here, one thread
     assert chaos.compare(chaos.final_state(fresh_project), uninterrupted_int) == []
 
 
 @pytest.mark.parametrize("point", ["phase:evaluate", "phase:query", "phase:label", "label"])
 def test_ctrl_c_in_evaluate_query_and_label_exits_130_and_resumes_to_the_same_state(
-        point, fresh_project, uninterrupted_int):
+        point, fresh_project, uninterrupted_int, one_thread):
     """The short phases last milliseconds, so SIGINT comes from inside the process at a named
     point (GLTUI_FAULT_SIGNAL=INT): the start of evaluate, query and label, and `label`, inside the
     oracle's transaction after the queue's labels are written but before the commit."""
-    proc = chaos.start_run(fresh_project, INT_ARGS, stderr=subprocess.PIPE, text=True,
-                           env=fault_env(point, GLTUI_FAULT_SIGNAL="INT"))
+    proc = start_run(fresh_project, stderr=subprocess.PIPE, text=True,
+                     env=fault_env(point, GLTUI_FAULT_SIGNAL="INT"))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     warning, *lines = err.strip().splitlines()  # the test switch announces itself first
@@ -135,9 +140,7 @@ def test_ctrl_c_in_evaluate_query_and_label_exits_130_and_resumes_to_the_same_st
     if point == "label":  # the oracle's transaction was rolled back: the queue is still pending
         assert all(status == "pending" for _, _, status, _, _ in state["queues"][state["round"]])
     assert state["tmp_files"] == [] and state["integrity"] == "ok" and state["duplicates"] == 0
-    resumed = chaos.start_run(fresh_project, INT_ARGS, stderr=subprocess.PIPE, text=True)
-    _, err = resumed.communicate(timeout=120)
-    assert resumed.returncode == 0, err
+    assert main(["run", str(fresh_project), *INT_ARGS]) == 0  # resumed here, one thread
     assert chaos.compare(chaos.final_state(fresh_project), uninterrupted_int) == []
 
 
@@ -244,3 +247,117 @@ def test_init_with_a_bad_labels_csv_exits_2_naming_it(rows, subfolder, words, tm
     line = one_error_line(capsys)
     assert "labels.csv" in line and words in line
     assert not (tmp_path / "proj").exists()
+
+
+# ---- a full disk in init and export ---------------------------------------------------------------
+
+
+def enospc(path) -> OSError:
+    import errno
+
+    return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["new", "force-over-a-project"])
+def test_disk_full_in_init_exits_1_leaves_no_temp_folder_and_changes_nothing(
+        force, tmp_path, small_npz, small_project_template, monkeypatch, capsys):
+    """The pixels are half written when the disk fills: exit 1, one line, the temporary folder
+    beside PROJECT removed; PROJECT absent, or with --force the old project byte for byte."""
+    import gltui.project as project_module
+
+    target = tmp_path / "proj"
+    if force:
+        shutil.copytree(small_project_template, target)
+    before = files_of(target) if force else None
+    real = project_module._write_pixels
+
+    def full_disk(path, parts):
+        real(path, parts)  # the bytes went to the temp folder's file, then the disk filled
+        raise enospc(path)
+
+    monkeypatch.setattr(project_module, "_write_pixels", full_disk)
+    capsys.readouterr()
+    assert main(init_args(target, small_npz, *(["--force"] if force else []))) == 1
+    line = one_error_line(capsys)
+    assert "No space left on device" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["proj"] if force else [])
+    if force:
+        assert files_of(target) == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "imagefolder"])
+def test_disk_full_in_export_exits_1_leaves_no_temp_and_changes_nothing(
+        fmt, label_project, tmp_path, monkeypatch, capsys):
+    """fsync reports ENOSPC (where a full disk shows up for written data): exit 1, one line, no
+    temporary file or folder beside the target, no target, the project unchanged."""
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    out = out_dir / ("export" if fmt == "imagefolder" else f"export.{fmt}")
+    before, state = files_of(label_project), chaos.final_state(label_project)
+
+    def full_disk(fd):
+        raise enospc(out)
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    capsys.readouterr()
+    assert main(["export", str(label_project), "--format", fmt, "--out", str(out)]) == 1
+    monkeypatch.undo()
+    line = one_error_line(capsys)
+    assert "No space left on device" in line, line
+    assert list(out_dir.iterdir()) == []
+    after = files_of(label_project)  # gltui.db by its contents (a reader may checkpoint the WAL)
+    assert {k: v for k, v in after.items() if not k.startswith("gltui.db")} == \
+        {k: v for k, v in before.items() if not k.startswith("gltui.db")}
+    assert chaos.final_state(label_project) == state
+    # and with space again, the same export works
+    assert main(["export", str(label_project), "--format", fmt, "--out", str(out)]) == 0
+
+
+# ---- two processes writing one project ------------------------------------------------------------
+
+
+def test_two_runs_driven_at_once_on_one_project_lose_nothing(small_project_template, tmp_path,
+                                                             reference_state):
+    """Two `gltui run` processes write one gltui.db at the same time (runs `main` and `b`, the
+    reference command each, their commits interleaved; SQLite serialises them, a writer waits
+    for the other's transaction): both finish, and each run ends exactly in the reference state."""
+    from conftest import final_state
+
+    path = tmp_path / "proj"
+    shutil.copytree(small_project_template, path)
+    procs = [start_run(path, stderr=subprocess.PIPE, text=True),
+             chaos.start_run(path, ["--run", "b", *INT_ARGS], env=REFERENCE_ENV,
+                             stderr=subprocess.PIPE, text=True)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    assert final_state(path, "main") == reference_state
+    assert final_state(path, "b") == reference_state
+
+
+def test_a_write_lock_held_past_the_busy_timeout_exits_1_with_one_line_and_changes_nothing(
+        fresh_project, monkeypatch, capsys):
+    """Another connection (another program, say) holds the database's write lock: `gltui run`
+    with new options waits BUSY_TIMEOUT_S (here 0.2 s), then exits 1 with one line saying so;
+    the run's config is unchanged. Released, the same command goes through."""
+    from gltui.store import connection
+
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.2)
+    holder = Project.open(fresh_project)
+    config = holder.require_run("main").config
+    argv = ["run", str(fresh_project), "--max-rounds", "1", "--quiet", "--device", "cpu"]
+    try:
+        with holder.store.transaction():
+            capsys.readouterr()
+            assert main(argv) == 1
+            line = one_error_line(capsys)
+            assert "write lock" in line and "nothing was written" in line, line
+        assert holder.require_run("main").config == config
+    finally:
+        holder.close()
+    assert main(argv) == 0
