@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from gltui.fsio import atomic_folder
-from gltui.project import Project, ProjectError
+
+if TYPE_CHECKING:
+    from gltui.project import Project
 
 WEIGHTS, META = "model.pt", "model.json"
 FORMAT = "gltui-model"
@@ -33,7 +36,7 @@ PREPROCESSING = {
 }
 
 
-def write_model(project: Project, run: str, out: Path, round: int | None = None) -> dict:
+def write_model(project: "Project", run: str, out: Path, round: int | None = None) -> dict:
     """Write the run's round model (default: its latest finished round) to the folder `out`, built
     beside it and renamed into place; returns the metadata written to model.json."""
     from gltui import __version__
@@ -102,7 +105,8 @@ class LoadedModel:
 
 
 def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
-    """Rebuild the model that `gltui export --format model` wrote to the folder `path`."""
+    """Rebuild the model that `gltui export --format model` wrote to the folder `path`; a folder
+    that is not one raises ValueError. Needs no project: only this module and gltui.learn."""
     from gltui.learn.device import resolve_device
     from gltui.learn.models import build_model
 
@@ -110,10 +114,10 @@ def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
     try:
         meta = json.loads((path / META).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise ProjectError(f"{path / META}: not a gltui model folder ({err})") from err
+        raise ValueError(f"{path / META}: not a gltui model folder ({err})") from err
     if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-        raise ProjectError(f"{path / META}: not a gltui model folder of format version "
-                           f"{FORMAT_VERSION}")
+        raise ValueError(f"{path / META}: not a gltui model folder of format version "
+                         f"{FORMAT_VERSION}")
     c, h, w = meta["input_shape"]
     model = build_model(meta["network"], c, (h, w), len(meta["classes"]))
     weights = torch.load(path / meta.get("weights", WEIGHTS), map_location="cpu", weights_only=True)
