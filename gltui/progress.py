@@ -106,6 +106,9 @@ def status_table(project, summaries) -> None:
     n_val = counts.get("val", 0)
     if 0 < n_val < SMALL_N:
         out.print(f"validation accuracy comes from only {n_val} images: a rough figure")
+    elif n_val == 0 and any(s.rounds for s in summaries):
+        out.print(f"no validation split: validation accuracy is measured on a fifth of each "
+                  f"round's labels, fewer than {SMALL_N} images below {5 * SMALL_N} labels")
     estimates_table(project, summaries)
 
 
