@@ -181,7 +181,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--run", default="main")
     p.add_argument("--with-predictions", action="store_true",
                    help="also the unlabeled images, labeled by `gltui predict` (source predicted)")
-    p.add_argument("--min-confidence", type=_probability, default=0.0, metavar="P",
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                    help="leave out predictions below probability P (0-1)")
     p.add_argument("--originals", action="store_true",
                    help="imagefolder: copy the original files (folder: data), not the pixels")
@@ -422,33 +422,19 @@ def _audit_json(store) -> dict | None:
     return None if progress is None else {"labeled": progress[0], "size": progress[1]}
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a probability in [0, 1]")
-    return value
-
-
 def cmd_export(args) -> int:
     from gltui.export import export
     from gltui.project import Project
 
     project = Project.open(args.project)
     try:
-        project.require_run(args.run)
         n = export(project, args.run, args.format, args.out,
                    with_predictions=args.with_predictions, min_confidence=args.min_confidence,
                    originals=args.originals, document_root=args.document_root, round=args.round)
     finally:
         project.close()
-    if args.format == "model":
-        print(f"exported the round model of run {args.run!r} to {args.out} (load it with "
-              f"gltui.load_model({str(args.out)!r}))")
-    else:
-        print(f"exported {n} images of run {args.run!r} to {args.out}")
+    what = "the round model" if args.format == "model" else f"{n} images"
+    print(f"exported {what} of run {args.run!r} to {args.out}")
     return 0
 
 

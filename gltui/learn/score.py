@@ -134,30 +134,19 @@ def score_chunks(
                    device=device, skip=skip, cancel=cancel, forward_batch=forward_batch)
 
 
-def predict_chunks(
-    model: nn.Module,
-    images: np.ndarray | torch.Tensor,
-    *,
-    k: int,
-    augment: Augment,
-    seed: int,
-    chunk_size: int,
-    device: str | torch.device = "cpu",
-    skip: Container[int] = (),
-    cancel: Callable[[], bool] | None = None,
-    forward_batch: int | None = None,
-) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """Yield (chunk_index, start, (classes int64, probabilities float32, rde float32)) per chunk:
-    score_chunks' rde pass (the same loop, the same draws: its rde scores are those scores) plus
-    each image's predicted class and that class's probability from the un-augmented image's
-    float32 forward (no autocast: what a loaded model export computes on uint8 / 255)."""
-    return _chunks(model, images, "rde", k=k, augment=augment, seed=seed, chunk_size=chunk_size,
-                   device=device, skip=skip, cancel=cancel, forward_batch=forward_batch,
-                   predict=True)
+def predict_chunks(model: nn.Module, images: np.ndarray | torch.Tensor, **kw
+                   ) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Yield (chunk_index, start, (classes int64, probabilities float32, rde float32)) per chunk.
+
+    The keywords are score_chunks' (k, augment, seed, chunk_size, device, skip, cancel,
+    forward_batch): this is its rde pass (the same loop and draws, so the rde values are those
+    scores) plus each image's predicted class and that class's probability from the un-augmented
+    image's float32 forward (no autocast: what a loaded model export computes on uint8 / 255)."""
+    return _chunks(model, images, "rde", predict=True, **kw)
 
 
-def _chunks(model, images, strategy: str, *, k, augment, seed, chunk_size, device, skip, cancel,
-            forward_batch, predict: bool = False) -> Iterator[tuple]:
+def _chunks(model, images, strategy: str, *, k, augment, seed, chunk_size, device="cpu", skip=(),
+            cancel=None, forward_batch=None, predict: bool = False) -> Iterator[tuple]:
     """The chunk loop behind score_chunks and predict_chunks."""
     strat = get_strategy(strategy)
     device = resolve_device(device)
