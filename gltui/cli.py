@@ -185,9 +185,9 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
                    help="leave out predictions below probability P (0-1)")
     p.add_argument("--originals", action="store_true",
                    help="imagefolder: copy the original files (folder: data), not the pixels")
+    p.add_argument("--round", type=int, help="model: the round (default: the latest finished)")
     p.add_argument("--document-root", type=Path,
                    help="labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT (default /)")
-    p.add_argument("--round", type=int, help="model: the round (default: the latest finished)")
     parsers["export"] = p
 
     p = _Parser(prog="gltui predict",
