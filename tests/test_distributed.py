@@ -29,14 +29,16 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import fault_env, final_state, finished_copy, run_gltui
+from conftest import REFERENCE_ARGS, fault_env, final_state, run_gltui
 from gltui.cli import main
 from gltui.learn import distributed
 from gltui.learn.device import chunks_to_device
 from gltui.project import Project
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN_ARGS = ["--oracle", "--quiet", "--max-rounds", "2", "--chunk-size", "64"]
+# The shared reference command (tests/conftest.py), forced onto the CPU and gloo: --oracle --quiet
+# --max-rounds 2 --chunk-size 64 --device cpu; its single-process run is made once per session.
+RUN_ARGS = REFERENCE_ARGS
 ENV = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
 
@@ -61,6 +63,14 @@ def pass_scores(path: Path, round: int):
         project.close()
 
 
+def project_rounds(path: Path) -> list:
+    project = Project.open(path)
+    try:
+        return project.store.rounds("main")
+    finally:
+        project.close()
+
+
 def queue_items(path: Path, round: int) -> list[int]:
     project = Project.open(path)
     try:
@@ -70,9 +80,9 @@ def queue_items(path: Path, round: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def single(tmp_path_factory, small_project_template) -> Path:
-    """The single-process 2-round oracle run."""
-    return finished_copy(tmp_path_factory, small_project_template, "single", RUN_ARGS, env=ENV)
+def single(reference_project) -> Path:
+    """The single-process 2-round oracle run (the session's reference run; read it only)."""
+    return reference_project
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +184,7 @@ def _fit_rank(rank: int, world: int, port: int, data, out: str) -> None:
         distributed.close()
 
 
-def test_ddp_fit_sees_the_single_process_batches(digits, tmp_path):
+def test_ddp_fit_sees_the_single_process_batches(digits, tmp_path, capsys, one_thread):
     """2 ranks vs 1 process, same seed, 40 training digits, 4 epochs of 5 steps. Measured here:
     epoch losses equal to 1e-7 at epoch 1-2 and 3e-5 at epoch 4 (a wrong dropout mask or
     augmentation shows at 1e-2 from the first epoch), the same epochs and best epoch, weights
@@ -188,11 +198,18 @@ def test_ddp_fit_sees_the_single_process_batches(digits, tmp_path):
     ddp = torch.load(out, weights_only=True)
     single, losses = _tiny_fit(data)
 
+    drift = max((single.model.state_dict()[k] - ddp["model"][k]).abs().max().item()
+                for k in single.model.state_dict())
+    with capsys.disabled():
+        print(f"\nDDP fit, 2 ranks vs 1 process: epoch losses "
+              f"{' / '.join(f'{x:.7f}' for x in ddp['losses'])} vs "
+              f"{' / '.join(f'{x:.7f}' for x in losses)}; epochs {ddp['epochs']} vs "
+              f"{single.epochs}, best epoch {ddp['best_epoch']} vs {single.best_epoch}; "
+              f"weights within {drift:.2g} (max abs); first epoch's loss bit-identical: "
+              f"{ddp['losses'][0] == losses[0]}")
     assert ddp["losses"][0] == pytest.approx(losses[0], rel=1e-6)
     assert ddp["losses"] == pytest.approx(losses, rel=1e-3)
     assert (ddp["epochs"], ddp["best_epoch"]) == (single.epochs, single.best_epoch)
-    state = single.model.state_dict()
-    drift = max((state[k] - ddp["model"][k]).abs().max().item() for k in state)
     assert drift < 0.02, drift  # measured 4.8e-3; Adam's first steps are ~lr * sign(grad)
     from gltui.learn import train as training
 
@@ -238,7 +255,7 @@ def test_shared_scoring_resumed_after_sigkill_equals_one_process(tmp_path, small
     project.close()
     assert len(done) == 3 and n_chunks == 11  # 3 of 11 chunks saved when rank 0 died
 
-    resumed = torchrun(2, str(path), "--quiet", "--chunk-size", "64")  # no oracle: stops to label
+    resumed = torchrun(2, str(path), "--quiet", "--chunk-size", "64", "--device", "cpu")  # stops to label
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for ours, theirs in zip(pass_scores(path, 0), pass_scores(single, 0), strict=True):
         assert np.array_equal(ours, theirs)  # candidates, then scores: bit for bit
@@ -268,6 +285,21 @@ def test_two_rank_oracle_run_against_one_process(single, two_ranks, capsys):
     m_a = torch.load(single / "checkpoints/main/model-round000.pt", weights_only=True)
     m_b = torch.load(two_ranks / "checkpoints/main/model-round000.pt", weights_only=True)
     assert m_a["epochs"] == m_b["epochs"]
+    # The figures docs/distributed.md quotes, printed from this run, with regression bounds.
+    weights = max((m_a["model"][k] - m_b["model"][k]).abs().max().item() for k in m_a["model"])
+    share = max(((m_a["model"][k] - m_b["model"][k]).abs().max()
+                 / m_a["model"][k].abs().max().clamp_min(1e-12)).item() for k in m_a["model"])
+    _, sa = pass_scores(single, 0)
+    _, sb = pass_scores(two_ranks, 0)
+    scores = float(np.abs(sa - sb).max())
+    rounds = {name: [(r.round, r.val_accuracy, r.test_accuracy) for r in project_rounds(path)]
+              for name, path in (("1 process", single), ("2 ranks", two_ranks))}
+    with capsys.disabled():
+        print(f"2 ranks vs 1 process, round-0 model: epochs {m_a['epochs']} / {m_b['epochs']}, "
+              f"weights within {weights:.2g} (max abs; {share:.1%} of a tensor's largest weight "
+              f"at worst), round-0 scores within {scores:.2g}; rounds (round, val, test): "
+              f"{rounds}")
+    assert weights < 0.02 and scores < 0.01, (weights, scores)
 
 
 def test_two_rank_run_killed_mid_training_resumes_to_the_uninterrupted_state(

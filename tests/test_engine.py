@@ -4,7 +4,12 @@ The small project (tests/conftest.py) has 700 pool digits, a tiny training profi
 a round takes about a second. Kills are real SIGKILLs of a `gltui run` subprocess, placed either
 at a named point (GLTUI_FAULT under the test switch GLTUI_TEST_FAULTS=1, gltui/faults.py: the
 start of each phase, after an epoch checkpoint, after a scoring chunk, inside the oracle's label
-transaction) or at a random instant.
+transaction) or at a random instant, timed from the moment the child holds the run lock.
+
+Every run compared with the uninterrupted one is the shared reference command (tests/conftest.py:
+REFERENCE_ARGS, on the CPU with one torch thread), so the reference run is made once per session
+and shared with tests/test_reliability.py and tests/test_distributed.py. Resumes run in this
+process (no torch import per resume) with the same single thread.
 """
 
 from __future__ import annotations
@@ -19,21 +24,29 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fault_env, final_state, finished_copy, run_gltui
+from conftest import REFERENCE_ARGS, REFERENCE_ENV, fault_env, final_state, run_gltui
 from gltui.cli import main
 from gltui.project import Project
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN_ARGS = ["--oracle", "--quiet", "--max-rounds", "2", "--chunk-size", "256"]
+sys.path.insert(0, str(ROOT))
+from benchmarks.chaos import holds_lock  # noqa: E402
+
+RUN_ARGS = REFERENCE_ARGS  # --oracle --quiet --max-rounds 2 --chunk-size 64 --device cpu
 
 
 def gltui(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    return run_gltui(*args, env=env, **kw)
+    return run_gltui(*args, env={**REFERENCE_ENV, **(env or {})}, **kw)
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, small_project_template) -> dict:
-    return final_state(finished_copy(tmp_path_factory, small_project_template, "whole", RUN_ARGS))
+@pytest.fixture
+def uninterrupted(reference_state) -> dict:
+    return reference_state
+
+
+def resume(project: Path) -> None:
+    """The same command again, in this process (one thread, like the reference)."""
+    assert main(["run", str(project), *RUN_ARGS]) == 0
 
 
 def test_oracle_run_doubles_the_labeled_set_each_round(uninterrupted):
@@ -69,12 +82,12 @@ def test_stops_at_label_phase_without_oracle(fresh_project):
     "phase:train", "epoch:2", "phase:evaluate", "phase:score", "chunk:2", "phase:query",
     "phase:label", "label",
 ])
-def test_resume_after_sigkill_equals_uninterrupted(fault, fresh_project, uninterrupted):
+def test_resume_after_sigkill_equals_uninterrupted(fault, fresh_project, uninterrupted,
+                                                   one_thread):
     killed = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env(fault))
     assert killed.returncode == -signal.SIGKILL, (fault, killed.stderr)
     assert final_state(fresh_project)["phase"] != "done"
-    resumed = gltui("run", str(fresh_project), *RUN_ARGS)
-    assert resumed.returncode == 0, resumed.stderr
+    resume(fresh_project)
     assert final_state(fresh_project) == uninterrupted
     leftovers = [p for p in fresh_project.rglob("*.tmp")]
     assert leftovers == []
@@ -89,59 +102,75 @@ def test_fault_variable_without_the_test_switch_is_ignored(fresh_project, uninte
     assert final_state(fresh_project) == uninterrupted
 
 
-@pytest.mark.parametrize("fault", ["epoch:abc", "chunk:0", "phase:nope", "crash", "label:1"])
-def test_malformed_fault_exits_2_with_one_line(fault, fresh_project):
+def test_malformed_fault_exits_2_with_one_line(fresh_project):
+    """A real process (no traceback reaches the terminal), then the other malformed values in
+    this process, each through the CLI's main()."""
     before = final_state(fresh_project)
-    proc = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env(fault))
+    proc = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env("crash"))
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gltui: GLTUI_FAULT=crash: "), lines
+    assert final_state(fresh_project) == before
+
+
+@pytest.mark.parametrize("fault", ["epoch:abc", "chunk:0", "phase:nope", "label:1",
+                                   "person-label:2", "export:x"])
+def test_malformed_fault_in_process_exits_2_with_one_line(fault, fresh_project, monkeypatch,
+                                                          capsys):
+    before = final_state(fresh_project)
+    for name, value in fault_env(fault).items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["run", str(fresh_project), *RUN_ARGS]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"gltui: GLTUI_FAULT={fault}: "), lines
     assert final_state(fresh_project) == before
 
 
-def test_resume_after_kills_at_random_instants(fresh_project, uninterrupted):
+def test_resume_after_kills_at_random_instants(fresh_project, uninterrupted, one_thread):
+    """Each kill falls uniform(0.2, 3) s after the child took the run lock (so after Python's
+    start-up, not during its ~1.5 s torch import)."""
     rng = random.Random(1234)
     kills = 0
     for _ in range(8):
         proc = subprocess.Popen(
             [sys.executable, "-m", "gltui", "run", str(fresh_project), *RUN_ARGS], cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **REFERENCE_ENV},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(1.5, 3.5))  # torch import takes ~1.5 s
+        deadline = time.time() + 120
+        while proc.poll() is None and not holds_lock(fresh_project, proc.pid):
+            assert time.time() < deadline, "the run never took its lock"
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.2, 3.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
         if final_state(fresh_project)["phase"] == "done":
             break
-    done = gltui("run", str(fresh_project), *RUN_ARGS)
-    assert done.returncode == 0, done.stderr
+    resume(fresh_project)
     assert kills >= 2
     assert final_state(fresh_project) == uninterrupted
 
 
-def test_second_driver_is_refused(fresh_project):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gltui", "run", str(fresh_project), *RUN_ARGS], cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def test_second_driver_is_refused(fresh_project, capsys):
+    """This process holds the run lock (deterministic, no race with a first run's start-up); a
+    second `gltui run` process is refused with one line, and a reader still works."""
+    from gltui.project import run_lock
+
+    project = Project.open(fresh_project)
     try:
-        lock = fresh_project / "checkpoints" / "main" / "lock"
-        deadline = time.time() + 30
-        while time.time() < deadline and not (lock.exists() and lock.read_text()):
-            time.sleep(0.05)
-        second = gltui("run", str(fresh_project), *RUN_ARGS)
-        assert second.returncode == 2
-        assert "being driven by another process" in second.stderr
-        assert len(second.stderr.strip().splitlines()) == 1
-        # Readers still work while the run is driven.
-        status = gltui("status", str(fresh_project), "--json")
-        assert status.returncode == 0, status.stderr
+        with run_lock(project, "main"):
+            second = gltui("run", str(fresh_project), *RUN_ARGS)
+            assert second.returncode == 2
+            assert "being driven by another process" in second.stderr
+            assert len(second.stderr.strip().splitlines()) == 1
+            capsys.readouterr()
+            assert main(["status", str(fresh_project), "--json"]) == 0  # readers still work
+            assert '"phase"' in capsys.readouterr().out
     finally:
-        proc.kill()
-        proc.wait()
+        project.close()
 
 
 def test_budget_and_target_accuracy_stop_rules(fresh_project):
@@ -189,25 +218,24 @@ def _labels(project, run):
                   for item, _, label, _, source, rnd, _ in project.store.labeled_detail(run))
 
 
-def test_damaged_model_file_is_retrained_to_the_same_result(fresh_project, uninterrupted):
+def test_damaged_model_file_is_retrained_to_the_same_result(fresh_project, uninterrupted,
+                                                            one_thread):
     killed = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env("phase:score"))
     assert killed.returncode == -signal.SIGKILL
     model = fresh_project / "checkpoints" / "main" / "model-round000.pt"
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])  # a disk fault
-    resumed = gltui("run", str(fresh_project), *RUN_ARGS)
-    assert resumed.returncode == 0, resumed.stderr
+    resume(fresh_project)
     assert final_state(fresh_project) == uninterrupted
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.0], ids=["half", "empty"])
 def test_truncated_epoch_checkpoint_restarts_the_round_to_the_same_result(
-        keep, fresh_project, uninterrupted):
+        keep, fresh_project, uninterrupted, one_thread):
     killed = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env("epoch:2"))
     assert killed.returncode == -signal.SIGKILL
     ckpt = fresh_project / "checkpoints" / "main" / "train-round000.ckpt"
     ckpt.write_bytes(ckpt.read_bytes()[: int(ckpt.stat().st_size * keep)])  # a disk fault
-    resumed = gltui("run", str(fresh_project), *RUN_ARGS)
-    assert resumed.returncode == 0, resumed.stderr
+    resume(fresh_project)
     assert final_state(fresh_project) == uninterrupted
     assert not ckpt.exists()  # the round finished and its epoch checkpoint was cleared
 

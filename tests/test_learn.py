@@ -33,10 +33,13 @@ def mnist() -> data.Dataset:
 
 @pytest.fixture(scope="module")
 def trained(mnist):
-    """A quick-profile fit on 300 sample digits, 3 epochs: the model the scoring tests probe."""
+    """A quick-profile fit on 300 sample digits, 3 epochs: the model the scoring tests probe.
+    ("auto" is the net: chosen by channel count.) On the CPU, as every exact comparison here is:
+    a CUDA machine's floats differ, and its kernels need not repeat themselves."""
     x, y = mnist.train.images, mnist.train.labels
     cfg = train_config("quick", max_epochs=3)
-    return fit("auto", x[:300], y[:300], x[2000:2300], y[2000:2300], 10, cfg, seed=7)
+    return fit("auto", x[:300], y[:300], x[2000:2300], y[2000:2300], 10, cfg, seed=7,
+               device="cpu")
 
 
 # --- entropy, class weights, seeds, schedules -------------------------------------------------
@@ -194,7 +197,7 @@ def test_resumed_fit_is_bit_identical_to_uninterrupted(mnist, tmp_path):
     # batches of 16 keep the four fits cheap.
     cfg = train_config("tiny", max_epochs=4, patience=10, batch_size=16)
     reports: list[EpochReport] = []
-    full = fit(*args, cfg, seed=11, on_epoch=lambda r, _: reports.append(r))
+    full = fit(*args, cfg, seed=11, device="cpu", on_epoch=lambda r, _: reports.append(r))
     assert [r.epoch for r in reports] == [1, 2, 3, 4] and full.stopped == "max-epochs"
     assert len({r.val_accuracy for r in reports}) > 1  # it learns, so "best weights" is a real choice
 
@@ -204,13 +207,13 @@ def test_resumed_fit_is_bit_identical_to_uninterrupted(mnist, tmp_path):
             return False
         return True
 
-    cut = fit(*args, cfg, seed=11, on_epoch=stop_after_two)
+    cut = fit(*args, cfg, seed=11, device="cpu", on_epoch=stop_after_two)
     assert cut.stopped == "cancelled" and cut.epochs == 2
     ckpt = torch.load(tmp_path / "round.pt", weights_only=True)  # plain data only, no pickled objects
     assert ckpt["epoch"] == 2
 
     resumed_reports: list[EpochReport] = []
-    resumed = fit(*args, cfg, seed=11, resume=ckpt, on_epoch=lambda r, _: resumed_reports.append(r))
+    resumed = fit(*args, cfg, seed=11, device="cpu", resume=ckpt, on_epoch=lambda r, _: resumed_reports.append(r))
     assert [r.epoch for r in resumed_reports] == [3, 4]
     assert [r.train_loss for r in resumed_reports] == [r.train_loss for r in reports[2:]]
     assert (resumed.best_epoch, resumed.best_val_accuracy, resumed.epochs) == \
