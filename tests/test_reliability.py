@@ -41,9 +41,13 @@ def one_error_line(capsys) -> str:
 
 
 def test_chaos_five_sigkills_one_per_phase_end_in_the_uninterrupted_state(
-        tmp_path, small_project_template, reference_project):
+        tmp_path, small_project_template, reference_project, capsys):
     result = chaos.chaos(n=5, seed=7, workdir=tmp_path, template=small_project_template,
                          reference=reference_project, run_args=REFERENCE_ARGS, env=REFERENCE_ENV)
+    with capsys.disabled():
+        print(f"\nchaos, 5 kills: phases {result['phases']}, after start-up "
+              f"{result['phases_after_startup']}, kill log (cycle, phase, round, how, s after "
+              f"the lock, after start-up) {result['kill_log']}")
     assert result["kills"] == 5, result
     assert result["problems"] == [] and result["identical"], result
     assert len(result["phases"]) >= 4, result["kill_log"]  # a slow box may let one slip past
