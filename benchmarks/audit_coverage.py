@@ -27,6 +27,7 @@ interval against the test accuracy, per seed) and kappa.png (kappa by labeled co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
@@ -44,6 +45,7 @@ from gltui.results import audit_estimates, finished_rounds, stable_stop  # noqa:
 MNIST = REPO_ROOT.parent / "shared" / "datasets" / "mnist"
 WINDOWS = (1, 2, 3)
 POOL_TRUTH = 5000  # random pool images the pool accuracy is measured on, per round
+RESAMPLES = 2000  # other audit sets drawn (from those POOL_TRUTH images) per round model
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -68,6 +70,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def drive(args, seed: int) -> Path:
+    with contextlib.redirect_stdout(sys.stderr):  # gltui's own lines; stdout is the JSON
+        return _drive(args, seed)
+
+
+def _drive(args, seed: int) -> Path:
     path = args.work / f"seed-{seed}"
     if not (path / DB_NAME).exists():
         code = gltui(["init", str(path), "--data", f"idx:{MNIST}", "--preset", "mnist",
@@ -81,13 +88,14 @@ def drive(args, seed: int) -> Path:
     return path
 
 
-def read(path: Path, seed: int) -> dict:
+def read(path: Path, seed: int, audit: int) -> dict:
     project = Project.open(path)
     try:
         rounds = finished_rounds(project.store.rounds("main"))
         estimates = audit_estimates(project.store, "main") or {}
         threshold = project.run_config("main").loop.stable_kappa
-        pool_truth = pool_accuracies(project, seed, [r.round for r in rounds])
+        pool_truth, resampled = pool_accuracies(project, seed, [r.round for r in rounds],
+                                                [r.test_accuracy for r in rounds], audit)
         rows = []
         for r in rounds:
             est = estimates.get(r.round)
@@ -95,7 +103,7 @@ def read(path: Path, seed: int) -> dict:
             rows.append({"round": r.round, "labeled": r.n_labeled, "test": r.test_accuracy,
                          "audit": est.accuracy, "low": low, "high": high, "n": est.n,
                          "covered": est.covers(r.test_accuracy), "kappa": r.stop_kappa,
-                         "pool": pool_truth[r.round],
+                         "pool": pool_truth[r.round], "resampled": resampled[r.round],
                          "covered_pool": est.covers(pool_truth[r.round])})
         stops = {}
         for k in WINDOWS:
@@ -109,10 +117,17 @@ def read(path: Path, seed: int) -> dict:
         project.close()
 
 
-def pool_accuracies(project: Project, seed: int, rounds: list[int]) -> dict[int, float]:
+def pool_accuracies(project: Project, seed: int, rounds: list[int], tests: list[float],
+                    audit: int) -> tuple[dict[int, float], dict[int, dict]]:
     """Per round, the round model's accuracy on POOL_TRUTH random pool images it was not
-    trained on (those labeled by that round are left out): the pool's own accuracy."""
+    trained on (those labeled by that round are left out): the pool's own accuracy. And, as
+    if the project had drawn RESAMPLES other audit sets of `audit` images (from those pool
+    images, without replacement), how often their Wilson interval covers the pool accuracy and
+    the test accuracy: the coverage over audit draws, which one audit set per seed cannot show
+    (its rounds share one sample, so its misses come together)."""
     import numpy as np
+
+    from gltui.results import wilson_interval
 
     from gltui.engine import Runner
     from gltui.learn import train as training
@@ -124,13 +139,23 @@ def pool_accuracies(project: Project, seed: int, rounds: list[int]) -> dict[int,
     truth = project.store.true_labels(sample)
     labeled = project.store.labeled_detail("main")  # (item, name, label, class, source, round, t)
     runner = Runner(project, "main")
-    out = {}
-    for r in rounds:
+    out, resampled = {}, {}
+    draws = np.random.default_rng(derive_seed(seed, "benchmark-resampled-audits"))
+    for r, test in zip(rounds, tests):
         seen = {row[0] for row in labeled if row[5] <= r}
         keep = np.fromiter((int(i) not in seen for i in sample), bool, len(sample))
         model = runner._load_model(r)
-        out[r] = training.evaluate(model, project.pixels[sample[keep]], truth[keep], "cpu")
-    return out
+        probs = training.predict_proba(model, project.pixels[sample[keep]], "cpu")
+        correct = probs.argmax(1) == truth[keep]
+        out[r] = float(correct.mean())
+        hits_pool = hits_test = 0
+        for _ in range(RESAMPLES):
+            k = int(correct[draws.choice(len(correct), size=audit, replace=False)].sum())
+            low, high = wilson_interval(k, audit)
+            hits_pool += low <= out[r] <= high
+            hits_test += low <= test <= high
+        resampled[r] = {"pool": hits_pool / RESAMPLES, "test": hits_test / RESAMPLES}
+    return out, resampled
 
 
 def figures(results: list[dict], out: Path) -> list[str]:
@@ -187,7 +212,7 @@ def main(argv=None) -> int:
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
         t = time.time()
-        results.append({**read(drive(args, seed), seed), "seconds": time.time() - t})
+        results.append({**read(drive(args, seed), seed, args.audit), "seconds": time.time() - t})
     rows = [r for res in results for r in res["rounds"]]
     covered = sum(r["covered"] for r in rows)
     covered_pool = sum(r["covered_pool"] for r in rows)
@@ -197,6 +222,8 @@ def main(argv=None) -> int:
                                                    "k", "audit", "val_size", "seeds", "smoke")},
         "covered": covered, "rounds": len(rows), "coverage": covered / len(rows),
         "covered_pool": covered_pool, "coverage_pool": covered_pool / len(rows),
+        "resampled_coverage_pool": sum(r["resampled"]["pool"] for r in rows) / len(rows),
+        "resampled_coverage_test": sum(r["resampled"]["test"] for r in rows) / len(rows),
         "mean_audit_minus_test": sum(r["audit"] - r["test"] for r in rows) / len(rows),
         "mean_pool_minus_test": sum(r["pool"] - r["test"] for r in rows) / len(rows),
         "seconds": time.time() - started, "machine": platform.platform(),
