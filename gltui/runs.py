@@ -145,15 +145,15 @@ def commit(project: Project, run: RunPlan) -> None:
 
 def check_device(device: str | None) -> None:
     """Refuse a device this machine does not have (ProjectError), before anything changes.
-    Imports torch only when a GPU backend is asked for."""
+    Imports torch only when a GPU backend is asked for; the check itself is learn/device's."""
     if device in (None, "auto", "cpu"):
         return
-    import torch
+    from gltui.learn.device import resolve_device
 
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ProjectError("--device cuda: no CUDA GPU is visible here; use --device cpu or auto")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise ProjectError("--device mps: no MPS backend here; use --device cpu or auto")
+    try:
+        resolve_device(device)
+    except ValueError as err:
+        raise ProjectError(f"--device {device}: {err}; use --device cpu or auto") from None
 
 
 def drive(project: Project, name: str, knobs: Knobs = Knobs(), *, seed: int | None = None,
