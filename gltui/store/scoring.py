@@ -82,8 +82,15 @@ class ScoringMixin:
         guesses: list | None,
         next_phase: str,
     ) -> None:
-        """The queue of a round and the phase change to it, in one transaction."""
+        """The queue of a round and the phase change to it, in one transaction. Images that
+        got an active label before this transaction (a person labeling the provisional queue
+        while the queue was being chosen) are left out here, where no label can slip in."""
         with self.transaction():
+            labeled = self.labeled(run)[0]
+            keep = ~np.isin(np.asarray(items), labeled)
+            if not keep.all():
+                items, scores = np.asarray(items)[keep], np.asarray(scores)[keep]
+                guesses = None if guesses is None else [g for g, k in zip(guesses, keep) if k]
             self._write_queue(run, round, items, scores, guesses)
             self.set_phase(run, next_phase, round)
 
