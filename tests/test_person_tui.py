@@ -13,7 +13,6 @@ knows the truth; a person would see the digit).
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 from gltui.project import Project
 
 pytest.importorskip("textual")
-from tests.test_tui_crash import TMUX, Terminal  # noqa: E402
+from tests.test_tui_crash import TMUX, Terminal, _alive  # noqa: E402
 
 pytestmark = pytest.mark.skipif(TMUX is None, reason="needs tmux for a real terminal")
 
@@ -179,16 +178,6 @@ def test_a_person_labels_their_own_images_from_zero(tmp_path, digit_folder):
     finally:
         p.close()
     assert time.monotonic() - started < 240
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _queue_waits(project: Path) -> bool:
