@@ -389,22 +389,13 @@ def _print_outcome(project, run: str, outcome: str) -> None:
 
 def cmd_status(args) -> int:
     from gltui.project import Project
-
-    from gltui.results import run_json
+    from gltui.results import project_json
 
     project = Project.open(args.project)
     try:
         summaries = project.summaries()
         if args.json:
-            counts = project.store.count_items()
-            print(json.dumps({
-                "project": str(project.path),
-                "spec": project.meta.get("spec"),
-                "classes": project.classes,
-                "items": counts,
-                "audit": _audit_json(project.store),
-                "runs": [run_json(project.store, s) for s in summaries],
-            }, indent=2))
+            print(json.dumps(project_json(project, summaries), indent=2))
         else:
             from gltui.progress import curve_table, status_table
 
@@ -413,13 +404,6 @@ def cmd_status(args) -> int:
     finally:
         project.close()
     return 0
-
-
-def _audit_json(store) -> dict | None:
-    from gltui.results import audit_progress
-
-    progress = audit_progress(store)
-    return None if progress is None else {"labeled": progress[0], "size": progress[1]}
 
 
 def cmd_export(args) -> int:

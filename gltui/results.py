@@ -317,3 +317,16 @@ def gallery(store: Store, run: str, round: int | None = None,
     return Gallery(run, round, len(candidates),
                    [entry(j, i) for j, i in enumerate(most)],
                    [entry(len(most) + j, i) for j, i in enumerate(least)])
+
+
+def project_json(project, summaries) -> dict:
+    """The whole of `gltui status --json`: the project, its audit progress and every run."""
+    progress = audit_progress(project.store)
+    return {
+        "project": str(project.path),
+        "spec": project.meta.get("spec"),
+        "classes": project.classes,
+        "items": project.store.count_items(),
+        "audit": None if progress is None else {"labeled": progress[0], "size": progress[1]},
+        "runs": [run_json(project.store, s) for s in summaries],
+    }
