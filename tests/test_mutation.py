@@ -1,8 +1,8 @@
 """A planted bug is caught: the engine property test (tests/test_engine_properties.py) fails on a
-copy of the package with one line of the engine changed.
+copy of the package with one line of the queue write changed.
 
-The bug: the query puts an already-labeled image at the head of the next queue (a person would
-be asked again for an image the run has a label for). The copy is the working tree's gltui/ and
+The bug: the query's queue write puts an already-labeled image at the head of the next queue
+(a person would be asked again for an image the run has a label for). The copy is the working tree's gltui/ and
 the two test files the property test needs, in a temporary folder; only the copy is changed.
 The property test runs there in its own pytest process, without shrinking (a failing example is
 reported as found: shrinking would re-run the engine for minutes), and must fail on the invariant
@@ -19,10 +19,10 @@ import sys
 from conftest import REPO_ROOT
 
 MUTATION = (
-    "gltui/engine.py",
-    "        chosen, chosen_scores = candidates[order], scores[order]\n",
-    "        chosen, chosen_scores = np.r_[self.store.labeled(self.run)[0][:1], "
-    "candidates[order][1:]], scores[order]\n",
+    "gltui/store/scoring.py",
+    "            self._write_queue(run, round, items, scores, guesses)\n",
+    "            self._write_queue(run, round, np.r_[labeled[:1], np.asarray(items)[1:]], "
+    "scores, guesses)\n",
 )
 
 
