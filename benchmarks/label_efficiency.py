@@ -1,33 +1,51 @@
-"""Label efficiency on the real MNIST: guided (rde) vs random selection, several seeds.
+"""Label efficiency on an IDX dataset (default: the real MNIST): guided (rde) vs random selection.
 
-The paper's claim, reproduced with gltui's own workflow: a project on the full MNIST (60,000
-training images, of which a validation split is held out for early stopping, and the official
-10,000-image test set for the accuracy that is reported), the paper's MNIST network and digit
-augmentation (`--preset mnist`), a seed set of 20 random images doubled every round, and
-`gltui experiment` driving one oracle run per (strategy, seed): `rde-s0`, `random-s0`, ... Runs
-with the same seed start from the same 20 images. It prints the test accuracy at each budget per
-strategy (mean ± sample std over seeds) and the label savings factor: for each random budget B,
-B divided by the smallest rde budget whose mean test accuracy reaches random's mean at B.
+The paper's claim, reproduced with gltui's own workflow: a project on an IDX folder (MNIST: 60,000
+training images, and the official 10,000-image test set for the accuracy that is reported), a
+seed set of 20 random images doubled every round, and `gltui experiment` driving one oracle run
+per (strategy, seed): `rde-s0`, `random-s0`, ... Runs with the same seed start from the same 20
+images, so per-seed pairs are meaningful. It prints, per strategy, the test accuracy at each
+label count (mean ± sample std over seeds), the labels needed to reach 90/95/98/99 %, and per
+guided strategy against random: the difference of the means, whether it exceeds the noise, and
+the label savings factor (for each random count B: B divided by the smallest guided count whose
+mean test accuracy reaches random's mean at B; gltui.report.savings).
 
-Profiles:
-  cpu    2 CPU cores in about 2 hours (estimated, idle machine): training profile `quick`
-         (Adam 1e-3, patience 6, at most 40 epochs), budgets 20 .. 1,280, validation split 1,000
-         images, and each rde round scores a random subset of 4,000 pool images
-         (`--candidates 4000`), not the whole pool: rde picks the most confusing images *of that
-         subset*. Time goes to training: ~25-30 epochs a round of 20 minibatches of 64 plus the
-         validation pass, for the paper's network (about 90 MFLOP per 28x28 forward).
-  gpu    the paper's protocol: training profile `paper` (Adam 0.01, patience 100, up to 1,000
-         epochs), budgets 20 .. 40,960, validation split 5,000, the whole pool scored each round.
+Every label is counted. By default there is no validation split (`gltui init --val-size 0`):
+early stopping holds out a fifth of each round's labels (drawn from the run seed and round), as
+in a person's project, so the labels reported are exactly the seed set plus the queues. With
+`--val-size N` a separate labeled validation split of N images is used instead, and those N
+labels are added to every count reported (curve, labels-to-X, savings, noise). Both the table
+and the JSON say which: "labels counted: seed 20 + queue + validation N". Nothing is tuned on
+the test set: it is only read to report.
+
+Noise rule (kept simple): at each label count, diff = guided mean − random mean over seeds;
+it is "beyond noise" when |diff| exceeds the larger of the two sample stds (undecided with one
+seed), and "ahead a/n" counts the seeds whose guided run beats the random run of the same seed
+(ties are not ahead). Neither is a significance test; with 3 seeds they are a sanity check.
+
+Profiles (`--budget N`, `--strategies A,B`, `--seeds`, `--val-size` override any of them):
+  cpu    2 CPU cores, a few hours (about 2 h estimated before the validation split was dropped;
+         not re-measured): training profile `quick` (Adam 1e-3, patience 6, at most 40
+         epochs), budgets 20 .. 1,280, and each rde round scores a random subset of 4,000 pool
+         images (`--candidates 4000`), not the whole pool: rde picks the most confusing images
+         *of that subset*.
+  gpu    the paper's training protocol: profile `paper` (Adam 0.01, patience 100, up to 1,000
+         epochs), budgets 20 .. 40,960, the whole pool scored each round.
   --smoke  a few minutes, to check the machinery, not the claim: training profile `tiny`,
          budgets 20 .. 80, 2 seeds, 1,000 candidates, k = 4.
 
-The project is resumable: run the same command again after an interruption and it goes on.
-Nothing is tuned on the test set: early stopping watches the validation split only; the test
-accuracy is read to report.
+`--data DIR` takes any IDX folder (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+and t10k-... for the test split, which is required). `--preset auto` (default) lets the project
+pick the net and augmentation by the data's channel count (grey: the paper's MNIST net and digit
+augmentation); `--preset mnist` asks for the paper's digit set-up explicitly. The JSON records the
+preset and the model and augmentation the runs actually used. The project folder defaults to
+projects/label-efficiency-PROFILE-DATANAME; it is resumable: run the same command again after an
+interruption and it goes on (a project made with other settings is refused, not reused).
 
     python benchmarks/label_efficiency.py --smoke --json
-    python benchmarks/label_efficiency.py --profile cpu --json           # ~2 h on 2 idle cores
-    python benchmarks/label_efficiency.py --profile gpu --device cuda --json
+    python benchmarks/label_efficiency.py --profile cpu --json           # hours on 2 idle cores
+    python benchmarks/label_efficiency.py --profile cpu --budget 320 --data DIR
+    python benchmarks/label_efficiency.py --profile gpu --device cuda --val-size 5000 --json
 """
 
 from __future__ import annotations
@@ -36,6 +54,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -45,34 +64,36 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO_ROOT))
 
 from gltui.cli import main as gltui  # noqa: E402
+from gltui.config import PRESETS  # noqa: E402
 from gltui.project import DB_NAME, Project  # noqa: E402
-from gltui.report import collect, headline  # noqa: E402
+from gltui.report import BASELINE, collect, group_curves, headline, savings  # noqa: E402
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
+TARGETS = (0.90, 0.95, 0.98, 0.99)  # test accuracies for "labels to reach X %"
+TOLERANCE = 1e-9  # a mean over seeds that equals the target in exact arithmetic reaches it
 
 # Per profile: `gltui init` options (the project) and `gltui experiment` options (the runs).
 PROFILES = {
     "cpu": dict(
-        init=dict(profile="quick", val_size=1000, initial=20),
+        init=dict(profile="quick", initial=20),
         runs=dict(budget=1280, candidates=4000, k=8),
         seeds="0,1,2",
-        note="training profile quick (Adam 1e-3, patience 6, at most 40 epochs), budgets to "
-             "1,280; each rde round scores a random 4,000-image subset of the pool "
-             "(--candidates 4000), not the whole pool",
+        note="training profile quick (Adam 1e-3, patience 6, at most 40 epochs); each rde round "
+             "scores a random 4,000-image subset of the pool (--candidates 4000), not the whole pool",
     ),
     "gpu": dict(
-        init=dict(profile="paper", val_size=5000, initial=20),
+        init=dict(profile="paper", initial=20),
         runs=dict(budget=40960, candidates=0, k=8),
         seeds="0,1,2",
-        note="the paper's protocol: training profile paper (Adam 0.01, patience 100), the "
-             "whole pool scored every round",
+        note="the paper's training protocol: training profile paper (Adam 0.01, patience 100), "
+             "the whole pool scored every round",
     ),
     "smoke": dict(
-        init=dict(profile="tiny", val_size=500, initial=20),
+        init=dict(profile="tiny", initial=20),
         runs=dict(budget=80, candidates=1000, k=4),
         seeds="0,1",
-        note="SMOKE RUN: checks the machinery only (training profile tiny, budgets to 80, "
-             "1,000 candidates scored per round, k 4); not a result",
+        note="SMOKE RUN: checks the machinery only (training profile tiny, 1,000 candidates "
+             "scored per round, k 4); not a result",
     ),
 }
 
@@ -82,55 +103,89 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", choices=("cpu", "gpu"), default="cpu")
     p.add_argument("--smoke", action="store_true", help="a few minutes' check of the machinery")
     p.add_argument("--seeds", help="comma-separated run seeds (default: 0,1,2; smoke 0,1)")
+    p.add_argument("--strategies", default="rde,random",
+                   help="comma-separated strategies (default %(default)s; random is the baseline)")
+    p.add_argument("--budget", type=int,
+                   help="stop each run at N labels of seed + queue (default: the profile's)")
+    p.add_argument("--val-size", type=int, default=0, metavar="N",
+                   help="a separate labeled validation split of N images for early stopping, "
+                        "counted in every label count reported (default 0: none; a fifth of "
+                        "each round's labels is held out instead)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    p.add_argument("--data", type=Path, default=MNIST, help="MNIST IDX folder (default %(default)s)")
+    p.add_argument("--data", type=Path, default=MNIST,
+                   help="IDX folder with a t10k test split (default %(default)s)")
+    p.add_argument("--preset", choices=("auto", *PRESETS), default="auto",
+                   help="net + augmentation: auto (by channel count) or a paper set-up")
     p.add_argument("--project", type=Path,
-                   help="project folder (default projects/label-efficiency-PROFILE in the repo)")
+                   help="project folder (default projects/label-efficiency-PROFILE-DATANAME)")
     p.add_argument("--report", type=Path, help="report folder (default PROJECT-report)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.val_size < 0 or (args.budget is not None and args.budget < 1):
+        p.error("--val-size must be >= 0 and --budget >= 1")
+    return args
 
 
-def init_project(project: Path, data: Path, init: dict) -> None:
-    """`gltui init` on the MNIST IDX files, or a check that the existing project matches."""
-    if (project / DB_NAME).exists():
-        opened = Project.open(project)
-        try:
-            meta = opened.meta
-            profile = opened.run_config("main").train.profile
-        finally:
-            opened.close()
-        want = (f"idx:{data}", init["val_size"], init["initial"], init["profile"])
-        have = (meta.get("spec"), meta.get("val_size"), meta.get("initial"), profile)
-        if have != want:
-            raise SystemExit(f"{project}: made with {have}, this profile needs {want}; "
-                             "use another --project")
+def data_name(folder: Path) -> str:
+    """A file-name-safe name for the data folder (its own name, or its parent's for .../raw)."""
+    name = folder.parent.name if folder.name.lower() == "raw" else folder.name
+    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-") or "data"
+
+
+def init_project(project: Path, data: Path, want: dict) -> dict:
+    """`gltui init` on the IDX folder unless the project exists; then a check that the project
+    matches `want` (spec, val_size, initial, training profile, model, augment) and has a test
+    split. Returns its item counts per split."""
+    resuming = (project / DB_NAME).exists()
+    if not resuming:
+        command = ["init", str(project), "--data", want["spec"], "--profile", want["profile"],
+                   "--val-size", str(want["val_size"]), "--initial", str(want["initial"]),
+                   "--seed", "0"]
+        if want["preset"] != "auto":
+            command += ["--preset", want["preset"]]
+        code = gltui(command)
+        if code:
+            raise SystemExit(code)
+    opened = Project.open(project)
+    try:
+        meta, config, counts = opened.meta, opened.run_config("main"), opened.store.count_items()
+    finally:
+        opened.close()
+    have = dict(spec=meta.get("spec"), val_size=meta.get("val_size"), initial=meta.get("initial"),
+                profile=config.train.profile, model=config.model, augment=config.train.augment)
+    need = {key: want[key] for key in have}
+    if have != need:
+        raise SystemExit(f"{project}: made with {have}, this benchmark needs {need}; "
+                         "use another --project")
+    if not counts.get("test"):
+        raise SystemExit(f"{project}: no test split (t10k-images-idx3-ubyte[.gz] in {data}); "
+                         "the benchmark reports test accuracy only")
+    if resuming:
         print(f"resuming the project {project}")
-        return
-    if not (data / "train-images-idx3-ubyte.gz").is_file():
-        raise SystemExit(f"{data}: no MNIST IDX files there; give --data DIR")
-    code = gltui(["init", str(project), "--data", f"idx:{data}", "--preset", "mnist",
-                  "--profile", init["profile"], "--val-size", str(init["val_size"]),
-                  "--initial", str(init["initial"]), "--seed", "0"])
-    if code:
-        raise SystemExit(code)
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     name = "smoke" if args.smoke else args.profile
     spec = PROFILES[name]
-    seeds = args.seeds or spec["seeds"]
-    project = args.project or REPO_ROOT / "projects" / f"label-efficiency-{name}"
+    seeds = [int(s) for s in (args.seeds or spec["seeds"]).split(",")]
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    runs = dict(spec["runs"], budget=args.budget or spec["runs"]["budget"])
+    data_dir = args.data.resolve()
+    project = args.project or REPO_ROOT / "projects" / f"label-efficiency-{name}-{data_name(data_dir)}"
     report = args.report or project.with_name(project.name + "-report")
+    preset = PRESETS.get(args.preset, dict(model="auto", augment="auto"))
     started = time.time()
-    init_project(project, args.data, spec["init"])
-    runs = spec["runs"]
-    command = ["experiment", str(project), "--strategies", "rde,random", "--seeds", seeds,
-               "--profile", spec["init"]["profile"], "--budget", str(runs["budget"]),
-               "--candidates", str(runs["candidates"]), "--k", str(runs["k"]),
-               "--device", args.device, "--report", str(report)]
+    counts = init_project(project, data_dir, dict(
+        spec=f"idx:{data_dir}", val_size=args.val_size, initial=spec["init"]["initial"],
+        profile=spec["init"]["profile"], preset=args.preset, model=preset["model"],
+        augment=preset["augment"]))
+    command = ["experiment", str(project), "--strategies", ",".join(strategies),
+               "--seeds", ",".join(map(str, seeds)), "--profile", spec["init"]["profile"],
+               "--budget", str(runs["budget"]), "--candidates", str(runs["candidates"]),
+               "--k", str(runs["k"]), "--device", args.device, "--report", str(report)]
     if args.quiet:
         command.append("--quiet")
     print("gltui " + " ".join(command), flush=True)
@@ -141,76 +196,154 @@ def main(argv: list[str] | None = None) -> int:
 
     opened = Project.open(project)
     try:
-        data = collect(opened, _run_names(seeds))
-        counts = opened.store.count_items()
+        data = collect(opened, [f"{s}-s{seed}" for seed in seeds for s in strategies])
+        channels = int(opened.meta["shape"][0])
     finally:
         opened.close()
+    if data.metric != "test":
+        raise SystemExit(f"{project}: some round has no test accuracy; nothing honest to report")
+    from gltui.learn.augment import resolve_preset
+    from gltui.learn.models import resolve_model_name
+
+    # Every label counted: the runs' own labels (seed + queue) plus the validation split's.
+    val = args.val_size
+    counted = {c.name: {b + val: a for b, a in sorted(c.curve.items())} for c in data.runs}
+    groups = group_curves((c.strategy, counted[c.name]) for c in data.runs)
+    guided = [s for s in groups if s != BASELINE] if BASELINE in groups else []
+    saving_rows = {s: savings(groups[s], groups[BASELINE]) for s in guided}
     result = {
         "benchmark": "label_efficiency",
         "profile": name,
         "smoke": args.smoke,
         "note": spec["note"],
-        "data": f"idx:{args.data}",
+        "data": f"idx:{data_dir}",
         "items": counts,
-        "seeds": [int(s) for s in seeds.split(",")],
+        "seeds": seeds,
         "training_profile": spec["init"]["profile"],
-        **{key: value for key, value in runs.items()},
+        "preset": args.preset,
+        "model": used(resolve_model_name(c.config.model, channels) for c in data.runs),
+        "augmentation": used(resolve_preset(c.config.train.augment, channels) for c in data.runs),
+        **runs,
         "initial": spec["init"]["initial"],
+        "val_size": val,
+        "accounting": f"labels counted: seed {spec['init']['initial']} + queue + validation {val}"
+                      + ("" if val else " (none: early stopping holds out a fifth of each "
+                         "round's labels)"),
+        "budget_counted": runs["budget"] + val,
         "metric": data.metric,
-        "strategies": {
-            strategy: [{"budget": p.budget, "mean": p.mean, "std": p.std, "n": p.n}
-                       for p in points]
-            for strategy, points in data.groups.items()
-        },
-        "runs": {c.name: {str(b): a for b, a in sorted(c.curve.items())}
-                 for c in data.runs},
-        "savings": {
-            strategy: [{"random_budget": s.random_budget, "guided_budget": s.guided_budget,
-                        "factor": s.factor} for s in rows]
-            for strategy, rows in data.savings.items()
-        },
-        "headline": {strategy: headline(strategy, rows) for strategy, rows in data.savings.items()},
+        "strategies": {s: [{"labels": p.budget, "mean": p.mean, "std": p.std, "n": p.n}
+                           for p in points] for s, points in groups.items()},
+        "runs": {run: {str(b): a for b, a in curve.items()} for run, curve in counted.items()},
+        "labels_to_reach": {s: labels_to_reach(points, [c for c in data.runs if c.strategy == s],
+                                               counted) for s, points in groups.items()},
+        "noise": {s: noise_rows(s, groups, data.runs, counted) for s in guided},
+        "savings": {s: [{"random_labels": r.random_budget, "guided_labels": r.guided_budget,
+                         "factor": r.factor} for r in rows] for s, rows in saving_rows.items()},
+        "headline": {s: headline(s, rows) for s, rows in saving_rows.items()},
         "report": str(report / "report.md"),
+        "report_note": "gltui experiment's lines above and the report count the runs' own "
+                       "labels (seed + queue), "
+                       "without the validation split" if val else None,
         "wall_seconds": round(wall, 1),
         "environment": _environment(args.device),
     }
-    _print(result, data)
+    _print(result, data_name(data_dir))
     if args.json:
         print(json.dumps(result, sort_keys=True))
     return 0
 
 
-def _run_names(seeds: str) -> list[str]:
-    return [f"{s}-s{int(seed)}" for seed in seeds.split(",") for s in ("rde", "random")]
+def used(values) -> str | list[str]:
+    """The one value every run used, or the sorted distinct values where they differ."""
+    distinct = sorted(set(values))
+    return distinct[0] if len(distinct) == 1 else distinct
 
 
-def _print(result: dict, data) -> None:
+def first_reaching(curve: dict[int, float], target: float) -> int | None:
+    """The smallest label count whose accuracy reaches target, or None."""
+    return next((b for b, a in sorted(curve.items()) if a >= target - TOLERANCE), None)
+
+
+def labels_to_reach(points, strategy_runs, counted: dict) -> dict:
+    """Per target: the smallest counted label count whose mean over seeds reaches it, and per
+    seed the run's own (None: not reached within the budget)."""
+    mean_curve = {p.budget: p.mean for p in points}
+    return {f"{100 * t:g}": {"mean": first_reaching(mean_curve, t),
+                             "per_seed": {str(c.seed): first_reaching(counted[c.name], t)
+                                          for c in strategy_runs}}
+            for t in TARGETS}
+
+
+def noise_rows(strategy: str, groups: dict, runs, counted: dict) -> list[dict]:
+    """At each label count both curves have: guided − random mean, the larger sample std, whether
+    |diff| exceeds it (None with one seed), and in how many seeds the guided run is ahead of the
+    random run of the same seed."""
+    mine, base = ({p.budget: p for p in groups[s]} for s in (strategy, BASELINE))
+    by_seed = {(c.strategy, c.seed): counted[c.name] for c in runs}
+    rows = []
+    for labels in sorted(set(mine) & set(base)):
+        g, r = mine[labels], base[labels]
+        diff, noise = g.mean - r.mean, max(g.std, r.std)
+        pairs = [(curve[labels], by_seed[(BASELINE, seed)][labels])
+                 for (s, seed), curve in by_seed.items()
+                 if s == strategy and labels in curve and labels in by_seed.get((BASELINE, seed), {})]
+        rows.append({"labels": labels, "guided_mean": g.mean, "random_mean": r.mean,
+                     "diff": diff, "noise": noise,
+                     "beyond_noise": abs(diff) > noise if min(g.n, r.n) > 1 else None,
+                     "ahead": sum(a > b for a, b in pairs), "paired": len(pairs)})
+    return rows
+
+
+def _print(result: dict, dataset: str) -> None:
     print()
-    print(f"label efficiency on MNIST, profile {result['profile']}: {result['note']}")
-    print(f"{result['metric']} accuracy (%) per labeled count, mean ± sample std over seeds "
+    print(f"label efficiency on {dataset} ({result['data']}), profile {result['profile']}: "
+          f"{result['note']}")
+    print(f"preset {result['preset']}: model {result['model']}, augmentation "
+          f"{result['augmentation']}; {result['accounting']}")
+    print(f"{result['metric']} accuracy (%) per counted labels, mean ± sample std over seeds "
           f"{result['seeds']}:")
     strategies = list(result["strategies"])
-    print(f"{'labeled':>8}  " + "  ".join(f"{s:>18}" for s in strategies))
-    points = {s: {p["budget"]: p for p in pts} for s, pts in result["strategies"].items()}
-    for budget in sorted({b for pts in points.values() for b in pts}):
+    print(f"{'labels':>8}  " + "  ".join(f"{s:>18}" for s in strategies))
+    points = {s: {p["labels"]: p for p in pts} for s, pts in result["strategies"].items()}
+    for labels in sorted({b for pts in points.values() for b in pts}):
         cells = []
         for s in strategies:
-            p = points[s].get(budget)
-            if p is None:
-                cells.append("")
-                continue
-            fewer = f" (n={p['n']})" if p["n"] < len(result["seeds"]) else ""
-            cells.append(f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}{fewer}")
-        print(f"{budget:>8}  " + "  ".join(f"{c:>18}" for c in cells))
-    for strategy, rows in result["savings"].items():
-        print(f"label savings of {strategy} (random budget -> smallest {strategy} budget with "
-              "the same mean accuracy, factor):")
-        for row in rows:
-            reached = ("not reached" if row["guided_budget"] is None
-                       else f"{row['guided_budget']:>6}  x{row['factor']:g}")
-            print(f"  {row['random_budget']:>6} -> {reached}")
-        print(result["headline"][strategy])
+            p = points[s].get(labels)
+            fewer = "" if p is None or p["n"] == len(result["seeds"]) else f" (n={p['n']})"
+            cells.append("" if p is None else f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}{fewer}")
+        print(f"{labels:>8}  " + "  ".join(f"{c:>18}" for c in cells))
+
+    print("counted labels to reach X % (mean over seeds; per seed in brackets, - not reached):")
+    print(f"{'X':>8}  " + "  ".join(f"{s:>24}" for s in strategies))
+    show = lambda b: "-" if b is None else str(b)
+    for target in (f"{100 * t:g}" for t in TARGETS):
+        cells = []
+        for s in strategies:
+            hit = result["labels_to_reach"][s][target]
+            mean = "not reached" if hit["mean"] is None else str(hit["mean"])
+            cells.append(f"{mean} [{', '.join(show(b) for b in hit['per_seed'].values())}]")
+        print(f"{target + ' %':>8}  " + "  ".join(f"{c:>24}" for c in cells))
+
+    for strategy, rows in result["noise"].items():
+        match = {r["random_labels"]: r for r in result["savings"][strategy]}
+        print(f"{strategy} vs {BASELINE} per counted labels: diff = {strategy} − {BASELINE} mean; "
+              "beyond noise: |diff| > the larger std; ahead: seeds where the "
+              f"{strategy} run beats the {BASELINE} run of the same seed; match: the smallest "
+              f"{strategy} count reaching {BASELINE}'s mean there (savings factor)")
+        print(f"{'labels':>8} {BASELINE + ' %':>9} {strategy + ' %':>9} {'diff':>7} {'noise':>6} "
+              f"{'beyond':>7} {'ahead':>6}  match")
+        for r in rows:
+            beyond = {True: "yes", False: "no", None: "n/a"}[r["beyond_noise"]]
+            s = match.get(r["labels"])
+            hit = ("not reached" if s is None or s["guided_labels"] is None
+                   else f"{s['guided_labels']} (x{s['factor']:g})")
+            print(f"{r['labels']:>8} {100 * r['random_mean']:>9.2f} {100 * r['guided_mean']:>9.2f} "
+                  f"{100 * r['diff']:>+7.2f} {100 * r['noise']:>6.2f} {beyond:>7} "
+                  f"{r['ahead']:>3}/{r['paired']:<2}  {hit}")
+        print(result["headline"][strategy] + f" ({result['accounting']})")
     print(f"report: {result['report']}   wall time: {result['wall_seconds']:.0f} s")
+    if result["report_note"]:
+        print(f"note: {result['report_note']}")
 
 
 def _environment(device: str) -> dict:
