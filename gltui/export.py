@@ -2,15 +2,21 @@
 csv, jsonl, an ImageFolder, a Label Studio import file, or the round model.
 
 Every row says where its label came from: seed (the run's seed set, labels.csv labels included),
-oracle, human, or predicted (`gltui predict`, for images the run has not labeled; its
-probability is `confidence`, its rde score `rde`). Row fields:
+oracle, human, audit (the project's audit set, store/sets.py: images labeled only to measure the
+model, never trained on; project-wide, so every run's export carries them; labeled by a person,
+or by the oracle in an oracle run), or predicted (`gltui predict`, for images the run has not
+labeled; its probability is `confidence`, its rde score `rde`). Each image is one row at most:
+audit images are never in the pool, so no run labels or predicts them; should a run's label and
+an audit label ever meet on one image, the run's label is the row (audit rows only add images
+the run has not labeled) and no image with a label gets a predicted row. Row fields:
 
     file        the item's file name as the project knows it (relative to a folder: dataset)
     label       the class name
-    source      seed | oracle | human | predicted
+    source      seed | oracle | human | audit | predicted
     confidence  the predicted class's probability (predicted rows only)
     rde         the image's rde score in bits (predicted rows only)
-    round       the round the label was given in, or the round whose model predicted it
+    round       the round the label was given in, or the round whose model predicted it; empty
+                (None) for audit labels, which belong to no round
     time        when (seconds since the epoch)
     item        the item id (the row of the project's pixels.npy)
 
@@ -86,19 +92,25 @@ def export(project: Project, run: str, fmt: str, out: Path, *, with_predictions:
 
 def export_rows(project: Project, run: str, *, with_predictions: bool = False,
                 min_confidence: float = 0.0) -> list[dict]:
-    """The run's active labels (in the order given), then, with predictions, one row per
+    """The run's active labels (in the order given), then the project's active audit labels
+    (in the order given) of images the run has not labeled, then, with predictions, one row per
     unlabeled pool image the run's prediction pass covers whose confidence is at least
     `min_confidence`."""
     rows = [{"file": name, "label": cls, "source": source, "confidence": None, "rde": None,
              "round": rnd, "time": t, "item": item}
             for item, name, _, cls, source, rnd, t in project.store.labeled_detail(run)]
+    labeled = {r["item"] for r in rows}
+    rows += [{"file": name, "label": cls, "source": "audit", "confidence": None, "rde": None,
+              "round": None, "time": t, "item": item}
+             for item, name, _, cls, _, t in project.store.audit_label_detail()
+             if item not in labeled]
     if not with_predictions:
         return rows
     found = project.store.predictions(run)
     if found is None:
         raise ProjectError(f"run {run!r} has no predictions yet; make them with "
                            f"`gltui predict {project.path} --run {run}`")
-    labeled = {r["item"] for r in rows}
+    labeled = {r["item"] for r in rows}  # the audit images too: a label, never a prediction
     keep = np.asarray([i not in labeled for i in found.items.tolist()], dtype=bool)
     keep &= found.probs >= min_confidence
     items = found.items[keep]
@@ -166,9 +178,9 @@ def label_studio_tasks(project: Project, run: str, rows: list[dict], sources: di
     """Label Studio's JSON import format: one task per image, `data.image` the original file as
     Label Studio's local-files URL (/data/local-files/?d=PATH, PATH relative to its
     LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, here `document_root`); the run's labels as
-    `annotations`, the predictions as `predictions` (pre-annotations) with their `score` and the
-    `model_version` that made them, each result a `choices` value for an image classification
-    config."""
+    `annotations` (audit labels too: labels like a person's), the predictions as `predictions`
+    (pre-annotations) with their `score` and the `model_version` that made them, each result a
+    `choices` value for an image classification config."""
     tasks = []
     for r in rows:
         path = sources[r["item"]]
