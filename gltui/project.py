@@ -226,7 +226,7 @@ class Project:
                 (tmp / "checkpoints").mkdir()
                 store = Store(tmp / DB_NAME, create=True)
                 store.set_meta({
-                    "spec": dataset.spec,
+                    "spec": stored_spec(dataset.spec),
                     "shape": [int(dataset.channels), int(dataset.height), int(dataset.width)],
                     "seed": config.seed,
                     "val_size": int(val_size),
@@ -366,6 +366,18 @@ class Project:
     def image(self, item: int) -> np.ndarray:
         """One image (C, H, W) uint8."""
         return np.asarray(self.pixels[item])
+
+
+def stored_spec(spec: str) -> str:
+    """The spec as a project keeps it: KIND:PATH with PATH absolute and resolved, so what reads it
+    later (export --originals, the Label Studio paths) finds the files from any working
+    directory. Every kind's PATH is a file or folder (gltui/data/loader.py READERS). A project
+    made before this keeps its spec as typed (resolved against the working directory then)."""
+    try:
+        kind, path = data_mod.parse_spec(spec)
+    except data_mod.DataError:
+        return spec
+    return f"{kind}:{path.resolve()}"
 
 
 def _audit_candidates(train_labels: np.ndarray, fully_labeled: bool) -> np.ndarray:
