@@ -50,6 +50,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a share in [0, 1]")
+    return value
+
+
 def _accuracy(text: str) -> float:
     try:
         value = float(text)
@@ -123,6 +133,13 @@ def _add_loop_options(p: argparse.ArgumentParser) -> None:
                    "round's (Cohen's kappa >= 0.99) K rounds in a row")
     p.add_argument("--k", type=_positive, help="augmented copies per image for rde (default 8)")
     p.add_argument("--schedule", type=_schedule, help="exponential (default) or fixed:N")
+    p.add_argument("--warm-start", type=_positive, metavar="N",
+                   help="queues drawn at random while fewer than N images are labeled "
+                   "(default 40; 0 = guided from the first queue, as in the paper)")
+    p.add_argument("--random-share", type=_share, metavar="F",
+                   help="share of each guided queue drawn at random (default 0.5; 0 = the paper)")
+    p.add_argument("--balance", action=argparse.BooleanOptionalAction,
+                   help="cap guided picks per predicted class (default on; off = the paper)")
     p.add_argument("--candidates", type=_positive,
                    help="score a random subset of N pool images per round (0 = all)")
     p.add_argument("--chunk-size", type=_positive, help="images per scoring chunk (default 2048)")
@@ -487,9 +504,8 @@ def _seed_list(text: str) -> list[int]:
 
 def cmd_experiment(args) -> int:
     from gltui import experiment
-    from gltui.progress import ProgressView, curve_table, out
+    from gltui.progress import ProgressView, out
     from gltui.project import Project
-    from gltui.report import collect, headline
 
     plan = experiment.Plan(
         strategies=args.strategies, seeds=args.seeds, budget=args.budget,
@@ -509,21 +525,29 @@ def cmd_experiment(args) -> int:
         with view:
             outcome = experiment.run(project, plan, report_dir=args.report, on_run=on_run,
                                      on_event=view.handle)
-        curve_table([project.summary(name) for name in outcome.runs])
-        data = collect(project, outcome.runs)
-        for strategy, rows in data.savings.items():
-            print(f"{headline(strategy, rows)} ({data.metric} accuracy)")
+        _curves_and_savings(project, outcome.runs)
     finally:
         project.close()
     print(f"wrote {outcome.report}")
     return 0
 
 
+def _curves_and_savings(project, names) -> None:
+    """The runs' curves as a table, then one savings line per guided strategy against random."""
+    from gltui.progress import curve_table
+    from gltui.report import collect, headline
+
+    curve_table([project.summary(name) for name in names])
+    data = collect(project, names)
+    for strategy, rows in data.savings.items():
+        print(f"{headline(strategy, rows)} ({data.metric} accuracy)")
+
+
 def cmd_main(args) -> int:
     from gltui import runs
     from gltui.progress import ProgressView, curve_table
     from gltui.project import Project
-    from gltui.sample import ensure_sample_project
+    from gltui.sample import BASELINE_RUN, drive_demo, ensure_sample_project
 
     if args.project is not None and not args.project.exists():
         raise UsageError(
@@ -544,11 +568,18 @@ def cmd_main(args) -> int:
         return run_app(path, run=args.run, images=args.images, fps=args.fps, device=args.device)
     try:
         with ProgressView() as view:
-            outcome = runs.drive(project, args.run, oracle=True, device=args.device,
-                                 on_event=view.handle)
+            if args.project is None:  # the demo: guided, then random on the same seed set
+                outcome = drive_demo(project, args.run, device=args.device,
+                                     on_event=view.handle)
+            else:
+                outcome = runs.drive(project, args.run, oracle=True, device=args.device,
+                                     on_event=view.handle)
         _print_outcome(project, args.run, outcome)
         print(f"project: {project.path}")
-        curve_table(project.summaries())
+        if args.project is None:
+            _curves_and_savings(project, [args.run, BASELINE_RUN])
+        else:
+            curve_table(project.summaries())
     finally:
         project.close()
     return 0

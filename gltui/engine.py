@@ -235,17 +235,13 @@ class Runner:
 
     def _train_val(self, round: int, items: np.ndarray, labels: np.ndarray):
         """Training items and the validation set for early stopping, as (ids, labels) pairs: the
-        project's validation split, or, for a dataset without true labels, a fifth of the run's
-        labeled set held out (drawn from the run seed and round)."""
+        project's validation split, or, for a project without one (a person's), no validation
+        set: training.fit then follows a fixed schedule on every label (docs/results/recipe.md
+        measures it against holding out a fifth of the labels to stop on)."""
         val_ids, val_y = self.store.split_labels("val")
         if len(val_ids):
             return items, labels, val_ids, val_y
-        if len(items) < 10:  # too few to hold any out: stop on training accuracy
-            return items, labels, items, labels
-        rng = np.random.default_rng(derive_seed(self.seed, round, "holdout"))
-        held = np.zeros(len(items), dtype=bool)
-        held[rng.choice(len(items), size=len(items) // 5, replace=False)] = True
-        return items[~held], labels[~held], items[held], labels[held]
+        return items, labels, items[:0], labels[:0]
 
     def _load_model(self, round: int) -> torch.nn.Module:
         saved = _load_checkpoint(self.project.model_path(self.run, round))
@@ -351,10 +347,11 @@ class Runner:
             scoring_pass = self.store.scoring_pass(self.run, round)
         candidates, chunk_size, n_chunks = scoring_pass
         done = self.store.done_chunks(self.run, round)
-        model = None if cfg.strategy == "random" else self._load_model(round)
+        strategy = self._strategy(round)
+        model = None if strategy == "random" else self._load_model(round)
         scored = sum(min(chunk_size, len(candidates) - c * chunk_size) for c in done)
         self.emit(ChunkDone(self.run, round, scored, len(candidates)))
-        call = self._call(ScoreCall, strategy=cfg.strategy, candidates=candidates,
+        call = self._call(ScoreCall, strategy=strategy, candidates=candidates,
                           todo=[c for c in range(n_chunks) if c not in done], n_chunks=n_chunks,
                           k=cfg.k, seed=derive_seed(self.seed, round, "score"),
                           chunk_size=chunk_size, forward_batch=self.forward_batch)
@@ -374,6 +371,32 @@ class Runner:
         self.store.save_round(self.run, round, {"score_seconds": time.time() - started},
                               next_phase="query")
 
+    def _strategy(self, round: int) -> str:
+        """The run's strategy, or "random" while its labeled set is below the warm start."""
+        n_labeled = self.store.count_labeled(self.run, up_to_round=round)
+        return "random" if n_labeled < self.config.loop.warm_start else self.config.score.strategy
+
+    def _select(self, round: int, model, candidates: np.ndarray, scores: np.ndarray,
+                n: int) -> np.ndarray:
+        """Indices into candidates of the next queue: the top scores (class-balanced by the
+        model's predictions when `score.balance`), and `score.random_share` of the queue drawn
+        at random from the rest (recipe.md: a guided-only queue fell far behind random on a
+        grey set of shapes). A random run, or one in its warm start, takes the top random scores."""
+        cfg = self.config.score
+        if self._strategy(round) == "random":
+            return scoring.select_top(scores, n)
+        guided = n - int(np.floor(n * cfg.random_share + 0.5))
+        if cfg.balance:
+            predicted = training.predict_proba(model, self.pixels[candidates], self.device,
+                                               self.config.train.val_batch_size).argmax(1)
+            order = scoring.select_balanced(scores, predicted, guided, self.num_classes)
+        else:
+            order = scoring.select_top(scores, guided)
+        rest = np.setdiff1d(np.arange(len(candidates)), order)
+        rng = np.random.default_rng(derive_seed(self.seed, round, "random-share"))
+        extra = rng.choice(rest, size=min(n - guided, len(rest)), replace=False)
+        return np.r_[order, np.sort(extra)].astype(np.int64)
+
     def _query(self, round: int) -> None:
         result = self.store.pass_scores(self.run, round)
         if result is None:  # should not happen: score commits query only when complete
@@ -386,10 +409,10 @@ class Runner:
         candidates, scores = candidates[fresh], scores[fresh]
         n_labeled = self.store.count_labeled(self.run, up_to_round=round)
         n = min(self._next_batch(n_labeled), len(candidates))
-        order = scoring.select_top(scores, n)
+        model = self._load_model(round)
+        order = self._select(round, model, candidates, scores, n)
         chosen, chosen_scores = candidates[order], scores[order]
         # The model's top-3 guesses travel with the queue, so the labeling screen needs no torch.
-        model = self._load_model(round)
         probs = training.predict_proba(model, self.pixels[chosen], self.device,
                                        self.config.train.val_batch_size)
         top = np.argsort(-probs, axis=1, kind="stable")[:, :3]

@@ -107,8 +107,9 @@ def status_table(project, summaries) -> None:
     if 0 < n_val < SMALL_N:
         out.print(f"validation accuracy comes from only {n_val} images: a rough figure")
     elif n_val == 0 and any(s.rounds for s in summaries):
-        out.print(f"no validation split: validation accuracy is measured on a fifth of each "
-                  f"round's labels, fewer than {SMALL_N} images below {5 * SMALL_N} labels")
+        out.print("no validation split: each round trains on every label for a fixed schedule, "
+                  "and its validation accuracy is the training set's (not an estimate: see the "
+                  "audit estimate or the test accuracy)")
     estimates_table(project, summaries)
 
 

@@ -33,6 +33,9 @@ class Knobs:
     target_accuracy: float | None = None
     schedule: str | None = None
     stop_when_stable: int | None = None
+    warm_start: int | None = None
+    random_share: float | None = None
+    balance: bool | None = None
 
     @classmethod
     def of(cls, namespace) -> "Knobs":
@@ -61,10 +64,13 @@ _PLACES = {
     "target_accuracy": ("loop", "target_accuracy"),
     "schedule": ("loop", "schedule"),
     "stop_when_stable": ("loop", "stable_rounds"),
+    "warm_start": ("loop", "warm_start"),
+    "random_share": ("score", "random_share"),
+    "balance": ("score", "balance"),
 }
 # Knobs that define the protocol of a run's curve: changing one under an existing run would mix
 # two protocols in one curve. `gltui experiment` refuses such a change; `gltui run` allows it.
-PROTOCOL = ("profile", "k", "candidates")
+PROTOCOL = ("profile", "k", "candidates", "warm_start", "random_share", "balance")
 
 
 def _value(config: Config, knob: str):

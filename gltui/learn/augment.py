@@ -14,6 +14,9 @@ Presets:
   digits  rotation +-25 deg, scale 0.8-1.2, shear +-11.5 deg (0.2 rad, the usual Keras
           shear_range) on both axes, Simard elastic distortion (alpha 34 px, sigma 4 px at 28 px,
           Simard et al.'s MNIST values), cropped back to size, zero (black) fill.
+  grey    rotation +-10 deg, scale 0.9-1.1, zero fill: the default for grey images, mild
+          enough for shapes, objects or text (no flip: a flip changes what a letter or an arrow
+          is); `digits` stays the paper's choice for handwriting (`--preset mnist`).
   colour  horizontal flip, rotation +-25 deg, scale 0.8-1.2, cropped back to size, edge fill
           (Keras's default fill_mode 'nearest': no black corners in natural images).
   none    the identity.
@@ -45,13 +48,14 @@ class AugmentSpec:
 
 PRESETS: dict[str, AugmentSpec | None] = {
     "digits": AugmentSpec(rotation=25.0, scale=(0.8, 1.2), shear=11.5, elastic_alpha=34.0, elastic_sigma=4.0),
+    "grey": AugmentSpec(rotation=10.0, scale=(0.9, 1.1)),
     "colour": AugmentSpec(rotation=25.0, scale=(0.8, 1.2), hflip=True, padding_mode="border"),
     "none": None,
 }
 
 
 def resolve_preset(preset: str, channels: int) -> str:
-    """'auto' follows the paper: digit distortions for grey images, the colour set otherwise."""
+    """'auto': the mild grey set for grey images, the colour set otherwise (config.auto_preset)."""
     return resolve_auto("augment", preset, PRESETS, channels, noun="augmentation")
 
 

@@ -183,10 +183,14 @@ def fit(
         raise ValueError("cannot train on an empty labeled set")
     if len(y) != n:
         raise ValueError(f"{n} images but {len(y)} labels")
-    if len(val_y) == 0:
-        raise ValueError("early stopping needs a validation set; got an empty one")
+    # No validation set: a fixed schedule (max_epochs, the last weights kept). The accuracy each
+    # epoch reports is then the training set's, without augmentation; nothing is chosen by it.
+    fixed = len(val_y) == 0
     name = resolve_model_name(model_name, channels)
-    val_x, val_y = as_uint8_tensor(val_x, device), _labels(val_y, device)  # once, not once per epoch
+    if fixed:
+        val_x, val_y = x, y
+    else:
+        val_x, val_y = as_uint8_tensor(val_x, device), _labels(val_y, device)  # once, not per epoch
 
     sharded = group is not None and group.world_size > 1
     # `model` is the network itself (what is checkpointed and returned); `forward` is what the
@@ -275,7 +279,7 @@ def fit(
                 val_acc = correct.item() / len(val_y)
             else:
                 val_acc = evaluate(model, val_x, val_y, device, cfg.val_batch_size)
-            if val_acc > best_acc:
+            if fixed or val_acc > best_acc:
                 best_acc, best_epoch, patience_left = val_acc, epoch, cfg.patience
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
