@@ -381,7 +381,8 @@ class Runner:
         """Indices into candidates of the next queue: the top scores (class-balanced by the
         model's predictions when `score.balance`), and `score.random_share` of the queue drawn
         at random from the rest (recipe.md: a guided-only queue fell far behind random on a
-        grey set of shapes). A random run, or one in its warm start, takes the top random scores."""
+        grey set of shapes); the queue is ordered by score. A random run, or one in its warm
+        start, takes the top random scores."""
         cfg = self.config.score
         if self._strategy(round) == "random":
             return scoring.select_top(scores, n)
@@ -394,8 +395,8 @@ class Runner:
             order = scoring.select_top(scores, guided)
         rest = np.setdiff1d(np.arange(len(candidates)), order)
         rng = np.random.default_rng(derive_seed(self.seed, round, "random-share"))
-        extra = rng.choice(rest, size=min(n - guided, len(rest)), replace=False)
-        return np.r_[order, np.sort(extra)].astype(np.int64)
+        picked = np.r_[order, rng.choice(rest, size=min(n - guided, len(rest)), replace=False)]
+        return picked[scoring.select_top(scores[picked], len(picked))]  # most confusing first
 
     def _query(self, round: int) -> None:
         result = self.store.pass_scores(self.run, round)

