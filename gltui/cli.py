@@ -24,153 +24,38 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from gltui.config import PERSON_SCHEDULE, PRESETS, PROFILES, STRATEGIES, Config, input_shape
+from gltui.cli_args import (Parser, UsageError, add_loop_options, class_names,
+                            classes_file, positive, seed_list, size, strategy_list)
+from gltui.config import PERSON_SCHEDULE, PRESETS, PROFILES, Config, input_shape
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add")
 
 
-class UsageError(Exception):
-    """Bad usage found after parsing: exit 2 with one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (with where to look) and exit 2."""
-
-    def error(self, message: str):  # noqa: D401 - argparse API
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a share in [0, 1]")
-    return value
-
-
-def _accuracy(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value > 1 and value <= 100:
-        value /= 100  # 98 means 98 %
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give an accuracy in (0, 1] or a percentage")
-    return value
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-        assert h > 0 and w > 0
-    except (ValueError, AssertionError):
-        raise argparse.ArgumentTypeError(f"{text!r}: give a size as HxW, e.g. 28x28") from None
-    return h, w
-
-
-def _class_names(text: str) -> list[str]:
-    """--classes a,b,c: names in label order; an empty or repeated name is refused."""
-    names = [t.strip() for t in text.split(",")]
-    if any(not n for n in names):
-        raise argparse.ArgumentTypeError(f"{text!r}: a class name is empty; give names as a,b,c")
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise argparse.ArgumentTypeError(f"{text!r}: class {repeated[0]!r} is given twice")
-    return names
-
-
-def _classes_file(path: Path) -> list[str]:
-    """--classes-file FILE: one class name a line (blank lines and # comments skipped)."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except OSError as err:
-        raise UsageError(f"--classes-file {path}: cannot read it ({err.strerror or err}); give a "
-                         "text file with one class name a line") from None
-    names = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    if not names:
-        raise UsageError(f"--classes-file {path}: holds no class names; write one name a line")
-    try:
-        return _class_names(",".join(names))
-    except argparse.ArgumentTypeError as err:
-        raise UsageError(f"--classes-file {path}: {err}") from None
-
-
-def _at_least_one(text: str) -> int:
-    value = _positive(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _schedule(text: str) -> str:
-    if text == "exponential":
-        return text
-    if text.startswith("fixed:") and text[6:].isdigit() and int(text[6:]) > 0:
-        return text
-    raise argparse.ArgumentTypeError(f"{text!r}: use exponential or fixed:N (N > 0)")
-
-
-def _add_loop_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--strategy", choices=STRATEGIES, help="selection strategy (default rde)")
-    p.add_argument("--max-rounds", type=_positive, help="stop after N training rounds")
-    p.add_argument("--budget", type=_positive, help="stop once N images are labeled")
-    p.add_argument("--target-accuracy", type=_accuracy, help="stop at this validation accuracy")
-    p.add_argument("--stop-when-stable", type=_at_least_one, metavar="K",
-                   help="stop once the predictions on the stop set agree with the previous "
-                   "round's (Cohen's kappa >= 0.99) K rounds in a row")
-    p.add_argument("--k", type=_positive, help="augmented copies per image for rde (default 8)")
-    p.add_argument("--schedule", type=_schedule, help="exponential (default) or fixed:N")
-    p.add_argument("--warm-start", type=_positive, metavar="N",
-                   help="queues drawn at random while fewer than N images are labeled "
-                   "(default 40; 0 = guided from the first queue, as in the paper)")
-    p.add_argument("--random-share", type=_share, metavar="F",
-                   help="share of each guided queue drawn at random (default 0.5; 0 = the paper)")
-    p.add_argument("--balance", action=argparse.BooleanOptionalAction,
-                   help="cap guided picks per predicted class (default on; off = the paper)")
-    p.add_argument("--candidates", type=_positive,
-                   help="score a random subset of N pool images per round (0 = all)")
-    p.add_argument("--chunk-size", type=_positive, help="images per scoring chunk (default 2048)")
-    p.add_argument("--profile", choices=list(PROFILES), help="training profile")
-
-
 def build_parser() -> dict[str, argparse.ArgumentParser]:
     parsers: dict[str, argparse.ArgumentParser] = {}
-    p = _Parser(prog="gltui init", description="Import a dataset into a new project.")
+    p = Parser(prog="gltui init", description="Import a dataset into a new project.")
     p.add_argument("project", type=Path)
     p.add_argument("--data", required=True, help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE | npy:FILE")
     p.add_argument("--test", help="a separate test set SPEC (default: the data's own test split)")
-    p.add_argument("--val-size", type=_positive, help="validation images (default 10%%, ≤ 5000)")
-    p.add_argument("--initial", type=_positive, default=20, help="seed set size (default 20)")
+    p.add_argument("--val-size", type=positive, help="validation images (default 10%%, ≤ 5000)")
+    p.add_argument("--initial", type=positive, default=20, help="seed set size (default 20)")
     p.add_argument("--stratified", action="store_true", help="seed set balanced over classes")
-    p.add_argument("--audit", type=_positive, metavar="N",
+    p.add_argument("--audit", type=positive, metavar="N",
                    help="random pool images set aside to estimate accuracy, never trained on "
                    "(default: 10%% of unlabeled images, at most 200; 0 where every label is known)")
     classes = p.add_mutually_exclusive_group()
-    classes.add_argument("--classes", type=_class_names,
+    classes.add_argument("--classes", type=class_names,
                          help="class names a,b,c: a person labels the images (no labels needed)")
     classes.add_argument("--classes-file", type=Path, help="class names, one a line")
     p.add_argument("--preset", choices=tuple(PRESETS), help="the paper's net + augmentation")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resize", type=_size, help="resize every image to HxW")
+    p.add_argument("--resize", type=size, help="resize every image to HxW")
     p.add_argument("--channels", type=int, choices=(1, 3), help="convert every image to C channels")
     p.add_argument("--force", action="store_true", help="replace an existing project")
-    _add_loop_options(p)
+    add_loop_options(p)
     parsers["init"] = p
 
-    p = _Parser(prog="gltui run", description="Drive a run: train, score, query, label.")
+    p = Parser(prog="gltui run", description="Drive a run: train, score, query, label.")
     p.add_argument("project", type=Path)
     p.add_argument("--oracle", action="store_true", help="label from the dataset's own labels")
     p.add_argument("--run", default="main", help="run name (a new name creates a run)")
@@ -180,15 +65,15 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--distributed", action="store_true",
                    help="one process of a torchrun launch: scoring and training shared across "
                    "ranks (docs/distributed.md)")
-    _add_loop_options(p)
+    add_loop_options(p)
     parsers["run"] = p
 
-    p = _Parser(prog="gltui status", description="Phase, round, counts and learning curves.")
+    p = Parser(prog="gltui status", description="Phase, round, counts and learning curves.")
     p.add_argument("project", type=Path)
     p.add_argument("--json", action="store_true")
     parsers["status"] = p
 
-    p = _Parser(prog="gltui export",
+    p = Parser(prog="gltui export",
                 description="Write a run's labeled set (with its predictions for the rest), a "
                 "Label Studio import file, or the round model.")
     p.add_argument("project", type=Path)
@@ -207,7 +92,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
                    help="labelstudio: Label Studio's LOCAL_FILES_DOCUMENT_ROOT (default /)")
     parsers["export"] = p
 
-    p = _Parser(prog="gltui predict",
+    p = Parser(prog="gltui predict",
                 description="Class, probability and rde score of every unlabeled pool image, by "
                 "the round model; stored in the project for `export --with-predictions`.")
     p.add_argument("project", type=Path)
@@ -216,39 +101,39 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
     parsers["predict"] = p
 
-    p = _Parser(prog="gltui add", description="Add images to a project's pool (converted to its "
+    p = Parser(prog="gltui add", description="Add images to a project's pool (converted to its "
                 "input shape; exact duplicates skipped).")
     p.add_argument("project", type=Path)
     p.add_argument("--data", required=True, help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE | npy:FILE")
     parsers["add"] = p
 
-    p = _Parser(prog="gltui report", description="Learning curves and figures as report.md.")
+    p = Parser(prog="gltui report", description="Learning curves and figures as report.md.")
     p.add_argument("project", type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--round", type=int, help="round for the most/least confusing galleries")
     parsers["report"] = p
 
-    p = _Parser(prog="gltui experiment",
+    p = Parser(prog="gltui experiment",
                 description="Guided vs random: one oracle run per strategy and seed (named "
                 "STRATEGY-sSEED) on this project's pool, resumable, then the report.")
     p.add_argument("project", type=Path)
-    p.add_argument("--strategies", type=_strategy_list, default=["rde", "random"],
+    p.add_argument("--strategies", type=strategy_list, default=["rde", "random"],
                    help="comma-separated strategies (default rde,random)")
-    p.add_argument("--seeds", type=_seed_list, default=[0, 1, 2],
+    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2],
                    help="comma-separated run seeds (default 0,1,2)")
-    p.add_argument("--budget", type=_positive, help="stop each run once N images are labeled")
-    p.add_argument("--max-rounds", type=_positive, help="stop each run after N training rounds")
+    p.add_argument("--budget", type=positive, help="stop each run once N images are labeled")
+    p.add_argument("--max-rounds", type=positive, help="stop each run after N training rounds")
     p.add_argument("--profile", choices=list(PROFILES),
                    help="training profile (existing runs must match)")
-    p.add_argument("--k", type=_positive, help="augmented copies per image for rde")
-    p.add_argument("--candidates", type=_positive,
+    p.add_argument("--k", type=positive, help="augmented copies per image for rde")
+    p.add_argument("--candidates", type=positive,
                    help="score a random subset of N pool images per round (0 = all)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
     p.add_argument("--report", required=True, type=Path, help="folder for report.md and figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     parsers["experiment"] = p
 
-    p = _Parser(
+    p = Parser(
         prog="gltui",
         description="Guided labeling in the terminal. `gltui PROJECT` opens the TUI; "
         f"commands: {', '.join(COMMANDS)} (`gltui COMMAND --help`).",
@@ -327,7 +212,7 @@ def cmd_init(args) -> int:
     config, _ = merged(base, Knobs.of(args))
     if args.project.exists() and not args.project.is_dir():
         raise UsageError(f"{args.project}: is a file, not a project folder; give a folder path")
-    classes = _classes_file(args.classes_file) if args.classes_file else args.classes
+    classes = classes_file(args.classes_file) if args.classes_file else args.classes
 
     def conform(channels: int) -> tuple[int, int, int]:
         return input_shape(args.preset, channels)
@@ -481,25 +366,6 @@ def cmd_report(args) -> int:
         project.close()
     print(f"wrote {path}")
     return 0
-
-
-def _strategy_list(text: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in items if t not in STRATEGIES]
-    if not items or bad:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give comma-separated strategies from {', '.join(STRATEGIES)}")
-    return list(dict.fromkeys(items))
-
-
-def _seed_list(text: str) -> list[int]:
-    try:
-        items = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated whole numbers") from None
-    if not items:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least one seed")
-    return list(dict.fromkeys(items))
 
 
 def cmd_experiment(args) -> int:

@@ -1,0 +1,146 @@
+"""Argument types and shared options of the command line: each type parses one value or refuses
+it with one line (argparse's error, or UsageError; cli.main turns both into exit 2). No project
+code here."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gltui.config import PROFILES, STRATEGIES
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing: exit 2 with one line."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (with where to look) and exit 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a share in [0, 1]")
+    return value
+
+
+def accuracy(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value > 1 and value <= 100:
+        value /= 100  # 98 means 98 %
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an accuracy in (0, 1] or a percentage")
+    return value
+
+
+def size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+        assert h > 0 and w > 0
+    except (ValueError, AssertionError):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a size as HxW, e.g. 28x28") from None
+    return h, w
+
+
+def class_names(text: str) -> list[str]:
+    """--classes a,b,c: names in label order; an empty or repeated name is refused."""
+    names = [t.strip() for t in text.split(",")]
+    if any(not n for n in names):
+        raise argparse.ArgumentTypeError(f"{text!r}: a class name is empty; give names as a,b,c")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"{text!r}: class {repeated[0]!r} is given twice")
+    return names
+
+
+def classes_file(path: Path) -> list[str]:
+    """--classes-file FILE: one class name a line (blank lines and # comments skipped)."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as err:
+        raise UsageError(f"--classes-file {path}: cannot read it ({err.strerror or err}); give a "
+                         "text file with one class name a line") from None
+    names = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not names:
+        raise UsageError(f"--classes-file {path}: holds no class names; write one name a line")
+    try:
+        return class_names(",".join(names))
+    except argparse.ArgumentTypeError as err:
+        raise UsageError(f"--classes-file {path}: {err}") from None
+
+
+def at_least_one(text: str) -> int:
+    value = positive(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def schedule(text: str) -> str:
+    if text == "exponential":
+        return text
+    if text.startswith("fixed:") and text[6:].isdigit() and int(text[6:]) > 0:
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: use exponential or fixed:N (N > 0)")
+
+
+def add_loop_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strategy", choices=STRATEGIES, help="selection strategy (default rde)")
+    p.add_argument("--max-rounds", type=positive, help="stop after N training rounds")
+    p.add_argument("--budget", type=positive, help="stop once N images are labeled")
+    p.add_argument("--target-accuracy", type=accuracy, help="stop at this validation accuracy")
+    p.add_argument("--stop-when-stable", type=at_least_one, metavar="K",
+                   help="stop once the predictions on the stop set agree with the previous "
+                   "round's (Cohen's kappa >= 0.99) K rounds in a row")
+    p.add_argument("--k", type=positive, help="augmented copies per image for rde (default 8)")
+    p.add_argument("--schedule", type=schedule, help="exponential (default) or fixed:N")
+    p.add_argument("--warm-start", type=positive, metavar="N",
+                   help="queues drawn at random while fewer than N images are labeled "
+                   "(default 40; 0 = guided from the first queue, as in the paper)")
+    p.add_argument("--random-share", type=share, metavar="F",
+                   help="share of each guided queue drawn at random (default 0.5; 0 = the paper)")
+    p.add_argument("--balance", action=argparse.BooleanOptionalAction,
+                   help="cap guided picks per predicted class (default on; off = the paper)")
+    p.add_argument("--candidates", type=positive,
+                   help="score a random subset of N pool images per round (0 = all)")
+    p.add_argument("--chunk-size", type=positive, help="images per scoring chunk (default 2048)")
+    p.add_argument("--profile", choices=list(PROFILES), help="training profile")
+
+
+def strategy_list(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in STRATEGIES]
+    if not items or bad:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give comma-separated strategies from {', '.join(STRATEGIES)}")
+    return list(dict.fromkeys(items))
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        items = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated whole numbers") from None
+    if not items:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one seed")
+    return list(dict.fromkeys(items))
