@@ -316,7 +316,8 @@ class Runner:
         """Why the run ends after this round, or None. kappas: the stop-set kappa of every
         round so far, this one last."""
         loop = self.config.loop
-        if loop.target_accuracy and val_accuracy >= loop.target_accuracy:
+        validated = self.store.count_items().get("val", 0) > 0  # else val_accuracy is training
+        if loop.target_accuracy and validated and val_accuracy >= loop.target_accuracy:
             return f"target accuracy {loop.target_accuracy:g} reached ({val_accuracy:.4f})"
         stable = results.stable_streak(kappas, loop.stable_kappa)
         if loop.stable_rounds and stable >= loop.stable_rounds:

@@ -67,6 +67,7 @@ class RunSummary:
     stop_reason: str | None
     profile: str
     rounds: list[RoundRow]
+    validated: bool = True  # the project has a validation split (results.HasRounds)
 
     # The round fields that `gltui status --json` shows (profile, best_epoch and finished_at stay
     # in the database).
@@ -345,6 +346,7 @@ class Project:
             stop_reason=row.stop_reason,
             profile=config.train.profile,
             rounds=self.store.rounds(name),
+            validated=self.store.count_items().get("val", 0) > 0,
         )
 
     def summaries(self) -> list[RunSummary]:

@@ -387,6 +387,9 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
     metric_note = (
         "the project's test split, never used for training or early stopping"
         if data.metric == "test" else
+        "training accuracy: the project has no validation split and no test split, so these "
+        "are not estimates of accuracy on new images (the audit estimates below are)"
+        if data.metric == "training" else
         "not every round has a test accuracy; early stopping picked the best epoch on this "
         "same set, so these figures are optimistic"
     )

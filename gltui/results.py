@@ -36,7 +36,7 @@ import numpy as np
 from gltui.project import ProjectError
 from gltui.store import RoundRow, Store
 
-TEST, VALIDATION = "test", "validation"
+TEST, VALIDATION, TRAINING = "test", "validation", "training"
 GALLERY_SIZE = 20  # images per gallery side, as in the paper's figures
 
 
@@ -49,6 +49,9 @@ class HasRounds(Protocol):
     name: str
     strategy: str
     rounds: Sequence[RoundRow]
+    # False for a project without a validation split: its rounds' val_accuracy is then the
+    # training set's (training.fit's fixed schedule), not an estimate. Absent means True.
+    validated: bool
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Curve:
 
     run: str
     strategy: str
-    metric: str  # TEST or VALIDATION, the same for every curve of one view
+    metric: str  # TEST, VALIDATION or TRAINING, the same for every curve of one view
     points: list[tuple[int, float]]
 
 
@@ -80,15 +83,19 @@ def run_curve(rounds: Iterable[RoundRow], metric: str = TEST) -> dict[int, float
     """{labeled count: accuracy} of one run's finished rounds in `metric` (TEST or VALIDATION)."""
     out: dict[int, float] = {}
     for r in finished_rounds(rounds):
-        value = r.test_accuracy if metric == TEST else r.val_accuracy
+        value = r.test_accuracy if metric == TEST else r.val_accuracy  # VALIDATION, TRAINING
         if r.n_labeled and _known(value):
             out[int(r.n_labeled)] = float(value)
     return out
 
 
 def learning_curves(runs: Sequence[HasRounds]) -> list[Curve]:
-    """Every run's curve (empty for a run without a finished round), in one metric."""
+    """Every run's curve (empty for a run without a finished round), in one metric: TEST where
+    every finished round has one, else VALIDATION, or TRAINING where a run has no validation
+    split (named as such: not an estimate)."""
     metric = choose_metric(r.rounds for r in runs)
+    if metric == VALIDATION and not all(getattr(r, "validated", True) for r in runs):
+        metric = TRAINING
     return [Curve(r.name, r.strategy, metric, sorted(run_curve(r.rounds, metric).items()))
             for r in runs]
 
@@ -97,6 +104,9 @@ def metric_title(metric: str) -> str:
     """How a view names its metric."""
     if metric == TEST:
         return "test accuracy"
+    if metric == TRAINING:
+        return ("training accuracy (no validation split: not an estimate of accuracy on new "
+                "images; the audit estimate is one)")
     return "validation accuracy (not every finished round has a test accuracy)"
 
 

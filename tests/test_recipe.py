@@ -100,3 +100,39 @@ def test_warm_start_draws_the_random_run_s_queue_then_rde_takes_over(tmp_path, s
     plain = {i for i, _ in plain2}
     assert np.array_equal(candidates, p_candidates) and np.array_equal(scores, p_scores)
     assert sum(i not in plain for i, _ in rde2) >= 15  # the random half: mostly not the top 40
+
+
+def test_without_a_validation_split_curves_say_training_and_target_accuracy_is_refused(
+        tmp_path, small_npz, capsys):
+    from gltui.results import TRAINING, VALIDATION, learning_curves, metric_title
+    from gltui.store import RoundRow
+    from gltui.project import RunSummary
+
+    rows = [RoundRow(round=r, n_labeled=20 * 2 ** r, val_accuracy=1.0, test_accuracy=None,
+                     epochs=12, best_epoch=12, train_seconds=1.0, score_seconds=1.0,
+                     profile="quick", finished_at=1.0 + r, class_hist=[], stop_kappa=None)
+            for r in range(2)]
+
+    def summary(validated):
+        return RunSummary("main", "rde", 0, "label", 2, 40, 100, 0, None, "quick", rows,
+                          validated=validated)
+
+    curve, = learning_curves([summary(False)])
+    assert curve.metric == TRAINING and "not an estimate" in metric_title(curve.metric)
+    assert learning_curves([summary(True)])[0].metric == VALIDATION
+
+    path = tmp_path / "p"
+    assert main(init_args(path, small_npz) + ["--val-size", "0"]) == 0
+    def state():
+        project = Project.open(path)
+        try:
+            return [tuple(vars(r).values()) for r in project.store.runs()]
+        finally:
+            project.close()
+
+    before = state()
+    capsys.readouterr()
+    assert main(["run", str(path), "--oracle", "--quiet", "--target-accuracy", "0.9"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no validation split" in err[0] and "--stop-when-stable" in err[0]
+    assert state() == before

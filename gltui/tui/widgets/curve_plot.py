@@ -45,7 +45,9 @@ def plot(curves: list[Curve], width: int, height: int, highlight: str | None = N
         legend.append("━━ ", style=style)
         legend.append(f"{c.run} ({c.strategy})", style="bold" if c.run == highlight else "")
         legend.append("   ")
-    metric = "test" if all(c.metric == "test" for c in drawn) else "val/test"
+    metric = ("test" if all(c.metric == "test" for c in drawn) else
+              "training (not an estimate)" if any(c.metric == "training" for c in drawn) else
+              "val/test")
     plot_h = max(2, height - 2)  # one line for the x labels, one for the legend
     margin = 5
     plot_w = max(4, width - margin - 1)
