@@ -275,7 +275,8 @@ class Runner:
                 next_phase="done" if reason else "score", stop_reason=reason,
             )
         self.emit(RoundFinished(self.run, round, len(labels), this.val_accuracy, test_acc,
-                                (this.train_seconds or 0.0) + time.time() - started))
+                                (this.train_seconds or 0.0) + time.time() - started,
+                                validated=self.store.has_validation_split()))
 
     def _predict_sets(self, model: torch.nn.Module) -> dict[str, np.ndarray]:
         """The round model's classes on the audit set and the stop set (store/sets.py; the stop
@@ -316,7 +317,7 @@ class Runner:
         """Why the run ends after this round, or None. kappas: the stop-set kappa of every
         round so far, this one last."""
         loop = self.config.loop
-        validated = self.store.count_items().get("val", 0) > 0  # else val_accuracy is training
+        validated = self.store.has_validation_split()  # else val_accuracy is training
         if loop.target_accuracy and validated and val_accuracy >= loop.target_accuracy:
             return f"target accuracy {loop.target_accuracy:g} reached ({val_accuracy:.4f})"
         stable = results.stable_streak(kappas, loop.stable_kappa)

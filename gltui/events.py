@@ -42,6 +42,12 @@ class RoundFinished:
     val_accuracy: float
     test_accuracy: float | None
     seconds: float
+    validated: bool = True  # False: no validation split, val_accuracy is the training set's
+
+    @property
+    def fit_label(self) -> str:
+        """How a view names val_accuracy: "val", or "train" without a validation split."""
+        return "val" if self.validated else "train"
 
 
 @dataclass

@@ -346,7 +346,7 @@ class Project:
             stop_reason=row.stop_reason,
             profile=config.train.profile,
             rounds=self.store.rounds(name),
-            validated=self.store.count_items().get("val", 0) > 0,
+            validated=self.store.has_validation_split(),
         )
 
     def summaries(self) -> list[RunSummary]:

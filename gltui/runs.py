@@ -117,7 +117,7 @@ def plan(project: Project, name: str, knobs: Knobs = Knobs(), *, seed: int | Non
     keeps its strategy and seed (another strategy or seed is another run: `--run NAME`); the knobs
     named in `frozen` must not change either."""
     check_run_name(name)
-    if knobs.target_accuracy and not project.store.count_items().get("val", 0):
+    if knobs.target_accuracy and not project.store.has_validation_split():
         raise ProjectError("--target-accuracy stops on validation accuracy, and this project has "
                            "no validation split; use --stop-when-stable K, or watch the audit "
                            "estimate in `gltui status`")

@@ -151,6 +151,11 @@ class ItemsMixin:
             )
         return out
 
+    def has_validation_split(self) -> bool:
+        """Whether early stopping has a validation split; without one a round trains on every
+        label for a fixed schedule and its val_accuracy is the training set's."""
+        return self.count_items().get("val", 0) > 0
+
     def count_items(self) -> dict[str, int]:
         """Items per split: from meta (written with the items, which never change after), or
         counted for a project made before meta held them."""
