@@ -47,7 +47,9 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     classes.add_argument("--classes", type=class_names,
                          help="class names a,b,c: a person labels the images (no labels needed)")
     classes.add_argument("--classes-file", type=Path, help="class names, one a line")
-    p.add_argument("--preset", choices=tuple(PRESETS), help="the paper's net + augmentation")
+    p.add_argument("--preset", choices=tuple(PRESETS),
+                   help="net, augmentation and input shape: grey (default for grey images), "
+                   "mnist (handwriting: the paper's digit augmentation), cifar10 (colour)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resize", type=size, help="resize every image to HxW")
     p.add_argument("--channels", type=int, choices=(1, 3), help="convert every image to C channels")
