@@ -16,7 +16,9 @@ be asked of the validation split without tuning on the test set.
 --rebalance asks whether rde's class skew is what costs it: the run's last round of picks is
 replaced by a class-balanced top-n of the *same* scoring pass (its stored candidates and
 scores): highest score first, at most ceil(n / classes) images per class *predicted* by the
-round's own model (no true label is looked at to choose), and the oracle's labels for them.
+round's own model (no true label is looked at to choose; places the caps leave over go to the
+next-highest scores: learn/score.select_balanced, the rule of `--balance`), and the oracle's
+labels for them.
 """
 
 from __future__ import annotations
@@ -61,9 +63,9 @@ def labeled_at(project: Project, run: str, budget: int,
 
 
 def _balanced_picks(project: Project, run: str, round: int, n: int) -> np.ndarray:
-    import math
-
     import torch
+
+    from gltui.learn.score import select_balanced
 
     candidates, scores = project.store.pass_scores(run, round)
     config = Config.from_json(project.require_run(run).config)
@@ -74,14 +76,8 @@ def _balanced_picks(project: Project, run: str, round: int, n: int) -> np.ndarra
     saved = torch.load(project.model_path(run, round), map_location="cpu", weights_only=True)
     model.load_state_dict(saved["model"])
     predicted = training.predict_proba(model.eval(), project.pixels[candidates]).argmax(1)
-    cap, taken, picked = math.ceil(n / classes), np.zeros(classes, dtype=int), []
-    for i in np.argsort(-scores, kind="stable"):
-        if taken[predicted[i]] < cap:
-            taken[predicted[i]] += 1
-            picked.append(candidates[i])
-            if len(picked) == n:
-                break
-    return np.array(sorted(picked), dtype=np.int64)
+    picked = select_balanced(scores, predicted, n, classes)  # the rule `--balance` runs use
+    return np.sort(candidates[picked]).astype(np.int64)
 
 
 def main(argv: list[str] | None = None) -> int:
