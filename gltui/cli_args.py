@@ -31,21 +31,22 @@ def positive(text: str) -> int:
     return value
 
 
-def share(text: str) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def share(text: str) -> float:
+    value = _number(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give a share in [0, 1]")
     return value
 
 
 def accuracy(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _number(text)
     if value > 1 and value <= 100:
         value /= 100  # 98 means 98 %
     if not 0 < value <= 1:
