@@ -172,22 +172,24 @@ def test_a_run_label_on_an_audit_image_is_its_one_row(audit_project, tmp_path):
 # ---- the stored spec resolves from any working directory --------------------------------------
 
 
-def _init_from(cwd: Path, spec: str, project: Path, monkeypatch, *extra: str) -> None:
+def _init_from(cwd: Path, spec: str, project: Path, monkeypatch, *extra: str) -> str:
+    """`gltui init` run from `cwd`; returns the spec the project stored."""
     monkeypatch.chdir(cwd)
     assert main(["init", str(project), "--data", spec, "--profile", "tiny", "--initial", "20",
                  *extra]) == 0
+    opened = Project.open(project)
+    try:
+        return opened.meta["spec"]
+    finally:
+        opened.close()
 
 
 def test_a_relative_folder_spec_exports_from_another_directory(photo_folder, tmp_path,  # noqa: F811
                                                                monkeypatch):
     project = tmp_path / "proj"
-    _init_from(photo_folder.parent, f"folder:{photo_folder.name}", project, monkeypatch,
-               "--audit", "0")
-    opened = Project.open(project)
-    try:
-        assert opened.meta["spec"] == f"folder:{photo_folder.resolve()}"
-    finally:
-        opened.close()
+    stored = _init_from(photo_folder.parent, f"folder:{photo_folder.name}", project,
+                        monkeypatch, "--audit", "0")
+    assert stored == f"folder:{photo_folder.resolve()}"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     shutil.copytree(photo_folder, elsewhere / photo_folder.name)  # a decoy where cwd would lead
@@ -213,13 +215,9 @@ def test_a_relative_folder_spec_exports_from_another_directory(photo_folder, tmp
 
 def test_a_relative_file_spec_is_stored_absolute(small_npz, tmp_path, monkeypatch):
     project = tmp_path / "proj"
-    _init_from(small_npz.parent, f"npz:{small_npz.name}", project, monkeypatch,
-               "--val-size", "100")
-    opened = Project.open(project)
-    try:
-        assert opened.meta["spec"] == f"npz:{small_npz.resolve()}"
-    finally:
-        opened.close()
+    stored = _init_from(small_npz.parent, f"npz:{small_npz.name}", project, monkeypatch,
+                        "--val-size", "100")
+    assert stored == f"npz:{small_npz.resolve()}"
 
 
 def test_a_project_with_a_relative_spec_keeps_working(photo_folder, tmp_path, monkeypatch):  # noqa: F811

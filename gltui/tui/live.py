@@ -62,7 +62,7 @@ class LiveProgress:
         test = "" if msg.test_accuracy is None else f"  test {msg.test_accuracy:.3f}"
         took = f"  ({msg.seconds:.0f} s)" if show_timing else ""
         self.recent.append(f"round {msg.round}: {msg.n_labeled} labeled  "
-                           f"{getattr(msg, 'fit_label', 'val')} {msg.val_accuracy:.3f}{test}{took}")
+                           f"{msg.fit_label} {msg.val_accuracy:.3f}{test}{took}")
         del self.recent[:-4]
 
     # -- estimates ------------------------------------------------------------------------------
