@@ -304,7 +304,7 @@ def cmd_status(args) -> int:
             from gltui.progress import curve_table, status_table
 
             status_table(project, summaries)
-            curve_table(summaries)
+            curve_table(summaries, project.store)
     finally:
         project.close()
     return 0
@@ -405,7 +405,7 @@ def _curves_and_savings(project, names) -> None:
     from gltui.progress import curve_table
     from gltui.report import collect, headline
 
-    curve_table([project.summary(name) for name in names])
+    curve_table([project.summary(name) for name in names], project.store)
     data = collect(project, names)
     for strategy, rows in data.savings.items():
         print(f"{headline(strategy, rows)} ({data.metric} accuracy)")
@@ -447,7 +447,7 @@ def cmd_main(args) -> int:
         if args.project is None:
             _curves_and_savings(project, [args.run, BASELINE_RUN])
         else:
-            curve_table(project.summaries())
+            curve_table(project.summaries(), project.store)
     finally:
         project.close()
     return 0

@@ -139,10 +139,10 @@ def estimates_table(project, summaries) -> None:
     out.print(table)
 
 
-def curve_table(summaries) -> None:
+def curve_table(summaries, store=None) -> None:
     """Accuracy per labeled count, one column per run: the learning curves as text (the curve
     rule of gltui.results, as the dashboard and the report draw them)."""
-    curves = learning_curves(summaries)
+    curves = learning_curves(summaries, store)
     budgets = sorted({n for c in curves for n, _ in c.points})
     if not budgets:
         out.print("no finished rounds yet")

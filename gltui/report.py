@@ -192,7 +192,7 @@ def collect(project: Project, runs: Sequence[str] | None = None) -> ReportData:
             f"{project.path}: no run has a finished round yet (runs: {which}); run "
             f"`gltui run {project.path} --oracle` or `gltui experiment {project.path}` first"
         )
-    lines = learning_curves(shown)  # one metric for every run shown
+    lines = learning_curves(shown, project.store)  # one metric for every run shown
     metric = lines[0].metric
     curves = [
         RunCurve(s.name, s.strategy, s.seed, s.phase, s.stop_reason, project.run_config(s.name),
@@ -390,6 +390,9 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
         "training accuracy: the project has no validation split and no test split, so these "
         "are not estimates of accuracy on new images (the audit estimates below are)"
         if data.metric == "training" else
+        "audit estimate: each round model's accuracy on the audit labels given so far (a uniform "
+        "random sample of the pool, never trained on); its intervals are in the table below"
+        if data.metric == "audit" else
         "not every round has a test accuracy; early stopping picked the best epoch on this "
         "same set, so these figures are optimistic"
     )

@@ -9,7 +9,10 @@ The curve rule:
   - the metric is chosen once for everything a view shows: test accuracy where every finished
     round of every shown run has one, else validation accuracy (the set early stopping watched,
     so optimistic); each view says which;
-  - where two rounds share a labeled count (a person skipped a whole queue), the later one stands.
+  - where two rounds share a labeled count (a person skipped a whole queue), the later one stands;
+  - a project with neither a test nor a validation split (a person's) draws its audit estimates
+    where any round has one (AUDIT: an estimate, on the audit labels given so far), else its
+    training accuracy (TRAINING, named as not an estimate).
 
 The estimates (no labeled test set needed; the sets are in gltui/store/sets.py):
   - audit estimate: the round model's accuracy on the audit labels given so far (a uniform random
@@ -36,7 +39,7 @@ import numpy as np
 from gltui.project import ProjectError
 from gltui.store import RoundRow, Store
 
-TEST, VALIDATION, TRAINING = "test", "validation", "training"
+TEST, VALIDATION, TRAINING, AUDIT = "test", "validation", "training", "audit"
 GALLERY_SIZE = 20  # images per gallery side, as in the paper's figures
 
 
@@ -89,21 +92,37 @@ def run_curve(rounds: Iterable[RoundRow], metric: str = TEST) -> dict[int, float
     return out
 
 
-def learning_curves(runs: Sequence[HasRounds]) -> list[Curve]:
+def learning_curves(runs: Sequence[HasRounds], store: Store | None = None) -> list[Curve]:
     """Every run's curve (empty for a run without a finished round), in one metric: TEST where
-    every finished round has one, else VALIDATION, or TRAINING where a run has no validation
-    split (named as such: not an estimate)."""
+    every finished round has one, else VALIDATION, or where a run has no validation split the
+    audit estimate (AUDIT, when `store` is given and a round has one) or else TRAINING (named as
+    such: not an estimate)."""
     metric = choose_metric(r.rounds for r in runs)
     if metric == VALIDATION and not all(getattr(r, "validated", True) for r in runs):
         metric = TRAINING
+        audited = [audit_curve(store, r) for r in runs] if store is not None else []
+        if any(audited):
+            return [Curve(r.name, r.strategy, AUDIT, points) for r, points in zip(runs, audited)]
     return [Curve(r.name, r.strategy, metric, sorted(run_curve(r.rounds, metric).items()))
             for r in runs]
+
+
+def audit_curve(store: Store, run: HasRounds) -> list[tuple[int, float]]:
+    """(labeled count, audit estimate) of every finished round of `run` that has an estimate,
+    ascending; the later round stands where two share a count."""
+    estimates = audit_estimates(store, run.name) or {}
+    points = {int(r.n_labeled): estimates[r.round].accuracy for r in finished_rounds(run.rounds)
+              if r.n_labeled and estimates.get(r.round) is not None}
+    return sorted(points.items())
 
 
 def metric_title(metric: str) -> str:
     """How a view names its metric."""
     if metric == TEST:
         return "test accuracy"
+    if metric == AUDIT:
+        return ("audit estimate (accuracy on the audit labels given so far, never trained on; "
+                "each round's interval and n are in the estimates table)")
     if metric == TRAINING:
         return ("training accuracy (no validation split: not an estimate of accuracy on new "
                 "images; the audit estimate is one)")

@@ -153,6 +153,27 @@ def test_the_estimate_is_the_round_models_accuracy_on_the_audit_images(audited):
         project.close()
 
 
+def test_a_project_without_test_or_validation_split_draws_its_audit_estimates(audited):
+    """A person's project (no test split, no validation split): the curve every view draws is
+    the audit estimate per labeled count, not the training accuracy; without an audit label
+    (or without the store) it stays the training accuracy, named as not an estimate."""
+    from gltui.results import AUDIT as AUDIT_METRIC, TRAINING, learning_curves, metric_title
+
+    project = Project.open(audited)
+    try:
+        summary = project.summary("main")
+        rounds = [dataclasses.replace(r, test_accuracy=None) for r in summary.rounds]
+        person = dataclasses.replace(summary, rounds=rounds, validated=False)
+        estimates = audit_estimates(project.store, "main")
+        curve, = learning_curves([person], project.store)
+        assert curve.metric == AUDIT_METRIC and "estimate" in metric_title(curve.metric)
+        assert curve.points == [(r.n_labeled, estimates[r.round].accuracy) for r in rounds]
+        assert [p[1] for p in curve.points] != [r.val_accuracy for r in rounds]
+        assert learning_curves([person])[0].metric == TRAINING
+    finally:
+        project.close()
+
+
 def test_status_json_and_report_show_the_estimate_with_its_n(audited, tmp_path, capsys):
     capsys.readouterr()
     assert main(["status", str(audited), "--json"]) == 0

@@ -163,7 +163,7 @@ class Session:
 
     def curves(self, summaries: list[RunSummary] | None = None) -> list[Curve]:
         """Every run's curve, by the one rule of gltui.results (status and the report use it)."""
-        return learning_curves(summaries or self.summaries())
+        return learning_curves(summaries or self.summaries(), self.project.store)
 
     def class_history(self, summary: RunSummary | None = None) -> list[tuple[str, int, list[int]]]:
         """(row name, labeled count, per-class counts) per finished round of this run, plus the

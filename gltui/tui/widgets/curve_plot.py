@@ -45,9 +45,10 @@ def plot(curves: list[Curve], width: int, height: int, highlight: str | None = N
         legend.append("━━ ", style=style)
         legend.append(f"{c.run} ({c.strategy})", style="bold" if c.run == highlight else "")
         legend.append("   ")
-    metric = ("test" if all(c.metric == "test" for c in drawn) else
-              "training (not an estimate)" if any(c.metric == "training" for c in drawn) else
-              "val/test")
+    metric = ("test acc." if all(c.metric == "test" for c in drawn) else
+              "training acc. (not an estimate)" if any(c.metric == "training" for c in drawn) else
+              "audit estimate" if all(c.metric == "audit" for c in drawn) else
+              "val/test acc.")
     plot_h = max(2, height - 2)  # one line for the x labels, one for the legend
     margin = 5
     plot_w = max(4, width - margin - 1)
@@ -116,7 +117,7 @@ def plot(curves: list[Curve], width: int, height: int, highlight: str | None = N
     text.append(" " * (margin - 1) + "└", style="dim")
     text.append("".join(axis), style="dim")
     text.append("\n")
-    text.append(f"{metric} acc. vs labeled (log2)  ", style="dim")
+    text.append(f"{metric} vs labeled (log2)  ", style="dim")
     text.append_text(legend)
     return text
 
