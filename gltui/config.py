@@ -81,6 +81,11 @@ class Config:
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
+    def strategy_at(self, n_labeled: int) -> str:
+        """The strategy that ranks a scoring pass made with n_labeled labels: "random" below the
+        warm start (its scores are random draws, not confusion), else the run's own."""
+        return "random" if n_labeled < self.loop.warm_start else self.score.strategy
+
     @classmethod
     def from_json(cls, text: str) -> "Config":
         raw = json.loads(text)

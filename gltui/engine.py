@@ -375,8 +375,7 @@ class Runner:
 
     def _strategy(self, round: int) -> str:
         """The run's strategy, or "random" while its labeled set is below the warm start."""
-        n_labeled = self.store.count_labeled(self.run, up_to_round=round)
-        return "random" if n_labeled < self.config.loop.warm_start else self.config.score.strategy
+        return self.config.strategy_at(self.store.count_labeled(self.run, up_to_round=round))
 
     def _select(self, round: int, model, candidates: np.ndarray, scores: np.ndarray,
                 n: int) -> np.ndarray:

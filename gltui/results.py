@@ -36,6 +36,7 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
+from gltui.config import Config
 from gltui.project import ProjectError
 from gltui.store import RoundRow, Store
 
@@ -311,12 +312,19 @@ class Gallery:
     least: list[GalleryItem]  # lowest score first
 
 
+def ranked_at_random(store: Store, run: str, round: int) -> bool:
+    """Whether round's scoring pass of `run` ranked at random (a random run, or a guided run's
+    warm start): its scores are random draws, not confusion (Config.strategy_at)."""
+    config = Config.from_json(store.run(run).config)
+    return config.strategy_at(store.count_labeled(run, up_to_round=round)) == "random"
+
+
 def gallery(store: Store, run: str, round: int | None = None,
             size: int = GALLERY_SIZE) -> Gallery | None:
     """The `size` most and least confusing candidates of one finished scoring pass of `run`: the
-    given round's, or the latest. None when the run has no finished pass; ProjectError when the
-    given round has none."""
-    scored = store.finished_passes(run)
+    given round's, or the latest that ranked by confusion. None when the run has no such pass
+    (none finished, or all ranked at random); ProjectError when the given round has none."""
+    scored = [r for r in store.finished_passes(run) if not ranked_at_random(store, run, r)]
     if round is None:
         if not scored:
             return None
@@ -324,8 +332,9 @@ def gallery(store: Store, run: str, round: int | None = None,
     elif round not in scored:
         have = ", ".join(map(str, scored)) or "none"
         raise ProjectError(
-            f"--round {round}: run {run!r} has no finished scoring pass for that round "
-            f"(rounds with one: {have})"
+            f"--round {round}: run {run!r} has no finished scoring pass ranked by confusion for "
+            f"that round (a pass below the warm start or of a random run ranks at random; rounds "
+            f"with one: {have})"
         )
     candidates, scores = store.pass_scores(run, round)
     # The ranking a query uses (stable: among equal scores the lower item id first); the least

@@ -136,3 +136,67 @@ def test_without_a_validation_split_curves_say_training_and_target_accuracy_is_r
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no validation split" in err[0] and "--stop-when-stable" in err[0]
     assert state() == before
+
+
+def test_warm_start_queues_show_no_score_and_the_gallery_skips_random_passes(tmp_path, small_npz):
+    """Below the warm start a pass ranks at random: its scores are random draws. The gallery
+    (TUI and report) leaves such a pass out, asking for it by round is refused, the labeling
+    screen says "picked at random" instead of a score, and the provisional queue built on it
+    carries no score. From the first guided pass on, all of it is back."""
+    import asyncio
+
+    from gltui import engine
+    from gltui.project import ProjectError, run_lock
+    from gltui.results import gallery, ranked_at_random
+    from gltui.tui.app import make_app
+    from gltui.tui.session import Session
+    from gltui.tui.widgets.guess_panel import GuessPanel
+
+    path = tmp_path / "p"
+    assert main(init_args(path, small_npz)[:-2] + ["--warm-start", "40"]) == 0
+    project = Project.open(path)
+    try:
+        with run_lock(project, "main"):
+            assert engine.Runner(project, "main").drive() == "label"  # round 1's queue waits
+        assert project.store.finished_passes("main") == [0]
+        assert ranked_at_random(project.store, "main", 0)
+        assert gallery(project.store, "main") is None
+        with pytest.raises(ProjectError, match="ranked by confusion"):
+            gallery(project.store, "main", 0)
+    finally:
+        project.close()
+    session = Session(path)
+    try:
+        assert session.random_picks(1) and not session.random_picks(0)
+        ranked = [e for e in session.provisional() if not e.audit]
+        assert ranked and all(np.isnan(e.score) for e in ranked)
+    finally:
+        session.close()
+
+    async def screen_text() -> tuple[str, str]:
+        app = make_app(path, images="none", show_timing=False, autostart=False,
+                       autostart_delay=None)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.2)
+            guess = str(app.screen.query_one(GuessPanel).render())
+            await pilot.press("g")
+            await pilot.pause(0.2)
+            return guess, str(app.screen.query_one("#gallery-note").render())
+
+    guess, note = asyncio.run(screen_text())
+    assert "picked at random" in guess and "bits" not in guess
+    assert "ranked the pool by confusion" in note and "warm start of 40" in note
+
+    # Label round 1's queue (the oracle): 40 labels, so round 1's pass is rde's own.
+    assert main(["run", str(path), "--oracle", "--quiet", "--device", "cpu", "--budget", "80"]) == 0
+    project = Project.open(path)
+    try:
+        assert not ranked_at_random(project.store, "main", 1)
+        assert gallery(project.store, "main").round == 1
+    finally:
+        project.close()
+    session = Session(path)
+    try:
+        assert not session.random_picks(2)
+    finally:
+        session.close()

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from gltui.project import Project, RunSummary
-from gltui.results import GALLERY_SIZE, Curve, Gallery, gallery, learning_curves
+from gltui.results import (
+    GALLERY_SIZE, Curve, Gallery, gallery, learning_curves, ranked_at_random,
+)
 from gltui.store import QueueEntry
 from gltui.tui.images import to_pil
 
@@ -88,6 +90,8 @@ class Session:
         taken.update(e.item for e in store.queue(self.run, summary.round))
         passes = store.finished_passes(self.run)
         scored = store.pass_scores(self.run, passes[-1]) if passes else None
+        if scored is not None and ranked_at_random(store, self.run, passes[-1]):
+            scored = (scored[0], np.full(len(scored[0]), np.nan))  # a random order, no score
         if scored is not None:
             candidates, scores = scored
             order = np.argsort(np.where(np.isnan(scores), np.inf, -scores), kind="stable")
@@ -182,8 +186,18 @@ class Session:
         return rows
 
     def gallery(self, n: int = GALLERY_SIZE) -> Gallery | None:
-        """The n most and n least confusing candidates of the latest finished scoring pass."""
+        """The n most and n least confusing candidates of the latest finished scoring pass that
+        ranked by confusion (not a random one)."""
         return gallery(self.project.store, self.run, size=n)
+
+    def random_picks(self, round: int) -> bool:
+        """Whether the queue of `round` was drawn at random (its pass, round - 1's, ranked at
+        random: a random run, or the warm start), so its scores mean nothing."""
+        return round > 0 and ranked_at_random(self.project.store, self.run, round - 1)
+
+    @property
+    def warm_start(self) -> int:
+        return self.project.run_config(self.run).loop.warm_start
 
     def picture(self, item: int):
         """The item's image as PIL, cached (the labeling screen asks for neighbours ahead)."""

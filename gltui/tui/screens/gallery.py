@@ -56,8 +56,10 @@ class GalleryScreen(Screen):
         self._shown = key
         note = self.query_one("#gallery-note", Static)
         if gallery is None:
-            note.update(Text("No scoring pass has finished yet: the gallery fills after the "
-                             "first round is scored.", style="dim"))
+            note.update(Text("No scoring pass has ranked the pool by confusion yet: the gallery "
+                             f"fills once a round is scored by {session.strategy} (a random run's "
+                             f"passes, and those below the warm start of {session.warm_start} "
+                             "labels, pick at random).", style="dim"))
             for cell in self.query(Thumbnail):
                 cell.show(None, None, "")
             return

@@ -70,6 +70,7 @@ class LabelingScreen(Screen):
         self.grid_view = False
         self.shown_item: int | None = None  # what the big image shows (the benchmark reads it)
         self.provisional = False  # entries are the provisional queue (Session.provisional)
+        self.random_queue = False  # the queue was drawn at random: no score to show
         self._audit_undo: list[bool] = []  # provisional actions, newest last: was it an audit?
         self._image_cells = (0, 0)
 
@@ -124,6 +125,7 @@ class LabelingScreen(Screen):
         if summary.round != self.round:
             current = None
         self.round = summary.round
+        self.random_queue = session.random_picks(summary.round)
         if any(e.status == "pending" for e in queue) or summary.phase == "done":
             self.entries, self.provisional = queue, False
         elif not self.provisional:  # the queue is done: offer the provisional one meanwhile
@@ -170,7 +172,8 @@ class LabelingScreen(Screen):
                 big.image = session.picture(entry.item)
                 self.shown_item = entry.item
             self.query_one(GuessPanel).show(entry, name=session.item_name(entry.item),
-                                            size=len(self.entries), class_names=session.classes)
+                                            size=len(self.entries), class_names=session.classes,
+                                            random_pick=self.random_queue)
             self.query_one(QueueStrip).show(self.entries, self.cursor, session.classes)
             self._prefetch()
         self.query_one("#label-banner", Static).update(self._banner())

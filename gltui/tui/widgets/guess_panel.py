@@ -16,7 +16,10 @@ def _bar(p: float, width: int = 12) -> str:
 class GuessPanel(Static):
     DEFAULT_CSS = "GuessPanel { height: auto; }"
 
-    def show(self, entry, *, name: str, size: int, class_names: list[str]) -> None:
+    def show(self, entry, *, name: str, size: int, class_names: list[str],
+             random_pick: bool = False) -> None:
+        """random_pick: the queue was drawn at random (a random run, or the warm start), so the
+        entry's score means nothing and is not shown."""
         text = Text(no_wrap=True, overflow="ellipsis")
         if entry is None:
             self.update(text)
@@ -25,8 +28,11 @@ class GuessPanel(Static):
         text.append(f"  {name}\n", style="dim")
         if entry.guesses:
             top = math.log2(max(2, len(class_names)))
-            text.append(f"score {entry.score:.3f} bits", style="bold")
-            text.append(f"  (max {top:.2f})\n", style="dim")
+            if random_pick:
+                text.append("picked at random (no score)\n", style="dim")
+            else:
+                text.append(f"score {entry.score:.3f} bits", style="bold")
+                text.append(f"  (max {top:.2f})\n", style="dim")
             text.append("model's guesses\n", style="dim")
             for c, p in entry.guesses[:3]:
                 key = str(c) if c < 10 else " "
@@ -37,6 +43,7 @@ class GuessPanel(Static):
                 text.append(f" {float(p):.2f}\n")
         elif getattr(entry, "audit", None) is not None:  # the provisional queue (session.py)
             text.append("audit image: never trained on\n" if entry.audit else
+                        "a random pool image\n" if math.isnan(entry.score) else
                         "ranked next by the last pass\n", style="dim")
         else:
             text.append("seed set: no model yet\n", style="dim")
