@@ -19,6 +19,9 @@ Nothing here is tuned on the test set; the audit images are never trained on.
 
     python benchmarks/audit_coverage.py --json                  # 3 seeds, ~15 min on 2 cores
     python benchmarks/audit_coverage.py --smoke --json          # 2 minutes: the machinery only
+    python benchmarks/audit_coverage.py --val-size 0 --schedule fixed:40 --budget 640 \
+        --seeds 5,6,7 --work /tmp/gltui-audit-person --figures docs/results/audit/person --json
+                                           # a person's protocol: no validation split, queues of 40
 
 Figures (--figures DIR, default docs/results/audit): audit_coverage.png (estimate with its
 interval against the test accuracy, per seed) and kappa.png (kappa by labeled count).
@@ -58,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--k", type=int, default=4)
     p.add_argument("--audit", type=int, default=200)
     p.add_argument("--val-size", type=int, default=1000)
+    p.add_argument("--schedule", default="exponential",
+                   help="exponential (the paper's doubling) or fixed:N (a person's queues of N)")
     p.add_argument("--smoke", action="store_true", help="tiny profile, budget 80, 1 seed")
     p.add_argument("--work", type=Path, default=Path("/tmp/gltui-audit-coverage"),
                    help="folder for the projects (resumable: run again to go on)")
@@ -80,7 +85,7 @@ def _drive(args, seed: int) -> Path:
         code = gltui(["init", str(path), "--data", f"idx:{MNIST}", "--preset", "mnist",
                       "--profile", args.profile, "--val-size", str(args.val_size),
                       "--audit", str(args.audit), "--seed", str(seed),
-                      "--strategy", args.strategy])
+                      "--strategy", args.strategy, "--schedule", args.schedule])
         assert code == 0, f"init failed ({code})"
     code = gltui(["run", str(path), "--oracle", "--quiet", "--budget", str(args.budget),
                   "--candidates", str(args.candidates), "--k", str(args.k)])
@@ -174,10 +179,11 @@ def figures(results: list[dict], out: Path) -> list[str]:
                 markersize=4, label="test accuracy (10,000)")
         ax.plot(xs, [100 * r["pool"] for r in res["rounds"]], "^--", color="tab:green",
                 markersize=4, label=f"pool accuracy ({POOL_TRUTH:,} unlabeled)")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(xs)
-        ax.set_xticklabels([str(x) for x in xs])
-        ax.minorticks_off()
+        if len(xs) <= 8:  # the paper's doubling: one tick a round
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(xs)
+            ax.set_xticklabels([str(x) for x in xs])
+            ax.minorticks_off()
         n = len(res["rounds"])
         ax.set_title(f"seed {res['seed']}: covers test {sum(r['covered'] for r in res['rounds'])}"
                      f"/{n}, pool {sum(r['covered_pool'] for r in res['rounds'])}/{n}",
@@ -219,7 +225,8 @@ def main(argv=None) -> int:
     summary = {
         "command": "python benchmarks/audit_coverage.py " + " ".join(sys.argv[1:]),
         "protocol": {k: getattr(args, k) for k in ("strategy", "profile", "budget", "candidates",
-                                                   "k", "audit", "val_size", "seeds", "smoke")},
+                                                   "k", "audit", "val_size", "schedule", "seeds",
+                                                   "smoke")},
         "covered": covered, "rounds": len(rows), "coverage": covered / len(rows),
         "covered_pool": covered_pool, "coverage_pool": covered_pool / len(rows),
         "resampled_coverage_pool": sum(r["resampled"]["pool"] for r in rows) / len(rows),

@@ -13,6 +13,16 @@ be asked of the validation split without tuning on the test set.
     ... --patience 20 --max-epochs 80      # the same sets under a longer recipe
     ... --runs rde-s0,rde-s1,rde-s2 --rebalance   # rde's last picks, class-balanced
 
+--kappa asks how far the stopping rule's kappa can rise at that budget (no label read): each
+retrained model predicts the project's stop set, and Cohen's kappa is reported between every pair
+of retrains (the same labels, other training seeds) and between each retrain and the run's own
+round model. The rule (`--stop-when-stable`) compares consecutive rounds' models, which differ in
+their labels *and* their training seed; where retraining alone stays below the threshold, the
+rule cannot fire at that budget, however stable the labeled set's information is.
+
+    .venv/bin/python benchmarks/retrain_noise.py /tmp/le/mnist --runs rde-s0 --budget 640 \
+        --train-seeds 0,1 --kappa --json
+
 --rebalance asks whether rde's class skew is what costs it: the run's last round of picks is
 replaced by a class-balanced top-n of the *same* scoring pass (its stored candidates and
 scores): highest score first, at most ceil(n / classes) images per class *predicted* by the
@@ -80,6 +90,28 @@ def _balanced_picks(project: Project, run: str, round: int, n: int) -> np.ndarra
     return np.sort(candidates[picked]).astype(np.int64)
 
 
+def stop_classes(project: Project, model) -> np.ndarray:
+    """The model's classes for the project's stop set (the images the kappa rule compares on)."""
+    stop = project.store.sample_set("stop")
+    return training.predict_proba(model.eval(), project.pixels[stop]).argmax(1)
+
+
+def kappas(project: Project, run: str, budget: int, retrained: list[np.ndarray]) -> dict:
+    """Stop-set kappa between every pair of retrains, each retrain and the run's round model at
+    `budget`, and that round model and the round before (what the rule saw)."""
+    from itertools import combinations
+
+    from gltui.results import cohen_kappa
+
+    rounds = {r.n_labeled: r for r in project.store.rounds(run)}
+    stored = project.store.set_predictions(run, "stop")
+    here = rounds[budget]
+    own = stored[here.round]
+    return {"retrains": [round(cohen_kappa(a, b), 4) for a, b in combinations(retrained, 2)],
+            "round_model": [round(cohen_kappa(own, p), 4) for p in retrained],
+            "consecutive": None if here.stop_kappa is None else round(here.stop_kappa, 4)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("project", type=Path)
@@ -90,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-epochs", type=int, help="override the profile's max epochs")
     ap.add_argument("--rebalance", action="store_true",
                     help="replace the last round's picks by a class-balanced top-n (see above)")
+    ap.add_argument("--kappa", action="store_true",
+                    help="kappa on the stop set between retrains and the round model (see above)")
     ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
     args = ap.parse_args(argv)
 
@@ -113,24 +147,34 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{run}: class counts at {args.budget} after rebalancing: "
                       f"{np.bincount(labels, minlength=classes).tolist()}", flush=True)
             x = np.asarray(project.pixels[items])
-            values = []
+            values, stop_predictions = [], []
             for seed in (int(s) for s in args.train_seeds.split(",")):
                 t0 = time.time()
                 fit = training.fit(name, x, labels, val_x, val_y, classes, cfg,
                                    seed=derive_seed(seed, "retrain-noise"), device="cpu")
                 values.append(round(float(fit.best_val_accuracy), 4))
+                if args.kappa:
+                    stop_predictions.append(stop_classes(project, fit.model))
                 print(f"{run} @ {args.budget}: train seed {seed}: val {values[-1]:.4f} "
                       f"(best epoch {fit.best_epoch} of {fit.epochs}, {time.time() - t0:.0f} s)",
                       flush=True)
             results[run] = {"values": values, "mean": round(statistics.mean(values), 4),
                             "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0}
+            if args.kappa:
+                results[run]["kappa"] = kappas(project, run, args.budget, stop_predictions)
     finally:
         project.close()
     summary = {"benchmark": "retrain_noise", "budget": args.budget, "profile": cfg.profile,
-               "rebalance": args.rebalance,
+               "rebalance": args.rebalance, "kappa": args.kappa,
                "patience": cfg.patience, "max_epochs": cfg.max_epochs, "runs": results}
     for run, r in results.items():
-        print(f"{run:>12}: val {r['mean']:.4f} ± {r['std']:.4f}  {r['values']}")
+        what = "val" if len(val_ids) else "train"  # no validation split: the training accuracy
+        print(f"{run:>12}: {what} {r['mean']:.4f} ± {r['std']:.4f}  {r['values']}")
+        if "kappa" in r:
+            k = r["kappa"]
+            print(f"{'':>12}  stop-set kappa: retrain vs retrain {k['retrains']}, retrain vs "
+                  f"the round model {k['round_model']}, the round model vs the one before "
+                  f"{k['consecutive']}")
     if args.json:
         print(json.dumps(summary, sort_keys=True))
     return 0
