@@ -27,12 +27,12 @@ class TrainConfig:
 
 # Every selection strategy by name: the one list the CLI, the project and the scorer check against
 # (learn/score.py implements each; a test keeps the two in step).
-STRATEGIES = ("rde", "random", "entropy", "margin", "least-confidence")
+STRATEGIES = ("rde", "random", "entropy", "margin", "least-confidence", "bald")
 
 
 @dataclass
 class ScoreConfig:
-    strategy: str = "rde"  # rde (paper) | random | entropy | margin | least-confidence
+    strategy: str = "rde"  # rde (paper) | random | entropy | margin | least-confidence | bald
     k: int = 8  # augmented copies per image for rde
     chunk_size: int = 2048  # images per scoring chunk: the unit of progress and of resume
     candidates: int = 0  # score a random subset of this many pool images (0 = the whole pool)

@@ -293,6 +293,27 @@ def test_every_strategy_scores_every_image(trained, mnist, strategy):
         assert scores.min() >= 0 and scores.max() <= 1
 
 
+def test_bald_is_the_disagreement_of_dropout_and_augmentation_samples(trained, mnist):
+    """BALD = H(mean p) - mean H(p) over k samples, each an augmented copy with its own dropout
+    mask: never above rde (the mean of the entropies is subtracted from at most log2 C), zero
+    for identical samples, seeded per chunk (the same scores on a resumed pass), and the model
+    is back in eval mode afterwards with its dropout off."""
+    from gltui.learn.score import _bald
+
+    pool = mnist.train.images[:200]
+    kw = dict(k=4, augment=make_augment("digits", 1), seed=3, chunk_size=64)
+    bald = score_all(trained.model, pool, "bald", **kw)
+    again = {start: s for _, start, s in score_chunks(trained.model, pool, "bald", skip={0}, **kw)}
+    assert np.array_equal(again[64], bald[64:128])  # chunk 1 alone gives the same numbers
+    assert (bald >= 0).all() and bald.max() > 0.05 and bald.max() <= math.log2(10) + 1e-4
+    same = torch.full((3, 2, 10), 0.1)
+    assert torch.allclose(_bald(same), torch.zeros(2))  # samples that agree carry no information
+    assert not trained.model.training and not any(m.training for m in trained.model.modules())
+    x = torch.from_numpy(pool[:8]).float() / 255
+    with torch.no_grad():
+        assert torch.equal(trained.model(x), trained.model(x))  # dropout is off again
+
+
 def test_strategy_names_have_one_home():
     """config.STRATEGIES is the list the CLI and the project check; the scorer implements each."""
     from gltui import config
@@ -305,7 +326,7 @@ def test_scoring_without_a_model_or_with_a_bad_strategy_fails_clearly(mnist):
     with pytest.raises(ValueError, match="needs a model"):
         next(score_chunks(None, pool, "rde", k=2, augment=make_augment("digits", 1), seed=0, chunk_size=5))
     with pytest.raises(ValueError, match="unknown strategy"):
-        next(score_chunks(None, pool, "bald", k=2, augment=make_augment("digits", 1), seed=0, chunk_size=5))
+        next(score_chunks(None, pool, "badge", k=2, augment=make_augment("digits", 1), seed=0, chunk_size=5))
 
 
 def test_colour_images_train_and_score_with_the_cifar_net(mnist):

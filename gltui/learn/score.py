@@ -6,6 +6,11 @@
     margin            1 - (p_top1 - p_top2) of the un-augmented image
     least-confidence  1 - p_top1 of the un-augmented image
     random            uniform noise: the baseline; needs no model
+    bald              BALD (Houlsby et al. 2011; Gal et al. 2017): the mutual information between
+                      the prediction and the model, estimated over k samples that are each an
+                      augmented copy *and* a dropout mask (MC dropout): the entropy of the mean
+                      softmax minus the mean of the copies' entropies, in bits. High where the
+                      samples disagree, not where each one is merely unsure
 
 The pool is scored in chunks, the unit of progress and of resume: chunk i's random draws come from
 `derive_seed(seed, i)` alone, so a pass that skips the chunks an interrupted pass already stored
@@ -64,11 +69,17 @@ def _least_confidence(probs: torch.Tensor) -> torch.Tensor:
     return 1.0 - probs[0].max(-1).values
 
 
+def _bald(probs: torch.Tensor) -> torch.Tensor:
+    # clamp: in float32 a mutual information of 0 can come out as -1e-7
+    return (entropy_bits(probs.mean(0)) - entropy_bits(probs).mean(0)).clamp_min(0.0)
+
+
 @dataclass(frozen=True)
 class Strategy:
     name: str
     reduce: Callable[[torch.Tensor], torch.Tensor] | None  # probs (copies, B, C) -> (B,); None: no model
     augmented: bool  # scores k augmented copies (else the single un-augmented image)
+    dropout: bool = False  # each copy also draws a dropout mask (MC dropout; seeded per chunk)
 
 
 _IMPLEMENTED = (
@@ -77,6 +88,7 @@ _IMPLEMENTED = (
     Strategy("margin", _margin, augmented=False),
     Strategy("least-confidence", _least_confidence, augmented=False),
     Strategy("random", None, augmented=False),
+    Strategy("bald", _bald, augmented=True, dropout=True),
 )
 # Keyed and ordered by the names in gltui.config (their one home): a name there without an
 # implementation here fails at import.
@@ -176,11 +188,34 @@ def _chunks(model, images, strategy: str, *, k, augment, seed, chunk_size, devic
                 yield chunk_index, start, torch.rand(stop - start, generator=g, device=device).cpu().numpy()
                 continue
             x = next(loader)
-            yield chunk_index, start, _score_chunk(model, x, strat, copies, k, augment, g, per_forward,
-                                                   autocast, predict)
+            with _mc_dropout(model, strat.dropout, device, derive_seed(seed, chunk_index, "dropout")):
+                scores = _score_chunk(model, x, strat, copies, k, augment, g, per_forward,
+                                      autocast, predict)
+            yield chunk_index, start, scores
     finally:
         if loader is not None:
             loader.close()
+
+
+@contextlib.contextmanager
+def _mc_dropout(model: nn.Module, on: bool, device: torch.device, seed: int):
+    """With `on`, the model's dropout layers sample masks (the rest stays in eval mode) from the
+    global generator seeded for this chunk alone, so a resumed pass gets the same masks; the
+    caller's generator state and the model's eval mode come back afterwards."""
+    if not on:
+        yield
+        return
+    dropouts = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        for m in dropouts:
+            m.train()
+        try:
+            yield
+        finally:
+            for m in dropouts:
+                m.eval()
 
 
 def _score_chunk(model, x, strat, copies, k, augment, g, per_forward, autocast, predict=False):
