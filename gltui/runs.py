@@ -33,6 +33,7 @@ class Knobs:
     target_accuracy: float | None = None
     schedule: str | None = None
     stop_when_stable: int | None = None
+    stable_kappa: float | None = None
     warm_start: int | None = None
     random_share: float | None = None
     balance: bool | None = None
@@ -64,6 +65,7 @@ _PLACES = {
     "target_accuracy": ("loop", "target_accuracy"),
     "schedule": ("loop", "schedule"),
     "stop_when_stable": ("loop", "stable_rounds"),
+    "stable_kappa": ("loop", "stable_kappa"),
     "warm_start": ("loop", "warm_start"),
     "random_share": ("score", "random_share"),
     "balance": ("score", "balance"),

@@ -273,22 +273,19 @@ def test_a_persons_project_gets_an_audit_queue_labeled_one_transaction_each(pers
 
 
 def test_stop_when_stable_ends_the_run(fresh_project, capsys):
-    """With the threshold lowered (the rule, not the threshold, is under test here; a tiny
-    model's rounds rarely agree to 0.99), `--stop-when-stable 1` ends the run at round 1, the
-    first round with a kappa; the stop reason says so."""
-    project = Project.open(fresh_project)
-    config = project.run_config("main")
-    config.loop.stable_kappa = -1.0
-    project.store.set_run_config("main", config.to_json(), {"stable_kappa": -1.0})
-    project.close()
-    assert main(["run", str(fresh_project), "--oracle", "--quiet", "--stop-when-stable", "1"]) == 0
+    """With the threshold lowered to 0 by `--stable-kappa` (the rule, not the threshold, is under
+    test here; a tiny model's rounds rarely agree to 0.99), `--stop-when-stable 1` ends the run
+    at round 1, the first round with a kappa; the stop reason says so."""
+    assert main(["run", str(fresh_project), "--oracle", "--quiet", "--stop-when-stable", "1",
+                 "--stable-kappa", "0"]) == 0
     project = Project.open(fresh_project)
     try:
         row = project.require_run("main")
         assert row.phase == "done" and row.round == 1
         assert row.stop_reason.startswith("predictions stable: kappa")
-        assert "for 1 rounds in a row" in row.stop_reason
-        assert project.run_config("main").loop.stable_rounds == 1
+        assert ">= 0 for 1 rounds in a row" in row.stop_reason
+        loop = project.run_config("main").loop
+        assert (loop.stable_rounds, loop.stable_kappa) == (1, 0.0)
     finally:
         project.close()
 
@@ -296,6 +293,7 @@ def test_stop_when_stable_ends_the_run(fresh_project, capsys):
 @pytest.mark.parametrize("argv, words", [
     (["run", "{p}", "--stop-when-stable", "0"], "at least 1"),
     (["run", "{p}", "--stop-when-stable", "x"], "whole number"),
+    (["run", "{p}", "--stable-kappa", "1.5"], "[0, 1]"),
     (["init", "{tmp}/new", "--data", "npz:{npz}", "--audit", "5000"], "--audit 5000"),
     (["init", "{tmp}/new", "--data", "npz:{npz}", "--audit", "-1"], "negative"),
     (["init", "{tmp}/new", "--data", "npz:{npz}", "--audit", "680"], "twice the seed set"),
