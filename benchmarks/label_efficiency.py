@@ -26,7 +26,7 @@ seed), and "ahead a/n" counts the seeds whose guided run beats the random run of
 (ties are not ahead). Neither is a significance test; with 3 seeds they are a sanity check.
 
 Profiles (`--budget N`, `--strategies A,B`, `--seeds`, `--val-size` override any of them):
-  cpu    2 CPU cores, about 45 minutes: training profile `quick` (Adam 1e-3; without a
+  cpu    2 CPU cores, 1-1.5 h expected idle (2.3 h measured on shared cores): training profile `quick` (Adam 1e-3; without a
          validation split a fixed 40 epochs of at least 20 steps), budgets 20 .. 1,280, and each rde round scores a random subset of 4,000 pool
          images (`--candidates 4000`), not the whole pool: rde picks the most confusing images
          *of that subset*.
@@ -44,7 +44,7 @@ projects/label-efficiency-PROFILE-DATANAME; it is resumable: run the same comman
 interruption and it goes on (a project made with other settings is refused, not reused).
 
     python benchmarks/label_efficiency.py --smoke --json
-    python benchmarks/label_efficiency.py --profile cpu --preset mnist --json   # ~45 min, 2 cores
+    python benchmarks/label_efficiency.py --profile cpu --preset mnist --json   # hours, 2 cores
     python benchmarks/label_efficiency.py --profile cpu --budget 320 --data DIR
     python benchmarks/label_efficiency.py --profile gpu --device cuda --val-size 5000 --json
 """
