@@ -17,13 +17,23 @@ round:
     there and at the end.
 Nothing here is tuned on the test set; the audit images are never trained on.
 
-    python benchmarks/audit_coverage.py --json                  # 3 seeds, ~15 min on 2 cores
-    python benchmarks/audit_coverage.py --smoke --json          # 2 minutes: the machinery only
-    python benchmarks/audit_coverage.py --val-size 0 --schedule fixed:40 --budget 640 \
-        --seeds 5,6,7 --work /tmp/gltui-audit-person --figures docs/results/audit/person --json
-                                           # a person's protocol: no validation split, queues of 40
+    python benchmarks/audit_coverage.py --seeds 5,6,7 --json    # 3 seeds (23 min run as 3 processes)
+    python benchmarks/audit_coverage.py --smoke --json          # 1 minute: the machinery only
+    python benchmarks/audit_coverage.py --val-size 1000 --seeds 0,1,2 \
+        --work /tmp/gltui-audit-coverage --figures docs/results/audit --json
+                              # the first sessions' protocol: a validation split of 1,000 labels
+    python benchmarks/audit_coverage.py --schedule fixed:40 --budget 640 \
+        --work /tmp/gltui-audit-person --figures /tmp/audit-person --json
+                                           # a person's queues of 40 instead of the doubling
 
-Figures (--figures DIR, default docs/results/audit): audit_coverage.png (estimate with its
+The default protocol is a person's: no validation split (`--val-size 0`, every label trained on
+with the `quick` profile's fixed schedule), as `gltui init` makes for a folder without labels.
+Several processes can drive different seeds at once (`--seeds S` each, same `--work`); the
+plain command then finds every run done and only reads. With several seeds the summary adds a
+95% interval for the per-round coverage that resamples whole audit sets (a project keeps one
+audit set for all its rounds, so the audit set, not the round, is the independent unit).
+
+Figures (--figures DIR, default docs/results/audit/no-val): audit_coverage.png (estimate with its
 interval against the test accuracy, per seed) and kappa.png (kappa by labeled count).
 """
 
@@ -53,24 +63,28 @@ RESAMPLES = 2000  # other audit sets drawn (from those POOL_TRUTH images) per ro
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--seeds", default="5,6,7")
     p.add_argument("--strategy", default="rde")
     p.add_argument("--profile", default="quick", help="training profile")
     p.add_argument("--budget", type=int, default=320)
     p.add_argument("--candidates", type=int, default=2000)
     p.add_argument("--k", type=int, default=4)
     p.add_argument("--audit", type=int, default=200)
-    p.add_argument("--val-size", type=int, default=1000)
+    p.add_argument("--val-size", type=int, default=0,
+                   help="validation split (0: a person's project, every label trained on)")
     p.add_argument("--schedule", default="exponential",
                    help="exponential (the paper's doubling) or fixed:N (a person's queues of N)")
     p.add_argument("--smoke", action="store_true", help="tiny profile, budget 80, 1 seed")
-    p.add_argument("--work", type=Path, default=Path("/tmp/gltui-audit-coverage"),
+    p.add_argument("--work", type=Path, default=Path("/tmp/gltui-audit-v0"),
                    help="folder for the projects (resumable: run again to go on)")
-    p.add_argument("--figures", type=Path, default=REPO_ROOT / "docs" / "results" / "audit")
+    p.add_argument("--figures", type=Path,
+                   default=REPO_ROOT / "docs" / "results" / "audit" / "no-val")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.smoke:
         args.profile, args.budget, args.seeds = "tiny", 80, "0"
+        args.work = args.work / "smoke"  # never mixed with a real protocol's projects or figures
+        args.figures = args.work / "figures"
     return args
 
 
@@ -163,12 +177,32 @@ def pool_accuracies(project: Project, seed: int, rounds: list[int], tests: list[
     return out, resampled
 
 
+def audit_set_bootstrap(results: list[dict], draws: int = 10000) -> list[float] | None:
+    """A 95% percentile interval for the per-round coverage of the test accuracy, resampling
+    whole audit sets (seeds) with replacement: a project keeps one audit set for all its
+    rounds, so its rounds' misses are not independent and the audit set is the unit."""
+    import numpy as np
+
+    if len(results) < 2:
+        return None
+    hits = np.array([sum(r["covered"] for r in res["rounds"]) for res in results], float)
+    sizes = np.array([len(res["rounds"]) for res in results], float)
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, len(results), size=(draws, len(results)))
+    rates = hits[pick].sum(1) / sizes[pick].sum(1)
+    return [float(np.quantile(rates, 0.025)), float(np.quantile(rates, 0.975))]
+
+
 def figures(results: list[dict], out: Path) -> list[str]:
     from matplotlib.figure import Figure
 
     out.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(4.2 * len(results), 3.8), dpi=110, layout="constrained")
-    axes = fig.subplots(1, len(results), squeeze=False)[0]
+    cols = min(len(results), 5)
+    rows = -(-len(results) // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.8 * rows), dpi=110, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[len(results):]:
+        ax.set_visible(False)
     for ax, res in zip(axes, results):
         xs = [r["labeled"] for r in res["rounds"]]
         acc = [100 * r["audit"] for r in res["rounds"]]
@@ -231,6 +265,9 @@ def main(argv=None) -> int:
         "covered_pool": covered_pool, "coverage_pool": covered_pool / len(rows),
         "resampled_coverage_pool": sum(r["resampled"]["pool"] for r in rows) / len(rows),
         "resampled_coverage_test": sum(r["resampled"]["test"] for r in rows) / len(rows),
+        "coverage_by_audit_set": {res["seed"]: [sum(r["covered"] for r in res["rounds"]),
+                                                len(res["rounds"])] for res in results},
+        "coverage_interval": audit_set_bootstrap(results),
         "mean_audit_minus_test": sum(r["audit"] - r["test"] for r in rows) / len(rows),
         "mean_pool_minus_test": sum(r["pool"] - r["test"] for r in rows) / len(rows),
         "seconds": time.time() - started, "machine": platform.platform(),
