@@ -177,18 +177,17 @@ def pool_accuracies(project: Project, seed: int, rounds: list[int], tests: list[
     return out, resampled
 
 
-def audit_set_bootstrap(results: list[dict], draws: int = 10000) -> list[float] | None:
+def audit_set_bootstrap(by_set: list[tuple[int, int]], draws: int = 10000) -> list[float] | None:
     """A 95% percentile interval for the per-round coverage of the test accuracy, resampling
-    whole audit sets (seeds) with replacement: a project keeps one audit set for all its
-    rounds, so its rounds' misses are not independent and the audit set is the unit."""
+    whole audit sets (seeds; `by_set` holds each one's covered and total rounds) with
+    replacement: a project keeps one audit set for all its rounds, so its rounds' misses are
+    not independent and the audit set is the unit."""
     import numpy as np
 
-    if len(results) < 2:
+    if len(by_set) < 2:
         return None
-    hits = np.array([sum(r["covered"] for r in res["rounds"]) for res in results], float)
-    sizes = np.array([len(res["rounds"]) for res in results], float)
-    rng = np.random.default_rng(0)
-    pick = rng.integers(0, len(results), size=(draws, len(results)))
+    hits, sizes = np.array(by_set, float).T
+    pick = np.random.default_rng(0).integers(0, len(by_set), size=(draws, len(by_set)))
     rates = hits[pick].sum(1) / sizes[pick].sum(1)
     return [float(np.quantile(rates, 0.025)), float(np.quantile(rates, 0.975))]
 
@@ -256,6 +255,7 @@ def main(argv=None) -> int:
     rows = [r for res in results for r in res["rounds"]]
     covered = sum(r["covered"] for r in rows)
     covered_pool = sum(r["covered_pool"] for r in rows)
+    by_set = [(sum(r["covered"] for r in res["rounds"]), len(res["rounds"])) for res in results]
     summary = {
         "command": "python benchmarks/audit_coverage.py " + " ".join(sys.argv[1:]),
         "protocol": {k: getattr(args, k) for k in ("strategy", "profile", "budget", "candidates",
@@ -265,9 +265,8 @@ def main(argv=None) -> int:
         "covered_pool": covered_pool, "coverage_pool": covered_pool / len(rows),
         "resampled_coverage_pool": sum(r["resampled"]["pool"] for r in rows) / len(rows),
         "resampled_coverage_test": sum(r["resampled"]["test"] for r in rows) / len(rows),
-        "coverage_by_audit_set": {res["seed"]: [sum(r["covered"] for r in res["rounds"]),
-                                                len(res["rounds"])] for res in results},
-        "coverage_interval": audit_set_bootstrap(results),
+        "coverage_by_audit_set": dict(zip((res["seed"] for res in results), by_set)),
+        "coverage_interval": audit_set_bootstrap(by_set),
         "mean_audit_minus_test": sum(r["audit"] - r["test"] for r in rows) / len(rows),
         "mean_pool_minus_test": sum(r["pool"] - r["test"] for r in rows) / len(rows),
         "seconds": time.time() - started, "machine": platform.platform(),
