@@ -53,7 +53,8 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 
 from gltui.cli import main as gltui  # noqa: E402
 from gltui.project import DB_NAME, Project  # noqa: E402
-from gltui.results import audit_estimates, finished_rounds, stable_stop  # noqa: E402
+from gltui.views.estimates import audit_estimates, stable_stop  # noqa: E402
+from gltui.store import finished_rounds
 
 MNIST = REPO_ROOT.parent / "shared" / "datasets" / "mnist"
 WINDOWS = (1, 2, 3)
@@ -108,8 +109,7 @@ def _drive(args, seed: int) -> Path:
 
 
 def read(path: Path, seed: int, audit: int) -> dict:
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         rounds = finished_rounds(project.store.rounds("main"))
         estimates = audit_estimates(project.store, "main") or {}
         threshold = project.run_config("main").loop.stable_kappa
@@ -132,8 +132,6 @@ def read(path: Path, seed: int, audit: int) -> dict:
         return {"seed": seed, "rounds": rows, "threshold": threshold, "stops": stops,
                 "final_test": rounds[-1].test_accuracy,
                 "stop_set": int(len(project.store.sample_set("stop")))}
-    finally:
-        project.close()
 
 
 def pool_accuracies(project: Project, seed: int, rounds: list[int], tests: list[float],
@@ -146,9 +144,9 @@ def pool_accuracies(project: Project, seed: int, rounds: list[int], tests: list[
     (its rounds share one sample, so its misses come together)."""
     import numpy as np
 
-    from gltui.results import wilson_interval
+    from gltui.views.estimates import wilson_interval
 
-    from gltui.engine import Runner
+    from gltui.run.engine import Runner
     from gltui.learn import train as training
     from gltui.learn.seeding import derive_seed
 

@@ -39,34 +39,28 @@ def log(*args) -> None:
 
 def sample_at_queue(workdir: Path) -> Path:
     """The sample project with round 0 trained and round 1's queue waiting (built once)."""
-    from gltui import engine
+    from gltui.run import engine
     from gltui.project import Project, run_lock
-    from gltui.sample import ensure_sample_project
+    from gltui.run.sample import ensure_sample_project
 
     os.environ["GLTUI_HOME"] = str(workdir)
     path, _ = ensure_sample_project()
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         with run_lock(project, "main"):
             assert engine.Runner(project, "main").drive() == "label"
-    finally:
-        project.close()
     return path
 
 
 def truth_of(path: Path) -> dict[int, int]:
     from gltui.project import Project
 
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         pool, truth = project.store.split_items("pool")
         audit = project.store.sample_set("audit")
         out = dict(zip(pool.tolist(), truth.tolist()))
         if audit is not None and len(audit):
             out.update(zip(audit.tolist(), project.store.true_labels(audit).tolist()))
         return out
-    finally:
-        project.close()
 
 
 def make(path: Path, **kw):

@@ -57,6 +57,7 @@ import numpy as np
 from _common import REPO_ROOT, SAMPLE_MNIST, SHARED_MNIST, emit
 from gltui import data
 from gltui.project import Labeler, Project
+from gltui.project.runs import create_run
 from gltui.store import Store
 
 INIT_SECONDS = 60.0  # the issue's bounds
@@ -339,11 +340,10 @@ def flush_floor(folder: Path, n: int = 100) -> dict:
 
 def run_commits(project: Path, n_commits: int) -> dict:
     """Labels through the Labeler on a queue of a fresh run of the project: one commit each."""
-    p = Project.open(project)
-    try:
+    with Project.open(project) as p:
         run = "bench-label"
         if p.store.run(run) is None:
-            p.create_run(run, "rde", p.run_config(RUN))
+            create_run(p, run, "rde", p.run_config(RUN))
         pool = p.store.unlabeled_pool(run)
         items = pool[np.linspace(0, len(pool) - 1, n_commits).astype(np.int64)]
         truth = p.store.true_labels(items)
@@ -360,8 +360,6 @@ def run_commits(project: Path, n_commits: int) -> dict:
         return {"commits": n_commits, "median_ms": round(float(np.median(ms)), 3),
                 "p95_ms": round(float(np.percentile(ms, 95)), 3), "max_ms": round(float(ms.max()), 3),
                 "disk_flush_alone": flush_floor(project)}
-    finally:
-        p.close()
 
 
 def judge(result: dict, args) -> dict:

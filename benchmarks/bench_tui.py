@@ -50,13 +50,12 @@ def prepare(args, workdir: Path) -> Path:
     assert cli(["init", str(path), "--data", f"folder:{ROOT / 'sample_data' / 'mnist'}",
                 "--profile", "tiny", "--val-size", "200", "--initial", "40", "--k", "2",
                 "--candidates", "600"]) == 0
-    from gltui import engine
+    from gltui.run import engine
     from gltui.project import Project, run_lock
 
-    project = Project.open(path)
-    with run_lock(project, "main"):
-        assert engine.Runner(project, "main").drive() == "label"
-    project.close()
+    with Project.open(path) as project:
+        with run_lock(project, "main"):
+            assert engine.Runner(project, "main").drive() == "label"
     return path
 
 
@@ -74,11 +73,11 @@ class Background:
         if self.mode == "none":
             return
         from gltui.project import Project
+        from gltui.project.runs import create_run
 
-        project = Project.open(self.path)
-        if project.store.run("background") is None:
-            project.create_run("background", "rde", project.run_config("main"))
-        project.close()
+        with Project.open(self.path) as project:
+            if project.store.run("background") is None:
+                create_run(project, "background", "rde", project.run_config("main"))
         if self.mode == "process":
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gltui", "run", str(self.path), "--oracle", "--quiet",
@@ -89,7 +88,7 @@ class Background:
         self.thread.start()
 
     def _drive(self) -> None:
-        from gltui import engine
+        from gltui.run import engine
         from gltui.project import Project, run_lock
 
         project = Project.open(self.path)
@@ -203,7 +202,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object as the last line")
     args = parser.parse_args()
 
-    import gltui.engine  # noqa: F401 - start-up (torch's import) is not what is measured
+    import gltui.run.engine  # noqa: F401 - start-up (torch's import) is not what is measured
 
     with tempfile.TemporaryDirectory(prefix="bench-tui-") as tmp:
         path = prepare(args, Path(tmp))

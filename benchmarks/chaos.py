@@ -112,19 +112,15 @@ def _default_sigint() -> None:
 
 def phase_of(project: Path, run: str = "main") -> tuple[str, int]:
     """(phase, round) as committed in the database right now."""
-    p = Project.open(project)
-    try:
+    with Project.open(project) as p:
         row = p.store.run(run)
         return row.phase, row.round
-    finally:
-        p.close()
 
 
 def final_state(project: Path, run: str = "main") -> dict:
     """Everything that must be identical between a killed-and-resumed and an uninterrupted run,
     plus the invariants (integrity, duplicates, temp files) as plain values."""
-    p = Project.open(project)
-    try:
+    with Project.open(project) as p:
         store = p.store
         row = store.run(run)
         labels = [(item, label, source, rnd)
@@ -145,8 +141,6 @@ def final_state(project: Path, run: str = "main") -> dict:
             "duplicates": store.duplicate_active_labels(),
             "tmp_files": sorted(str(f.relative_to(project)) for f in project.rglob("*.tmp")),
         }
-    finally:
-        p.close()
 
 
 def compare(got: dict, want: dict) -> list[str]:
@@ -183,12 +177,9 @@ def holds_lock(project: Path, pid: int, run: str = "main") -> bool:
 def progress_mark(project: Path, run: str = "main") -> tuple:
     """What changes when the engine does work: the committed phase and round, the number of
     committed scoring chunks of the round, and the round's epoch checkpoint (its mtime)."""
-    p = Project.open(project)
-    try:
+    with Project.open(project) as p:
         row = p.store.run(run)
         chunks = len(p.store.done_chunks(run, row.round)) if row.phase == "score" else 0
-    finally:
-        p.close()
     ckpt = project / "checkpoints" / run / f"train-round{row.round:03d}.ckpt"
     try:
         mtime = ckpt.stat().st_mtime_ns

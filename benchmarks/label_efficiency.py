@@ -67,7 +67,8 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 from gltui.cli import main as gltui  # noqa: E402
 from gltui.config import PRESETS  # noqa: E402
 from gltui.project import DB_NAME, Project  # noqa: E402
-from gltui.report import BASELINE, collect, group_curves, headline, savings  # noqa: E402
+from gltui.outputs.report import collect  # noqa: E402
+from gltui.views.savings import BASELINE, group_curves, headline, savings  # noqa: E402
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 TARGETS = (0.90, 0.95, 0.98, 0.99)  # test accuracies for "labels to reach X %"
@@ -149,11 +150,8 @@ def init_project(project: Path, data: Path, want: dict) -> dict:
         code = gltui(command)
         if code:
             raise SystemExit(code)
-    opened = Project.open(project)
-    try:
+    with Project.open(project) as opened:
         meta, config, counts = opened.meta, opened.run_config("main"), opened.store.count_items()
-    finally:
-        opened.close()
     have = dict(spec=meta.get("spec"), val_size=meta.get("val_size"), initial=meta.get("initial"),
                 profile=config.train.profile, model=config.model, augment=config.train.augment)
     need = {key: want[key] for key in have}
@@ -204,12 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         return code
     wall = time.time() - started
 
-    opened = Project.open(project)
-    try:
+    with Project.open(project) as opened:
         data = collect(opened, [f"{s}-s{seed}" for seed in seeds for s in strategies])
         channels = int(opened.meta["shape"][0])
-    finally:
-        opened.close()
     if data.metric != "test":
         raise SystemExit(f"{project}: some round has no test accuracy; nothing honest to report")
     from gltui.learn.augment import resolve_preset
@@ -248,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         "labels_to_reach": {s: labels_to_reach(points, [c for c in data.runs if c.strategy == s],
                                                counted) for s, points in groups.items()},
         "noise": {s: noise_rows(s, groups, data.runs, counted) for s in guided},
-        "savings": {s: [{"random_labels": r.random_budget, "guided_labels": r.guided_budget,
+        "savings": {s: [{"random_labels": r.random_budget, "guided_labels": r.guided_labels,
+                         "guided_budget": r.guided_budget, "at_most": r.at_most,
                          "factor": r.factor} for r in rows] for s, rows in saving_rows.items()},
         "headline": {s: headline(s, rows) for s, rows in saving_rows.items()},
         "report": str(report / "report.md"),
@@ -340,15 +336,16 @@ def _print(result: dict, dataset: str) -> None:
         match = {r["random_labels"]: r for r in result["savings"][strategy]}
         print(f"{strategy} vs {BASELINE} per counted labels: diff = {strategy} − {BASELINE} mean; "
               "beyond noise: |diff| > the larger std; ahead: seeds where the "
-              f"{strategy} run beats the {BASELINE} run of the same seed; match: the smallest "
-              f"{strategy} count reaching {BASELINE}'s mean there (savings factor)")
+              f"{strategy} run beats the {BASELINE} run of the same seed; match: the {strategy} "
+              f"labels reaching {BASELINE}'s mean there, read off its curve (savings factor)")
         print(f"{'labels':>8} {BASELINE + ' %':>9} {strategy + ' %':>9} {'diff':>7} {'noise':>6} "
               f"{'beyond':>7} {'ahead':>6}  match")
         for r in rows:
             beyond = {True: "yes", False: "no", None: "n/a"}[r["beyond_noise"]]
             s = match.get(r["labels"])
             hit = ("not reached" if s is None or s["guided_labels"] is None
-                   else f"{s['guided_labels']} (x{s['factor']:g})")
+                   else f"{'<=' if s['at_most'] else '~'}{s['guided_labels']:.0f} "
+                        f"(x{s['factor']:.2g})")
             print(f"{r['labels']:>8} {100 * r['random_mean']:>9.2f} {100 * r['guided_mean']:>9.2f} "
                   f"{100 * r['diff']:>+7.2f} {100 * r['noise']:>6.2f} {beyond:>7} "
                   f"{r['ahead']:>3}/{r['paired']:<2}  {hit}")

@@ -25,11 +25,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO_ROOT))
 
-from gltui import data, runs  # noqa: E402
+from gltui import data  # noqa: E402
+from gltui.project.runs import Knobs  # noqa: E402
+from gltui.run import driver  # noqa: E402
 from gltui.project import Project  # noqa: E402
-from gltui.results import learning_curves  # noqa: E402
-from gltui.runs import Knobs  # noqa: E402
-from gltui.sample import SAMPLE_SPEC_DIR, sample_config  # noqa: E402
+from gltui.views.curves import learning_curves  # noqa: E402
+from gltui.run.sample import SAMPLE_SPEC_DIR, sample_config  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             knobs = Knobs(strategy=strategy, warm_start=args.warm_start,
                           random_share=args.random_share, balance=args.balance)
             started = time.time()
-            runs.drive(project, strategy, knobs, seed=args.seed, oracle=True, device="cpu")
+            driver.drive(project, strategy, knobs, seed=args.seed, oracle=True, device="cpu")
             result["seconds"][strategy] = round(time.time() - started, 1)
             names.append(strategy)
         for curve in learning_curves([project.summary(n) for n in names]):

@@ -27,7 +27,7 @@ rule cannot fire at that budget, however stable the labeled set's information is
 replaced by a class-balanced top-n of the *same* scoring pass (its stored candidates and
 scores): highest score first, at most ceil(n / classes) images per class *predicted* by the
 round's own model (no true label is looked at to choose; places the caps leave over go to the
-next-highest scores: learn/score.select_balanced, the rule of `--balance`), and the oracle's
+next-highest scores: learn/select.select_balanced, the rule of `--balance`), and the oracle's
 labels for them.
 """
 
@@ -75,7 +75,7 @@ def labeled_at(project: Project, run: str, budget: int,
 def _balanced_picks(project: Project, run: str, round: int, n: int) -> np.ndarray:
     import torch
 
-    from gltui.learn.score import select_balanced
+    from gltui.learn.select import select_balanced
 
     candidates, scores = project.store.pass_scores(run, round)
     config = Config.from_json(project.require_run(run).config)
@@ -101,7 +101,7 @@ def kappas(project: Project, run: str, budget: int, retrained: list[np.ndarray])
     `budget`, and that round model and the round before (what the rule saw)."""
     from itertools import combinations
 
-    from gltui.results import cohen_kappa
+    from gltui.learn.stopping import cohen_kappa
 
     rounds = {r.n_labeled: r for r in project.store.rounds(run)}
     stored = project.store.set_predictions(run, "stop")
@@ -127,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object as the last line")
     args = ap.parse_args(argv)
 
-    project = Project.open(args.project)
-    try:
+    with Project.open(args.project) as project:
         val_ids, val_y = project.store.split_labels("val")
         val_x = np.asarray(project.pixels[val_ids])
         shape = tuple(int(v) for v in project.meta["shape"])
@@ -162,8 +161,6 @@ def main(argv: list[str] | None = None) -> int:
                             "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0}
             if args.kappa:
                 results[run]["kappa"] = kappas(project, run, args.budget, stop_predictions)
-    finally:
-        project.close()
     summary = {"benchmark": "retrain_noise", "budget": args.budget, "profile": cfg.profile,
                "rebalance": args.rebalance, "kappa": args.kappa,
                "patience": cfg.patience, "max_epochs": cfg.max_epochs, "runs": results}

@@ -29,11 +29,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO_ROOT))
 
-from gltui import data, runs  # noqa: E402
+from gltui import data  # noqa: E402
+from gltui.project.runs import Knobs  # noqa: E402
+from gltui.run import driver  # noqa: E402
 from gltui.config import PERSON_SCHEDULE  # noqa: E402
 from gltui.project import Project  # noqa: E402
-from gltui.results import run_curve  # noqa: E402
-from gltui.sample import SAMPLE_SPEC_DIR, sample_config  # noqa: E402
+from gltui.views.curves import run_curve  # noqa: E402
+from gltui.run.sample import SAMPLE_SPEC_DIR, sample_config  # noqa: E402
 
 SCHEDULES = ("exponential", PERSON_SCHEDULE)
 
@@ -58,7 +60,7 @@ def main() -> int:
         for seed in seeds:
             for schedule in SCHEDULES:
                 name = f"{schedule.replace(':', '')}-s{seed}"
-                runs.drive(project, name, runs.Knobs(schedule=schedule, budget=args.budget),
+                driver.drive(project, name, Knobs(schedule=schedule, budget=args.budget),
                            seed=seed, oracle=True)
                 finished = project.store.rounds(name)
                 curves[schedule].append(run_curve(finished, "test"))

@@ -33,7 +33,7 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 from gltui import data  # noqa: E402
 from gltui.learn import train as training  # noqa: E402
 from gltui.learn.seeding import derive_seed  # noqa: E402
-from gltui.sample import SAMPLE_SPEC_DIR, sample_config  # noqa: E402
+from gltui.run.sample import SAMPLE_SPEC_DIR, sample_config  # noqa: E402
 
 
 def kcenter(features: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -11,6 +11,8 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+VERSION = "0.1.0"  # gltui's version (pyproject.toml says the same; model.json records it)
+
 
 @dataclass
 class TrainConfig:
@@ -25,9 +27,52 @@ class TrainConfig:
     val_batch_size: int = 1024  # evaluation is forward-only: larger batches are cheaper
 
 
-# Every selection strategy by name: the one list the CLI, the project and the scorer check against
-# (learn/score.py implements each; a test keeps the two in step).
-STRATEGIES = ("rde", "random", "entropy", "margin", "least-confidence", "bald")
+@dataclass(frozen=True)
+class StrategyInfo:
+    """What a selection strategy is, in words every view uses (learn/score.py computes it)."""
+
+    name: str
+    score_name: str  # what a score is, short, e.g. "mean RDE"
+    described: str  # the same in words, e.g. "mean response-distribution entropy"
+    unit: str  # the score's unit ("bits", or "" for a plain number)
+    uses_k: bool  # scores k augmented copies (the `k` knob applies)
+    ranks_by_model: bool  # False: its scores are random draws (no model, nothing "confusing")
+
+    def score_text(self, score: float, digits: int = 3) -> str:
+        """A score with its unit, as a view shows it: "1.234 bits"."""
+        return f"{score:.{digits}f}{f' {self.unit}' if self.unit else ''}"
+
+    def gallery_title(self, most: bool) -> str:
+        """A gallery side's title: "Most confusing: highest mean RDE"."""
+        return (f"{'Most' if most else 'Least'} confusing: {'highest' if most else 'lowest'} "
+                f"{self.score_name}")
+
+
+# Every selection strategy, in one table that the CLI, the project, the scorer (learn/score.py
+# implements each; a test keeps the two in step) and every view read. Nothing else names them.
+STRATEGY_INFO: dict[str, StrategyInfo] = {s.name: s for s in (
+    StrategyInfo("rde", "mean RDE", "mean response-distribution entropy", "bits", uses_k=True,
+                 ranks_by_model=True),
+    StrategyInfo("random", "random draw", "a uniform random draw", "", uses_k=False,
+                 ranks_by_model=False),
+    StrategyInfo("entropy", "entropy", "softmax entropy of the image", "bits", uses_k=False,
+                 ranks_by_model=True),
+    StrategyInfo("margin", "1 - margin", "one minus the top-2 probability margin", "",
+                 uses_k=False, ranks_by_model=True),
+    StrategyInfo("least-confidence", "1 - top probability", "one minus the top probability",
+                 "", uses_k=False, ranks_by_model=True),
+    StrategyInfo("bald", "BALD", "mutual information over augmented dropout samples", "bits",
+                 uses_k=True, ranks_by_model=True),
+)}
+STRATEGIES = tuple(STRATEGY_INFO)
+BASELINE_STRATEGY = "random"  # what every guided strategy is compared with
+
+
+def strategy_info(name: str) -> StrategyInfo:
+    """The strategy's description; ValueError naming the choices for an unknown name."""
+    if name not in STRATEGY_INFO:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    return STRATEGY_INFO[name]
 
 
 @dataclass
@@ -70,6 +115,79 @@ class LoopConfig:
 
 
 @dataclass
+class SemiConfig:
+    """Every knob of a semi-supervised round. Defaults: the benchmark profile measured in
+    docs/results/semi_methods.md (MNIST dev split, checked on grey-shapes)."""
+
+    enabled: bool = False  # learn from the unlabeled pool too (`--semi on|off`); off: labels only
+    profile: str = "bench"  # bench | person | demo | tiny: SEMI_PROFILES (the fields below: bench)
+    algorithm: str = "flexmatch"  # see ALGORITHMS; best of 5 on the MNIST dev split (semi_methods.md)
+    model: str = "small"  # the small BN net (learn/models.py): ~15x the paper net's images/s on a CPU
+    epochs: int = 48  # x steps_per_epoch = 2,400 steps: ~4-6 min on 1 CPU thread (bench profile)
+    warm_epochs: int = 16  # epochs when `init` (the previous round's weights) is given: a third
+    steps_per_epoch: int = 50  # an epoch is a unit of progress and checkpoints, not a pass over the pool
+    batch_size: int = 64  # labeled images per step (drawn with whole permutations, like fit)
+    uratio: int = 4  # unlabeled images per step = uratio * batch_size (FixMatch's mu)
+    lr: float = 3e-3  # Adam's peak learning rate
+    optimizer: str = "adam"  # adam | sgd (nesterov, momentum 0.9); Adam converges in fewer steps
+    weight_decay: float = 5e-4  # L2 on weights (AdamW-style decoupled for adam), FixMatch's value
+    warmup_steps: int = 100  # linear learning-rate warm-up, then cosine decay to lr * min_lr_ratio
+    min_lr_ratio: float = 0.05  # cosine floor: the last epochs still learn a little
+    lambda_u: float = 1.0  # weight of the unsupervised loss (FixMatch's)
+    unsup_warmup_steps: int = 0  # linear ramp of lambda_u from 0 (Mean Teacher needs one; FixMatch's mask suffices)
+    threshold: float = 0.95  # confidence a pseudo-label needs (FixMatch's tau; FlexMatch's upper bound)
+    temperature: float = 1.0  # soft targets are sharpened by this temperature (hard labels ignore it)
+    hard_labels: bool = True  # argmax targets (FixMatch) rather than sharpened soft ones
+    dist_align: bool = True  # ReMixMatch's distribution alignment of the teacher's probabilities
+    ema: float = 0.99  # decay of the EMA teacher (short CPU runs: 0.999 lags hundreds of steps)
+    teacher: str = "ema"  # ema | student: whose weak-view predictions are the targets
+    eval_ema: bool = True  # the returned model is the EMA teacher (smoother, better calibrated)
+    weak: str = "auto"  # the weak view: an augment.py preset (auto: grey for 1 channel, colour for 3)
+    strong: str = "auto"  # strong.py preset: auto = "default" (geometry + 2 intensity ops + cutout)
+    mu: float = 0.3  # class weights of the labeled loss, as fit: max(ln(mu * t / n_c), 1)
+    patience: int = 0  # with a validation set: epochs without improvement before stopping; 0 = off
+    val_batch_size: int = 1024  # evaluation is forward-only: larger batches are cheaper
+    bf16: str = "auto"  # auto | on | off: bf16 autocast of the steps where the CPU/GPU does it natively (~1.2-1.5x)
+    width: int = 24  # small net's first-stage channels: 16 plateaued at 98.9 % (160 labels, dev), 24 at 99.0
+    # Unlabeled images a round may learn from, drawn at random per round from the pool (never
+    # the audit, stop, validation or test images): a million-image pool is not copied whole.
+    max_unlabeled: int = 60_000
+
+    def replace(self, **changes) -> "SemiConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# Named semi-supervised settings (docs/results/semi_methods.md): `bench` the benchmark's round
+# (about 5-6 min on 1 CPU thread), `person` a person's round on a ~3,000-image pool (about 1.5 min
+# on 2 threads), `demo` the sample demo's, `tiny` for tests.
+SEMI_PROFILES: dict[str, dict] = {
+    "bench": dict(epochs=48, warm_epochs=16),
+    "person": dict(epochs=16, warm_epochs=8),
+    "demo": dict(epochs=6, warm_epochs=3),
+    "tiny": dict(epochs=2, warm_epochs=1, steps_per_epoch=3, batch_size=8, uratio=2,
+                 warmup_steps=2, width=8),
+}
+
+
+# The semi-supervised profile a training profile implies (a round's length goes with it), unless
+# `--semi-profile` says otherwise.
+SEMI_FOR_PROFILE = {"quick": "person", "paper": "bench", "tiny": "tiny"}
+
+
+def semi_config(profile: str = "bench", **changes) -> SemiConfig:
+    """The SemiConfig of a profile (SEMI_PROFILES), with `changes` on top."""
+    if profile not in SEMI_PROFILES:
+        raise ValueError(f"unknown semi profile {profile!r}; choose one of "
+                         f"{', '.join(SEMI_PROFILES)}")
+    return SemiConfig(profile=profile, **{**SEMI_PROFILES[profile], **changes})
+
+
+
+
+@dataclass
 class Config:
     model: str = "auto"  # mnist | cifar | auto (mnist net for 1 channel, cifar net for 3)
     seed: int = 0  # every random draw derives from (seed, round, phase, epoch|chunk)
@@ -77,14 +195,19 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
+    semi: SemiConfig = field(default_factory=lambda: semi_config("person"))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     def strategy_at(self, n_labeled: int) -> str:
-        """The strategy that ranks a scoring pass made with n_labeled labels: "random" below the
-        warm start (its scores are random draws, not confusion), else the run's own."""
-        return "random" if n_labeled < self.loop.warm_start else self.score.strategy
+        """The strategy that ranks a scoring pass made with n_labeled labels: the baseline's
+        random draws below the warm start (not confusion), else the run's own."""
+        return BASELINE_STRATEGY if n_labeled < self.loop.warm_start else self.score.strategy
+
+    def ranks_at_random(self, n_labeled: int) -> bool:
+        """Whether a pass made with n_labeled labels ranks at random (no model's confusion)."""
+        return not strategy_info(self.strategy_at(n_labeled)).ranks_by_model
 
     @classmethod
     def from_json(cls, text: str) -> "Config":
@@ -98,6 +221,8 @@ class Config:
                                        **raw.get("score", {})}),
             # A run saved before warm starts and balanced picks existed goes on as it started.
             loop=_known(LoopConfig, {"warm_start": 0, **raw.get("loop", {})}),
+            # ... and one saved before semi-supervised rounds trains on its labels only.
+            semi=_known(SemiConfig, {"enabled": False, **raw.get("semi", {})}),
         )
 
 

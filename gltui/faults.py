@@ -29,7 +29,7 @@ import os
 import signal
 import sys
 
-from gltui.project import ProjectError
+from gltui.errors import ProjectError
 from gltui.store import PHASES
 
 SWITCH, FAULT, SIGNAL = "GLTUI_TEST_FAULTS", "GLTUI_FAULT", "GLTUI_FAULT_SIGNAL"

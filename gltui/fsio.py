@@ -2,7 +2,8 @@
 
 The rule: write beside the target, flush, fsync, rename into place, fsync the folder. A reader (or
 a process resumed after a crash) sees the old file or the new one, never a torn one; on any failure
-(a full disk, Ctrl-C) the temporary file or folder is removed and the error goes on to the caller.
+(a full disk, Ctrl-C) the temporary file or folder is removed and the error goes on to the caller,
+an OSError as the project's own DiskError naming the target (never the hidden temporary name).
 Folders (an imagefolder export, a new project) are built in a temporary folder beside the target
 and swapped in the same way. No torch, no Textual.
 """
@@ -10,11 +11,29 @@ and swapped in the same way. No torch, no Textual.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
+
+from gltui.errors import DiskError
+
+_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+
+
+def disk_error(err: OSError, target: Path) -> DiskError:
+    """An OSError of writing `target` as one line: what failed, why, and that nothing changed."""
+    reason = _REASONS.get(err.errno, err.strerror or str(err))
+    return DiskError(f"{target}: cannot write it ({reason}); nothing was changed, free some space "
+                     "or fix the permissions and try again")
 
 
 def fsync_dir(folder: Path) -> None:
@@ -37,8 +56,11 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise disk_error(err, path) from err
         raise
     fsync_dir(path.parent)
 
@@ -57,8 +79,11 @@ def atomic_folder(target: str | Path, *, replace: Callable[[Path], None] | None 
     to empty it (what `init --force` does). On any error the temporary folder is removed and
     `target` is left as it was."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as err:
+        raise disk_error(err, target) from err
     try:
         yield tmp
         for root, _, files in os.walk(tmp):
@@ -73,7 +98,9 @@ def atomic_folder(target: str | Path, *, replace: Callable[[Path], None] | None 
                 replace(target)
             target.rmdir()
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise disk_error(err, target) from err
         raise
     fsync_dir(target.parent)

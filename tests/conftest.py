@@ -80,8 +80,7 @@ def final_state(path: Path, run: str = "main") -> dict:
     whole and no item may have two active labels."""
     from gltui.project import Project
 
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         store = project.store
         labels = sorted((item, label, source, rnd)
                         for item, _, label, _, source, rnd, _ in store.labeled_detail(run))
@@ -92,8 +91,6 @@ def final_state(path: Path, run: str = "main") -> dict:
         assert store.duplicate_active_labels() == 0
         return {"labels": labels, "rounds": rounds, "queues": queues,
                 "phase": row.phase, "round": row.round}
-    finally:
-        project.close()
 
 
 def finished_copy(tmp_path_factory, template: Path, name: str, run_args: list[str],
@@ -192,17 +189,14 @@ def labeling_template(tmp_path_factory, small_project_template) -> Path:
     """A small project after round 0: trained, scored, 20 images queued for labeling."""
     import shutil
 
-    from gltui import engine
+    from gltui.run import engine
     from gltui.project import Project, run_lock
 
     path = tmp_path_factory.mktemp("tui") / "proj"
     shutil.copytree(small_project_template, path)
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         with run_lock(project, "main"):  # on the CPU: the same queue on a CUDA machine
             assert engine.Runner(project, "main", engine.RunOptions(device="cpu")).drive() == "label"
-    finally:
-        project.close()
     return path
 
 

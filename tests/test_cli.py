@@ -101,8 +101,7 @@ def test_a_refused_second_driver_changes_nothing(fresh_project, capsys):
     neither the run's options nor its events nor any file changed (issue 16)."""
     from gltui.project import run_lock
 
-    project = Project.open(fresh_project)
-    try:
+    with Project.open(fresh_project) as project:
         with run_lock(project, "main"):
             before = tree_digest(fresh_project)
             runs_before = [(r.name, r.config, r.phase, r.round) for r in project.store.runs()]
@@ -117,16 +116,13 @@ def test_a_refused_second_driver_changes_nothing(fresh_project, capsys):
             assert main(["run", str(fresh_project), "--strategy", "margin", "--quiet"]) == 2
             assert "uses strategy rde" in one_error_line(capsys)
             assert tree_digest(fresh_project) == before
-    finally:
-        project.close()
 
 
 def test_init_force_replaces_and_folder_with_other_files_is_refused(
         tmp_path, small_npz, fresh_project, capsys):
     assert main(init_args(fresh_project, small_npz, "--force", "--seed", "3")) == 0
-    project = Project.open(fresh_project)
-    assert project.run_config("main").seed == 3
-    project.close()
+    with Project.open(fresh_project) as project:
+        assert project.run_config("main").seed == 3
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
@@ -147,11 +143,10 @@ def finished_project(tmp_path_factory, small_project_template):
 
 
 def test_export_csv_and_jsonl_match_the_store(finished_project, tmp_path):
-    project = Project.open(finished_project)
-    items, labels = project.store.labeled("main")
-    names = project.store.item_names(items)
-    expected = {names[i]: project.classes[y] for i, y in zip(items.tolist(), labels.tolist())}
-    project.close()
+    with Project.open(finished_project) as project:
+        items, labels = project.store.labeled("main")
+        names = project.store.item_names(items)
+        expected = {names[i]: project.classes[y] for i, y in zip(items.tolist(), labels.tolist())}
     assert main(["export", str(finished_project), "--format", "csv", "--out",
                  str(tmp_path / "l.csv")]) == 0
     rows = list(csv.DictReader(open(tmp_path / "l.csv")))
@@ -168,17 +163,16 @@ def test_export_imagefolder_reimports_with_the_same_labels(finished_project, tmp
     out = tmp_path / "folder"
     assert main(["export", str(finished_project), "--format", "imagefolder", "--out", str(out)]) == 0
     again = load(f"folder:{out}")
-    project = Project.open(finished_project)
-    items, labels = project.store.labeled("main")
-    # Files are named <stem>-<item>.png: map each back to its item and compare label and pixels.
-    got = {int(Path(n).stem.rsplit("-", 1)[1]): (again.classes[y], i)
-           for i, (n, y) in enumerate(zip(again.train.names, again.train.labels.tolist()))}
-    assert sorted(got) == sorted(items.tolist())
-    for item, label in zip(items.tolist(), labels.tolist()):
-        cls, row = got[item]
-        assert cls == project.classes[label]
-        assert (again.train.images[row] == project.image(item)).all()
-    project.close()
+    with Project.open(finished_project) as project:
+        items, labels = project.store.labeled("main")
+        # Files are named <stem>-<item>.png: map each back to its item and compare label and pixels.
+        got = {int(Path(n).stem.rsplit("-", 1)[1]): (again.classes[y], i)
+               for i, (n, y) in enumerate(zip(again.train.names, again.train.labels.tolist()))}
+        assert sorted(got) == sorted(items.tolist())
+        for item, label in zip(items.tolist(), labels.tolist()):
+            cls, row = got[item]
+            assert cls == project.classes[label]
+            assert (again.train.images[row] == project.image(item)).all()
 
 
 def test_reading_a_project_does_not_import_torch(finished_project):

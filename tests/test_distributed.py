@@ -56,27 +56,18 @@ def torchrun(nproc: int, *args: str, env: dict | None = None) -> subprocess.Comp
 
 
 def pass_scores(path: Path, round: int):
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         return project.store.pass_scores("main", round)
-    finally:
-        project.close()
 
 
 def project_rounds(path: Path) -> list:
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         return project.store.rounds("main")
-    finally:
-        project.close()
 
 
 def queue_items(path: Path, round: int) -> list[int]:
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         return [e.item for e in project.store.queue("main", round)]
-    finally:
-        project.close()
 
 
 @pytest.fixture(scope="module")
@@ -249,10 +240,9 @@ def test_shared_scoring_resumed_after_sigkill_equals_one_process(tmp_path, small
 
     killed = torchrun(2, str(path), *RUN_ARGS, env=fault_env("chunk:3"))
     assert killed.returncode != 0
-    project = Project.open(path)
-    done = project.store.done_chunks("main", 0)
-    _, _, n_chunks = project.store.scoring_pass("main", 0)
-    project.close()
+    with Project.open(path) as project:
+        done = project.store.done_chunks("main", 0)
+        _, _, n_chunks = project.store.scoring_pass("main", 0)
     assert len(done) == 3 and n_chunks == 11  # 3 of 11 chunks saved when rank 0 died
 
     resumed = torchrun(2, str(path), "--quiet", "--chunk-size", "64", "--device", "cpu")  # stops to label

@@ -63,19 +63,17 @@ def test_oracle_run_doubles_the_labeled_set_each_round(uninterrupted):
 
 def test_stops_at_label_phase_without_oracle(fresh_project):
     assert main(["run", str(fresh_project), "--quiet", "--chunk-size", "256"]) == 0
-    project = Project.open(fresh_project)
-    s = project.summary("main")
-    assert (s.phase, s.round, s.n_queued, s.n_labeled) == ("label", 1, 20, 20)
-    queue = project.store.queue("main", 1)
-    scores = [e.score for e in queue]
-    assert scores == sorted(scores, reverse=True)  # most confusing first
-    assert all(len(e.guesses) == 3 for e in queue)
-    project.close()
+    with Project.open(fresh_project) as project:
+        s = project.summary("main")
+        assert (s.phase, s.round, s.n_queued, s.n_labeled) == ("label", 1, 20, 20)
+        queue = project.store.queue("main", 1)
+        scores = [e.score for e in queue]
+        assert scores == sorted(scores, reverse=True)  # most confusing first
+        assert all(len(e.guesses) == 3 for e in queue)
     # Running again without the oracle changes nothing: the queue waits for a person.
     assert main(["run", str(fresh_project), "--quiet"]) == 0
-    again = Project.open(fresh_project)
-    assert again.summary("main").n_queued == 20
-    again.close()
+    with Project.open(fresh_project) as again:
+        assert again.summary("main").n_queued == 20
 
 
 @pytest.mark.parametrize("fault", [
@@ -159,8 +157,7 @@ def test_second_driver_is_refused(fresh_project, capsys):
     second `gltui run` process is refused with one line, and a reader still works."""
     from gltui.project import run_lock
 
-    project = Project.open(fresh_project)
-    try:
+    with Project.open(fresh_project) as project:
         with run_lock(project, "main"):
             second = gltui("run", str(fresh_project), *RUN_ARGS)
             assert second.returncode == 2
@@ -169,28 +166,24 @@ def test_second_driver_is_refused(fresh_project, capsys):
             capsys.readouterr()
             assert main(["status", str(fresh_project), "--json"]) == 0  # readers still work
             assert '"phase"' in capsys.readouterr().out
-    finally:
-        project.close()
 
 
 def test_budget_and_target_accuracy_stop_rules(fresh_project):
     assert main(["run", str(fresh_project), "--oracle", "--quiet", "--budget", "50",
                  "--chunk-size", "256"]) == 0
-    project = Project.open(fresh_project)
-    s = project.summary("main")
-    assert s.phase == "done" and "budget" in s.stop_reason
-    assert [r.n_labeled for r in s.rounds] == [20, 40, 50]  # the last batch is cut to fit
-    project.close()
+    with Project.open(fresh_project) as project:
+        s = project.summary("main")
+        assert s.phase == "done" and "budget" in s.stop_reason
+        assert [r.n_labeled for r in s.rounds] == [20, 40, 50]  # the last batch is cut to fit
 
 
 def test_target_accuracy_stops_after_the_round_that_reaches_it(fresh_project):
     assert main(["run", str(fresh_project), "--oracle", "--quiet", "--target-accuracy", "0.05",
                  "--chunk-size", "256"]) == 0
-    project = Project.open(fresh_project)
-    s = project.summary("main")
-    assert s.phase == "done" and "target accuracy" in s.stop_reason
-    assert len(s.rounds) == 1 and s.rounds[0].val_accuracy >= 0.05
-    project.close()
+    with Project.open(fresh_project) as project:
+        s = project.summary("main")
+        assert s.phase == "done" and "target accuracy" in s.stop_reason
+        assert len(s.rounds) == 1 and s.rounds[0].val_accuracy >= 0.05
 
 
 def test_runs_share_pool_validation_and_test(fresh_project):
@@ -198,18 +191,17 @@ def test_runs_share_pool_validation_and_test(fresh_project):
                  "--seed", "1", "--oracle", "--quiet", "--max-rounds", "2"]) == 0
     assert main(["run", str(fresh_project), "--run", "rde-1", "--strategy", "rde",
                  "--seed", "1", "--oracle", "--quiet", "--max-rounds", "2"]) == 0
-    project = Project.open(fresh_project)
-    rand, rde = project.summary("random-1"), project.summary("rde-1")
-    assert rand.strategy == "random" and rde.strategy == "rde"
-    seeds_rand = [i for i, _, src, r in _labels(project, "random-1") if src == "seed"]
-    seeds_rde = [i for i, _, src, r in _labels(project, "rde-1") if src == "seed"]
-    assert seeds_rand == seeds_rde  # same seed, same starting set
-    picked_rand = {i for i, _, src, _ in _labels(project, "random-1") if src == "oracle"}
-    picked_rde = {i for i, _, src, _ in _labels(project, "rde-1") if src == "oracle"}
-    assert picked_rand != picked_rde
-    # Both were evaluated on the same test split.
-    assert rand.rounds[0].test_accuracy is not None and rde.rounds[0].test_accuracy is not None
-    project.close()
+    with Project.open(fresh_project) as project:
+        rand, rde = project.summary("random-1"), project.summary("rde-1")
+        assert rand.strategy == "random" and rde.strategy == "rde"
+        seeds_rand = [i for i, _, src, r in _labels(project, "random-1") if src == "seed"]
+        seeds_rde = [i for i, _, src, r in _labels(project, "rde-1") if src == "seed"]
+        assert seeds_rand == seeds_rde  # same seed, same starting set
+        picked_rand = {i for i, _, src, _ in _labels(project, "random-1") if src == "oracle"}
+        picked_rde = {i for i, _, src, _ in _labels(project, "rde-1") if src == "oracle"}
+        assert picked_rand != picked_rde
+        # Both were evaluated on the same test split.
+        assert rand.rounds[0].test_accuracy is not None and rde.rounds[0].test_accuracy is not None
 
 
 def _labels(project, run):
@@ -240,7 +232,7 @@ def test_truncated_epoch_checkpoint_restarts_the_round_to_the_same_result(
     assert not ckpt.exists()  # the round finished and its epoch checkpoint was cleared
 
 
-def test_disk_full_while_checkpointing_exits_1_and_leaves_no_temp_file(
+def test_disk_full_while_checkpointing_exits_2_and_leaves_no_temp_file(
         fresh_project, monkeypatch, capsys):
     import errno
 
@@ -254,12 +246,11 @@ def test_disk_full_while_checkpointing_exits_1_and_leaves_no_temp_file(
 
     monkeypatch.setattr(torch, "save", full_disk)
     capsys.readouterr()
-    assert main(["run", str(fresh_project), *RUN_ARGS]) == 1
+    assert main(["run", str(fresh_project), *RUN_ARGS]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "No space left on device" in err[0]
+    assert len(err) == 1 and "the disk is full" in err[0] and ".tmp" not in err[0], err
     assert list(fresh_project.rglob("*.tmp")) == []
     monkeypatch.setattr(torch, "save", real_save)
     assert main(["run", str(fresh_project), *RUN_ARGS]) == 0
-    project = Project.open(fresh_project)
-    assert project.summary("main").phase == "done"
-    project.close()
+    with Project.open(fresh_project) as project:
+        assert project.summary("main").phase == "done"

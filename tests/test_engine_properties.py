@@ -47,7 +47,8 @@ from hypothesis.stateful import (
 
 import pytest
 
-from gltui import engine, faults
+from gltui.run import engine
+from gltui import faults
 from gltui.config import Config
 from gltui.project import Labeler, Project, run_lock
 
@@ -76,15 +77,12 @@ def pinned_threads():
 def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monkeypatch,
                                                             pinned_threads, capsys):
     template = label_project  # round 0 trained, round 1's 20 images queued for a person
-    project = Project.open(template)
-    try:
+    with Project.open(template) as project:
         config = Config.from_json(project.require_run("main").config)
         config.loop.max_rounds = MAX_ROUNDS
         config.score.chunk_size = CHUNK_SIZE
         project.store.set_run_config("main", config.to_json(),
                                      {"max_rounds": MAX_ROUNDS, "chunk_size": CHUNK_SIZE})
-    finally:
-        project.close()
 
     fault_calls = {"n": 0, "crash_at": None, "crash_on": None, "person": False, "points": []}
     # across examples: the test must have exercised each kind of crash and a finished run

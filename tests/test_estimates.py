@@ -19,10 +19,10 @@ import pytest
 from conftest import init_args
 from gltui.cli import main
 from gltui.config import Config
-from gltui.project import Labeler, Project, ProjectError
-from gltui.results import (
-    Estimate, audit_estimates, cohen_kappa, stable_stop, stable_streak, wilson_interval,
-)
+from gltui.project import Labeler, Project
+from gltui.errors import ProjectError
+from gltui.views.estimates import Estimate, audit_estimates, stable_stop, wilson_interval
+from gltui.learn.stopping import cohen_kappa, stable_streak
 from gltui.store import RoundRow
 from test_cli import one_error_line, tree_digest
 
@@ -99,8 +99,7 @@ def audited(tmp_path_factory, small_npz):
 
 
 def test_the_audit_set_is_a_random_draw_that_is_never_trained_on(audited):
-    project = Project.open(audited)
-    try:
+    with Project.open(audited) as project:
         store = project.store
         audit = store.sample_set("audit")
         assert len(audit) == AUDIT == len(set(audit.tolist()))
@@ -121,16 +120,13 @@ def test_the_audit_set_is_a_random_draw_that_is_never_trained_on(audited):
         items, labels = store.audit_labels()
         assert sorted(items.tolist()) == sorted(audit.tolist())
         assert (labels == store.true_labels(items)).all()
-    finally:
-        project.close()
 
 
 def test_the_estimate_is_the_round_models_accuracy_on_the_audit_images(audited):
-    from gltui.engine import Runner
+    from gltui.run.engine import Runner
     from gltui.learn import train as training
 
-    project = Project.open(audited)
-    try:
+    with Project.open(audited) as project:
         estimates = audit_estimates(project.store, "main")
         rounds = project.store.rounds("main")
         assert sorted(estimates) == [r.round for r in rounds] == [0, 1, 2]
@@ -149,18 +145,15 @@ def test_the_estimate_is_the_round_models_accuracy_on_the_audit_images(audited):
         for r in rounds[1:]:
             want = cohen_kappa(predicted[r.round - 1], predicted[r.round])
             assert r.stop_kappa == pytest.approx(want) and -1 <= r.stop_kappa <= 1
-    finally:
-        project.close()
 
 
 def test_a_project_without_test_or_validation_split_draws_its_audit_estimates(audited):
     """A person's project (no test split, no validation split): the curve every view draws is
     the audit estimate per labeled count, not the training accuracy; without an audit label
     (or without the store) it stays the training accuracy, named as not an estimate."""
-    from gltui.results import AUDIT as AUDIT_METRIC, TRAINING, learning_curves, metric_title
+    from gltui.views.curves import AUDIT as AUDIT_METRIC, TRAINING, learning_curves, metric_title
 
-    project = Project.open(audited)
-    try:
+    with Project.open(audited) as project:
         summary = project.summary("main")
         rounds = [dataclasses.replace(r, test_accuracy=None) for r in summary.rounds]
         person = dataclasses.replace(summary, rounds=rounds, validated=False)
@@ -170,8 +163,6 @@ def test_a_project_without_test_or_validation_split_draws_its_audit_estimates(au
         assert curve.points == [(r.n_labeled, estimates[r.round].accuracy) for r in rounds]
         assert [p[1] for p in curve.points] != [r.val_accuracy for r in rounds]
         assert learning_curves([person])[0].metric == TRAINING
-    finally:
-        project.close()
 
 
 def test_status_json_and_report_show_the_estimate_with_its_n(audited, tmp_path, capsys):
@@ -206,8 +197,7 @@ def test_a_late_audit_label_counts_in_the_estimate(audited, tmp_path):
     wrong class) moves every round's estimate by exactly that image, and undo restores it."""
     path = tmp_path / "proj"
     shutil.copytree(audited, path)
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         labeler = Labeler(project, "main")
         before = audit_estimates(project.store, "main")
         item = int(project.store.sample_set("audit")[0])
@@ -225,8 +215,6 @@ def test_a_late_audit_label_counts_in_the_estimate(audited, tmp_path):
         assert audit_estimates(project.store, "main") == before
         kinds = [k for _, k, _ in project.store.events("main", ["audit-label", "audit-undo"])]
         assert kinds[:4] == ["audit-label", "audit-undo", "audit-label"][::-1] + ["audit-label"]
-    finally:
-        project.close()
 
 
 # ---- a person's audit labels ---------------------------------------------------------------------
@@ -244,8 +232,7 @@ def person(tmp_path, digits):
 
 
 def test_a_persons_project_gets_an_audit_queue_labeled_one_transaction_each(person, digits):
-    project = Project.open(person)
-    try:
+    with Project.open(person) as project:
         store = project.store
         audit = store.sample_set("audit")
         assert len(audit) == 40  # 10 % of 400 unlabeled images
@@ -265,8 +252,6 @@ def test_a_persons_project_gets_an_audit_queue_labeled_one_transaction_each(pers
             labeler.label_audit(int(store.item_ids("pool")[0]), 1)
         with pytest.raises(ProjectError, match="not a class"):
             labeler.label_audit(queue[0], 10)
-    finally:
-        project.close()
 
 
 # ---- --stop-when-stable ------------------------------------------------------------------------
@@ -278,16 +263,13 @@ def test_stop_when_stable_ends_the_run(fresh_project, capsys):
     at round 1, the first round with a kappa; the stop reason says so."""
     assert main(["run", str(fresh_project), "--oracle", "--quiet", "--stop-when-stable", "1",
                  "--stable-kappa", "0"]) == 0
-    project = Project.open(fresh_project)
-    try:
+    with Project.open(fresh_project) as project:
         row = project.require_run("main")
         assert row.phase == "done" and row.round == 1
         assert row.stop_reason.startswith("predictions stable: kappa")
         assert ">= 0 for 1 rounds in a row" in row.stop_reason
         loop = project.run_config("main").loop
         assert (loop.stable_rounds, loop.stable_kappa) == (1, 0.0)
-    finally:
-        project.close()
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -326,10 +308,9 @@ def test_the_dashboard_shows_the_estimate_with_its_n_and_kappa(audited, tmp_path
 
     path = tmp_path / "proj"
     shutil.copytree(audited, path)
-    project = Project.open(path)
-    last = project.store.rounds("main")[-1]
-    est = audit_estimates(project.store, "main")[last.round]
-    project.close()
+    with Project.open(path) as project:
+        last = project.store.rounds("main")[-1]
+        est = audit_estimates(project.store, "main")[last.round]
 
     async def go():
         app = make_app(path, images="none", show_timing=False, autostart=False,
@@ -347,8 +328,5 @@ def test_the_dashboard_shows_the_estimate_with_its_n_and_kappa(audited, tmp_path
 
 
 def project_kappa(path, round: int) -> float:
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         return next(r.stop_kappa for r in project.store.rounds("main") if r.round == round)
-    finally:
-        project.close()

@@ -35,8 +35,7 @@ def audit_project(tmp_path_factory, photo_folder) -> tuple[Path, dict[int, str]]
                  "--k", "2", "--initial", "20", "--audit", str(AUDIT)]) == 0
     assert main(["run", str(path), "--quiet"]) == 0  # round 0, then the queue waits for a person
     assert main(["predict", str(path)]) == 0
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         labeler = Labeler(project, "main")
         todo = labeler.audit_queue()
         assert len(todo) == AUDIT
@@ -52,26 +51,20 @@ def audit_project(tmp_path_factory, photo_folder) -> tuple[Path, dict[int, str]]
         labeler.label_audit(todo[6], 2)
         assert labeler.undo_audit() == todo[6]  # undone: not exported
         expected = {item: project.classes[label] for item, label in given.items()}
-    finally:
-        project.close()
     assert expected[todo[5]] == "cat" and expected[todo[0]] == "9"
     return path, expected
 
 
 def _names(path: Path, items) -> dict[int, str]:
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         return project.store.item_names(list(items))
-    finally:
-        project.close()
 
 
 def test_audit_images_are_kept_out_of_the_run(audit_project):
     """Why an image cannot normally be both a run's label and an audit label: the audit set is
     its own split, so no run labels, queues or predicts its images."""
     path, _ = audit_project
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         store = project.store
         audit = set(store.sample_set("audit").tolist())
         assert len(audit) == AUDIT
@@ -80,8 +73,6 @@ def test_audit_images_are_kept_out_of_the_run(audit_project):
         assert not audit & set(store.labeled("main")[0].tolist())
         assert not audit & set(store.predictions("main").items.tolist())
         assert not audit & {e.item for e in store.queue("main", store.run("main").round)}
-    finally:
-        project.close()
 
 
 @pytest.mark.parametrize("with_predictions", [False, True])
@@ -153,13 +144,10 @@ def test_a_run_label_on_an_audit_image_is_its_one_row(audit_project, tmp_path):
     path = tmp_path / "proj"
     shutil.copytree(template, path)
     item, other = sorted(expected)[:2]
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         label = (project.classes.index(expected[item]) + 1) % 10
         project.store.add_label("main", None, item, label, "human")
         run_label = project.classes[label]
-    finally:
-        project.close()
     out = tmp_path / "out.jsonl"
     assert main(["export", str(path), "--format", "jsonl", "--out", str(out)]) == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
@@ -177,11 +165,8 @@ def _init_from(cwd: Path, spec: str, project: Path, monkeypatch, *extra: str) ->
     monkeypatch.chdir(cwd)
     assert main(["init", str(project), "--data", spec, "--profile", "tiny", "--initial", "20",
                  *extra]) == 0
-    opened = Project.open(project)
-    try:
+    with Project.open(project) as opened:
         return opened.meta["spec"]
-    finally:
-        opened.close()
 
 
 def test_a_relative_folder_spec_exports_from_another_directory(photo_folder, tmp_path,  # noqa: F811
@@ -226,11 +211,8 @@ def test_a_project_with_a_relative_spec_keeps_working(photo_folder, tmp_path, mo
     project = tmp_path / "proj"
     _init_from(photo_folder.parent, f"folder:{photo_folder}", project, monkeypatch,
                "--audit", "0")
-    opened = Project.open(project)
-    try:
+    with Project.open(project) as opened:
         opened.store.set_meta({"spec": f"folder:{photo_folder.name}"})  # as typed, relative
-    finally:
-        opened.close()
     assert main(["export", str(project), "--format", "labelstudio", "--out",
                  str(tmp_path / "tasks.json")]) == 0
     tasks = json.loads((tmp_path / "tasks.json").read_text())

@@ -40,8 +40,7 @@ print("committed")
 def snapshot(path: Path) -> dict:
     """What a label transaction touches: the active labels, every label row (undone ones too, by
     their count), the current queue's statuses, the label events, and the phase and round."""
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         store = project.store
         row = store.run("main")
         assert store.integrity_check() == "ok" and store.duplicate_active_labels() == 0
@@ -52,8 +51,6 @@ def snapshot(path: Path) -> dict:
             "label_events": len(store.events("main", ["label"], limit=1_000_000)),
             "phase": (row.phase, row.round),
         }
-    finally:
-        project.close()
 
 
 def label_in_a_process(path: Path, item: int, label: int, env: dict | None = None):
@@ -84,16 +81,13 @@ def test_oracle_label_transaction_killed_before_commit_leaves_the_whole_queue_pe
 
     assert main(["run", str(label_project), *ORACLE_ARGS]) == 0  # the same command, whole
     after = snapshot(label_project)
-    project = Project.open(label_project)
-    try:
+    with Project.open(label_project) as project:
         queued = [item for item, _, _ in before["queue"]]
         truth = dict(zip(queued, project.store.true_labels(np.asarray(queued)).tolist()))
         round1 = {(item, label) for item, label, source, rnd in after["labels"]
                   if source == "oracle" and rnd == 1}
         assert round1 == set(truth.items())  # every queued image, with its true label
         assert all(e.status == "labeled" for e in project.store.queue("main", 1))
-    finally:
-        project.close()
     assert after["phase"] == ("done", 1)
 
 
@@ -101,11 +95,10 @@ def test_oracle_label_transaction_killed_before_commit_leaves_the_whole_queue_pe
 def test_person_label_killed_before_commit_is_absent_as_a_whole(relabel, label_project):
     """A new label (label row + queue entry + event) and a relabel (the old row marked undone +
     the new row + queue + event): killed before COMMIT, the item is exactly as before."""
-    project = Project.open(label_project)
-    item = project.store.queue("main", 1)[3].item
-    if relabel:
-        Labeler(project, "main").label(item, 3)  # committed in this process
-    project.close()
+    with Project.open(label_project) as project:
+        item = project.store.queue("main", 1)[3].item
+        if relabel:
+            Labeler(project, "main").label(item, 3)  # committed in this process
     before = snapshot(label_project)
 
     killed = label_in_a_process(label_project, item, 5, env=fault_env("person-label"))

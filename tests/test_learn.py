@@ -20,7 +20,8 @@ from gltui.learn import derive_seed
 from gltui.learn.augment import make_augment
 from gltui.learn.models import MODELS, build_model, resolve_model_name
 from gltui.learn.schedule import next_batch_size
-from gltui.learn.score import STRATEGIES, entropy_bits, score_all, score_chunks, select_top
+from gltui.learn.score import STRATEGIES, entropy_bits, score_all, score_chunks
+from gltui.learn.select import select_top
 from gltui.learn.train import EpochReport, class_weights, evaluate, fit, predict_proba, resolve_device
 
 from conftest import REPO_ROOT, SAMPLE_MNIST

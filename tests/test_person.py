@@ -58,8 +58,7 @@ def test_unlabeled_mixed_folder_starts_from_nothing(photos, tmp_path, capsys):
     assert "differ in size or mode" in err and "28x28 grey" in err
     # The next step is the TUI, never --oracle: there are no true labels.
     assert f"next: gltui {proj}" in out and "--oracle" not in out
-    project = Project.open(proj)
-    try:
+    with Project.open(proj) as project:
         assert project.pixels.shape == (120, 1, 28, 28)
         assert project.classes == [str(d) for d in range(10)]
         # no validation split taken; 10 % of the unlabeled images set aside as the audit set
@@ -69,8 +68,6 @@ def test_unlabeled_mixed_folder_starts_from_nothing(photos, tmp_path, capsys):
         assert (main_run.phase, main_run.n_labeled, main_run.n_queued) == ("label", 0, 20)
         # A person's queues are sized for a sitting, not doubled.
         assert project.run_config("main").loop.schedule == PERSON_SCHEDULE
-    finally:
-        project.close()
 
 
 def test_labels_csv_labels_are_trained_on_not_turned_into_validation(photos, tmp_path, capsys):
@@ -97,16 +94,13 @@ def test_labels_csv_labels_are_trained_on_not_turned_into_validation(photos, tmp
                      *extra]) == 0
         err = capsys.readouterr().err
         assert f"name {len(named)} of the 10 classes" in err
-        project = Project.open(proj)
-        try:
+        with Project.open(proj) as project:
             # no validation split; the audit set (10 %) comes from the 95 unlabeled images only
             assert project.store.count_items() == {"pool": 111, "audit": 9}
             items, got = project.store.labeled("main")
             by_name = project.store.item_names(items.tolist())
             assert {by_name[i]: project.classes[y] for i, y in zip(items.tolist(), got.tolist())} == given
             assert project.summary("main").phase == "train"  # 25 >= the seed set: ready to train
-        finally:
-            project.close()
 
 
 def test_npz_with_images_only_and_a_classes_file(tmp_path, digits, capsys):
@@ -117,12 +111,9 @@ def test_npz_with_images_only_and_a_classes_file(tmp_path, digits, capsys):
     names.write_text("# digits\n" + "\n".join(f"digit-{d}" for d in range(10)) + "\n")
     proj = tmp_path / "p"
     assert main(["init", str(proj), "--data", f"npz:{npz}", "--classes-file", str(names)]) == 0
-    project = Project.open(proj)
-    try:
+    with Project.open(proj) as project:
         assert project.classes == [f"digit-{d}" for d in range(10)]
         assert project.summary("main").n_queued == 20
-    finally:
-        project.close()
     # An explicit --schedule stands; with true labels (an oracle experiment) doubling stays.
     np.savez(tmp_path / "labeled.npz", x=images[:200], y=digits[1][:200])
     for data, extra, want in ((npz, ["--schedule", "exponential", "--classes-file", str(names)],
@@ -130,9 +121,8 @@ def test_npz_with_images_only_and_a_classes_file(tmp_path, digits, capsys):
                               (tmp_path / "labeled.npz", [], "exponential")):
         other = tmp_path / f"q{len(extra)}"
         assert main(["init", str(other), "--data", f"npz:{data}", *extra]) == 0
-        project = Project.open(other)
-        assert project.run_config("main").loop.schedule == want
-        project.close()
+        with Project.open(other) as project:
+            assert project.run_config("main").loop.schedule == want
 
 
 @pytest.mark.parametrize("extra, words", [

@@ -152,8 +152,7 @@ def test_a_person_labels_their_own_images_from_zero(tmp_path, digit_folder):
     finally:
         term.close()
 
-    p = Project.open(project)
-    try:
+    with Project.open(project) as p:
         store = p.store
         names = {v: k for k, v in store.item_names(range(len(truth) + 200)).items()}
         detail = {name: (label, source, rnd) for _, name, label, _, source, rnd, _ in
@@ -175,17 +174,12 @@ def test_a_person_labels_their_own_images_from_zero(tmp_path, digit_folder):
         assert store.integrity_check() == "ok" and store.duplicate_active_labels() == 0
         rounds = store.rounds("main")
         assert len(rounds) >= 2
-    finally:
-        p.close()
     assert time.monotonic() - started < 240
 
 
 def _queue_waits(project: Path) -> bool:
-    p = Project.open(project)
-    try:
+    with Project.open(project) as p:
         return p.summary("main").n_queued > 0
-    finally:
-        p.close()
 
 
 def _start_any(term: Terminal) -> None:

@@ -12,10 +12,10 @@ from conftest import init_args
 from gltui.cli import main
 from gltui.config import Config, LoopConfig, ScoreConfig, auto_preset, train_config
 from gltui.learn.augment import make_augment
-from gltui.learn.score import select_balanced, select_top
+from gltui.learn.select import select_balanced, select_top
 from gltui.learn.train import fit
 from gltui.project import Project
-from gltui.sample import sample_config
+from gltui.run.sample import sample_config
 
 
 def test_fit_without_a_validation_set_runs_its_schedule_and_keeps_the_last_weights(digits):
@@ -64,12 +64,9 @@ def test_grey_images_get_the_mild_augmentation_and_the_sample_digits_the_paper_s
 
 
 def _queue(path, run, round):
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         return [(e.item, e.score) for e in project.store.queue(run, round)], \
             project.store.pass_scores(run, round - 1)
-    finally:
-        project.close()
 
 
 @pytest.mark.timeout(900)
@@ -104,7 +101,7 @@ def test_warm_start_draws_the_random_run_s_queue_then_rde_takes_over(tmp_path, s
 
 def test_without_a_validation_split_curves_say_training_and_target_accuracy_is_refused(
         tmp_path, small_npz, capsys):
-    from gltui.results import TRAINING, VALIDATION, learning_curves, metric_title
+    from gltui.views.curves import TRAINING, VALIDATION, learning_curves, metric_title
     from gltui.store import RoundRow
     from gltui.project import RunSummary
 
@@ -124,11 +121,8 @@ def test_without_a_validation_split_curves_say_training_and_target_accuracy_is_r
     path = tmp_path / "p"
     assert main(init_args(path, small_npz) + ["--val-size", "0"]) == 0
     def state():
-        project = Project.open(path)
-        try:
+        with Project.open(path) as project:
             return [tuple(vars(r).values()) for r in project.store.runs()]
-        finally:
-            project.close()
 
     before = state()
     capsys.readouterr()
@@ -145,17 +139,17 @@ def test_warm_start_queues_show_no_score_and_the_gallery_skips_random_passes(tmp
     carries no score. From the first guided pass on, all of it is back."""
     import asyncio
 
-    from gltui import engine
-    from gltui.project import ProjectError, run_lock
-    from gltui.results import gallery, ranked_at_random
+    from gltui.run import engine
+    from gltui.errors import ProjectError
+    from gltui.project import run_lock
+    from gltui.views.galleries import gallery, ranked_at_random
     from gltui.tui.app import make_app
     from gltui.tui.session import Session
     from gltui.tui.widgets.guess_panel import GuessPanel
 
     path = tmp_path / "p"
     assert main(init_args(path, small_npz)[:-2] + ["--warm-start", "40"]) == 0
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         with run_lock(project, "main"):
             assert engine.Runner(project, "main").drive() == "label"  # round 1's queue waits
         assert project.store.finished_passes("main") == [0]
@@ -163,8 +157,6 @@ def test_warm_start_queues_show_no_score_and_the_gallery_skips_random_passes(tmp
         assert gallery(project.store, "main") is None
         with pytest.raises(ProjectError, match="ranked by confusion"):
             gallery(project.store, "main", 0)
-    finally:
-        project.close()
     session = Session(path)
     try:
         assert session.random_picks(1) and not session.random_picks(0)
@@ -189,12 +181,9 @@ def test_warm_start_queues_show_no_score_and_the_gallery_skips_random_passes(tmp
 
     # Label round 1's queue (the oracle): 40 labels, so round 1's pass is rde's own.
     assert main(["run", str(path), "--oracle", "--quiet", "--device", "cpu", "--budget", "80"]) == 0
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         assert not ranked_at_random(project.store, "main", 1)
         assert gallery(project.store, "main").round == 1
-    finally:
-        project.close()
     session = Session(path)
     try:
         assert not session.random_picks(2)

@@ -100,12 +100,9 @@ def _has_epoch_checkpoint(project: Path) -> bool:
 
 
 def _has_scored_chunk(project: Path) -> bool:
-    p = Project.open(project)
-    try:
+    with Project.open(project) as p:
         row = p.store.run("main")
         return bool(p.store.done_chunks("main", row.round))
-    finally:
-        p.close()
 
 
 @pytest.mark.parametrize("phase, ready", [("train", _has_epoch_checkpoint),
@@ -177,7 +174,7 @@ def read_only(paths: list[Path]):
 
 @pytest.mark.parametrize("what, code, words", [
     ("folder", 2, "project folder is not writable"),  # a read-only mount, say
-    ("database", 1, "readonly database"),  # gltui.db itself read-only, its folder writable
+    ("database", 2, "read-only"),  # gltui.db itself read-only, its folder writable
 ])
 def test_unwritable_project_fails_with_one_line_and_changes_nothing(
         what, code, words, fresh_project, capsys):
@@ -208,9 +205,8 @@ def test_database_that_is_not_sqlite_exits_2(fresh_project, capsys):
 
 
 def test_database_of_a_newer_gltui_exits_2(fresh_project, capsys):
-    project = Project.open(fresh_project)
-    project.store.set_meta({"schema_version": 99})  # stored as text '99', as _migrate writes it
-    project.close()
+    with Project.open(fresh_project) as project:
+        project.store.set_meta({"schema_version": 99})  # stored as text '99', as _migrate writes it
     capsys.readouterr()
     assert main(["status", str(fresh_project)]) == 2
     line = one_error_line(capsys)
@@ -268,36 +264,36 @@ def files_of(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("force", [False, True], ids=["new", "force-over-a-project"])
-def test_disk_full_in_init_exits_1_leaves_no_temp_folder_and_changes_nothing(
+def test_disk_full_in_init_exits_2_leaves_no_temp_folder_and_changes_nothing(
         force, tmp_path, small_npz, small_project_template, monkeypatch, capsys):
-    """The pixels are half written when the disk fills: exit 1, one line, the temporary folder
+    """The pixels are half written when the disk fills: exit 2, one line, the temporary folder
     beside PROJECT removed; PROJECT absent, or with --force the old project byte for byte."""
-    import gltui.project as project_module
+    import gltui.project.folder as project_module
 
     target = tmp_path / "proj"
     if force:
         shutil.copytree(small_project_template, target)
     before = files_of(target) if force else None
-    real = project_module._write_pixels
+    real = project_module.write_pixels_file
 
     def full_disk(path, parts):
         real(path, parts)  # the bytes went to the temp folder's file, then the disk filled
         raise enospc(path)
 
-    monkeypatch.setattr(project_module, "_write_pixels", full_disk)
+    monkeypatch.setattr(project_module, "write_pixels_file", full_disk)
     capsys.readouterr()
-    assert main(init_args(target, small_npz, *(["--force"] if force else []))) == 1
+    assert main(init_args(target, small_npz, *(["--force"] if force else []))) == 2
     line = one_error_line(capsys)
-    assert "No space left on device" in line, line
+    assert "the disk is full" in line and ".tmp" not in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == (["proj"] if force else [])
     if force:
         assert files_of(target) == before
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "imagefolder"])
-def test_disk_full_in_export_exits_1_leaves_no_temp_and_changes_nothing(
+def test_disk_full_in_export_exits_2_leaves_no_temp_and_changes_nothing(
         fmt, label_project, tmp_path, monkeypatch, capsys):
-    """fsync reports ENOSPC (where a full disk shows up for written data): exit 1, one line, no
+    """fsync reports ENOSPC (where a full disk shows up for written data): exit 2, one line, no
     temporary file or folder beside the target, no target, the project unchanged."""
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
@@ -309,10 +305,10 @@ def test_disk_full_in_export_exits_1_leaves_no_temp_and_changes_nothing(
 
     monkeypatch.setattr(os, "fsync", full_disk)
     capsys.readouterr()
-    assert main(["export", str(label_project), "--format", fmt, "--out", str(out)]) == 1
+    assert main(["export", str(label_project), "--format", fmt, "--out", str(out)]) == 2
     monkeypatch.undo()
     line = one_error_line(capsys)
-    assert "No space left on device" in line, line
+    assert "the disk is full" in line and str(out) in line and ".tmp" not in line, line
     assert list(out_dir.iterdir()) == []
     after = files_of(label_project)  # gltui.db by its contents (a reader may checkpoint the WAL)
     assert {k: v for k, v in after.items() if not k.startswith("gltui.db")} == \
@@ -344,10 +340,10 @@ def test_two_runs_driven_at_once_on_one_project_lose_nothing(small_project_templ
     assert final_state(path, "b") == reference_state
 
 
-def test_a_write_lock_held_past_the_busy_timeout_exits_1_with_one_line_and_changes_nothing(
+def test_a_write_lock_held_past_the_busy_timeout_exits_2_with_one_line_and_changes_nothing(
         fresh_project, monkeypatch, capsys):
     """Another connection (another program, say) holds the database's write lock: `gltui run`
-    with new options waits BUSY_TIMEOUT_S (here 0.2 s), then exits 1 with one line saying so;
+    with new options waits BUSY_TIMEOUT_S (here 0.2 s), then exits 2 with one line saying so;
     the run's config is unchanged. Released, the same command goes through."""
     from gltui.store import connection
 
@@ -358,7 +354,7 @@ def test_a_write_lock_held_past_the_busy_timeout_exits_1_with_one_line_and_chang
     try:
         with holder.store.transaction():
             capsys.readouterr()
-            assert main(argv) == 1
+            assert main(argv) == 2
             line = one_error_line(capsys)
             assert "write lock" in line and "nothing was written" in line, line
         assert holder.require_run("main").config == config

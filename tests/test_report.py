@@ -19,10 +19,9 @@ from conftest import fault_env
 from gltui.cli import main
 from gltui.project import Project
 from gltui.store import RoundRow
-from gltui.report import (
-    CurvePoint, class_shares, group_curves, headline, mean_std, savings,
-)
-from gltui.results import run_curve
+from gltui.views.savings import (CurvePoint, class_shares, group_curves, headline, mean_std,
+                                 savings)
+from gltui.views.curves import run_curve
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ["rde-s0", "random-s0", "rde-s1"]
@@ -65,33 +64,42 @@ def test_mean_and_sample_std_per_strategy_and_budget():
         mean_std([])
 
 
-def test_savings_factor_per_random_budget():
+def test_savings_factor_per_random_budget_is_read_off_the_curve():
     groups = grouped()
     rows = {s.random_budget: s for s in savings(groups["rde"], groups["random"])}
-    # random@20 = 0.60: rde@20 = 0.55 falls short, rde@40 = 0.75 reaches it -> 20 / 40
-    assert (rows[20].guided_budget, rows[20].factor) == (40, 0.5)
-    # random@40 = 0.70: rde@40 = 0.75 -> 1
-    assert (rows[40].guided_budget, rows[40].factor) == (40, 1.0)
-    # random@80 = 0.74: rde@40 = 0.75 already -> 80 / 40 = 2
-    assert (rows[80].guided_budget, rows[80].factor) == (40, 2.0)
+    # random@20 = 0.60: rde@20 = 0.55 falls short, rde@40 = 0.75 reaches it; the crossing is a
+    # quarter of the way in log2 labels: 20 * 2**0.25 = 23.78 labels, factor 20 / 23.78
+    assert rows[20].guided_budget == 40 and not rows[20].at_most
+    assert rows[20].guided_labels == pytest.approx(20 * 2 ** 0.25)
+    assert rows[20].factor == pytest.approx(20 / (20 * 2 ** 0.25))
+    # random@40 = 0.70: three quarters of the way from 20 to 40
+    assert rows[40].guided_labels == pytest.approx(20 * 2 ** 0.75)
+    # random@80 = 0.74: 0.95 of the way: 38.6 labels, factor 2.07 (the grid alone said 2)
+    assert rows[80].factor == pytest.approx(80 / (20 * 2 ** 0.95))
     assert rows[80].guided_accuracy == pytest.approx(0.75)
-    # random@160 = 0.91: rde@80 = 0.92 -> 2
-    assert (rows[160].guided_budget, rows[160].factor) == (80, 2.0)
+    # random@160 = 0.91: rde@40 = 0.75, rde@80 = 0.92: (0.91 - 0.75) / 0.17 of the way
+    assert rows[160].guided_budget == 80
+    assert rows[160].guided_labels == pytest.approx(40 * 2 ** (0.16 / 0.17))
     # random@320 = 0.99: rde never gets there
     assert (rows[320].guided_budget, rows[320].factor) == (None, None)
     text = headline("rde", list(rows.values()))
     assert "does not reach random's mean accuracy at 320 labels (99.00 %)" in text
-    assert "largest random budget it matches is 160 (with 80 labels, savings factor 2)" in text
+    assert "largest random budget it matches is 160 (with about 77 labels, savings factor 2.1)" \
+        in text
     text = headline("rde", [rows[b] for b in (20, 40, 80, 160)])
-    assert text.startswith("rde reaches random's mean accuracy at 160 labels (91.00 %) with 80")
-    assert text.endswith("savings factor 2")
+    assert text.startswith("rde reaches random's mean accuracy at 160 labels (91.00 %) with "
+                           "about 77 labels (read off its curve between 40 and 80"), text
+    assert text.endswith("savings factor 2.1")
 
 
 def test_savings_counts_equal_accuracy_as_reached_and_handles_no_hit():
     random = [CurvePoint(100, 0.8, 0.0, 1), CurvePoint(200, 0.9, 0.0, 1)]
     guided = [CurvePoint(25, 0.8, 0.0, 1), CurvePoint(50, 0.85, 0.0, 1)]
     rows = savings(guided, random)
-    assert [(r.guided_budget, r.factor) for r in rows] == [(25, 4.0), (None, None)]
+    assert [(r.guided_budget, r.factor, r.at_most) for r in rows] == [(25, 4.0, True),
+                                                                       (None, None, False)]
+    text = headline("rde", rows[:1])
+    assert "with at most 25 labels, its smallest budget" in text and text.endswith(">= 4")
     text = headline("rde", savings([CurvePoint(25, 0.1, 0, 1)], random))
     assert "does not reach" in text and "matches" not in text
 
@@ -154,8 +162,7 @@ def experiment(tmp_path_factory, small_project_template):
 
 def test_experiment_resumes_and_runs_every_strategy_and_seed(experiment, capsys):
     project_path, report = experiment
-    project = Project.open(project_path)
-    try:
+    with Project.open(project_path) as project:
         rows = {r.name: r for r in project.store.runs()}
         assert set(rows) == {"main", *RUNS}
         curves = {}
@@ -178,8 +185,6 @@ def test_experiment_resumes_and_runs_every_strategy_and_seed(experiment, capsys)
         rde1 = set(project.store.labeled("rde-s1")[0].tolist())
         assert len(rde0 & rnd0) >= 20 and rde0 != rnd0  # shared seed set, different choices
         assert len(rde0 & rde1) < 20  # another seed, another seed set
-    finally:
-        project.close()
     # The same command again: everything is done, nothing new is trained.
     first = report.parent / "first"
     capsys.readouterr()
@@ -218,8 +223,7 @@ def test_report_files_runs_table_and_figures(experiment):
     assert head == ["labeled", *RUNS, "rde mean ± std"]  # random has one run: no band
     body = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
     assert [row[0] for row in body] == ["20", "40"]
-    project = Project.open(project_path)
-    try:
+    with Project.open(project_path) as project:
         for row in body:
             for name, cell in zip(RUNS, row[1:]):
                 acc = {r.n_labeled: r.test_accuracy for r in project.store.rounds(name)}
@@ -232,8 +236,6 @@ def test_report_files_runs_table_and_figures(experiment):
             assert std == pytest.approx(abs(rde[0] - rde[1]) / math.sqrt(2), abs=0.006)
         # Galleries: the first rde run's latest finished pass (round 0: round 1 ended the run).
         assert project.store.finished_passes("rde-s0") == [0]
-    finally:
-        project.close()
     assert "Run rde-s0, round 0" in text and "200 images scored" in text
     assert "## Label savings" in text and "| 40 |" in text.split("## Label savings")[1]
 
@@ -274,19 +276,17 @@ def test_bad_input_exits_2_with_one_line(experiment, fresh_project, tmp_path, ca
                  "--report", str(tmp_path / "o")]) == 2
     assert "guess" in error_line(capsys)
     # A protocol change under existing runs is refused before anything changes.
-    before = Project.open(project_path)
-    runs_before = [(r.name, r.config, r.phase) for r in before.store.runs()]
-    before.close()
+    with Project.open(project_path) as before:
+        runs_before = [(r.name, r.config, r.phase) for r in before.store.runs()]
     assert main(experiment_args(project_path, tmp_path / "o2", *FIRST, "--profile", "quick")) == 2
     assert "drop --profile" in error_line(capsys)
-    after = Project.open(project_path)
-    assert [(r.name, r.config, r.phase) for r in after.store.runs()] == runs_before
-    after.close()
+    with Project.open(project_path) as after:
+        assert [(r.name, r.config, r.phase) for r in after.store.runs()] == runs_before
     assert not (tmp_path / "o2").exists()
 
 
 def test_headless_modules_import_no_textual_and_no_pyplot():
-    code = ("import sys, gltui.report, gltui.experiment; "
+    code = ("import sys, gltui.outputs.report, gltui.run.experiment; "
             "assert 'textual' not in sys.modules, 'textual'; "
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot'")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from gltui import results, runs
+from gltui.project.runs import Knobs
+from gltui.run import driver
+from gltui.views import curves, galleries
 from gltui.cli import main
-from gltui.events import PhaseStarted
+from gltui.run.events import PhaseStarted
 from gltui.project import Project
-from gltui.report import collect
+from gltui.outputs.report import collect
 from gltui.tui.session import Session
 
 
@@ -37,16 +39,13 @@ def project_path(tmp_path_factory, small_project_template) -> Path:
         if isinstance(event, PhaseStarted) and event.phase == "evaluate" and event.round == 1:
             raise StopBeforeEvaluate
 
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         with pytest.raises(StopBeforeEvaluate):
-            runs.drive(project, "random", runs.Knobs(strategy="random", max_rounds=3), seed=1,
+            driver.drive(project, "random", Knobs(strategy="random", max_rounds=3), seed=1,
                        oracle=True, on_event=stop)
         cut = project.store.rounds("random")
         assert [(r.round, r.finished_at is not None) for r in cut] == [(0, True), (1, False)]
         assert cut[1].val_accuracy is not None and cut[1].n_labeled == 40  # trained, not evaluated
-    finally:
-        project.close()
     return path
 
 
@@ -78,11 +77,8 @@ def three_views(path: Path, capsys) -> dict:
         dashboard = session.curves()
     finally:
         session.close()
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         report = collect(project)
-    finally:
-        project.close()
     assert {c.metric for c in dashboard} == {report.metric}  # one metric for the whole view
     return {
         "metric": report.metric,
@@ -100,16 +96,13 @@ def rounded(curves: dict[str, dict[int, float]]) -> dict[str, dict[int, float]]:
 
 def test_status_dashboard_and_report_show_the_same_curves(project_path, capsys):
     views = three_views(project_path, capsys)
-    assert views["metric"] == results.TEST and views["title"].startswith("test accuracy")
+    assert views["metric"] == curves.TEST and views["title"].startswith("test accuracy")
     assert views["dashboard"] == views["report"]
     assert views["status"] == rounded(views["report"])
 
-    project = Project.open(project_path)
-    try:
+    with Project.open(project_path) as project:
         expected = {name: {r.n_labeled: r.test_accuracy for r in project.store.rounds(name)
                            if r.finished_at is not None} for name in ("main", "random")}
-    finally:
-        project.close()
     assert views["report"] == expected
     # The unevaluated round (random at 40 labels) is on no curve, though it has a val accuracy.
     assert set(views["report"]["main"]) == {20, 40} and set(views["report"]["random"]) == {20}
@@ -128,16 +121,13 @@ def test_one_finished_round_without_test_accuracy_switches_every_view_to_validat
         project_path, tmp_path, capsys):
     path = tmp_path / "proj"
     shutil.copytree(project_path, path)
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         # As a round evaluated before the project had a test split.
         project.store.save_round("random", 0, {"test_accuracy": None})
         expected = {name: {r.n_labeled: r.val_accuracy for r in project.store.rounds(name)
                            if r.finished_at is not None} for name in ("main", "random")}
-    finally:
-        project.close()
     views = three_views(path, capsys)
-    assert views["metric"] == results.VALIDATION
+    assert views["metric"] == curves.VALIDATION
     assert views["title"].startswith("validation accuracy")
     assert views["dashboard"] == views["report"] == expected
     assert views["status"] == rounded(expected)
@@ -148,7 +138,7 @@ def test_the_tui_and_the_report_build_the_same_gallery(project_path):
     try:
         shown = session.gallery(5)
         project = session.project
-        same = results.gallery(project.store, "main", size=5)
+        same = galleries.gallery(project.store, "main", size=5)
         assert shown == same and shown.round == project.store.finished_passes("main")[-1]
         assert [g.score for g in shown.most] == sorted((g.score for g in shown.most), reverse=True)
         assert [g.score for g in shown.least] == sorted(g.score for g in shown.least)

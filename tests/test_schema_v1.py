@@ -23,8 +23,7 @@ def test_a_version_1_database_opens_migrated_with_nothing_lost(name, tmp_path, c
     path = tmp_path / name
     shutil.copytree(SAVED / name, path)
     expected = json.loads((SAVED / f"{name}.expected.json").read_text())
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         assert project.store.schema_version() == SCHEMA_VERSION > 1
         assert [s.as_json() for s in project.summaries()] == expected["status"]
         for run in project.store.runs():
@@ -32,8 +31,6 @@ def test_a_version_1_database_opens_migrated_with_nothing_lost(name, tmp_path, c
             assert json.loads(run.config) == expected["configs"][run.name]
             queue = [[e.item, e.status] for e in project.store.queue(run.name, run.round)]
             assert queue == expected["queue"][run.name]
-    finally:
-        project.close()
     # The CLI reads it too, and a second open finds nothing more to migrate.
     capsys.readouterr()
     assert main(["status", str(path), "--json"]) == 0

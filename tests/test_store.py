@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from gltui.store import SCHEMA_VERSION, Store, StoreError
+from gltui.errors import StoreError
+from gltui.store import SCHEMA_VERSION, Store
 
 
 @pytest.fixture

@@ -50,13 +50,10 @@ def _copy(template: Path, tmp_path: Path, name: str = "proj") -> Path:
 
 def _fingerprint(path: Path) -> tuple:
     """What must not change when a command is refused: the database's rows and the pixels."""
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         store = project.store
         state = (store.count_items(), store.item_end(), len(store.labeled_detail("main")),
                  store.predict_pass("main") is not None, store.integrity_check())
-    finally:
-        project.close()
     return state, hashlib.sha256((path / "pixels.npy").read_bytes()).hexdigest()
 
 
@@ -73,8 +70,7 @@ def _fails_with_one_line(args: list[str], capsys, *needles: str) -> None:
 
 
 def test_predict_covers_every_unlabeled_pool_image(predicted_template):
-    project = Project.open(predicted_template)
-    try:
+    with Project.open(predicted_template) as project:
         found = project.store.predictions("main")
         assert np.array_equal(found.items, project.store.unlabeled_pool("main"))
         assert found.round == 1  # the latest finished round of a 2-round run
@@ -82,22 +78,18 @@ def test_predict_covers_every_unlabeled_pool_image(predicted_template):
         assert (found.labels >= 0).all() and (found.labels < len(project.classes)).all()
         assert ((found.scores >= 0) & (found.scores <= np.log2(len(project.classes)) + 1e-5)).all()
         assert project.store.predict_pass("main").n_chunks == 4  # 760 images in chunks of 200
-    finally:
-        project.close()
 
 
 def test_predict_twice_computes_nothing_and_prints_one_line(predicted_template, tmp_path, capsys):
     path = _copy(predicted_template, tmp_path)
-    project = Project.open(path)
-    versions = project.store.prediction_versions("main")
-    project.close()
+    with Project.open(path) as project:
+        versions = project.store.prediction_versions("main")
     capsys.readouterr()
     assert main(["predict", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "4 of 4 chunks were stored already" in out, out
-    project = Project.open(path)
-    assert project.store.prediction_versions("main") == versions
-    project.close()
+    with Project.open(path) as project:
+        assert project.store.prediction_versions("main") == versions
 
 
 def test_predict_resumes_after_a_kill_with_the_uninterrupted_results(
@@ -105,11 +97,10 @@ def test_predict_resumes_after_a_kill_with_the_uninterrupted_results(
     path = _copy(trained_template, tmp_path)
     proc = run_gltui("predict", str(path), env=fault_env("chunk:2"))
     assert proc.returncode == -9, proc.stderr
-    project = Project.open(path)
-    assert project.store.done_prediction_chunks("main") == {0, 1}
-    assert project.store.predictions("main") is None  # unfinished: exports refuse it
-    before = project.store.prediction_versions("main")
-    project.close()
+    with Project.open(path) as project:
+        assert project.store.done_prediction_chunks("main") == {0, 1}
+        assert project.store.predictions("main") is None  # unfinished: exports refuse it
+        before = project.store.prediction_versions("main")
     proc = run_gltui("predict", str(path))
     assert proc.returncode == 0, proc.stderr
     assert "2 of 4 chunks were stored already" in proc.stdout
@@ -132,23 +123,19 @@ def test_predict_rde_scores_are_the_scoring_pass_scores(predicted_template):
     from gltui.learn import score as scoring
     from gltui.learn.augment import make_augment
     from gltui.learn.seeding import derive_seed
-    from gltui.predict import network, round_weights
-    from gltui.ranks import model_with
+    from gltui.outputs.roundmodel import load_finished, network
 
-    project = Project.open(predicted_template)
-    try:
+    with Project.open(predicted_template) as project:
         found = project.store.predictions("main")
         started = project.store.predict_pass("main")
-        name, shape, config = network(project, "main")
-        model = model_with(round_weights(project, "main", 1), name, shape, 10, torch.device("cpu"))
+        _, _, config = network(project, "main")
+        model = load_finished(project, "main", 1, torch.device("cpu"))
         scores = scoring.score_all(
             model, np.asarray(project.pixels[found.items]), "rde", k=config.score.k,
             augment=make_augment(config.train.augment, 1), chunk_size=started.chunk_size,
             seed=derive_seed(project.require_run("main").seed, 1, "predict"),
             forward_batch=started.forward_batch)
         assert np.array_equal(scores, found.scores)
-    finally:
-        project.close()
 
 
 def test_predict_with_no_finished_round_is_refused(fresh_project, capsys):
@@ -164,17 +151,15 @@ def test_predict_round_must_be_finished(predicted_template, tmp_path, capsys):
     path = _copy(predicted_template, tmp_path)
     _fails_with_one_line(["predict", str(path), "--round", "7"], capsys, "no finished round 7")
     assert main(["predict", str(path), "--round", "0"]) == 0  # another round replaces the pass
-    project = Project.open(path)
-    assert project.store.predictions("main").round == 0
-    project.close()
+    with Project.open(path) as project:
+        assert project.store.predictions("main").round == 0
 
 
 def test_predict_is_refused_while_the_run_is_driven(predicted_template, tmp_path, capsys):
     path = _copy(predicted_template, tmp_path)
-    project = Project.open(path)
-    with run_lock(project, "main"):
-        _fails_with_one_line(["predict", str(path), "--round", "0"], capsys, "being driven")
-    project.close()
+    with Project.open(path) as project:
+        with run_lock(project, "main"):
+            _fails_with_one_line(["predict", str(path), "--round", "0"], capsys, "being driven")
 
 
 # ---- exports with predictions ---------------------------------------------------------------------
@@ -187,8 +172,7 @@ def test_csv_and_jsonl_with_predictions(predicted_template, tmp_path):
     text = out.read_text()
     assert text.startswith("file,label,source,")
     rows = list(csv.DictReader(text.splitlines()))
-    project = Project.open(predicted_template)
-    try:
+    with Project.open(predicted_template) as project:
         found = project.store.predictions("main")
         labeled, labels = project.store.labeled("main")
         assert len(rows) == len(labeled) + len(found.items) == 800 - 100  # the pool
@@ -209,8 +193,6 @@ def test_csv_and_jsonl_with_predictions(predicted_template, tmp_path):
         assert len(sure) == int((found.probs >= threshold).sum())
         assert all(r["confidence"] >= threshold - 1e-6 for r in sure)
         assert len(records) - len(sure) == len(labeled)  # the person's labels are never filtered
-    finally:
-        project.close()
 
 
 def test_imagefolder_with_predictions_has_every_pool_image(predicted_template, tmp_path):
@@ -276,10 +258,9 @@ def test_model_export_reproduces_predict_in_a_fresh_process(predicted_template, 
     assert meta["input_shape"] == [1, 28, 28] and meta["network"] == "mnist"
     assert meta["gltui_version"] == __version__ and (meta["run"], meta["round"]) == ("main", 1)
     assert "/ 255" in meta["preprocessing"]["to_float"]
-    project = Project.open(predicted_template)
-    found = project.store.predictions("main")
-    images = np.asarray(project.pixels[found.items])
-    project.close()
+    with Project.open(predicted_template) as project:
+        found = project.store.predictions("main")
+        images = np.asarray(project.pixels[found.items])
     np.save(tmp_path / "images.npy", images)
     code = (
         "import sys, numpy as np, gltui\n"
@@ -435,16 +416,14 @@ def more_digits(tmp_path_factory, small_npz) -> Path:
 def test_add_converts_skips_duplicates_and_the_next_pass_sees_the_images(
         predicted_template, more_digits, tmp_path, capsys):
     path = _copy(predicted_template, tmp_path)
-    before = Project.open(path)
-    n_items, pool = before.store.item_end(), before.store.count_items()["pool"]
-    old_pixels = np.asarray(before.pixels).copy()
-    before.close()
+    with Project.open(path) as before:
+        n_items, pool = before.store.item_end(), before.store.count_items()["pool"]
+        old_pixels = np.asarray(before.pixels).copy()
     capsys.readouterr()
     assert main(["add", str(path), "--data", f"npz:{more_digits}"]) == 0
     assert "added 60 images to the pool" in (out := capsys.readouterr().out)
     assert "skipped 11 exact duplicates" in out  # 10 the project holds, 1 repeated in the batch
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         assert project.store.item_end() == n_items + 60
         assert project.store.count_items()["pool"] == pool + 60
         assert len(project.pixels) == n_items + 60
@@ -455,14 +434,11 @@ def test_add_converts_skips_duplicates_and_the_next_pass_sees_the_images(
         assert np.array_equal(project.store.true_labels(new), data["y"][:60])
         assert np.isin(new, project.store.unlabeled_pool("main")).all()
         assert project.store.integrity_check() == "ok"
-    finally:
-        project.close()
     # The next pass (here predict's; scoring reads the same unlabeled pool) covers them.
     capsys.readouterr()
     assert main(["predict", str(path)]) == 0
-    project = Project.open(path)
-    assert np.isin(new, project.store.predictions("main").items).all()
-    project.close()
+    with Project.open(path) as project:
+        assert np.isin(new, project.store.predictions("main").items).all()
     # Adding the same data again adds nothing.
     assert main(["add", str(path), "--data", f"npz:{more_digits}"]) == 0
     assert "added 0 images" in capsys.readouterr().out
@@ -477,11 +453,10 @@ def test_add_bad_input_changes_nothing(trained_template, tmp_path, capsys):
     _fails_with_one_line(["add", str(path), "--data", f"folder:{cats}"], capsys,
                          "'cat' is not a class")
     _fails_with_one_line(["add", str(path), "--data", f"folder:{tmp_path / 'nope'}"], capsys)
-    project = Project.open(path)
-    with run_lock(project, "main"):
-        _fails_with_one_line(["add", str(path), "--data", f"folder:{SAMPLE_MNIST / 'test'}"],
-                             capsys, "being driven")
-    project.close()
+    with Project.open(path) as project:
+        with run_lock(project, "main"):
+            _fails_with_one_line(["add", str(path), "--data", f"folder:{SAMPLE_MNIST / 'test'}"],
+                                 capsys, "being driven")
     assert _fingerprint(path) == before
     assert sorted(f.name for f in path.iterdir()) == sorted(
         f.name for f in trained_template.iterdir())
@@ -496,15 +471,12 @@ def test_add_killed_at_any_step_leaves_the_old_project_or_the_new(
     old = _fingerprint(path)
     proc = run_gltui("add", str(path), "--data", f"npz:{more_digits}", env=fault_env(point))
     assert proc.returncode == -9, proc.stderr
-    project = Project.open(path)  # opens: never a broken project
-    try:
+    with Project.open(path) as project:  # opens: never a broken project
         assert project.store.integrity_check() == "ok"
         n = project.store.item_end()
         assert n == old[0][1]  # every kill point is before the commit: the old project
         assert len(project.pixels) >= n
         assert project.store.count_items() == old[0][0]
-    finally:
-        project.close()
     proc = run_gltui("add", str(path), "--data", f"npz:{more_digits}")
     assert proc.returncode == 0 and "added 60 images" in proc.stdout, proc.stderr
     a, b = Project.open(path), Project.open(whole)
@@ -541,8 +513,7 @@ def test_labeled_to_160_then_predictions_agree_at_the_test_accuracy(tmp_path):
                  "--out", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     predicted = [r for r in rows if r["source"] == "predicted"]
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         assert project.store.count_labeled("main") == 160
         assert len(predicted) == project.store.count_items()["pool"] - 160
         items = np.asarray([r["item"] for r in predicted])
@@ -551,8 +522,6 @@ def test_labeled_to_160_then_predictions_agree_at_the_test_accuracy(tmp_path):
         agreement = float((guess == truth).mean())
         test_accuracy = project.store.rounds("main")[-1].test_accuracy
         images = np.asarray(project.pixels[items])
-    finally:
-        project.close()
     print(f"agreement {agreement:.4f} test accuracy {test_accuracy:.4f}")
     # The unlabeled remainder is easier than the test set once guided picks took the hard
     # images, so the agreement may lie above the test accuracy (+3.5 points measured with this

@@ -28,13 +28,10 @@ def make(path: Path, **kw):
 
 
 def db_state(path: Path, round: int = 1):
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         queue = project.store.queue("main", round)
         items, labels = project.store.labeled("main")
         return queue, dict(zip(items.tolist(), labels.tolist())), project.summary("main")
-    finally:
-        project.close()
 
 
 async def wait_for(pilot, condition, timeout: float = 90.0, what: str = "condition") -> None:
@@ -193,11 +190,8 @@ def test_oracle_labels_then_stops_at_next_queue(label_project):
     asyncio.run(go())
     _, _, summary = db_state(label_project, 2)
     assert summary.phase == "label" and summary.round == 2 and summary.n_labeled == 40
-    project = Project.open(label_project)
-    try:
+    with Project.open(label_project) as project:
         sources = {d[4] for d in project.store.labeled_detail("main")}
-    finally:
-        project.close()
     assert sources == {"seed", "oracle"}
 
 
@@ -205,11 +199,10 @@ def test_quit_mid_training_cancels_and_resumes(fresh_project):
     from gltui.config import Config
     from gltui.project import run_lock
 
-    project = Project.open(fresh_project)  # a round that would train for ever: only q stops it
-    config = Config.from_json(project.require_run("main").config)
-    config.train.max_epochs = config.train.patience = 10_000
-    project.store.set_run_config("main", config.to_json(), {"max_epochs": 10_000})
-    project.close()
+    with Project.open(fresh_project) as project:  # a round that would train for ever: only q stops it
+        config = Config.from_json(project.require_run("main").config)
+        config.train.max_epochs = config.train.patience = 10_000
+        project.store.set_run_config("main", config.to_json(), {"max_epochs": 10_000})
 
     async def go():
         app = make(fresh_project)  # round 0 trains at once (autostart)
@@ -223,26 +216,20 @@ def test_quit_mid_training_cancels_and_resumes(fresh_project):
     app = asyncio.run(go())
     assert time.monotonic() - started < 90
     assert app.return_code == 0
-    project = Project.open(fresh_project)
-    try:
+    with Project.open(fresh_project) as project:
         assert project.require_run("main").phase == "train"  # resumable where it stopped
         assert project.train_checkpoint_path("main", 0).exists()
         with run_lock(project, "main"):  # nothing holds the lock any more
             pass
-    finally:
-        project.close()
 
 
 def test_run_app_refuses_a_locked_run(label_project, capsys):
     from gltui.project import run_lock
     from gltui.tui.app import run_app
 
-    project = Project.open(label_project)
-    try:
+    with Project.open(label_project) as project:
         with run_lock(project, "main"):
             code = run_app(label_project, images="none")
-    finally:
-        project.close()
     err = capsys.readouterr().err
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "another process" in err

@@ -97,13 +97,10 @@ def terminal_project(label_project):
 
 
 def queue_state(path: Path) -> list[tuple[int, str, int | None]]:
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         assert project.store.integrity_check() == "ok"
         assert project.store.duplicate_active_labels() == 0
         return [(e.item, e.status, e.label) for e in project.store.queue("main", 1)]
-    finally:
-        project.close()
 
 
 def test_labels_pressed_before_a_sigkill_survive_and_undo_still_works(terminal_project):

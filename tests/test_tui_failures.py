@@ -30,20 +30,14 @@ def notifications(app) -> list[tuple[str, str, str]]:
 
 
 def db_labels(path: Path) -> dict[int, int]:
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         items, labels = project.store.labeled("main")
         return dict(zip(items.tolist(), labels.tolist()))
-    finally:
-        project.close()
 
 
 def first_queue(path: Path) -> list[int]:
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         return [e.item for e in project.store.queue("main", 1)]
-    finally:
-        project.close()
 
 
 async def wait_for(pilot, condition, timeout: float, what: str) -> None:
@@ -56,7 +50,7 @@ async def wait_for(pilot, condition, timeout: float, what: str) -> None:
 
 def test_engine_worker_failure_is_one_line_on_screen_and_the_app_keeps_running(
         label_project, monkeypatch):
-    from gltui import engine
+    from gltui.run import engine
 
     def broken(self):
         raise RuntimeError("the engine broke here\nTraceback-like second line")
@@ -97,8 +91,7 @@ def test_a_label_that_cannot_be_written_is_shown_not_saved_and_nothing_is_lost(
             screen = app.screen
             await pilot.press("3")  # committed
             assert db_labels(label_project)[queue[0]] == 3
-            holder = Project.open(label_project)  # a second connection, as another process has
-            try:
+            with Project.open(label_project) as holder:  # a second connection, as another process has
                 with holder.store.transaction():  # holds the write lock
                     await pilot.press("5")
                     await pilot.pause(0.2)
@@ -110,8 +103,6 @@ def test_a_label_that_cannot_be_written_is_shown_not_saved_and_nothing_is_lost(
                         "write lock" in message and "\n" not in message, message
                     assert screen.shown_item == queue[1]  # still on the image it could not label
                     assert [e.status for e in screen.entries][:2] == ["labeled", "pending"]
-            finally:
-                holder.close()
             labels = db_labels(label_project)
             assert labels[queue[0]] == 3 and queue[1] not in labels  # nothing lost, nothing faked
             await pilot.press("5")  # the lock is free again: the same key commits

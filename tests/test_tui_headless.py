@@ -19,7 +19,7 @@ def _modules_after(code: str) -> set[str]:
 
 def test_headless_modules_do_not_import_textual():
     loaded = _modules_after(
-        "import gltui.engine, gltui.project, gltui.store, gltui.data, gltui.learn, gltui.cli"
+        "import gltui.run.engine, gltui.project, gltui.store, gltui.data, gltui.learn, gltui.cli"
     )
     assert "gltui" in loaded and "torch" in loaded
     assert "textual" not in loaded and "textual_image" not in loaded

@@ -35,11 +35,8 @@ class Commits:
 
 
 def events(path: Path, *kinds: str) -> list:
-    project = Project.open(path)
-    try:
+    with Project.open(path) as project:
         return project.store.events("main", kinds or None, limit=1000)
-    finally:
-        project.close()
 
 
 def all_label_rows(path: Path) -> list[tuple]:
@@ -87,12 +84,9 @@ def test_unsure_leaves_the_queue_and_is_never_trained_on(label_project):
             await pilot.press("n")
             return queue[0].item
     item = asyncio.run(go())
-    project = Project.open(label_project)
-    try:
+    with Project.open(label_project) as project:
         assert item not in project.store.labeled("main")[0].tolist()
         assert item not in project.store.labeled("main", up_to_round=1)[0].tolist()
-    finally:
-        project.close()
     assert [e[1] for e in events(label_project, "unsure", "undo")] == ["unsure", "undo", "unsure"]
 
 
@@ -117,11 +111,8 @@ def test_new_class_from_the_labeling_screen(label_project):
             _, labels, _ = db_state(label_project)
             assert labels[queue[1].item] == 10
     asyncio.run(go())
-    project = Project.open(label_project)
-    try:
+    with Project.open(label_project) as project:
         assert project.classes[-1] == "smudge"
-    finally:
-        project.close()
     assert events(label_project, "add-class")[0][2] == {"index": 10, "name": "smudge"}
 
 
@@ -224,12 +215,9 @@ def test_provisional_queue_while_the_round_trains(label_project):
             assert screen.pending() == len(screen.entries) - answered
             return given
     given = asyncio.run(go())
-    project = Project.open(label_project)
-    try:
+    with Project.open(label_project) as project:
         detail = {d[0]: d for d in project.store.labeled_detail("main")}
         assert all(detail[i][2] == 2 and detail[i][4] == "human" for i in given)
         rounds = {r.round: r.n_labeled for r in project.store.rounds("main")}
         assert rounds[1] == 40  # round 1 trained on the 20 seeds and the 20 queued, not on them
         assert detail[given[0]][5] == 2  # they belong to round 2, which trains on them
-    finally:
-        project.close()

@@ -12,6 +12,7 @@ import pytest
 
 from gltui.config import Config
 from gltui.project import Project
+from gltui.project.runs import create_run
 
 pytest.importorskip("pytest_textual_snapshot")
 
@@ -22,28 +23,28 @@ def fixed_template(tmp_path_factory, small_project_template) -> Path:
     run finished after three rounds: all numbers made up and fixed."""
     path = tmp_path_factory.mktemp("snap") / "proj"
     shutil.copytree(small_project_template, path)
-    project = Project.open(path)
-    store = project.store
-    hist0 = [3, 2, 2, 1, 3, 2, 1, 2, 2, 2]
-    store.save_round("main", 0, {"n_labeled": 20, "val_accuracy": 0.41, "test_accuracy": 0.445,
-                                 "epochs": 4, "class_hist": hist0, "finished_at": 1.0},
-                     next_phase="score")
-    pool = store.unlabeled_pool("main")
-    rng = np.random.default_rng(0)
-    scores = np.round(rng.uniform(0.05, 3.0, len(pool)), 3).astype(np.float32)
-    store.start_pass("main", 0, pool, 4096)
-    store.save_chunk("main", 0, 0, 0, scores)
-    top = np.argsort(-scores, kind="stable")[:20]
-    guesses = [[[int(c), p] for c, p in zip(rng.permutation(10)[:3], (0.5, 0.3, 0.1))]
-               for _ in top]
-    store.write_queue("main", 1, pool[top], scores[top], guesses, "label")
-    project.create_run("random", "random", Config.from_json(project.require_run("main").config))
-    for r, (n, acc) in enumerate([(20, 0.40), (40, 0.52), (80, 0.63)]):
-        store.save_round("random", r, {"n_labeled": n, "val_accuracy": acc - 0.02,
-                                       "test_accuracy": acc, "epochs": 4,
-                                       "class_hist": [n // 10] * 10, "finished_at": 1.0 + r})
-    store.set_phase("random", "done", 2, stop_reason="3 rounds done")
-    project.close()
+    with Project.open(path) as project:
+        store = project.store
+        hist0 = [3, 2, 2, 1, 3, 2, 1, 2, 2, 2]
+        store.save_round("main", 0, {"n_labeled": 20, "val_accuracy": 0.41, "test_accuracy": 0.445,
+                                     "epochs": 4, "class_hist": hist0, "finished_at": 1.0},
+                         next_phase="score")
+        pool = store.unlabeled_pool("main")
+        rng = np.random.default_rng(0)
+        scores = np.round(rng.uniform(0.05, 3.0, len(pool)), 3).astype(np.float32)
+        store.start_pass("main", 0, pool, 4096)
+        store.save_chunk("main", 0, 0, 0, scores)
+        top = np.argsort(-scores, kind="stable")[:20]
+        guesses = [[[int(c), p] for c, p in zip(rng.permutation(10)[:3], (0.5, 0.3, 0.1))]
+                   for _ in top]
+        store.write_queue("main", 1, pool[top], scores[top], guesses, "label")
+        create_run(project, "random", "random",
+                   Config.from_json(project.require_run("main").config))
+        for r, (n, acc) in enumerate([(20, 0.40), (40, 0.52), (80, 0.63)]):
+            store.save_round("random", r, {"n_labeled": n, "val_accuracy": acc - 0.02,
+                                           "test_accuracy": acc, "epochs": 4,
+                                           "class_hist": [n // 10] * 10, "finished_at": 1.0 + r})
+        store.set_phase("random", "done", 2, stop_reason="3 rounds done")
     return path
 
 

@@ -15,13 +15,7 @@ from typing import Any, Iterator, Protocol, Sequence
 
 import numpy as np
 
-
-class DataError(Exception):
-    """Bad input. str(err) is ONE line naming the offending file/path and the problem and, where
-    possible, the fix."""
-
-    def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split("\n")))
+from gltui.errors import DataError
 
 
 class MixedShapes(DataError):

@@ -181,3 +181,19 @@ class _PinnedStream:
         finally:
             self.stop.set()
             self.thread.join()
+
+
+class ItemRows:
+    """Rows of the pixel memmap by item id, read chunk by chunk: the pool is never copied whole."""
+
+    def __init__(self, pixels: np.ndarray, items: np.ndarray):
+        self.pixels, self.items = pixels, items
+        self.shape = (len(items), *pixels.shape[1:])
+        self.dtype = pixels.dtype
+        self.device = getattr(pixels, "device", None)  # a pool in device memory is read there
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, key):
+        return self.pixels[self.items[key]]

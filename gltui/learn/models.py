@@ -1,4 +1,4 @@
-"""The paper's two networks, readable in one file.
+"""The paper's two networks and the semi-supervised rounds' small net, readable in one file.
 
 Both are the Keras example networks the paper's description matches (Keras `mnist_cnn` with the
 filters doubled, and Keras `cifar10_cnn`), so their conventions are Keras's: 'valid' 3x3
@@ -8,6 +8,13 @@ safer and where bf16 autocast can leave it in float32.
 
 Input channels, image size and class count come from the dataset, so a 3-channel 28x28 set gets
 the MNIST net with a 3-channel first layer and a 1-channel 32x32 set gets the CIFAR net.
+
+The small net (`small`) trains the semi-supervised rounds (learn/semi): the paper's MNIST net spends
+~45 M multiply-adds per 28x28 image, most in one 64->128 conv at 24x24, and a semi-supervised step
+pushes several unlabeled images through the network per labeled one; on one CPU thread that net
+trains ~280 images/s and the small one (width 24) ~2,400 (docs/results/semi_methods.md).
+BatchNorm keeps the student stable when most of its batch is strongly augmented unlabeled images;
+global average pooling makes it size-agnostic (28x28 grey, 32x32 colour).
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ def _glorot_(module: nn.Module, generator: torch.Generator | None) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.xavier_uniform_(m.weight, generator=generator)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:  # a conv followed by BatchNorm has none
+                nn.init.zeros_(m.bias)
 
 
 def _conv_out(size: int, padding: str) -> int:
@@ -116,9 +124,40 @@ class CifarNet(nn.Module):
         return self.classifier(self.features(_channels_last(x)))
 
 
-MODELS: dict[str, Callable[[int, tuple[int, int], int], nn.Module]] = {
+def _stage(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class SmallNet(nn.Module):
+    """conv-BN-ReLU w, pool, 2w, pool, 4w, pool, 4w, global average pool, fc classes ('same'
+    padding, no conv biases: BatchNorm has them)."""
+
+    def __init__(self, in_channels: int, image_size: tuple[int, int], num_classes: int, width: int = 24):
+        super().__init__()
+        if min(image_size) < 8:
+            raise ValueError(f"images of {image_size[0]}x{image_size[1]} px are too small for this network")
+        w = width
+        self.features = nn.Sequential(
+            *_stage(in_channels, w), nn.MaxPool2d(2),
+            *_stage(w, 2 * w), nn.MaxPool2d(2),
+            *_stage(2 * w, 4 * w), nn.MaxPool2d(2),
+            *_stage(4 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.classifier = nn.Linear(4 * w, num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 4w) features before the classifier."""
+        return self.features(x.contiguous(memory_format=torch.channels_last))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x))
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
     "mnist": MnistNet,
     "cifar": CifarNet,
+    "small": SmallNet,  # the semi-supervised rounds' net (learn/semi)
 }
 
 
@@ -134,14 +173,17 @@ def build_model(
     num_classes: int,
     *,
     generator: torch.Generator | None = None,
+    **options,
 ) -> nn.Module:
     """A freshly initialised network (Glorot-uniform, zero biases) on the CPU.
 
     `generator` makes the initial weights a function of its seed alone (not of the global RNG).
+    `options` go to the network's constructor (the small net's `width`).
     """
     # The layers' constructors run PyTorch's default init from the global RNG before ours replaces
     # it; forking keeps building a model free of side effects on the caller's random stream.
     with torch.random.fork_rng(devices=[]):
-        model = MODELS[resolve_model_name(name, in_channels)](in_channels, tuple(image_size), num_classes)
+        model = MODELS[resolve_model_name(name, in_channels)](in_channels, tuple(image_size),
+                                                              num_classes, **options)
     _glorot_(model, generator)
     return model.to(memory_format=torch.channels_last)  # see the note above MnistNet

@@ -251,34 +251,3 @@ def score_all(model: nn.Module | None, images: np.ndarray | torch.Tensor, strate
     for _, start, scores in score_chunks(model, images, strategy, **kw):
         out[start:start + len(scores)] = scores
     return out
-
-
-def select_top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the `n` highest scores, highest first; ties go to the lower index; NaN ranks last."""
-    if n < 0:
-        raise ValueError(f"cannot select {n} images")
-    scores = np.asarray(scores, dtype=np.float64)
-    key = np.where(np.isnan(scores), np.inf, -scores)  # ascending sort of -score = highest first
-    return np.argsort(key, kind="stable")[:n]
-
-
-def select_balanced(scores: np.ndarray, predicted: np.ndarray, n: int, classes: int) -> np.ndarray:
-    """Indices of `n` images, highest score first, at most ceil(n / classes) per class the
-    round's model *predicts* (no true label is looked at); where the caps leave places over,
-    the next-highest scores fill them. Uncertainty alone piles the picks onto the few classes a
-    weak model confuses most and starves the rest (docs/results/recipe.md)."""
-    order = select_top(scores, len(scores))
-    cap = math.ceil(n / max(classes, 1))
-    taken = np.zeros(max(classes, int(np.max(predicted, initial=0)) + 1), dtype=int)
-    picked = []
-    for i in order:
-        if len(picked) == n:
-            break
-        if taken[predicted[i]] < cap:
-            taken[predicted[i]] += 1
-            picked.append(i)
-    if len(picked) < n:
-        chosen = set(picked)
-        picked += [i for i in order if i not in chosen][: n - len(picked)]
-    return np.asarray(picked, dtype=np.int64)
-

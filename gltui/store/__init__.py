@@ -25,19 +25,19 @@ Tables (schema as code in schema.py):
 
 from __future__ import annotations
 
-from gltui.store.connection import Connection, StoreBusy, StoreError
+from gltui.store.connection import Connection
 from gltui.store.items import ItemsMixin
 from gltui.store.labels import LabelsMixin
 from gltui.store.predictions import PredictionsMixin
 from gltui.store.queries import QUERIES
-from gltui.store.rows import QueueEntry, RoundRow, RunRow
+from gltui.store.rows import QueueEntry, RoundRow, RunRow, finished_rounds
 from gltui.store.runs import RunsMixin
 from gltui.store.schema import PHASES, SCHEMA_VERSION, SOURCES, SPLITS
 from gltui.store.scoring import ScoringMixin
 from gltui.store.sets import SetsMixin
 
 __all__ = ["PHASES", "QUERIES", "SCHEMA_VERSION", "SOURCES", "SPLITS", "QueueEntry", "RoundRow",
-           "RunRow", "Store", "StoreBusy", "StoreError"]
+           "RunRow", "Store", "finished_rounds"]
 
 
 class Store(ItemsMixin, RunsMixin, LabelsMixin, ScoringMixin, PredictionsMixin, SetsMixin,

@@ -13,13 +13,10 @@ from typing import Iterator, Sequence
 
 import sqlite_utils
 
+from gltui.errors import DiskError, GltuiError, StoreBusy, StoreError
 from gltui.store.queries import QUERIES
+from gltui.store.rows import Event
 from gltui.store.schema import MIGRATIONS, SCHEMA_VERSION
-
-
-class StoreError(Exception):
-    """A project database that cannot be used as it is (not SQLite, newer schema, missing)."""
-
 
 # How long a write waits for another process's write transaction to end (the TUI labeling while
 # `gltui run` commits chunks, two runs of one project at once). gltui's own transactions last
@@ -27,9 +24,28 @@ class StoreError(Exception):
 BUSY_TIMEOUT_S = 30.0
 
 
-class StoreBusy(sqlite3.OperationalError):
-    """Another process held the database's write lock for longer than BUSY_TIMEOUT_S; nothing of
-    this transaction was written."""
+
+
+def translated(err: sqlite3.Error, path: Path, busy_timeout: float = BUSY_TIMEOUT_S
+               ) -> GltuiError:
+    """sqlite3's error as the project's own (gltui.errors), one line naming the fix. The store
+    raises nothing else for a busy, full, read-only or damaged database."""
+    text = str(err)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return StoreBusy(f"{path}: another process has held the project database's write lock for "
+                         f"{busy_timeout:g} s; nothing was written, try again when it is done")
+    if "full" in low:
+        return DiskError(f"{path}: the disk is full ({text}); nothing was written, free some "
+                         "space and try again")
+    if "readonly" in low or "read-only" in low:
+        return DiskError(f"{path}: the project database is read-only ({text}); nothing was "
+                         "written, make gltui.db and its folder writable")
+    if "i/o" in low or "disk" in low or "unable to open" in low:
+        return DiskError(f"{path}: the disk failed a database write or read ({text}); check the "
+                         "disk, its free space and the folder's permissions")
+    return StoreError(f"{path}: the project database failed ({text}); `sqlite3 {path} "
+                      "'PRAGMA integrity_check'` tells whether it is damaged")
 
 
 def timestamp() -> float:
@@ -52,17 +68,21 @@ class Connection:
     """The connection, its transactions, migrations, query plans and the event log: what every
     part of the Store builds on."""
 
-    def __init__(self, path: Path, *, create: bool = False):
+    def __init__(self, path: Path, *, create: bool = False, busy_timeout: float | None = None):
+        """busy_timeout: seconds a write waits for another process's write lock (default
+        BUSY_TIMEOUT_S; the TUI waits less, so that a key press never freezes the screen)."""
         self.path = Path(path)
+        self.busy_timeout = BUSY_TIMEOUT_S if busy_timeout is None else float(busy_timeout)
         if not create and not self.path.is_file():
             raise StoreError(f"{self.path}: no gltui project database here; run `gltui init` first")
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
             # what `transaction()` encloses and nothing is left open by an implicit BEGIN.
             self.conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+                self.path, isolation_level=None, timeout=self.busy_timeout,
+                check_same_thread=False
             )
-            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self.conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         except sqlite3.DatabaseError as err:
             if self.path.is_file() and not _folder_writable(self.path.parent):
@@ -88,25 +108,30 @@ class Connection:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE … COMMIT; rolled back on any exception."""
+        """BEGIN IMMEDIATE … COMMIT; rolled back on any exception. sqlite3's errors leave as the
+        project's own (`translated`): a write lock held past BUSY_TIMEOUT_S, a full disk, a
+        read-only file."""
         if self.conn.in_transaction:  # nested use joins the outer transaction
             yield
             return
         try:
-            self.conn.execute("BEGIN IMMEDIATE")  # waits up to BUSY_TIMEOUT_S for another writer
-        except sqlite3.OperationalError as err:
-            if "locked" not in str(err) and "busy" not in str(err):
-                raise
-            raise StoreBusy(
-                f"{self.path}: another process has held the project database's write lock for "
-                f"{BUSY_TIMEOUT_S:g} s; nothing was written, try again when it is done"
-            ) from err
+            self.conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for another writer
+        except sqlite3.Error as err:
+            raise translated(err, self.path, self.busy_timeout) from err
         try:
             yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as err:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise translated(err, self.path, self.busy_timeout) from err
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise translated(err, self.path, self.busy_timeout) from err
 
     def _one(self, sql: str, params: Sequence = ()):
         row = self.conn.execute(sql, params).fetchone()
@@ -161,7 +186,8 @@ class Connection:
         with self.transaction():
             self._event(run, kind, detail)
 
-    def events(self, run: str, kinds: Sequence[str] | None = None, limit: int = 100) -> list:
+    def events(self, run: str, kinds: Sequence[str] | None = None, limit: int = 100
+               ) -> list[Event]:
         if kinds:
             marks = ",".join("?" * len(kinds))
             rows = self.conn.execute(
@@ -174,7 +200,7 @@ class Connection:
                 "SELECT time, kind, detail FROM events WHERE run = ? ORDER BY id DESC LIMIT ?",
                 (run, limit),
             )
-        return [(t, k, json.loads(d)) for t, k, d in rows]
+        return [Event(t, k, json.loads(d)) for t, k, d in rows]
 
     # -- integrity -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from gltui.store.connection import timestamp
 from gltui.store.queries import ID_VALUE, QUERIES
+from gltui.store.rows import LabelDetail
 from gltui.store.schema import SOURCES
 
 
@@ -42,14 +43,14 @@ class LabelsMixin:
         return self._one("SELECT COUNT(*) FROM labels WHERE run = ? AND undone_at IS NULL "
                          "AND round <= ?", (run, up_to_round))
 
-    def labeled_detail(self, run: str) -> list[tuple[int, str, int, str, str, int, float]]:
-        """(item, item name, label, class name, source, round, time) of the active labels."""
-        return self.conn.execute(
+    def labeled_detail(self, run: str) -> list[LabelDetail]:
+        """The active labels of `run`, by round and then in the order given."""
+        return [LabelDetail(*row) for row in self.conn.execute(
             "SELECT l.item, i.name, l.label, c.name, l.source, l.round, l.created_at "
             "FROM labels l JOIN items i ON i.id = l.item JOIN classes c ON c.id = l.label "
             "WHERE l.run = ? AND l.undone_at IS NULL ORDER BY l.round, l.id",
             (run,),
-        ).fetchall()
+        )]
 
     def unlabeled_pool(self, run: str) -> np.ndarray:
         """Pool items without an active label in this run, ordered by id."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Iterable, NamedTuple
+
+import numpy as np
 
 
 @dataclass
@@ -28,6 +31,45 @@ class QueueEntry:
     label: int | None  # the active label when status == labeled
 
 
+class LabelDetail(NamedTuple):
+    """An active label of a run, as the history and the exports read it."""
+
+    item: int
+    name: str  # the item's name (its file)
+    label: int
+    class_name: str
+    source: str  # seed | oracle | human
+    round: int
+    time: float
+
+
+class AuditLabelDetail(NamedTuple):
+    """An active audit label (project-wide, never trained on)."""
+
+    item: int
+    name: str
+    label: int
+    class_name: str
+    source: str
+    time: float
+
+
+class ScoringPass(NamedTuple):
+    """A started scoring pass: its fixed candidate list and how it is chunked."""
+
+    candidates: np.ndarray  # int64 item ids
+    chunk_size: int
+    n_chunks: int
+
+
+class Event(NamedTuple):
+    """A row of the audit log."""
+
+    time: float
+    kind: str
+    detail: dict
+
+
 @dataclass(frozen=True)
 class RoundRow:
     """One round of one run, as the rounds table holds it. A round row exists once training
@@ -51,3 +93,8 @@ class RoundRow:
 
 
 ROUND_COLUMNS = tuple(f.name for f in fields(RoundRow))  # class_hist: stored as JSON
+
+
+def finished_rounds(rounds: Iterable[RoundRow]) -> list[RoundRow]:
+    """The rounds whose evaluation committed, by round."""
+    return sorted((r for r in rounds if r.finished_at is not None), key=lambda r: r.round)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from gltui.store.queries import QUERIES
-from gltui.store.rows import QueueEntry
+from gltui.store.rows import QueueEntry, ScoringPass
 
 
 class ScoringMixin:
@@ -22,15 +22,15 @@ class ScoringMixin:
                 (run, round, chunk_size, n_chunks, candidates.astype("<i8").tobytes()),
             )
 
-    def scoring_pass(self, run: str, round: int) -> tuple[np.ndarray, int, int] | None:
-        """(candidates, chunk_size, n_chunks) of a started pass, or None."""
+    def scoring_pass(self, run: str, round: int) -> ScoringPass | None:
+        """The started pass of `run`'s round, or None."""
         row = self.conn.execute(
             "SELECT candidates, chunk_size, n_chunks FROM passes WHERE run = ? AND round = ?",
             (run, round),
         ).fetchone()
         if row is None:
             return None
-        return np.frombuffer(row[0], dtype="<i8").astype(np.int64), row[1], row[2]
+        return ScoringPass(np.frombuffer(row[0], dtype="<i8").astype(np.int64), row[1], row[2])
 
     def save_chunk(self, run: str, round: int, chunk: int, start: int, scores: np.ndarray) -> None:
         with self.transaction():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from gltui.store.connection import timestamp
+from gltui.store.rows import AuditLabelDetail
 from gltui.store.schema import SOURCES
 
 SETS = ("audit", "stop")
@@ -65,14 +66,13 @@ class SetsMixin:
         arr = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
         return arr[:, 0].copy(), arr[:, 1].copy()
 
-    def audit_label_detail(self) -> list[tuple[int, str, int, str, str, float]]:
-        """(item, item name, label, class name, source, time) of the active audit labels, in the
-        order given (what an export writes)."""
-        return self.conn.execute(
+    def audit_label_detail(self) -> list[AuditLabelDetail]:
+        """The active audit labels, in the order given (what an export writes)."""
+        return [AuditLabelDetail(*row) for row in self.conn.execute(
             "SELECT a.item, i.name, a.label, c.name, a.source, a.created_at "
             "FROM audit_labels a JOIN items i ON i.id = a.item JOIN classes c ON c.id = a.label "
             "WHERE a.undone_at IS NULL ORDER BY a.id"
-        ).fetchall()
+        )]
 
     def audit_queue(self) -> list[int]:
         """The audit items without an active label, in the set's order: what to label next."""

@@ -63,7 +63,8 @@ def run_app(
         return _fail(f"--images {images!r}: choose one of {', '.join(RENDERERS)}")
     if fps:
         os.environ["TEXTUAL_FPS"] = str(max(1, round(float(fps))))  # read at Textual's import
-    from gltui.project import ProjectError, RunLocked, run_lock
+    from gltui.errors import ProjectError, RunLocked
+    from gltui.project import run_lock
     from gltui.tui.session import Session
 
     try:

@@ -1,7 +1,8 @@
 """The Textual app: screens, global keys, and the one thread worker that drives the run.
 
 The worker (harlequin's pattern: `@work(thread=True, exclusive=True, exit_on_error=False)`)
-opens its own connection to the project, runs `engine.Runner.drive()` and posts every engine
+opens its own connection to the project, drives the run through `gltui.run.driver.drive` (the
+one driver of the CLI too: the same plan, device check and engine) and posts every engine
 event back as it came, wrapped in one `EngineEvent` message (messages.py); the oracle switch
 reaches the engine as a callable it polls once per label phase, like cancel. The UI thread only reads the store and commits labels, so
 it stays responsive while the worker trains and scores.
@@ -9,18 +10,20 @@ it stays responsive while the worker trains and scores.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
-from gltui import events as ev
+from gltui.errors import GltuiError
+from gltui.run import events as ev
 from gltui.tui import messages as m
 from gltui.tui.commands import palette_commands
 from gltui.tui.live import LiveProgress
@@ -34,9 +37,10 @@ from gltui.tui.widgets.title_bar import TitleBar
 
 def _import_engine() -> None:
     """Load the engine (and torch) now, in a thread, rather than on the first label key."""
-    import gltui.engine  # noqa: F401
+    import gltui.run.engine  # noqa: F401
 
 
+T = TypeVar("T")
 SCREEN_NAMES = {"dashboard": "Dashboard", "labeling": "Label", "gallery": "Gallery"}
 
 
@@ -78,7 +82,7 @@ class GltuiApp(App[int]):
     # -- start ----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if "gltui.engine" not in sys.modules:  # run_app imported it already (for the lock)
+        if "gltui.run.engine" not in sys.modules:  # run_app imported it already (for the lock)
             self.run_worker(_import_engine, thread=True, group="preload", exit_on_error=False)
         self.install_screen(DashboardScreen(), "dashboard")
         self.install_screen(LabelingScreen(), "labeling")
@@ -157,23 +161,20 @@ class GltuiApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="engine")
     def drive(self) -> str:
-        from gltui import engine  # torch loads here, in the worker thread
         from gltui.project import Project
+        from gltui.run import driver
 
-        project = Project.open(self.session.path)  # one connection per thread
-        options = engine.RunOptions(oracle=lambda: self.live.oracle, device=self.device,
-                                    cancel=self._cancel.is_set,
-                                    on_event=lambda event: self.post_message(m.EngineEvent(event)))
         try:
-            outcome = engine.Runner(project, self.session.run, options).drive()
-        except engine.Cancelled:
-            outcome = "cancelled"
+            with Project.open(self.session.path) as project:  # one connection per thread
+                # The same driver as `gltui run`; this app holds the run's lock (run_app).
+                outcome = driver.drive(
+                    project, self.session.run, oracle=lambda: self.live.oracle,
+                    device=self.device, cancel=self._cancel.is_set, locked=True,
+                    on_event=lambda event: self.post_message(m.EngineEvent(event)))
         except Exception as err:  # noqa: BLE001 - shown on screen, the app keeps running
             line = (str(err).splitlines() or [type(err).__name__])[0]
             self.post_message(m.DriveFailed(line, traceback.format_exc()))
             return "failed"
-        finally:
-            project.close()
         self.post_message(m.DriveEnded(outcome))
         return outcome
 
@@ -221,6 +222,23 @@ class GltuiApp(App[int]):
             return
         self.notify(msg.error, title="The engine stopped", severity="error", timeout=15)
         self._update_screen(full=True)
+
+    # -- writes: the one error boundary of the UI thread ------------------------------------
+
+    def write(self, what: str, call: Callable[[], T]) -> tuple[bool, T | None]:
+        """Run one write action of a screen (a label, skip, undo, review fix, history edit, new
+        class): (True, its result), or, when it could not be written (another process holds the
+        write lock, a full disk, a read-only folder, a refused name), (False, None) after one
+        line in place. Nothing was written then, and the screen stays where it was."""
+        try:
+            return True, call()
+        except GltuiError as err:
+            line = str(err)
+        except (sqlite3.Error, OSError) as err:  # the store and fsio translate theirs; a net
+            line = (str(err).splitlines() or [type(err).__name__])[0]
+        self.notify(f"The {what} was not saved: {line}", title="Not saved", severity="error",
+                    timeout=15)
+        return False, None
 
     # -- labels and the oracle ------------------------------------------------------------------
 

@@ -55,16 +55,13 @@ def start_export(app, fmt: str) -> None:
 
 
 def _export(app, path: Path, run: str, fmt: str, out: Path) -> None:
-    from gltui.export import export
+    from gltui.outputs.export import export
     from gltui.project import Project
 
     def job() -> str:
-        project = Project.open(path)  # one connection per thread
-        try:
+        with Project.open(path) as project:  # one connection per thread
             out.parent.mkdir(parents=True, exist_ok=True)
             n = export(project, run, fmt, out)
-        finally:
-            project.close()
         return f"wrote {out}" if fmt == "model" else f"{n} images to {out}"
 
     _report_back(app, "Export", job)
@@ -79,14 +76,11 @@ def start_report(app) -> None:
 
 def _report(app, path: Path, out: Path) -> None:
     from gltui.project import Project
-    from gltui.report import write_report
+    from gltui.outputs.report import write_report
 
     def job() -> str:
-        project = Project.open(path)
-        try:
+        with Project.open(path) as project:
             return f"wrote {write_report(project, out)}"
-        finally:
-            project.close()
 
     _report_back(app, "Report", job)
 
@@ -102,7 +96,7 @@ def _report_back(app, title: str, job) -> None:
 
 def status_text(project) -> Text:
     """`gltui status`'s tables for an open project, as text for the screen."""
-    from gltui.progress import curve_table, status_table
+    from gltui.views.tables import curve_table, status_table
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):  # the tables print to stdout (progress.out)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from gltui.events import ChunkDone, EpochDone, Event
+from gltui.run.events import ChunkDone, EpochDone, Event
 
 
 class EngineEvent(Message):

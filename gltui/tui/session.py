@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from gltui.project import Project, RunSummary
-from gltui.results import (
-    GALLERY_SIZE, Curve, Gallery, gallery, learning_curves, ranked_at_random,
-)
-from gltui.store import QueueEntry
+from gltui.views.galleries import GALLERY_SIZE, Gallery, gallery, ranked_at_random
+from gltui.views.curves import Curve, learning_curves
+from gltui.store import QueueEntry, connection
 from gltui.tui.images import to_pil
 
+UI_BUSY_S = 2.0  # seconds a label waits for a write lock held elsewhere: the screen never freezes
 PROVISIONAL_SIZE = 200  # images on offer while a round trains: more than a person labels in it
 CONFIDENT = 0.9  # the review mode's default: the model's top guess at least this probable
 
@@ -41,7 +41,8 @@ class Session:
     """One run of one project, seen from the UI thread."""
 
     def __init__(self, path: str | Path, run: str = "main"):
-        self.project = Project.open(path)
+        # A key press waits at most UI_BUSY_S for another process's write lock, then says so.
+        self.project = Project.open(path, busy_timeout=min(UI_BUSY_S, connection.BUSY_TIMEOUT_S))
         try:
             row = self.project.require_run(run)
         except Exception:
@@ -145,11 +146,10 @@ class Session:
         self.classes = list(self.project.classes)
         return index
 
-    def history(self, limit: int = 500) -> list[tuple]:
-        """The run's active labels, newest first: (item, item name, label, class name, source,
-        round, time)."""
+    def history(self, limit: int = 500) -> list:
+        """The run's active labels (store.rows.LabelDetail), newest first."""
         rows = self.project.store.labeled_detail(self.run)
-        return sorted(rows, key=lambda r: r[6], reverse=True)[:limit]
+        return sorted(rows, key=lambda r: r.time, reverse=True)[:limit]
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -161,7 +161,7 @@ class Session:
 
     def signals(self, summary: RunSummary | None = None):
         """The run's audit estimate and stop-set kappa (gltui.results.run_signals)."""
-        from gltui.results import run_signals
+        from gltui.views.status import run_signals
 
         return run_signals(self.project.store, summary or self.summary())
 

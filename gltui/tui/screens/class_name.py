@@ -8,6 +8,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from gltui.data.classes import check_class_name
+from gltui.errors import ProjectError
+
 
 class ClassNamePrompt(ModalScreen[str | None]):
     DEFAULT_CSS = """
@@ -29,10 +32,10 @@ class ClassNamePrompt(ModalScreen[str | None]):
             yield Input(placeholder="class name", id="class-name-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        name = event.value.strip()
-        if not name or name in self.existing or "," in name:
-            why = "exists already" if name in self.existing else "needs a name without commas"
-            self.notify(f"class {name!r} {why}", severity="warning")
+        try:
+            name = check_class_name(event.value, self.existing)
+        except ProjectError as err:
+            self.notify(str(err), severity="warning")
             return
         self.dismiss(name)
 

@@ -8,6 +8,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from gltui.config import strategy_info
 from gltui.tui.widgets.thumbnail import Thumbnail
 from gltui.tui.widgets.title_bar import TitleBar
 
@@ -19,16 +20,20 @@ class GalleryScreen(Screen):
         super().__init__(id="gallery")
         self._shown = None
 
+    @property
+    def info(self):
+        return strategy_info(self.app.session.strategy)
+
     def compose(self) -> ComposeResult:
         image_class = self.app.image_class
         yield TitleBar()
         with VerticalScroll(id="gallery-body"):
             yield Static(id="gallery-note")
-            yield Static("Most confusing: highest mean RDE", classes="gallery-title")
+            yield Static(self.info.gallery_title(most=True), classes="gallery-title")
             with Grid(id="most", classes="gallery-grid"):
                 for _ in range(PER_SIDE):
                     yield Thumbnail(image_class)
-            yield Static("Least confusing: lowest mean RDE", classes="gallery-title")
+            yield Static(self.info.gallery_title(most=False), classes="gallery-title")
             with Grid(id="least", classes="gallery-grid"):
                 for _ in range(PER_SIDE):
                     yield Thumbnail(image_class)
@@ -64,14 +69,14 @@ class GalleryScreen(Screen):
                 cell.show(None, None, "")
             return
         note.update(Text(f"Round {gallery.round}: {gallery.n_scored:,} pool images scored "
-                         "(mean response-distribution entropy, bits).", style="dim"))
+                         f"({self.info.described}, {self.info.unit or 'no unit'}).", style="dim"))
         for grid_id, items in (("#most", gallery.most), ("#least", gallery.least)):
             cells = list(self.query_one(grid_id).query(Thumbnail))
             for cell, g in zip(cells, items + [None] * (len(cells) - len(items))):
                 if g is None:
                     cell.show(None, None, "")
                     continue
-                caption = Text(f"{g.score:.2f}", no_wrap=True)
+                caption = Text(f"{g.score:.2f}", no_wrap=True)  # the unit is in the note
                 if g.label is not None:
                     caption.append(f" ✓{session.class_name(g.label)}", style="green")
                 cell.show(g.item, session.picture(g.item), caption)

@@ -12,7 +12,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from gltui.project import ProjectError
 
 
 class HistoryScreen(ModalScreen):
@@ -80,10 +79,8 @@ class HistoryScreen(ModalScreen):
         item, name, old, *_ = self.rows[row]
         if old == label:
             return
-        try:
-            session.relabel(item, label)
-        except ProjectError as err:
-            self.notify(str(err), severity="error")
+        saved, _ = self.app.write("new label", lambda: session.relabel(item, label))
+        if not saved:
             return
         self.notify(f"{name}: {session.class_name(old)} → {session.class_name(label)}")
         self.fill(keep=0)  # the relabel is now the newest label

@@ -13,7 +13,6 @@ Enter accepts the model's top guess; `e` reviews the confident guesses a page at
 
 from __future__ import annotations
 
-import sqlite3
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -173,6 +172,7 @@ class LabelingScreen(Screen):
                 self.shown_item = entry.item
             self.query_one(GuessPanel).show(entry, name=session.item_name(entry.item),
                                             size=len(self.entries), class_names=session.classes,
+                                            strategy=session.strategy,
                                             random_pick=self.random_queue)
             self.query_one(QueueStrip).show(self.entries, self.cursor, session.classes)
             self._prefetch()
@@ -267,13 +267,8 @@ class LabelingScreen(Screen):
             return
         entry = self.entries[self.cursor]
         audit = getattr(entry, "audit", False)
-        try:
-            session.label(entry.item, index, audit=audit)
-        except (sqlite3.Error, OSError) as err:  # busy past the timeout, a full disk, read-only
-            # Not saved, so not shown as saved: the image stays pending under the cursor.
-            first = (str(err).splitlines() or [type(err).__name__])[0]
-            self.app.notify(f"The label was not saved: {first}", title="Not saved",
-                            severity="error", timeout=15)
+        saved, _ = self.app.write("label", lambda: session.label(entry.item, index, audit=audit))
+        if not saved:  # not saved, so not shown as saved: the image stays pending under the cursor
             return
         entry.status, entry.label = "labeled", index
         self._audit_undo.append(audit)
@@ -314,7 +309,11 @@ class LabelingScreen(Screen):
             self.app.bell()
             return
         session = self.app.session
-        (session.skip if status == "skipped" else session.unsure)(entry.item)
+        write = session.skip if status == "skipped" else session.unsure
+        saved, _ = self.app.write("skip" if status == "skipped" else "unsure mark",
+                                  lambda: write(entry.item))
+        if not saved:
+            return
         entry.status = status
         self._audit_undo.append(False)
         self._advance()
@@ -327,12 +326,8 @@ class LabelingScreen(Screen):
     def _class_named(self, name: str | None) -> None:
         if name is None:
             return
-        from gltui.project import ProjectError
-
-        try:
-            index = self.app.session.add_class(name)
-        except ProjectError as err:
-            self.app.notify(str(err), severity="error")
+        saved, index = self.app.write("new class", lambda: self.app.session.add_class(name))
+        if not saved:
             return
         key = str(index) if index < 10 else "/"
         self.app.notify(f"Class {name!r} added ({key}); the next round's model learns it.")
@@ -362,8 +357,12 @@ class LabelingScreen(Screen):
     def action_undo(self) -> None:
         if not self._can_label():
             return
-        audit = self.provisional and bool(self._audit_undo) and self._audit_undo.pop()
-        item = self.app.session.undo(audit=audit)
+        audit = self.provisional and bool(self._audit_undo) and self._audit_undo[-1]
+        saved, item = self.app.write("undo", lambda: self.app.session.undo(audit=audit))
+        if not saved:
+            return
+        if self._audit_undo and self.provisional:
+            self._audit_undo.pop()
         if item is None:
             self.app.notify("Nothing to undo in this round.")
             return

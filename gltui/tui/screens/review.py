@@ -15,7 +15,6 @@ from textual.containers import Grid
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from gltui.project import ProjectError
 from gltui.tui.session import CONFIDENT
 from gltui.tui.widgets.thumbnail import Thumbnail
 
@@ -122,7 +121,9 @@ class ReviewScreen(ModalScreen):
             self.app.bell()
             return
         entry = self.page[self.cursor]
-        session.label(entry.item, label)  # committed now, like any label key
+        saved, _ = self.app.write("label", lambda: session.label(entry.item, label))
+        if not saved:  # committed now like any label key, or not at all
+            return
         self.fixed[entry.item] = label
         self.confirmed += 1
         self.action_move(1)
@@ -133,10 +134,9 @@ class ReviewScreen(ModalScreen):
             self.app.bell()
             return
         if rest:
-            try:
-                self.app.session.confirm([e.item for e in rest], [e.guesses[0][0] for e in rest])
-            except ProjectError as err:
-                self.notify(str(err), severity="error")
+            saved, _ = self.app.write("page", lambda: self.app.session.confirm(
+                [e.item for e in rest], [e.guesses[0][0] for e in rest]))
+            if not saved:
                 return
         self.confirmed += len(rest)
         self.notify(f"{len(self.page)} labels: {len(rest)} confirmed, {len(self.fixed)} fixed.")

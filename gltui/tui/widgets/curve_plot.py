@@ -8,7 +8,7 @@ import math
 from rich.text import Text
 from textual.widget import Widget
 
-from gltui.results import Curve
+from gltui.views.curves import Curve
 
 COLORS = ("cyan", "magenta", "yellow", "green", "red", "blue", "white")
 # dot bit of (column 0..1, row 0..3) inside one braille cell

@@ -7,6 +7,8 @@ import math
 from rich.text import Text
 from textual.widgets import Static
 
+from gltui.config import strategy_info
+
 
 def _bar(p: float, width: int = 12) -> str:
     full = int(round(p * width))
@@ -16,7 +18,7 @@ def _bar(p: float, width: int = 12) -> str:
 class GuessPanel(Static):
     DEFAULT_CSS = "GuessPanel { height: auto; }"
 
-    def show(self, entry, *, name: str, size: int, class_names: list[str],
+    def show(self, entry, *, name: str, size: int, class_names: list[str], strategy: str,
              random_pick: bool = False) -> None:
         """random_pick: the queue was drawn at random (a random run, or the warm start), so the
         entry's score means nothing and is not shown."""
@@ -27,12 +29,14 @@ class GuessPanel(Static):
         text.append(f"#{entry.rank + 1} of {size}", style="bold")
         text.append(f"  {name}\n", style="dim")
         if entry.guesses:
-            top = math.log2(max(2, len(class_names)))
+            info = strategy_info(strategy)
             if random_pick:
                 text.append("picked at random (no score)\n", style="dim")
             else:
-                text.append(f"score {entry.score:.3f} bits", style="bold")
-                text.append(f"  (max {top:.2f})\n", style="dim")
+                text.append(f"score {info.score_text(entry.score)}", style="bold")
+                if info.unit == "bits":  # an entropy: at most log2 of the class count
+                    text.append(f"  (max {math.log2(max(2, len(class_names))):.2f})", style="dim")
+                text.append("\n")
             text.append("model's guesses\n", style="dim")
             for c, p in entry.guesses[:3]:
                 key = str(c) if c < 10 else " "

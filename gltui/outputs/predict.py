@@ -8,8 +8,7 @@ chunk i come from derive_seed(derive_seed(run seed, round, "predict"), i), so a 
 stores exactly what an uninterrupted one would have (on the CPU). The run's lock is held
 throughout: a run being driven and its predictions never interleave.
 
-Also the one home of "the round model of a run": which round (`finished_round`) and its weights
-(`round_weights`), used by the model export too. Imports torch.
+The round's network comes from outputs/roundmodel.py. Imports torch.
 """
 
 from __future__ import annotations
@@ -18,16 +17,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
 from gltui import faults
-from gltui.config import Config
-from gltui.learn import models, score as scoring
+from gltui.learn import score as scoring
 from gltui.learn.augment import make_augment
-from gltui.learn.device import pool_on, resolve_device
+from gltui.learn.device import ItemRows, pool_on, resolve_device
 from gltui.learn.seeding import derive_seed
-from gltui.project import Project, ProjectError, run_lock
-from gltui.ranks import ItemRows, model_with
+from gltui.outputs.roundmodel import finished_round, load_finished, network
+from gltui.project import Project, run_lock
 
 
 @dataclass
@@ -49,40 +46,6 @@ class PredictOutcome:
                 f"{f' ({counts})' if counts else ''}{resumed}")
 
 
-def finished_round(project: Project, run: str, round: int | None = None) -> int:
-    """`round` if it is a finished round of the run, else the run's latest finished round;
-    ProjectError when there is none (nothing changes)."""
-    project.require_run(run)
-    done = [r.round for r in project.store.rounds(run) if r.finished_at is not None]
-    if not done:
-        raise ProjectError(f"run {run!r} has no finished round yet; train it first with "
-                           f"`gltui run {project.path} --run {run}`")
-    if round is None:
-        return done[-1]
-    if round not in done:
-        raise ProjectError(f"run {run!r} has no finished round {round} (finished: "
-                           f"{', '.join(map(str, done))}); give one of those with --round")
-    return round
-
-
-def round_weights(project: Project, run: str, round: int) -> dict:
-    """The state_dict of a run's round model, loaded with weights_only=True on the CPU."""
-    path = project.model_path(run, round)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)["model"]
-    except Exception as err:  # missing, truncated or damaged: torch raises many kinds
-        raise ProjectError(f"{path}: the round {round} model of run {run!r} is missing or "
-                           f"unreadable ({type(err).__name__}); `gltui run {project.path} --run "
-                           f"{run}` trains it again") from err
-
-
-def network(project: Project, run: str) -> tuple[str, tuple[int, int, int], Config]:
-    """(network name, input shape (C, H, W), config) of a run's model."""
-    config = project.run_config(run)
-    shape = tuple(int(v) for v in project.meta["shape"])
-    return models.resolve_model_name(config.model, shape[0]), shape, config
-
-
 def predict(project: Project, run: str = "main", round: int | None = None, *,
             device: str | None = None, on_chunk: Callable[[int, int], None] | None = None
             ) -> PredictOutcome:
@@ -92,11 +55,11 @@ def predict(project: Project, run: str = "main", round: int | None = None, *,
     being driven."""
     faults.check()
     round = finished_round(project, run, round)
-    name, shape, config = network(project, run)
+    _, shape, config = network(project, run)
     store = project.store
     with run_lock(project, run):
-        weights = round_weights(project, run, round)
         dev = resolve_device(device or config.device)
+        model = load_finished(project, run, round, dev)
         candidates = store.unlabeled_pool(run)
         chunk_size, k = config.score.chunk_size, config.score.k
         started = store.predict_pass(run)
@@ -109,7 +72,6 @@ def predict(project: Project, run: str = "main", round: int | None = None, *,
         done = store.done_prediction_chunks(run)
         todo = [c for c in range(started.n_chunks) if c not in done]
         if todo:
-            model = model_with(weights, name, shape, len(project.classes), dev)
             pixels = pool_on(project.pixels, dev)
             chunks = scoring.predict_chunks(
                 model, ItemRows(pixels, started.candidates), k=k,

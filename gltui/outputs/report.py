@@ -14,8 +14,8 @@ Where the project has an audit set or a stop set, report.md also has a section w
 report_estimates.py: the audit estimate per round beside the test accuracy, the stop-set kappa,
 and where the stabilizing-predictions rule would have stopped each run.
 
-The computations (curves grouped by strategy, mean and std over seeds, the savings factor) are
-plain functions of plain data, so tests can check them on hand-made numbers; only `collect` reads
+The computations (curves grouped by strategy, mean and std over seeds, the savings factor) live
+in views/savings.py, plain functions of plain data, so tests can check them on hand-made numbers; only `collect` reads
 the project and only `write_report` touches matplotlib. Figures are drawn on bare
 `matplotlib.figure.Figure`s (the Agg canvas, no pyplot): nothing here needs or opens a display,
 and nothing changes matplotlib's global backend for anyone else in the process.
@@ -32,18 +32,22 @@ import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from gltui.config import Config
+from gltui.config import Config, strategy_info
 from gltui.fsio import atomic_write_text
-from gltui.project import Project, ProjectError
-from gltui.report_estimates import estimates_section
-from gltui.results import Gallery, GalleryItem, finished_rounds, gallery, learning_curves
+from gltui.project import Project
+from gltui.errors import ProjectError
+from gltui.outputs.report_estimates import estimates_section
+from gltui.views.galleries import Gallery, GalleryItem, gallery
+from gltui.store import finished_rounds
+from gltui.views.curves import learning_curves
 from gltui.store import RoundRow
+from gltui.views.savings import (BASELINE, CurvePoint, Saving, class_shares, group_curves,
+                                 headline, savings)
 
-BASELINE = "random"  # the strategy every other one is compared with
 REPORT_NAME = "report.md"
 FIGURES = {
     "curves": "learning_curves.png",
@@ -51,107 +55,6 @@ FIGURES = {
     "most": "most_confusing.png",
     "least": "least_confusing.png",
 }
-
-
-# ---- pure computations ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    budget: int  # labeled images
-    mean: float  # mean accuracy over the runs (seeds) that reached this budget
-    std: float  # sample standard deviation (ddof 1) over those runs; 0.0 for a single run
-    n: int  # how many runs reached this budget
-
-
-@dataclass(frozen=True)
-class Saving:
-    random_budget: int  # B
-    random_accuracy: float  # the baseline's mean accuracy at B
-    guided_budget: int | None  # the smallest guided budget whose mean accuracy reaches it
-    guided_accuracy: float | None  # the guided mean accuracy there
-    factor: float | None  # B / guided_budget; None where the guided curve never reaches it
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; 0.0 for fewer than two values)."""
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.size == 0:
-        raise ValueError("mean_std of no values")
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-
-
-def group_curves(curves: Iterable[tuple[str, Mapping[int, float]]]) -> dict[str, list[CurvePoint]]:
-    """Per strategy, the mean ± std over its runs at every budget any of them reached.
-
-    curves: (strategy, {budget: accuracy}) per run. Strategies keep the order of their first run;
-    points are sorted by budget. A budget reached by only some runs averages those (see `n`)."""
-    by_strategy: dict[str, dict[int, list[float]]] = {}
-    for strategy, curve in curves:
-        budgets = by_strategy.setdefault(strategy, {})
-        for budget, acc in curve.items():
-            budgets.setdefault(int(budget), []).append(float(acc))
-    out: dict[str, list[CurvePoint]] = {}
-    for strategy, budgets in by_strategy.items():
-        if not budgets:
-            continue  # runs without a single accuracy: nothing to average
-        points = []
-        for budget in sorted(budgets):
-            mean, std = mean_std(budgets[budget])
-            points.append(CurvePoint(budget, mean, std, len(budgets[budget])))
-        out[strategy] = points
-    return out
-
-
-def savings(guided: Sequence[CurvePoint], random: Sequence[CurvePoint],
-            tolerance: float = 1e-9) -> list[Saving]:
-    """The label savings factor at every budget B of the baseline: B divided by the smallest
-    guided budget whose mean accuracy reaches the baseline's mean accuracy at B.
-
-    With doubling budgets the factor comes in powers of two (1, 2, 4 ...): it says how many
-    doublings earlier the guided curve gets there, not a fine-grained ratio. A factor below 1
-    means the guided curve needed more labels; None, that it never got there."""
-    guided = sorted(guided, key=lambda p: p.budget)
-    out = []
-    for base in sorted(random, key=lambda p: p.budget):
-        hit = next((g for g in guided if g.mean >= base.mean - tolerance), None)
-        out.append(Saving(
-            random_budget=base.budget,
-            random_accuracy=base.mean,
-            guided_budget=None if hit is None else hit.budget,
-            guided_accuracy=None if hit is None else hit.mean,
-            factor=None if hit is None else base.budget / hit.budget,
-        ))
-    return out
-
-
-def headline(strategy: str, rows: Sequence[Saving]) -> str:
-    """One sentence: the savings at the baseline's largest budget, or that it was not reached
-    there (and the largest baseline budget that was)."""
-    if not rows:
-        return f"{strategy}: no {BASELINE} baseline to compare with"
-    last = rows[-1]
-    if last.factor is not None:
-        return (f"{strategy} reaches {BASELINE}'s mean accuracy at {last.random_budget} labels "
-                f"({100 * last.random_accuracy:.2f} %) with {last.guided_budget} labels "
-                f"({100 * last.guided_accuracy:.2f} %): savings factor {last.factor:g}")
-    text = (f"{strategy} does not reach {BASELINE}'s mean accuracy at {last.random_budget} "
-            f"labels ({100 * last.random_accuracy:.2f} %) at any of its budgets")
-    reached = [s for s in rows if s.factor is not None]
-    if reached:
-        s = reached[-1]
-        text += (f"; the largest {BASELINE} budget it matches is {s.random_budget} "
-                 f"(with {s.guided_budget} labels, savings factor {s.factor:g})")
-    return text
-
-
-def class_shares(hists: Sequence[Sequence[int]]) -> np.ndarray:
-    """Rows of class counts -> rows of class fractions (an empty row stays all zeros)."""
-    arr = np.asarray(hists, dtype=np.float64)
-    if arr.ndim != 2:
-        return np.zeros((0, 0))
-    totals = arr.sum(axis=1, keepdims=True)
-    return np.divide(arr, totals, out=np.zeros_like(arr), where=totals > 0)
 
 
 # ---- reading a project ----------------------------------------------------------------------------
@@ -210,7 +113,7 @@ def collect(project: Project, runs: Sequence[str] | None = None) -> ReportData:
 
 def gallery_run(data: ReportData) -> RunCurve | None:
     """The run whose scores the galleries show: the first rde run, else the first guided run."""
-    for wanted in (lambda c: c.strategy == "rde", lambda c: c.strategy != BASELINE):
+    for wanted in (lambda c: c.strategy == "rde", lambda c: strategy_info(c.strategy).ranks_by_model):
         for c in data.runs:
             if wanted(c):
                 return c
@@ -414,7 +317,7 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
     for c in data.runs:
         cfg = c.config
         scored = "whole pool" if not cfg.score.candidates else f"{cfg.score.candidates} random"
-        k = str(cfg.score.k) if c.strategy == "rde" else "-"
+        k = str(cfg.score.k) if strategy_info(c.strategy).uses_k else "-"
         lines.append(
             f"| {c.name} | {c.strategy} | {c.seed} | {cfg.train.profile} | {cfg.model} | {k} | "
             f"{scored} | {c.phase} | {len(c.rounds)} | {c.rounds[-1].n_labeled} | "
@@ -433,20 +336,22 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
         lines += [
             f"**{headline(strategy, rows)}.**",
             "",
-            f"For each {BASELINE} budget B: the smallest {strategy} budget whose mean "
-            f"{data.metric} accuracy reaches {BASELINE}'s mean at B, and the factor B / that "
-            "budget. Budgets double, so factors come in powers of two.",
+            f"For each {BASELINE} budget B: the labels {strategy} needs to reach {BASELINE}'s "
+            f"mean {data.metric} accuracy at B, read off its mean curve between the two budgets "
+            "around the crossing (linear in log2 labels; '<=' where its smallest budget is there "
+            "already), and the factor B / those labels.",
             "",
-            f"| {BASELINE} budget B | {BASELINE} mean (%) | smallest {strategy} budget | "
-            f"{strategy} mean there (%) | savings factor |",
-            "| ---: | ---: | ---: | ---: | ---: |",
+            f"| {BASELINE} budget B | {BASELINE} mean (%) | {strategy} labels | first "
+            f"{strategy} budget there | its mean (%) | savings factor |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for s in rows:
+            reached = s.guided_labels is not None
             lines.append(
                 f"| {s.random_budget} | {_pct(s.random_accuracy)} | "
-                f"{s.guided_budget if s.guided_budget is not None else 'not reached'} | "
-                f"{_pct(s.guided_accuracy)} | "
-                f"{'' if s.factor is None else f'{s.factor:g}'} |"
+                f"{(('<= ' if s.at_most else '') + f'{s.guided_labels:.0f}') if reached else 'not reached'} | "
+                f"{s.guided_budget if reached else ''} | {_pct(s.guided_accuracy)} | "
+                f"{'' if s.factor is None else ('>= ' if s.at_most else '') + f'{s.factor:.2g}'} |"
             )
         lines.append("")
 

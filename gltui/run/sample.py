@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gltui import runs
+from gltui.run import driver
 from gltui.config import Config, train_config
-from gltui.project import DB_NAME, Project, ProjectError
-from gltui.runs import Knobs
+from gltui.project import DB_NAME, Project
+from gltui.errors import ProjectError
+from gltui.project.runs import Knobs
 
-SAMPLE_SPEC_DIR = Path(__file__).resolve().parent.parent / "sample_data" / "mnist"
+SAMPLE_SPEC_DIR = Path(__file__).resolve().parents[2] / "sample_data" / "mnist"
 
 
 def default_project_dir() -> Path:
@@ -52,8 +53,8 @@ def drive_demo(project: Project, run: str, *, device: str | None = None,
                on_event=lambda event: None) -> str:
     """`gltui --oracle` on the sample project: the guided run, then the random run on the same
     seed set (the project's seed); returns the guided run's outcome. Both resume."""
-    outcome = runs.drive(project, run, oracle=True, device=device, on_event=on_event)
-    runs.drive(project, BASELINE_RUN, Knobs(strategy="random"), oracle=True, device=device,
+    outcome = driver.drive(project, run, oracle=True, device=device, on_event=on_event)
+    driver.drive(project, BASELINE_RUN, Knobs(strategy="random"), oracle=True, device=device,
                on_event=on_event)
     return outcome
 

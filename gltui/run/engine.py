@@ -21,7 +21,7 @@ Every random draw derives from (run seed, round, phase, epoch | chunk): see gltu
 
 Distributed (`gltui run --distributed` under torchrun): rank 0 runs this Runner as usual, with
 RunOptions.group set; it alone touches the store, the lock and the files. Training and scoring are
-typed calls (gltui.ranks: FitCall, ScoreCall) that rank 0 sends to the other ranks (`ranks.follow`)
+typed calls (gltui.run.ranks: FitCall, ScoreCall) that rank 0 sends to the other ranks (`ranks.follow`)
 and then runs itself: DDP training, and a scoring pass whose chunks are dealt out across the ranks
 and gathered on rank 0, which saves each chunk as it arrives. A single process runs the same calls.
 
@@ -39,17 +39,21 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gltui import faults, results
-from gltui.config import Config
-from gltui.events import (
-    ChunkDone, EpochDone, Event, PhaseStarted, QueueReady, RoundFinished, RunDone,
-)
-from gltui.fsio import atomic_write
-from gltui.learn import distributed, models, schedule, score as scoring, train as training
+from gltui import faults
+from gltui.config import Config, strategy_info
+from gltui.errors import ProjectError
+from gltui.learn import distributed, schedule, select, train as training
+from gltui.learn import score as scoring
 from gltui.learn.device import pool_on, resolve_device
 from gltui.learn.seeding import derive_seed
-from gltui.project import Project, ProjectError
-from gltui.ranks import FitCall, RankCall, ScoreCall, model_with
+from gltui.learn.stopping import cohen_kappa, stable_streak
+from gltui.outputs import roundmodel
+from gltui.outputs.roundmodel import ModelLost
+from gltui.project import Project
+from gltui.run.events import (
+    ChunkDone, EpochDone, Event, PhaseStarted, QueueReady, RoundFinished, RunDone,
+)
+from gltui.run.ranks import FitCall, RankCall, ScoreCall
 
 
 class Cancelled(Exception):
@@ -86,7 +90,8 @@ class Runner:
         c, h, w = project.meta["shape"]
         self.shape = (int(c), int(h), int(w))
         self.num_classes = len(project.classes)
-        self.model_name = models.resolve_model_name(self.config.model, self.shape[0])
+        self.semi = self.config.semi.enabled  # semi-supervised rounds (learn/semi)
+        self.model_name, self.net_options = roundmodel.network_for(self.config, self.shape[0])
         self.group = self.options.group
         # Chosen once, here (on rank 0 when distributed, and sent to the other ranks): the scores
         # depend on it, and on the CPU its default follows this process's thread count.
@@ -122,7 +127,7 @@ class Runner:
             self.emit(PhaseStarted(self.run, row.round, row.phase))
             try:
                 step(row.round)
-            except _ModelLost as lost:
+            except ModelLost as lost:
                 # The round's model file is damaged (a disk fault, not a crash of ours: it is
                 # written to a temp file, fsynced and renamed). Training is deterministic, so the
                 # round is trained again and the run goes on as if nothing had happened.
@@ -171,7 +176,7 @@ class Runner:
         model_path = self.project.model_path(self.run, round)
         if not model_path.exists():
             self._fit(round, model_path)
-        saved = _load_checkpoint(model_path)
+        saved = roundmodel.read_round(self.project, self.run, round)
         items, _ = self.store.labeled(self.run, up_to_round=round)
         self.store.save_round(
             self.run,
@@ -203,9 +208,12 @@ class Runner:
                 resume = None
             if resume is not None and resume.get("num_classes", self.num_classes) != self.num_classes:
                 resume = None  # a person added a class since: the output layer has grown
+            if resume is not None and resume.get("kind") != ("semi" if self.semi else None):
+                resume = None  # --semi was switched since: that checkpoint is another fit's
 
         def on_epoch(report, make_checkpoint) -> bool:
-            _save({**make_checkpoint(), "num_classes": self.num_classes}, ckpt_path)
+            roundmodel.save_file({**make_checkpoint(), "num_classes": self.num_classes},
+                                 ckpt_path)
             faults.point("epoch")
             self.emit(EpochDone(
                 self.run, round, report.epoch, report.max_epochs, report.train_loss,
@@ -214,14 +222,19 @@ class Runner:
             ))
             return not self.options.cancel()
 
+        semi = {}
+        if self.semi:
+            semi = dict(semi=self.config.semi, unlabeled_ids=self._unlabeled(round, items),
+                        init=self._warm_start(round))
         call = self._call(FitCall, train_ids=train_ids, train_y=train_y, val_ids=val_ids,
                           val_y=val_y, train=self.config.train,
-                          seed=derive_seed(self.seed, round, "train"), resume=resume)
+                          seed=derive_seed(self.seed, round, "train"), resume=resume, **semi)
         self._announce(call)
         result = call.run(self.pixels, self.device, self.group, on_epoch=on_epoch)
         if result.stopped == "cancelled":
             raise Cancelled()
-        _save(
+        roundmodel.save_round(
+            self.project, self.run, round,
             {
                 "model": result.model.state_dict(),
                 "best_val_accuracy": float(result.best_val_accuracy),
@@ -229,9 +242,43 @@ class Runner:
                 "epochs": int(result.epochs),
                 "seconds": float(result.seconds),
                 "num_classes": self.num_classes,
+                "network": self.model_name,
+                "network_options": self.net_options,
             },
-            model_path,
         )
+
+    def _unlabeled(self, round: int, labeled: np.ndarray) -> np.ndarray:
+        """The pool images round `round` learns from without labels: the pool (never the
+        audit, validation or test split) minus the images labeled by this round and minus the
+        stop set (its kappa must judge images no round has seen), at most
+        `semi.max_unlabeled` of them drawn at random for the round. A function of the round's
+        labels alone, so a resumed round learns from the same images."""
+        pool = self.store.item_ids("pool")
+        keep = ~np.isin(pool, labeled)
+        stop = self.project.stop_set(self.config.loop.stop_set)
+        if stop is not None and len(stop):
+            keep &= ~np.isin(pool, stop)
+        pool = pool[keep]
+        cap = self.config.semi.max_unlabeled
+        if cap and len(pool) > cap:
+            rng = np.random.default_rng(derive_seed(self.seed, round, "unlabeled"))
+            pool = np.sort(rng.choice(pool, size=cap, replace=False))
+        return pool
+
+    def _warm_start(self, round: int) -> dict | None:
+        """The previous round's weights, when the semi-supervised round starts from them
+        (`semi.warm_epochs` > 0) and they are of the same network and classes; else None (fresh
+        weights, as the paper)."""
+        if round == 0 or self.config.semi.warm_epochs <= 0:
+            return None
+        try:
+            saved = roundmodel.read_round(self.project, self.run, round - 1)
+        except ModelLost:
+            return None
+        if (saved.get("network") != self.model_name or saved.get("network_options") !=
+                self.net_options or int(saved.get("num_classes", -1)) != self.num_classes):
+            return None
+        return saved["model"]
 
     def _train_val(self, round: int, items: np.ndarray, labels: np.ndarray):
         """Training items and the validation set for early stopping, as (ids, labels) pairs: the
@@ -244,10 +291,7 @@ class Runner:
         return items, labels, items[:0], labels[:0]
 
     def _load_model(self, round: int) -> torch.nn.Module:
-        saved = _load_checkpoint(self.project.model_path(self.run, round))
-        # A model trained before a person added a class has one output fewer.
-        return model_with(saved["model"], self.model_name, self.shape,
-                          int(saved.get("num_classes", self.num_classes)), self.device)
+        return roundmodel.load_round(self.project, self.run, round, self.device)
 
     def _evaluate(self, round: int) -> None:
         started = time.time()
@@ -259,6 +303,8 @@ class Runner:
                                          self.config.train.val_batch_size)
         _, labels = self.store.labeled(self.run, up_to_round=round)
         hist = np.bincount(labels, minlength=self.num_classes).tolist()
+        if self.options.oracle():
+            self._oracle_labels_audit_set()
         predicted = self._predict_sets(model)
         kappa = self._stop_kappa(round, predicted.get("stop"))
         rows = self.store.rounds(self.run)
@@ -278,16 +324,18 @@ class Runner:
                                 (this.train_seconds or 0.0) + time.time() - started,
                                 validated=self.store.has_validation_split()))
 
+    def _oracle_labels_audit_set(self) -> None:
+        """In oracle mode the oracle labels the audit images still without a label (a person
+        labels them in the TUI), so that an oracle run's audit estimate is a person's."""
+        todo = np.asarray(self.store.audit_queue(), dtype=np.int64)
+        truth = self.store.true_labels(todo)
+        if (truth >= 0).any():
+            self.store.add_audit_labels(todo[truth >= 0], truth[truth >= 0], "oracle",
+                                        run=self.run)
+
     def _predict_sets(self, model: torch.nn.Module) -> dict[str, np.ndarray]:
         """The round model's classes on the audit set and the stop set (store/sets.py; the stop
-        set is drawn on first use), in one batched forward of the evaluation path. In oracle
-        mode the oracle first labels the audit images still without a label."""
-        if self.options.oracle():
-            todo = np.asarray(self.store.audit_queue(), dtype=np.int64)
-            truth = self.store.true_labels(todo)
-            if (truth >= 0).any():
-                self.store.add_audit_labels(todo[truth >= 0], truth[truth >= 0], "oracle",
-                                            run=self.run)
+        set is drawn on first use), in one batched forward of the evaluation path."""
         sets = {"audit": self.store.sample_set("audit"),
                 "stop": self.project.stop_set(self.config.loop.stop_set)}
         sets = {name: items for name, items in sets.items() if items is not None and len(items)}
@@ -304,7 +352,7 @@ class Runner:
         previous = self.store.set_predictions(self.run, "stop").get(round - 1)
         if stop is None or previous is None or len(previous) != len(stop):
             return None
-        return results.cohen_kappa(previous, stop)
+        return cohen_kappa(previous, stop)
 
     def _next_batch(self, n_labeled: int) -> int:
         n = schedule.next_batch_size(self.config.loop.schedule, n_labeled)
@@ -320,7 +368,7 @@ class Runner:
         validated = self.store.has_validation_split()  # else val_accuracy is training
         if loop.target_accuracy and validated and val_accuracy >= loop.target_accuracy:
             return f"target accuracy {loop.target_accuracy:g} reached ({val_accuracy:.4f})"
-        stable = results.stable_streak(kappas, loop.stable_kappa)
+        stable = stable_streak(kappas, loop.stable_kappa)
         if loop.stable_rounds and stable >= loop.stable_rounds:
             return (f"predictions stable: kappa {kappas[-1]:.4f} on the stop set, >= "
                     f"{loop.stable_kappa:g} for {loop.stable_rounds} rounds in a row")
@@ -350,13 +398,14 @@ class Runner:
         candidates, chunk_size, n_chunks = scoring_pass
         done = self.store.done_chunks(self.run, round)
         strategy = self._strategy(round)
-        model = None if strategy == "random" else self._load_model(round)
+        model = self._load_model(round) if strategy_info(strategy).ranks_by_model else None
         scored = sum(min(chunk_size, len(candidates) - c * chunk_size) for c in done)
         self.emit(ChunkDone(self.run, round, scored, len(candidates)))
         call = self._call(ScoreCall, strategy=strategy, candidates=candidates,
                           todo=[c for c in range(n_chunks) if c not in done], n_chunks=n_chunks,
                           k=cfg.k, seed=derive_seed(self.seed, round, "score"),
-                          chunk_size=chunk_size, forward_batch=self.forward_batch)
+                          chunk_size=chunk_size, forward_batch=self.forward_batch,
+                          net_options=self.net_options)
         if self.group is not None and model is not None:  # the other ranks get the weights too
             self._announce(replace(call, weights={k: v.detach().cpu()
                                                   for k, v in model.state_dict().items()}))
@@ -379,25 +428,18 @@ class Runner:
 
     def _select(self, round: int, model, candidates: np.ndarray, scores: np.ndarray,
                 n: int) -> np.ndarray:
-        """Indices into candidates of the next queue: the top scores (class-balanced by the
-        model's predictions when `score.balance`), and `score.random_share` of the queue drawn
-        at random from the rest (recipe.md: a guided-only queue fell far behind random on a
-        grey set of shapes); the queue is ordered by score. A random run, or one in its warm
-        start, takes the top random scores."""
+        """Indices into candidates of the next queue (learn/select.py: the policy)."""
         cfg = self.config.score
-        if self._strategy(round) == "random":
-            return scoring.select_top(scores, n)
-        guided = n - int(np.floor(n * cfg.random_share + 0.5))
-        if cfg.balance:
+        at_random = self.config.ranks_at_random(
+            self.store.count_labeled(self.run, up_to_round=round))
+        predicted = None
+        if cfg.balance and not at_random:
             predicted = training.predict_proba(model, self.pixels[candidates], self.device,
                                                self.config.train.val_batch_size).argmax(1)
-            order = scoring.select_balanced(scores, predicted, guided, self.num_classes)
-        else:
-            order = scoring.select_top(scores, guided)
-        rest = np.setdiff1d(np.arange(len(candidates)), order)
         rng = np.random.default_rng(derive_seed(self.seed, round, "random-share"))
-        picked = np.r_[order, rng.choice(rest, size=min(n - guided, len(rest)), replace=False)]
-        return picked[scoring.select_top(scores[picked], len(picked))]  # most confusing first
+        return select.select_queue(scores, n, at_random=at_random, predicted=predicted,
+                                   classes=self.num_classes, random_share=cfg.random_share,
+                                   rng=rng)
 
     def _query(self, round: int) -> None:
         result = self.store.pass_scores(self.run, round)
@@ -420,24 +462,3 @@ class Runner:
         top = np.argsort(-probs, axis=1, kind="stable")[:, :3]
         guesses = [[[int(c), float(np.round(p[c], 4))] for c in row] for row, p in zip(top, probs)]
         self.store.write_queue(self.run, round + 1, chosen, chosen_scores, guesses, "label")
-
-
-class _ModelLost(Exception):
-    def __init__(self, path: Path):
-        super().__init__(str(path))
-        self.path = path
-
-
-def _load_checkpoint(path: Path) -> dict:
-    """A round's saved model; a missing or unreadable file raises _ModelLost (retrain it)."""
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        saved["model"]  # noqa: B018 - a truncated file can load as something else
-        return saved
-    except Exception as err:  # torch raises RuntimeError, EOFError, pickle errors, KeyError...
-        raise _ModelLost(path) from err
-
-
-def _save(obj, path: Path) -> None:
-    """torch.save through fsio.atomic_write: the file under its real name is always whole."""
-    atomic_write(path, lambda fh: torch.save(obj, fh))

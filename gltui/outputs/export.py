@@ -40,7 +40,8 @@ import numpy as np
 from gltui.data import save_image
 from gltui import faults
 from gltui.fsio import atomic_folder, atomic_write
-from gltui.project import Project, ProjectError
+from gltui.project import Project
+from gltui.errors import ProjectError
 
 FORMATS = ("csv", "jsonl", "imagefolder", "labelstudio", "model")
 FIELDS = ("file", "label", "source", "confidence", "rde", "round", "time", "item")
@@ -65,7 +66,7 @@ def export(project: Project, run: str, fmt: str, out: Path, *, with_predictions:
     _check_target(out, fmt)
     project.require_run(run)
     if fmt == "model":
-        from gltui.modelfile import write_model  # torch: only for this format
+        from gltui.outputs.roundmodel import write_model  # torch: only for this format
 
         write_model(project, run, out, round)
         return 1
@@ -96,14 +97,13 @@ def export_rows(project: Project, run: str, *, with_predictions: bool = False,
     (in the order given) of images the run has not labeled, then, with predictions, one row per
     unlabeled pool image the run's prediction pass covers whose confidence is at least
     `min_confidence`."""
-    rows = [{"file": name, "label": cls, "source": source, "confidence": None, "rde": None,
-             "round": rnd, "time": t, "item": item}
-            for item, name, _, cls, source, rnd, t in project.store.labeled_detail(run)]
+    rows = [{"file": d.name, "label": d.class_name, "source": d.source, "confidence": None,
+             "rde": None, "round": d.round, "time": d.time, "item": d.item}
+            for d in project.store.labeled_detail(run)]
     labeled = {r["item"] for r in rows}
-    rows += [{"file": name, "label": cls, "source": "audit", "confidence": None, "rde": None,
-              "round": None, "time": t, "item": item}
-             for item, name, _, cls, _, t in project.store.audit_label_detail()
-             if item not in labeled]
+    rows += [{"file": d.name, "label": d.class_name, "source": "audit", "confidence": None,
+              "rde": None, "round": None, "time": d.time, "item": d.item}
+             for d in project.store.audit_label_detail() if d.item not in labeled]
     if not with_predictions:
         return rows
     found = project.store.predictions(run)
@@ -143,7 +143,7 @@ def _csv(rows: list[dict]) -> str:
 
 
 def _originals(project: Project, rows: list[dict], fmt: str) -> dict[int, Path]:
-    from gltui.add import original_paths
+    from gltui.project.add import original_paths
 
     items = np.asarray([r["item"] for r in rows], dtype=np.int64)
     found = original_paths(project, items, {r["item"]: r["file"] for r in rows})

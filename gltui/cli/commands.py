@@ -24,8 +24,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from gltui.cli_args import (Parser, UsageError, add_loop_options, class_names,
-                            classes_file, positive, seed_list, size, strategy_list)
+from gltui.cli.args import Parser, UsageError, add_loop_options, class_names, classes_file, positive, seed_list, size, strategy_list
 from gltui.config import PERSON_SCHEDULE, PRESETS, PROFILES, Config, input_shape
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add")
@@ -154,9 +153,9 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
 
 
 def _version() -> str:
-    from gltui import __version__
+    from gltui.config import VERSION
 
-    return f"gltui {__version__}"
+    return f"gltui {VERSION}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,19 +176,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _handle(err: Exception) -> int:
-    from gltui.data import DataError
-    from gltui.project import ProjectError
+    """The CLI's error boundary: the project's own errors (gltui.errors: bad input, a busy,
+    full, read-only or damaged project) are one line and exit 2; an OSError that escaped the
+    layers below is one line and exit 1; anything else is a bug and keeps its traceback."""
+    from gltui.errors import GltuiError
 
-    if isinstance(err, (DataError, ProjectError)):
+    if isinstance(err, GltuiError):
         return _fail(f"gltui: {err}", 2)
     if isinstance(err, OSError):
         where = f"{err.filename}: " if err.filename else ""
         return _fail(f"gltui: {where}{err.strerror or err}; check the path and free space", 1)
-    from gltui.store import StoreBusy
-
-    if isinstance(err, StoreBusy):  # another process kept the write lock past the busy timeout
-        return _fail(f"gltui: {err}", 1)
-    if isinstance(err, sqlite3.OperationalError):  # a read-only gltui.db, a full disk, an I/O error
+    if isinstance(err, sqlite3.Error):  # the store translates its own; a safety net
         return _fail(f"gltui: the project database failed: {err}; check that gltui.db and its "
                      "folder are writable and that the disk has space", 1)
     raise err
@@ -206,7 +203,7 @@ def _fail(message: str, code: int) -> int:
 def cmd_init(args) -> int:
     from gltui import data
     from gltui.project import Project
-    from gltui.runs import Knobs, merged
+    from gltui.project.runs import Knobs, merged
 
     base = Config(seed=args.seed)
     if args.preset:
@@ -257,28 +254,26 @@ def cmd_init(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from gltui import runs
-    from gltui.progress import ProgressView
+    from gltui.project.runs import Knobs
+    from gltui.run import driver
+    from gltui.cli.progress import ProgressView
     from gltui.project import Project
 
-    knobs = runs.Knobs.of(args)
+    knobs = Knobs.of(args)
     view = ProgressView(enabled=not args.quiet)
     if args.distributed:
         with view:
-            outcome = runs.drive_distributed(args.project, args.run, knobs, seed=args.seed,
+            outcome = driver.drive_distributed(args.project, args.run, knobs, seed=args.seed,
                                              oracle=args.oracle, device=args.device,
                                              on_event=view.handle)
         if outcome is None:
             return 0  # a following rank: rank 0 reports
-    project = Project.open(args.project)
-    try:
+    with Project.open(args.project) as project:
         if not args.distributed:
             with view:
-                outcome = runs.drive(project, args.run, knobs, seed=args.seed, oracle=args.oracle,
+                outcome = driver.drive(project, args.run, knobs, seed=args.seed, oracle=args.oracle,
                                      device=args.device, on_event=view.handle)
         _print_outcome(project, args.run, outcome)
-    finally:
-        project.close()
     return 0
 
 
@@ -293,34 +288,28 @@ def _print_outcome(project, run: str, outcome: str) -> None:
 
 def cmd_status(args) -> int:
     from gltui.project import Project
-    from gltui.results import project_json
+    from gltui.views.status import project_json
 
-    project = Project.open(args.project)
-    try:
+    with Project.open(args.project) as project:
         summaries = project.summaries()
         if args.json:
             print(json.dumps(project_json(project, summaries), indent=2))
         else:
-            from gltui.progress import curve_table, status_table
+            from gltui.views.tables import curve_table, status_table
 
             status_table(project, summaries)
             curve_table(summaries, project.store)
-    finally:
-        project.close()
     return 0
 
 
 def cmd_export(args) -> int:
-    from gltui.export import export
+    from gltui.outputs.export import export
     from gltui.project import Project
 
-    project = Project.open(args.project)
-    try:
+    with Project.open(args.project) as project:
         n = export(project, args.run, args.format, args.out,
                    with_predictions=args.with_predictions, min_confidence=args.min_confidence,
                    originals=args.originals, document_root=args.document_root, round=args.round)
-    finally:
-        project.close()
     what = "the round model" if args.format == "model" else f"{n} images"
     print(f"exported {what} of run {args.run!r} to {args.out}")
     return 0
@@ -328,29 +317,23 @@ def cmd_export(args) -> int:
 
 def cmd_predict(args) -> int:
     from gltui.project import Project
-    from gltui.runs import check_device
+    from gltui.run.driver import check_device
 
     check_device(args.device)
-    project = Project.open(args.project)
-    try:
-        from gltui.predict import predict  # torch: loaded only to predict
+    with Project.open(args.project) as project:
+        from gltui.outputs.predict import predict  # torch: loaded only to predict
 
         outcome = predict(project, args.run, args.round, device=args.device)
-    finally:
-        project.close()
     print(outcome.line())
     return 0
 
 
 def cmd_add(args) -> int:
-    from gltui.add import add_images
+    from gltui.project.add import add_images
     from gltui.project import Project
 
-    project = Project.open(args.project)
-    try:
+    with Project.open(args.project) as project:
         outcome = add_images(project, args.data)
-    finally:
-        project.close()
     if outcome.note:
         print(f"gltui: {outcome.note}", file=sys.stderr)
     print(outcome.line())
@@ -359,20 +342,18 @@ def cmd_add(args) -> int:
 
 def cmd_report(args) -> int:
     from gltui.project import Project
-    from gltui.report import write_report
+    from gltui.outputs.report import write_report
 
-    project = Project.open(args.project)
-    try:
+    with Project.open(args.project) as project:
         path = write_report(project, args.out, round=args.round)
-    finally:
-        project.close()
     print(f"wrote {path}")
     return 0
 
 
 def cmd_experiment(args) -> int:
-    from gltui import experiment
-    from gltui.progress import ProgressView, out
+    from gltui.run import experiment
+    from gltui.cli.progress import ProgressView
+    from gltui.views.tables import out
     from gltui.project import Project
 
     plan = experiment.Plan(
@@ -380,8 +361,7 @@ def cmd_experiment(args) -> int:
         max_rounds=args.max_rounds, profile=args.profile, k=args.k, candidates=args.candidates,
         device=args.device,
     )
-    project = Project.open(args.project)
-    try:
+    with Project.open(args.project) as project:
         def on_run(started) -> None:
             how = ("new" if started.created else
                    "done already" if started.phase == "done" else
@@ -394,16 +374,15 @@ def cmd_experiment(args) -> int:
             outcome = experiment.run(project, plan, report_dir=args.report, on_run=on_run,
                                      on_event=view.handle)
         _curves_and_savings(project, outcome.runs)
-    finally:
-        project.close()
     print(f"wrote {outcome.report}")
     return 0
 
 
 def _curves_and_savings(project, names) -> None:
     """The runs' curves as a table, then one savings line per guided strategy against random."""
-    from gltui.progress import curve_table
-    from gltui.report import collect, headline
+    from gltui.views.tables import curve_table
+    from gltui.outputs.report import collect
+    from gltui.views.savings import headline
 
     curve_table([project.summary(name) for name in names], project.store)
     data = collect(project, names)
@@ -412,10 +391,11 @@ def _curves_and_savings(project, names) -> None:
 
 
 def cmd_main(args) -> int:
-    from gltui import runs
-    from gltui.progress import ProgressView, curve_table
+    from gltui.run import driver
+    from gltui.cli.progress import ProgressView
+    from gltui.views.tables import curve_table
     from gltui.project import Project
-    from gltui.sample import BASELINE_RUN, drive_demo, ensure_sample_project
+    from gltui.run.sample import BASELINE_RUN, drive_demo, ensure_sample_project
 
     if args.project is not None and not args.project.exists():
         raise UsageError(
@@ -427,29 +407,26 @@ def cmd_main(args) -> int:
         path, created = ensure_sample_project()
         if created:
             print(f"created the sample project at {path}", file=sys.stderr)
-    project = Project.open(path)  # a bad project is reported here, before any UI starts
+    with Project.open(path):  # a bad project is reported here, before any UI starts
+        pass
     if not args.oracle:
-        project.close()
-        runs.check_device(args.device)
+        driver.check_device(args.device)
         from gltui.tui.app import run_app
 
         return run_app(path, run=args.run, images=args.images, fps=args.fps, device=args.device)
-    try:
+    with Project.open(path) as project:
         with ProgressView() as view:
             if args.project is None:  # the demo: guided, then random on the same seed set
-                outcome = drive_demo(project, args.run, device=args.device,
-                                     on_event=view.handle)
+                outcome = drive_demo(project, args.run, device=args.device, on_event=view.handle)
             else:
-                outcome = runs.drive(project, args.run, oracle=True, device=args.device,
-                                     on_event=view.handle)
+                outcome = driver.drive(project, args.run, oracle=True, device=args.device,
+                                       on_event=view.handle)
         _print_outcome(project, args.run, outcome)
         print(f"project: {project.path}")
         if args.project is None:
             _curves_and_savings(project, [args.run, BASELINE_RUN])
         else:
             curve_table(project.summaries(), project.store)
-    finally:
-        project.close()
     return 0
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from gltui.project import Project
-from gltui.results import Estimate, audit_estimates, audit_progress, stable_stop
+from gltui.views.estimates import Estimate, audit_estimates, audit_progress, stable_stop
 
 
 def _pct(value: float | None) -> str:

@@ -1,22 +1,81 @@
-"""Runs of a project: create one, resume one, change its options, check the device, drive it.
+"""Runs of a project: create one, plan a change of its options, commit it. No torch.
 
-One home for run policy, used by the CLI (`gltui run`, `gltui --oracle`), `gltui experiment` and
-the TUI. The rule every caller follows: first `plan` (reads only, raises ProjectError on bad
-input), then take the run's lock, then `commit` the plan (create the run or save its new options),
-then drive. So a refused command, or a second process refused the lock, changes nothing.
+`project` is an open gltui.project.Project (not imported here: folder.py builds on this module).
 
-No torch at import: the engine is imported only to drive, and the device check only imports
-torch when a GPU is asked for.
+One home for run policy, used by `gltui init` (the run `main`), `gltui run`, `gltui --oracle`,
+`gltui experiment` and the TUI, all through gltui.run.driver. The rule every caller follows:
+first `plan` (reads only, raises ProjectError on bad input), then take the run's lock, then
+`commit` the plan (create the run or save its new options), then drive. So a refused command,
+or a second process refused the lock, changes nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
-from gltui.config import PROFILES, STRATEGIES, Config, train_config
-from gltui.project import Project, ProjectError, check_run_name, run_lock
+import numpy as np
+
+from gltui.config import PROFILES, SEMI_FOR_PROFILE, STRATEGIES, Config, semi_config, train_config
+from gltui.errors import ProjectError
+from gltui.learn.seeding import derive_seed
+
+
+def check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ProjectError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def check_run_name(name: str) -> None:
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise ProjectError(f"run name {name!r}: use letters, digits, '-', '_' or '.'")
+
+
+def create_run(
+    project,
+    name: str,
+    strategy: str,
+    config: Config,
+    *,
+    initial: int | None = None,
+    stratified: bool | None = None,
+) -> None:
+    """A new run on the project's pool. Its seed set derives from the run's seed alone, so
+    runs with the same seed (guided and random, say) start from the same labeled images.
+    In a person's project (pool images without labels), the labels the person brought (a
+    labels.csv) are all in the seed set, and random unlabeled images fill it up to `initial`:
+    those wait for the person at round 0. `config` is not changed: the run stores a copy
+    with `strategy` in it."""
+    check_strategy(strategy)
+    check_run_name(name)
+    if project.store.run(name) is not None:
+        raise ProjectError(f"run {name!r} exists already in {project.path}")
+    initial = int(project.meta.get("initial", 20) if initial is None else initial)
+    stratified = bool(project.meta.get("stratified", False) if stratified is None else stratified)
+    pool, truth = project.store.split_items("pool")  # two arrays, one query: no per-item dict
+    rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
+    if (truth < 0).any():
+        known, unknown = pool[truth >= 0], pool[truth < 0]
+        fill = min(max(0, initial - len(known)), len(unknown))
+        seed_items = np.sort(np.concatenate([known, rng.choice(unknown, size=fill, replace=False)]))
+    elif stratified and (truth >= 0).any():
+        per_class = max(1, initial // max(1, len(project.classes)))
+        chosen = []
+        for c in range(len(project.classes)):
+            members = pool[truth == c]
+            take = min(per_class, len(members))
+            chosen.extend(rng.choice(members, size=take, replace=False).tolist())
+        rest = np.setdiff1d(pool, chosen)
+        extra = max(0, initial - len(chosen))
+        chosen.extend(rng.choice(rest, size=extra, replace=False).tolist())
+        seed_items = np.sort(np.asarray(chosen[:initial], dtype=np.int64))
+    else:
+        seed_items = np.sort(rng.choice(pool, size=min(initial, len(pool)), replace=False))
+    seed_labels = project.store.true_labels(seed_items)  # -1: a person labels it at round 0
+    config = Config.from_json(config.to_json())
+    config.score.strategy = strategy
+    project.store.create_run(name, strategy, config.seed, config.to_json(), seed_items, seed_labels)
 
 
 @dataclass(frozen=True)
@@ -37,6 +96,8 @@ class Knobs:
     warm_start: int | None = None
     random_share: float | None = None
     balance: bool | None = None
+    semi: bool | None = None
+    semi_profile: str | None = None
 
     @classmethod
     def of(cls, namespace) -> "Knobs":
@@ -69,15 +130,19 @@ _PLACES = {
     "warm_start": ("loop", "warm_start"),
     "random_share": ("score", "random_share"),
     "balance": ("score", "balance"),
+    "semi": ("semi", "enabled"),
 }
 # Knobs that define the protocol of a run's curve: changing one under an existing run would mix
 # two protocols in one curve. `gltui experiment` refuses such a change; `gltui run` allows it.
-PROTOCOL = ("profile", "k", "candidates", "warm_start", "random_share", "balance")
+PROTOCOL = ("profile", "k", "candidates", "warm_start", "random_share", "balance", "semi",
+            "semi_profile")
 
 
 def _value(config: Config, knob: str):
     if knob == "profile":
         return config.train.profile
+    if knob == "semi_profile":
+        return config.semi.profile
     section, key = _PLACES[knob]
     return getattr(getattr(config, section), key)
 
@@ -90,6 +155,11 @@ def merged(config: Config, knobs: Knobs) -> tuple[Config, dict]:
     if knobs.profile is not None and knobs.profile != config.train.profile:
         config.train = train_config(knobs.profile, augment=config.train.augment)
         changes["profile"] = knobs.profile
+        if knobs.semi_profile is None:  # a round's length: the semi-supervised one follows
+            knobs = dataclasses.replace(knobs, semi_profile=SEMI_FOR_PROFILE[knobs.profile])
+    if knobs.semi_profile is not None and knobs.semi_profile != config.semi.profile:
+        config.semi = semi_config(knobs.semi_profile, enabled=config.semi.enabled)
+        changes["semi_profile"] = knobs.semi_profile
     for knob, (section, key) in _PLACES.items():
         value = getattr(knobs, knob)
         if value is not None and value != _value(config, knob):
@@ -110,7 +180,7 @@ class RunPlan:
     round: int = 0
 
 
-def plan(project: Project, name: str, knobs: Knobs = Knobs(), *, seed: int | None = None,
+def plan(project, name: str, knobs: Knobs = Knobs(), *, seed: int | None = None,
          frozen: Sequence[str] = ()) -> RunPlan:
     """Check a run's options against the project, changing nothing.
 
@@ -146,83 +216,10 @@ def plan(project: Project, name: str, knobs: Knobs = Knobs(), *, seed: int | Non
     return RunPlan(name, config, created=False, changes=changes, phase=row.phase, round=row.round)
 
 
-def commit(project: Project, run: RunPlan) -> None:
+def commit(project, run: RunPlan) -> None:
     """Carry out a plan: create the run, or save its changed options (one event records them).
     Call it holding the run's lock."""
     if run.created:
-        project.create_run(run.name, run.config.score.strategy, run.config)
+        create_run(project, run.name, run.config.score.strategy, run.config)
     elif run.changes:
         project.store.set_run_config(run.name, run.config.to_json(), run.changes)
-
-
-def check_device(device: str | None) -> None:
-    """Refuse a device this machine does not have (ProjectError), before anything changes.
-    Imports torch only when a GPU backend is asked for; the check itself is learn/device's."""
-    if device in (None, "auto", "cpu"):
-        return
-    from gltui.learn.device import resolve_device
-
-    try:
-        resolve_device(device)
-    except ValueError as err:
-        raise ProjectError(f"--device {device}: {err}; use --device cpu or auto") from None
-
-
-def drive(project: Project, name: str, knobs: Knobs = Knobs(), *, seed: int | None = None,
-          oracle: bool = False, device: str | None = None, frozen: Sequence[str] = (),
-          on_event: Callable[[object], None] = lambda event: None,
-          cancel: Callable[[], bool] = lambda: False, group=None) -> str:
-    """Create or resume a run and drive it until it is done ("done") or waits for a person at
-    the label phase ("label"). Raises ProjectError on bad input and RunLocked when another process
-    drives the run, in both cases before anything is written."""
-    from gltui import faults
-
-    faults.check()  # a malformed test fault is refused before anything is written
-    if group is None:
-        check_device(device)
-    else:
-        device = str(group.device)  # every rank on the kind of device the group uses
-    run = plan(project, name, knobs, seed=seed, frozen=frozen)
-    with run_lock(project, name):
-        commit(project, run)
-        from gltui import engine  # torch: loaded only to drive
-
-        options = engine.RunOptions(oracle=lambda: oracle, device=device, on_event=on_event,
-                                    cancel=cancel, group=group)
-        return engine.Runner(project, name, options).drive()
-
-
-def drive_distributed(path, name: str, knobs: Knobs = Knobs(), *, seed: int | None = None,
-                      oracle: bool = False, device: str | None = None,
-                      on_event: Callable[[object], None] = lambda event: None) -> str | None:
-    """One rank of `torchrun ... -m gltui run PROJECT --distributed`: rank 0 drives the run (and
-    alone writes); the others follow it and return None. The device comes from `device` (auto:
-    CUDA with NCCL when this process sees a GPU, else the CPU with gloo), one GPU per process."""
-    from gltui.learn import distributed
-
-    missing = distributed.missing_env()
-    if missing:
-        raise ProjectError(
-            f"--distributed: {', '.join(missing)} not set; launch with `torchrun --nproc_per_node N "
-            f"-m gltui run {path} --distributed` (or drop --distributed)"
-        )
-    if device == "mps":
-        raise ProjectError("--distributed: MPS cannot join a process group; use --device cpu or cuda")
-    check_device(device)
-    group = distributed.init(device or "auto")
-    try:
-        if not group.is_main:
-            from gltui.ranks import follow
-
-            follow(path, group)
-            return None
-        project = Project.open(path)
-        try:
-            outcome = drive(project, name, knobs, seed=seed, oracle=oracle, on_event=on_event,
-                            group=group)
-        finally:
-            project.close()
-        group.broadcast(None)  # done: the other ranks may leave (on an error torchrun stops them)
-        return outcome
-    finally:
-        distributed.close()

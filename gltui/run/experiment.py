@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from gltui import runs as run_policy
-from gltui.project import Project, ProjectError
-from gltui.runs import Knobs
+from gltui.project import runs as run_policy
+from gltui.run import driver
+from gltui.project import Project
+from gltui.errors import ProjectError
+from gltui.project.runs import Knobs
 
 
 @dataclass
@@ -73,9 +75,9 @@ class Outcome:
 
 
 def check(project: Project, plan: Plan) -> list[run_policy.RunPlan]:
-    """Every run of the plan checked against the project, changing nothing (runs.plan): an
+    """Every run of the plan checked against the project, changing nothing (project/runs.plan): an
     existing run must have the plan's strategy and seed and, where the plan sets them, its
-    profile, k and candidates (runs.PROTOCOL): its rounds would otherwise mix two protocols in one
+    profile, k and candidates (project/runs.PROTOCOL): its rounds would otherwise mix two protocols in one
     curve. A new budget or round limit is taken; a run that is already done stays done."""
     return [run_policy.plan(project, name, plan.knobs(strategy), seed=seed,
                             frozen=run_policy.PROTOCOL)
@@ -94,9 +96,9 @@ def run(
     """Create or resume every run of the plan, drive each to its end with the oracle, then write
     the report (when report_dir is given). Raises RunLocked when another process drives one of
     the runs, ProjectError on bad input; KeyboardInterrupt leaves everything committed."""
-    from gltui.report import writable_dir, write_report
+    from gltui.outputs.report import writable_dir, write_report
 
-    run_policy.check_device(plan.device)
+    driver.check_device(plan.device)
     checked = check(project, plan)  # bad input is refused before anything changes
     if report_dir is not None:
         writable_dir(Path(report_dir))  # a bad folder fails now, not after hours of training
@@ -105,7 +107,7 @@ def run(
         finished = 0 if run.created else sum(
             r.finished_at is not None for r in project.store.rounds(name))
         on_run(RunStarted(name, index, len(checked), run.created, run.phase, run.round, finished))
-        run_policy.drive(project, name, plan.knobs(strategy), seed=seed, oracle=True,
+        driver.drive(project, name, plan.knobs(strategy), seed=seed, oracle=True,
                          device=plan.device, frozen=run_policy.PROTOCOL, on_event=on_event,
                          cancel=cancel)
     if report_dir is not None:

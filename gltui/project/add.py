@@ -28,7 +28,9 @@ import numpy as np
 
 from gltui import data as data_mod, faults
 from gltui.fsio import atomic_write
-from gltui.project import PIXELS_NAME, Project, ProjectError, run_lock, write_pixels
+from gltui.project import PIXELS_NAME, Project, run_lock
+from gltui.errors import ProjectError
+from gltui.project.pixels import write_pixels
 
 ADDITIONS = "additions"  # meta: [{"spec", "first", "count"}] per added batch, in order
 HASH_BLOCK = 65536  # images hashed per block of a memory-mapped pool

@@ -1,4 +1,4 @@
-"""A project on disk: the folder, its database, its pixels, its runs. No torch, no Textual.
+"""A project on disk: the folder, its database and its pixels. No torch, no Textual.
 
     PROJECT/
       gltui.db          SQLite (gltui/store/): items, runs, labels, queue, scores, rounds, events
@@ -7,51 +7,34 @@
                         and the run's lock file
 
 Reading a project (status, export, the TUI's views) needs only this module and the store, so it
-stays fast to import; driving a run needs the engine (torch).
+stays fast to import; driving a run needs the engine (torch). Open one as a context manager:
+
+    with Project.open(path) as project:
+        ...
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import itertools
-import mmap
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from gltui import data as data_mod
-from gltui.config import STRATEGIES, Config
+from gltui.config import Config
+from gltui.errors import ProjectError
 from gltui.fsio import atomic_folder
-from gltui.store import SPLITS, RoundRow, Store, StoreError
 from gltui.learn.seeding import derive_seed
+from gltui.project.pixels import write_pixels_file
+from gltui.project.runs import check_strategy, create_run
+from gltui.store import SPLITS, RoundRow, Store
 
 DB_NAME = "gltui.db"
 PIXELS_NAME = "pixels.npy"
 PROJECT_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", PIXELS_NAME, "checkpoints"}
 AUDIT_DEFAULT = 200  # a person's audit set: at most this many (10 % of their unlabeled images)
-
-
-class ProjectError(Exception):
-    """Bad input or usage: one line naming the problem and the fix (CLI exit code 2)."""
-
-
-class RunLocked(ProjectError):
-    """Another process drives this run."""
-
-
-def check_strategy(strategy: str) -> None:
-    if strategy not in STRATEGIES:
-        raise ProjectError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-
-
-def check_run_name(name: str) -> None:
-    if not name or not all(c.isalnum() or c in "-_." for c in name):
-        raise ProjectError(f"run name {name!r}: use letters, digits, '-', '_' or '.'")
 
 
 @dataclass
@@ -104,7 +87,9 @@ class Project:
     # -- opening and creating ------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path) -> "Project":
+    def open(cls, path: str | Path, *, busy_timeout: float | None = None) -> "Project":
+        """The project at `path` (ProjectError when there is none). busy_timeout: how long its
+        writes wait for another process's write lock (store/connection.py)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ProjectError(f"{path}: is a file, not a project folder; give a folder path")
@@ -113,10 +98,7 @@ class Project:
             raise ProjectError(
                 f"{path}: no gltui project here; create one with `gltui init {path} --data SPEC`"
             )
-        try:
-            store = Store(db)
-        except StoreError as err:
-            raise ProjectError(str(err)) from err
+        store = Store(db, busy_timeout=busy_timeout)
         try:
             pixels = np.load(path / PIXELS_NAME, mmap_mode="r")
         except (OSError, ValueError) as err:
@@ -223,7 +205,7 @@ class Project:
         tmp = None
         try:
             with atomic_folder(path, replace=_remove_project_files if force else None) as tmp:
-                _write_pixels(tmp / PIXELS_NAME, parts)
+                write_pixels_file(tmp / PIXELS_NAME, parts)
                 (tmp / "checkpoints").mkdir()
                 store = Store(tmp / DB_NAME, create=True)
                 store.set_meta({
@@ -240,7 +222,7 @@ class Project:
                     store.save_sample_set("audit", audit_ids, derive_seed(config.seed, "audit"))
                 store.close()
                 project = cls.open(tmp)
-                project.create_run("main", strategy, config, initial=initial, stratified=stratified)
+                create_run(project, "main", strategy, config, initial=initial, stratified=stratified)
                 project.close()
         except OSError as err:
             if tmp is None:  # the folder beside PROJECT could not even be made
@@ -252,52 +234,13 @@ class Project:
     def close(self) -> None:
         self.store.close()
 
-    # -- runs -------------------------------------------------------------------------------------
+    def __enter__(self) -> "Project":
+        return self
 
-    def create_run(
-        self,
-        name: str,
-        strategy: str,
-        config: Config,
-        *,
-        initial: int | None = None,
-        stratified: bool | None = None,
-    ) -> None:
-        """A new run on the project's pool. Its seed set derives from the run's seed alone, so
-        runs with the same seed (guided and random, say) start from the same labeled images.
-        In a person's project (pool images without labels), the labels the person brought (a
-        labels.csv) are all in the seed set, and random unlabeled images fill it up to `initial`:
-        those wait for the person at round 0. `config` is not changed: the run stores a copy
-        with `strategy` in it."""
-        check_strategy(strategy)
-        check_run_name(name)
-        if self.store.run(name) is not None:
-            raise ProjectError(f"run {name!r} exists already in {self.path}")
-        initial = int(self.meta.get("initial", 20) if initial is None else initial)
-        stratified = bool(self.meta.get("stratified", False) if stratified is None else stratified)
-        pool, truth = self.store.split_items("pool")  # two arrays, one query: no per-item dict
-        rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
-        if (truth < 0).any():
-            known, unknown = pool[truth >= 0], pool[truth < 0]
-            fill = min(max(0, initial - len(known)), len(unknown))
-            seed_items = np.sort(np.concatenate([known, rng.choice(unknown, size=fill, replace=False)]))
-        elif stratified and (truth >= 0).any():
-            per_class = max(1, initial // max(1, len(self.classes)))
-            chosen = []
-            for c in range(len(self.classes)):
-                members = pool[truth == c]
-                take = min(per_class, len(members))
-                chosen.extend(rng.choice(members, size=take, replace=False).tolist())
-            rest = np.setdiff1d(pool, chosen)
-            extra = max(0, initial - len(chosen))
-            chosen.extend(rng.choice(rest, size=extra, replace=False).tolist())
-            seed_items = np.sort(np.asarray(chosen[:initial], dtype=np.int64))
-        else:
-            seed_items = np.sort(rng.choice(pool, size=min(initial, len(pool)), replace=False))
-        seed_labels = self.store.true_labels(seed_items)  # -1: a person labels it at round 0
-        config = Config.from_json(config.to_json())
-        config.score.strategy = strategy
-        self.store.create_run(name, strategy, config.seed, config.to_json(), seed_items, seed_labels)
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- runs -------------------------------------------------------------------------------------
 
     def stop_set(self, size: int) -> np.ndarray:
         """The project's stop set (store/sets.py), drawn at random from the pool the first time a
@@ -391,163 +334,7 @@ def _audit_candidates(train_labels: np.ndarray, fully_labeled: bool) -> np.ndarr
     return np.flatnonzero(np.asarray(train_labels) < 0).astype(np.int64)
 
 
-WRITE_BLOCK_BYTES = 16 << 20  # pixels copied per write: the whole of init's pixel working set
-
-
-def _write_pixels(path: Path, parts: list[np.ndarray]) -> None:
-    """All images into one .npy file at `path` (write_pixels), then fsync."""
-    with open(path, "wb") as fh:
-        write_pixels(fh, parts)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def write_pixels(fh, parts: list[np.ndarray]) -> None:
-    """All images of `parts` as one uint8 .npy into the open file `fh`, block by block with plain
-    writes: one extra copy on disk, never one in memory. The output goes through the page cache,
-    not a mapping of ours, and the pages of a memory-mapped source are let go after each block, so
-    the resident memory of `init` (and `add`) stays one block however big the pool (the kernel
-    keeps or drops the cached pages)."""
-    n = sum(len(p) for p in parts)
-    shape = (n, *parts[0].shape[1:])
-    block = max(1, WRITE_BLOCK_BYTES // max(1, int(np.prod(shape[1:]))))
-    np.lib.format.write_array_header_1_0(
-        fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-             "fortran_order": False, "shape": shape}
-    )
-    for part in parts:
-        for i in range(0, len(part), block):
-            fh.write(np.ascontiguousarray(part[i : i + block], dtype=np.uint8).data)
-            _release_mapped(part)
-
-
-def _release_mapped(array: np.ndarray) -> None:
-    """Drop this process's mapping of the pages of a memory-mapped array it has read (they stay in
-    the page cache: re-reading costs no I/O). A no-op for in-memory arrays."""
-    mm = getattr(array, "_mmap", None)  # np.memmap and its views share the mmap object
-    if isinstance(mm, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        with contextlib.suppress(OSError, ValueError):
-            mm.madvise(mmap.MADV_DONTNEED)
-
-
 def _remove_project_files(path: Path) -> None:
     for name in PROJECT_FILES - {"checkpoints"}:
         (path / name).unlink(missing_ok=True)
     shutil.rmtree(path / "checkpoints", ignore_errors=True)
-
-
-# ---- the lock: one driver per run -------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def run_lock(project: Project, run: str) -> Iterator[None]:
-    """An exclusive flock on checkpoints/RUN/lock. The kernel drops it when the process dies,
-    even by SIGKILL, so a crashed run never stays locked."""
-    path = project.run_dir(run) / "lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise RunLocked(
-                f"run {run!r} of {project.path} is being driven by another process ({holder}); "
-                "wait for it to finish or stop it first"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
-
-
-# ---- a person's labels ------------------------------------------------------------------------
-
-
-class Labeler:
-    """A person's labeling of a run: each call is one committed transaction. Needs no torch; the
-    TUI labels through it while the engine waits at the label phase, and, on the provisional
-    queue, while the engine trains and scores: a label then belongs to the next round (the store
-    reads the run's labeling round inside the label's transaction, see gltui/store/labels.py)."""
-
-    def __init__(self, project: Project, run: str):
-        self.project, self.store, self.run = project, project.store, run
-
-    @property
-    def round(self) -> int:
-        return self.project.require_run(self.run).round
-
-    def queue(self):
-        return self.store.queue(self.run, self.round)
-
-    def _check_label(self, label: int) -> None:
-        if not 0 <= label < len(self.project.classes):
-            raise ProjectError(f"label {label} is not a class of this project")
-
-    def label(self, item: int, label: int) -> None:
-        self._check_label(label)
-        from gltui import faults  # test fault injection (GLTUI_TEST_FAULTS=1 only)
-
-        self.store.add_label(self.run, None, item, label, "human",
-                             before_commit=lambda: faults.point("person-label"))
-
-    def confirm(self, items, labels) -> None:
-        """The model's guesses a person confirmed (a review page): human labels, like any other,
-        all committed in one transaction (one key press, one transaction)."""
-        for label in labels:
-            self._check_label(int(label))
-        self.store.add_labels(self.run, None, np.asarray(items, dtype=np.int64),
-                              np.asarray(labels, dtype=np.int64), "human")
-
-    def skip(self, item: int) -> None:
-        self.store.skip(self.run, None, item)
-
-    def unsure(self, item: int) -> None:
-        """The person cannot tell: recorded, out of the queue, and never trained on."""
-        self.store.skip(self.run, None, item, kind="unsure")
-
-    def relabel(self, item: int, label: int) -> int:
-        """Change an earlier label (the history view); returns the old one."""
-        self._check_label(label)
-        try:
-            return self.store.relabel(self.run, item, label)
-        except ValueError as err:
-            raise ProjectError(str(err)) from None
-
-    def add_class(self, name: str) -> int:
-        """A new class, named by the person while labeling; returns its index. The next round's
-        model has an output for it."""
-        name = name.strip()
-        if not name or "," in name:
-            raise ProjectError(f"class name {name!r}: give a non-empty name without commas")
-        if name in self.project.classes:
-            raise ProjectError(f"class {name!r} exists already")
-        index = self.store.add_class(self.run, name)
-        self.project.classes = self.store.classes()
-        return index
-
-    def undo(self) -> int | None:
-        return self.store.undo_last(self.run, None)
-
-    def pending(self) -> int:
-        return self.store.count_pending(self.run, self.round)
-
-    # The audit set (project-wide, store/sets.py): images labeled only to measure the model,
-    # never trained on. Offer audit_queue() in its order; each label is one committed transaction.
-
-    def audit_queue(self) -> list[int]:
-        """Audit items without a label, in the set's random order (label them in this order)."""
-        return self.store.audit_queue()
-
-    def label_audit(self, item: int, label: int) -> None:
-        """Label (or relabel) one audit image."""
-        if not 0 <= label < len(self.project.classes):
-            raise ProjectError(f"label {label} is not a class of this project")
-        try:
-            self.store.add_audit_label(item, label, "human", run=self.run)
-        except ValueError as err:
-            raise ProjectError(str(err)) from None
-
-    def undo_audit(self) -> int | None:
-        """Undo the newest audit label; returns its item, or None when there is none."""
-        return self.store.undo_audit_label(run=self.run)

@@ -21,11 +21,13 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from gltui.config import TrainConfig
-from gltui.learn import distributed, models, score as scoring, train as training
+from gltui.config import SemiConfig, TrainConfig
+from gltui.errors import ProjectError
+from gltui.learn import distributed, score as scoring, train as training
 from gltui.learn.augment import make_augment
-from gltui.learn.device import pool_on
-from gltui.project import PIXELS_NAME, ProjectError
+from gltui.learn.device import ItemRows, pool_on
+from gltui.outputs.roundmodel import build
+from gltui.project import PIXELS_NAME
 
 
 @dataclass
@@ -49,10 +51,27 @@ class FitCall(RankCall):
     train: TrainConfig
     seed: int
     resume: dict | None  # the last epoch checkpoint of this round, when resuming
+    # A semi-supervised round (learn/semi): its settings, the unlabeled items it learns from
+    # (never an audit, stop, validation or test image) and the previous round's weights to
+    # start from (a warm start), if any. Trained on rank 0 alone: the other ranks wait for it.
+    semi: SemiConfig | None = None
+    unlabeled_ids: np.ndarray | None = None
+    init: dict | None = None
 
     def run(self, pixels, device: torch.device, group: distributed.Group | None,
-            on_epoch: training.EpochCallback | None = None) -> training.FitResult:
-        """training.fit on this rank; only rank 0 passes `on_epoch` (checkpoints, progress)."""
+            on_epoch: training.EpochCallback | None = None) -> training.FitResult | None:
+        """training.fit (or learn/semi's fit_semi) on this rank; only rank 0 passes `on_epoch`
+        (checkpoints, progress). A semi-supervised round returns None on the other ranks."""
+        if self.semi is not None:
+            if group is not None and not group.is_main:
+                return None
+            from gltui.learn.semi import fit_semi
+
+            return fit_semi(
+                self.model_name, pixels[self.train_ids], self.train_y,
+                pixels[self.unlabeled_ids], pixels[self.val_ids], self.val_y, self.num_classes,
+                self.semi, seed=self.seed, device=device, resume=self.resume, on_epoch=on_epoch,
+                init=self.init)
         return training.fit(
             self.model_name, pixels[self.train_ids], self.train_y, pixels[self.val_ids],
             self.val_y, self.num_classes, self.train, seed=self.seed, device=device,
@@ -76,6 +95,7 @@ class ScoreCall(RankCall):
     # the model file: a file renamed into place a moment ago may not be visible yet on another
     # node's NFS client.
     weights: dict | None = None
+    net_options: dict | None = None  # the network's constructor options (the small net's width)
 
     def run(self, pixels, device: torch.device, group: distributed.Group | None,
             model: torch.nn.Module | None = None, cancel: Callable[[], bool] | None = None
@@ -85,7 +105,8 @@ class ScoreCall(RankCall):
         `model` defaults to one built from `weights` (None for the random strategy); `cancel` is
         asked between chunks (between waves when distributed)."""
         if model is None and self.weights is not None:
-            model = model_with(self.weights, self.model_name, self.shape, self.num_classes, device)
+            model = build(self.weights, self.model_name, self.shape, self.num_classes, device,
+                          self.net_options)
         mine = self.todo if group is None else distributed.shard(self.todo, group)
         local = scoring.score_chunks(
             model, ItemRows(pixels, self.candidates), self.strategy,
@@ -114,27 +135,3 @@ def follow(path: str | Path, group: distributed.Group) -> None:
                 pass  # only rank 0 receives chunks
         else:
             raise RuntimeError(f"rank {group.rank}: unknown call {call!r} from rank 0")
-
-
-def model_with(weights: dict, model_name: str, shape: tuple, num_classes: int,
-               device: torch.device) -> torch.nn.Module:
-    """The round's network with `weights` loaded, on `device`, in eval mode."""
-    model = models.build_model(model_name, shape[0], tuple(shape[1:]), num_classes)
-    model.load_state_dict(weights)
-    return model.to(device).eval()
-
-
-class ItemRows:
-    """Rows of the pixel memmap by item id, read chunk by chunk: the pool is never copied whole."""
-
-    def __init__(self, pixels: np.ndarray, items: np.ndarray):
-        self.pixels, self.items = pixels, items
-        self.shape = (len(items), *pixels.shape[1:])
-        self.dtype = pixels.dtype
-        self.device = getattr(pixels, "device", None)  # a pool in device memory is read there
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, key):
-        return self.pixels[self.items[key]]

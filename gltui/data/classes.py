@@ -1,0 +1,56 @@
+"""Class names: the one validator every way in uses (--classes, --classes-file, a class sub-folder,
+a labels.csv, `c` in the TUI, `gltui classes`).
+
+A class name is what a person reads on screen and what the csv, ImageFolder and Label Studio
+exports write, so it must survive all of them: not empty, no comma (a `--classes a,b` list and the
+csv's `file,label` rows split on it), no line break or control character, no path separator (an
+ImageFolder export makes a folder of it), and at most MAX_NAME characters.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from gltui.errors import ProjectError
+
+MAX_NAME = 100  # characters: a class name is a label on screen, not a sentence
+MAX_CLASSES = 10_000  # more than any single-label image set; a bigger list is a wrong file
+
+
+def check_class_name(name: str, existing: Sequence[str] = ()) -> str:
+    """`name` stripped of surrounding spaces, or ProjectError saying what is wrong with it."""
+    name = str(name).strip()
+    shown = name if len(name) <= 40 else name[:40] + "…"
+    if not name:
+        raise ProjectError("a class name is empty; give every class a name")
+    if "," in name:
+        raise ProjectError(f"class name {shown!r} holds a comma, which the class list and the csv "
+                           "export cannot hold; use another character")
+    if any(ch in name for ch in "/\\") or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise ProjectError(f"class name {shown!r} holds a path separator or a control character; "
+                           "use letters, digits, spaces or punctuation")
+    if len(name) > MAX_NAME:
+        raise ProjectError(f"class name {shown!r} is {len(name)} characters long; keep it to "
+                           f"{MAX_NAME}")
+    if name in existing:
+        raise ProjectError(f"class {shown!r} exists already")
+    return name
+
+
+def check_class_names(names: Iterable[str]) -> list[str]:
+    """Every name checked (check_class_name) and none given twice; ProjectError naming the first
+    problem briefly (a 10,000-name file with a repeat gives one short line)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        name = check_class_name(name)
+        if name in seen:
+            shown = name if len(name) <= 40 else name[:40] + "…"
+            raise ProjectError(f"class {shown!r} is given twice; name each class once")
+        seen.add(name)
+        out.append(name)
+        if len(out) > MAX_CLASSES:
+            raise ProjectError(f"more than {MAX_CLASSES:,} class names; is this the right file?")
+    if not out:
+        raise ProjectError("no class names given")
+    return out

@@ -1,0 +1,49 @@
+"""A project's pixels: one uint8 N x C x H x W `.npy` file, row i == item id i, written block by
+block (init, add) so that a million-image pool is never held in memory twice."""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+from pathlib import Path
+
+import numpy as np
+
+WRITE_BLOCK_BYTES = 16 << 20  # pixels copied per write: the whole of init's pixel working set
+
+
+def write_pixels_file(path: Path, parts: list[np.ndarray]) -> None:
+    """All images into one .npy file at `path` (write_pixels), then fsync."""
+    with open(path, "wb") as fh:
+        write_pixels(fh, parts)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_pixels(fh, parts: list[np.ndarray]) -> None:
+    """All images of `parts` as one uint8 .npy into the open file `fh`, block by block with plain
+    writes: one extra copy on disk, never one in memory. The output goes through the page cache,
+    not a mapping of ours, and the pages of a memory-mapped source are let go after each block, so
+    the resident memory of `init` (and `add`) stays one block however big the pool (the kernel
+    keeps or drops the cached pages)."""
+    n = sum(len(p) for p in parts)
+    shape = (n, *parts[0].shape[1:])
+    block = max(1, WRITE_BLOCK_BYTES // max(1, int(np.prod(shape[1:]))))
+    np.lib.format.write_array_header_1_0(
+        fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+             "fortran_order": False, "shape": shape}
+    )
+    for part in parts:
+        for i in range(0, len(part), block):
+            fh.write(np.ascontiguousarray(part[i : i + block], dtype=np.uint8).data)
+            _release_mapped(part)
+
+
+def _release_mapped(array: np.ndarray) -> None:
+    """Drop this process's mapping of the pages of a memory-mapped array it has read (they stay in
+    the page cache: re-reading costs no I/O). A no-op for in-memory arrays."""
+    mm = getattr(array, "_mmap", None)  # np.memmap and its views share the mmap object
+    if isinstance(mm, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED)
