@@ -49,7 +49,7 @@ def test_unlabeled_mixed_folder_starts_from_nothing(photos, tmp_path, capsys):
     # the mnist net's 28x28 grey. One line says what was converted, and to what.
     assert main(["init", str(tmp_path / "auto"), "--data", f"folder:{photos}", "--classes",
                  CLASSES]) == 0
-    assert "converted every one to 32x32 RGB" in capsys.readouterr().err
+    assert "letterboxed to 32x32 RGB" in capsys.readouterr().err
     proj = tmp_path / "p"
     assert main(["init", str(proj), "--data", f"folder:{photos}", "--classes", CLASSES,
                  "--preset", "mnist"]) == 0
@@ -128,7 +128,7 @@ def test_npz_with_images_only_and_a_classes_file(tmp_path, digits, capsys):
 @pytest.mark.parametrize("extra, words", [
     (["--classes", "a,,b"], "a class name is empty"),
     (["--classes", "a,b,a"], "'a' is given twice"),
-    (["--classes", "0,1,2"], "which --classes does not list"),
+    (["--classes", "0,1,2"], "which the class list does not hold"),
     (["--classes-file", "{tmp}/missing.txt"], "--classes-file"),
     (["--classes", "a,b", "--classes-file", "{tmp}/x.txt"], "not allowed with"),
 ])

@@ -216,9 +216,10 @@ def cmd_init(args) -> int:
     def conform(channels: int) -> tuple[int, int, int]:
         return input_shape(args.preset, channels)
 
-    dataset = data.load(args.data, resize=args.resize, channels=args.channels, conform=conform)
+    dataset = data.load(args.data, resize=args.resize, channels=args.channels, conform=conform,
+                        classes=classes)
     if args.test:
-        test = data.load(args.test, resize=args.resize, channels=args.channels,
+        test = data.load(args.test, resize=args.resize, channels=args.channels, classes=classes,
                          conform=lambda _: (dataset.channels, dataset.height, dataset.width))
         dataset = dataset.with_test(test)
     warning = None
@@ -243,6 +244,8 @@ def cmd_init(args) -> int:
         + f"{len(project.classes)} classes; run `main` "
         f"({config.score.strategy}, profile {config.train.profile}, seed {config.seed})"
     )
+    for line in data.folder_lines(dataset.train.names, dataset.train.labels):
+        print(f"  {line}")
     if project.has_true_labels():
         print(f"next: gltui run {args.project} --oracle   (or `gltui {args.project}` to label)")
     else:

@@ -13,9 +13,11 @@ split has no labels at all), and one source reference per item.
                                               in pool.labels.npy, class names in pool.classes.txt
 
 One module per reader (idx, cifar, folder, npz, npy), each exposing
-`read(path, *, resize, channels) -> (train, test or None, classes)`; `loader.READERS` maps a
-spec's kind to it. core.py holds the types and the checks the readers share, images.py the
-image <-> array conversions. A new format is a new module with a `read` and one READERS entry.
+`read(path, *, resize, channels, fit, classes) -> (train, test or None, classes)`;
+`loader.READERS` maps a spec's kind to it. core.py holds the types and the checks the readers
+share, images.py the image <-> array conversions (stretch or letterbox), decode.py a folder's
+files into one array (headers checked before decoding), counts.py the per-folder counts that
+init and add print. A new format is a new module with a `read` and one READERS entry.
 
 Every bad input raises `DataError` whose message is one line naming the file and the problem; no
 reader lets an OSError, a PIL error or a pickle error escape for bad input. Only numpy and PIL are
@@ -23,13 +25,16 @@ used (PIL imported lazily), so importing this package stays cheap and headless.
 """
 
 from gltui.data.core import DataError, Dataset, IndexNames, MixedShapes, Reader, ReadResult, Split
+from gltui.data.counts import folder_lines
 from gltui.data.folder import IMAGE_EXTENSIONS, LABELS_CSV, TEST_DIR
 from gltui.data.images import save_image, to_pil
 from gltui.data.loader import FILE_KINDS, READERS, SPEC_KINDS, load, parse_spec
 from gltui.data.npy import NPY_CLASSES_SUFFIX, NPY_LABELS_SUFFIX, npy_companions
 
 __all__ = [
-    "DataError", "Dataset", "FILE_KINDS", "MixedShapes", "IMAGE_EXTENSIONS", "IndexNames", "LABELS_CSV",
+    "DataError", "Dataset", "FILE_KINDS", "MixedShapes", "IMAGE_EXTENSIONS", "IndexNames",
+    "LABELS_CSV",
     "NPY_CLASSES_SUFFIX", "NPY_LABELS_SUFFIX", "READERS", "ReadResult", "Reader", "SPEC_KINDS",
-    "Split", "TEST_DIR", "load", "npy_companions", "parse_spec", "save_image", "to_pil",
+    "Split", "TEST_DIR", "folder_lines", "load", "npy_companions", "parse_spec", "save_image",
+    "to_pil",
 ]

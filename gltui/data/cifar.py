@@ -7,16 +7,26 @@ import importlib
 import pickle
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from gltui.data.core import DataError, ReadResult, Split, check_label_range, default_classes, int_labels
+from gltui.data.core import (
+    DataError,
+    ReadResult,
+    Split,
+    check_label_range,
+    default_classes,
+    int_labels,
+    require_regular_file,
+)
 from gltui.data.images import convert_splits
+
 
 def _allowed_pickle_globals() -> dict[tuple[str, str], Any]:
     """What a CIFAR batch may reference: numpy's array/dtype reconstruction, nothing else.
-    Old pickles name numpy.core.*, numpy 2 writes numpy._core.*; both resolve to what is installed."""
+    Old pickles name numpy.core.*, numpy 2 writes numpy._core.*; both resolve to what is
+    installed."""
 
     def resolve(name: str, *modules: str) -> Any:
         for mod in modules:  # numpy 2 first: importing numpy.core there warns
@@ -33,7 +43,8 @@ def _allowed_pickle_globals() -> dict[tuple[str, str], Any]:
     allowed: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
-        ("_codecs", "encode"): codecs.encode,  # how protocol-2 pickles written by Python 3 store bytes
+        # how protocol-2 pickles written by Python 3 store bytes
+        ("_codecs", "encode"): codecs.encode,
     }
     for core in ("numpy.core", "numpy._core"):
         allowed[(f"{core}.multiarray", "_reconstruct")] = resolve(
@@ -68,6 +79,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def _read_cifar_pickle(path: Path) -> dict[str, Any]:
+    require_regular_file(path, "CIFAR batch file")  # a FIFO named data_batch_1 would block
     try:
         with open(path, "rb") as f:
             obj = _RestrictedUnpickler(f, path).load()
@@ -76,7 +88,8 @@ def _read_cifar_pickle(path: Path) -> dict[str, Any]:
     except Exception as e:  # a corrupt pickle can fail in many ways; all mean "bad input"
         raise DataError(f"{path}: not a readable CIFAR pickle ({type(e).__name__}: {e})") from e
     if not isinstance(obj, dict):
-        raise DataError(f"{path}: expected a pickled dict (a CIFAR batch), got a {type(obj).__name__}")
+        raise DataError(f"{path}: expected a pickled dict (a CIFAR batch), got a "
+                        f"{type(obj).__name__}")
     return {(k.decode("latin-1") if isinstance(k, bytes) else str(k)): v for k, v in obj.items()}
 
 
@@ -89,7 +102,8 @@ def _cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray | N
     if data.ndim == 2 and data.shape[1] == 3072:
         data = data.reshape(-1, 3, 32, 32)
     if data.ndim != 4 or data.shape[1:] != (3, 32, 32):
-        raise DataError(f"{path}: 'data' has shape {data.shape}, expected (N, 3072) or (N, 3, 32, 32)")
+        raise DataError(f"{path}: 'data' has shape {data.shape}, expected (N, 3072) or (N, 3, "
+                        f"32, 32)")
     if data.dtype != np.uint8:
         if data.dtype.kind not in "iu" or (data.size and (data.min() < 0 or data.max() > 255)):
             raise DataError(f"{path}: 'data' must be uint8 pixels, got dtype {data.dtype}")
@@ -107,7 +121,8 @@ def _cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray | N
 
 def _load_cifar(root: Path) -> ReadResult:
     if not root.is_dir():
-        raise DataError(f"{root}: not a folder; cifar: wants the cifar-10-batches-py folder or its parent")
+        raise DataError(f"{root}: not a folder; cifar: wants the cifar-10-batches-py folder or "
+                        f"its parent")
     for sub in ("cifar-10-batches-py", "cifar-100-python"):
         if (root / sub).is_dir():
             root = root / sub
@@ -163,5 +178,6 @@ def _load_cifar(root: Path) -> ReadResult:
     return train, test, classes
 
 
-def read(path: Path, *, resize: tuple[int, int] | None, channels: int | None) -> ReadResult:
-    return convert_splits(_load_cifar(path), resize, channels)
+def read(path: Path, *, resize: tuple[int, int] | None, channels: int | None,
+         fit: str = "stretch", classes: Sequence[str] | None = None) -> ReadResult:
+    return convert_splits(_load_cifar(path), resize, channels, fit)

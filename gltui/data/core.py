@@ -8,7 +8,9 @@ item. A reader is `read(path, *, resize, channels) -> (train, test or None, clas
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
@@ -66,6 +68,7 @@ class Split:
     images: np.ndarray
     labels: np.ndarray | None  # int64 (N,), class index; -1 where unknown; None: no labels at all
     names: Sequence[str]  # one source reference per item, unique within the split (IndexNames)
+    padded: int = 0  # images letterboxed with black bars (their aspect differs from the input's)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -77,7 +80,7 @@ class Dataset:
     test: Split | None
     classes: list[str]  # label i means classes[i]
     spec: str  # the spec it was loaded from
-    note: str | None = None  # what loading changed (a mixed folder converted), for one line
+    note: str | None = None  # what loading changed (a mixed folder letterboxed), for one line
 
     @property
     def channels(self) -> int:
@@ -129,7 +132,7 @@ class Dataset:
         for split in (self.train, self.test):
             if split is not None and split.labels is not None and len(self.classes):
                 labels = np.where(split.labels >= 0, index[np.maximum(split.labels, 0)], -1)
-                split = Split(split.images, labels, split.names)
+                split = Split(split.images, labels, split.names, split.padded)
             splits.append(split)
         warning = None
         if named and len(named) < len(names):
@@ -151,17 +154,48 @@ def _named_classes(dataset: Dataset) -> list[str]:
 ReadResult = tuple[Split, Split | None, list[str]]  # (train, test, class names)
 
 
+FITS = ("stretch", "letterbox")  # how an image meets another shape: scaled to it, or scaled
+# within it keeping its aspect ratio and padded with zeros (black bars)
+
+
 class Reader(Protocol):
     """What every reader module exposes as `read`: the splits and class names at `path`, every
-    image converted to resize=(H, W) and/or channels (1 or 3) when given; bad input -> DataError."""
+    image converted to resize=(H, W) (by `fit`) and/or channels (1 or 3) when given; bad input ->
+    DataError. `classes`: the class list a person gave (--classes), which only the folder reader
+    uses (a sub-folder is a class when its name is one); the others' labels are matched by
+    Dataset.with_classes."""
 
     def __call__(
-        self, path: Path, *, resize: tuple[int, int] | None, channels: int | None
+        self, path: Path, *, resize: tuple[int, int] | None, channels: int | None,
+        fit: str = "stretch", classes: Sequence[str] | None = None,
     ) -> ReadResult: ...
 
 
 # --------------------------------------------------------------------------------------------
 # checks and defaults shared by the readers
+
+
+def require_regular_file(path: Path | str, what: str = "file") -> int:
+    """The size of `path` when it is a regular file (after symlinks); a FIFO, a device, a socket
+    or a folder is a DataError before anything opens it (reading a FIFO or /dev/zero would
+    block or never end)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({e.strerror or e})") from e
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)"
+                if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a special file")
+        raise DataError(f"{path}: is {kind}, not a {what}; give a regular file")
+    return int(st.st_size)
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` cut to `limit` characters with an ellipsis: a name inside a one-line message."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def natural_key(name: str) -> tuple:
@@ -173,7 +207,8 @@ def int_labels(values: Any, source: Path | str, what: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise DataError(f"{source}: {what} must be one label per image, got shape {arr.shape}")
-    if arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+    whole = arr.dtype.kind == "f" and arr.size and np.all(np.isfinite(arr))
+    if whole and np.all(arr == np.round(arr)):
         arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iub":
         raise DataError(f"{source}: {what} must be integers, got dtype {arr.dtype}")

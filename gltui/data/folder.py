@@ -1,28 +1,40 @@
-"""folder: image files; class sub-folders mean labels, or a flat folder plus an optional
-labels.csv (file,label). DIR/test is the test split; DIR/train + DIR/test also works. Every file is
-decoded straight into one preallocated array, by a thread pool for larger images."""
+"""folder: image files, found recursively; each image's name is its path relative to the folder
+(`2024/06/IMG_0001.jpg`), unique within the folder. Labels come from
+
+- class sub-folders: a top-level sub-folder is a class when its name is one of the classes a
+  person gave (--classes), or, with no class list, every top-level sub-folder is a class; any
+  other folder is just where images are kept (a phone's `2024/06/`), its images unlabeled;
+- a `labels.csv` (file,label) at the folder's root, naming images by those relative paths.
+
+DIR/test is the test split; DIR/train + DIR/test also works. The files are decoded by decode.py
+straight into one preallocated array. Class names go through the one validator (classes.py)."""
 
 from __future__ import annotations
 
 import csv
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Sequence
 
 import numpy as np
 
-from gltui.data.core import DataError, MixedShapes, ReadResult, Split, natural_key
-from gltui.data.images import decode
+from gltui.data.classes import check_class_name
+from gltui.data.core import (
+    DataError,
+    ReadResult,
+    Split,
+    natural_key,
+    require_regular_file,
+    shorten,
+)
+from gltui.data.decode import decode_all
+from gltui.errors import ProjectError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 LABELS_CSV = "labels.csv"
 TEST_DIR = "test"
-CONVERT_HINT = "convert them with --resize HxW and/or --channels 1|3"  # the CLI flags
-_CHUNK = 128  # images per thread-pool task: large enough to amortise the task overhead
-# Threads only pay off when decoding dominates: for MNIST-sized PNGs the per-file Python work
-# (open, header parsing) holds the GIL and 2 threads ran 2x slower than 1 (measured, 2 cores).
-_THREAD_MIN_PIXELS = 64 * 64
+MAX_LABELS_CSV = 256 << 20  # bytes: a million rows of long paths fit; a bigger file is not ours
 
 # --------------------------------------------------------------------------------------------
 # scan: which files, which class sub-folders, which labels
@@ -34,6 +46,16 @@ def _is_image_name(name: str) -> bool:
 
 def _skip(name: str) -> bool:
     return name.startswith(".") or name == "__MACOSX"
+
+
+def _is_image_file(entry: os.DirEntry) -> bool:
+    """An image file to read; an image name on a FIFO, a device or a dangling link is refused
+    (opening a FIFO blocks), never read and never silently skipped."""
+    if not _is_image_name(entry.name):
+        return False
+    if not entry.is_file():
+        require_regular_file(entry.path, "image file")  # raises, naming what it is
+    return True
 
 
 def _scan_tree(folder: Path, prefix: str, seen: set[str]) -> list[str]:
@@ -55,7 +77,7 @@ def _scan_tree(folder: Path, prefix: str, seen: set[str]) -> list[str]:
                 continue
             if e.is_dir():
                 stack.append((Path(e.path), f"{pre}{e.name}/"))
-            elif _is_image_name(e.name) and e.is_file():
+            elif _is_image_file(e):
                 out.append(pre + e.name)
     return out
 
@@ -64,11 +86,22 @@ def _scan_tree(folder: Path, prefix: str, seen: set[str]) -> list[str]:
 class _FolderScan:
     root: Path  # the split's folder
     rels: list[str]  # sorted relative paths of its image files
-    dir_class: list[str | None]  # class sub-folder of each file, None at the top level
+    dir_class: list[str | None]  # class sub-folder of each file, None: not in a class folder
     class_dirs: list[str]  # class sub-folder names, natural order
 
 
-def _scan_split(root: Path) -> _FolderScan:
+def _class_folder(root: Path, name: str, classes: Sequence[str] | None) -> bool:
+    """Whether the top-level sub-folder `name` is a class (see the module doc)."""
+    if classes is not None:
+        return name in classes
+    try:
+        check_class_name(name)
+    except ProjectError as err:
+        raise DataError(f"{root / name}: a class folder's name is a class name: {err}") from None
+    return True
+
+
+def _scan_split(root: Path, classes: Sequence[str] | None) -> _FolderScan:
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as e:
@@ -83,82 +116,120 @@ def _scan_split(root: Path) -> _FolderScan:
             if e.name == TEST_DIR:  # the test split (or, below it, ignored): never a class
                 continue
             files = _scan_tree(Path(e.path), f"{e.name}/", seen)
-            if files:
+            if not files:
+                continue
+            if _class_folder(root, e.name, classes):
                 class_dirs.append(e.name)
                 pairs.extend((f, e.name) for f in files)
-        elif _is_image_name(e.name) and e.is_file():
+            else:
+                pairs.extend((f, None) for f in files)
+        elif _is_image_file(e):
             pairs.append((e.name, None))
     pairs.sort()
     rels, dir_class = [r for r, _ in pairs], [c for _, c in pairs]
     return _FolderScan(root, rels, dir_class, sorted(class_dirs, key=natural_key))
 
 
+def _only_train_dir(root: Path, classes: Sequence[str] | None) -> bool:
+    """DIR/train (+ DIR/test) and nothing else: train/ is the train split, not a class or a
+    folder of its own (unless the class list names a class `train`)."""
+    if (classes is not None and "train" in classes) or (root / LABELS_CSV).exists():
+        return False
+    try:
+        entries = [e for e in os.scandir(root) if not _skip(e.name) and e.name != TEST_DIR]
+    except OSError:
+        return False
+    return [e.name for e in entries if e.is_dir()] == ["train"] and not any(
+        _is_image_name(e.name) for e in entries)
+
+
 def _read_labels_csv(path: Path, known: set[str]) -> dict[str, tuple[str, int]]:
-    """labels.csv (header file,label) -> {relative path: (label, line number)}; '' label = unknown."""
+    """labels.csv (header file,label) -> {relative path: (label, line number)}; an empty label
+    means unknown."""
+    if require_regular_file(path, "csv file") > MAX_LABELS_CSV:
+        raise DataError(f"{path}: larger than {MAX_LABELS_CSV >> 20} MB; a labels.csv holds one "
+                        "'file,label' row per image")
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: cannot read ({e})") from e
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from e
+    except (OSError, csv.Error) as e:
+        raise DataError(f"{path}: cannot read ({shorten(e, 120)})") from e
     numbered = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not numbered:
         raise DataError(f"{path}: empty; expected a header 'file,label' and one row per image")
     line, header = numbered[0]
     cols = [c.strip().lower() for c in header]
     if "file" not in cols or "label" not in cols:
-        raise DataError(f"{path}: line {line}: expected the header 'file,label', got {','.join(header)!r}")
+        raise DataError(f"{path}: line {line}: expected the header 'file,label', got "
+                        f"{shorten(','.join(header), 60)!r}")
     fi, li = cols.index("file"), cols.index("label")
     out: dict[str, tuple[str, int]] = {}
     for line, row in numbered[1:]:
+        shown = shorten(",".join(row), 60)
         if len(row) != len(cols):
-            raise DataError(
-                f"{path}: line {line}: malformed row {','.join(row)!r}, expected {len(cols)} fields (file,label)"
-            )
+            raise DataError(f"{path}: line {line}: malformed row {shown!r}, expected "
+                            f"{len(cols)} fields (file,label)")
         name, label = row[fi].strip().replace("\\", "/"), row[li].strip()
         name = str(PurePosixPath(name)) if name else name  # "./a.png" -> "a.png"
         if not name:
-            raise DataError(f"{path}: line {line}: malformed row {','.join(row)!r}, the file name is empty")
+            raise DataError(f"{path}: line {line}: malformed row {shown!r}, the file name is empty")
         if name not in known:
-            raise DataError(f"{path}: line {line}: names {name!r}, not an image file in {path.parent}")
+            raise DataError(f"{path}: line {line}: names {shorten(name, 60)!r}, not an image "
+                            f"file under {path.parent}")
+        if label:
+            try:
+                label = check_class_name(label)
+            except ProjectError as err:
+                raise DataError(f"{path}: line {line}: {err}") from None
         if name in out and out[name][0] != label:
-            raise DataError(
-                f"{path}: line {line}: {name!r} labelled {label!r} but line {out[name][1]} says {out[name][0]!r}"
-            )
+            raise DataError(f"{path}: line {line}: {shorten(name, 60)!r} labelled {label!r} but "
+                            f"line {out[name][1]} says {out[name][0]!r}")
         out[name] = (label, line)
     return out
 
 
-def _folder_labels(scan: _FolderScan, fixed: list[str] | None) -> tuple[np.ndarray | None, list[str]]:
-    """Labels of one split and the class list they index. fixed: the class list the split must
-    use (the train split's, for the test split); else sub-folders or labels.csv define it."""
+def _folder_labels(scan: _FolderScan, fixed: list[str] | None, given: Sequence[str] | None
+                   ) -> tuple[np.ndarray | None, list[str]]:
+    """Labels of one split and the class list they index. given: the person's class list
+    (--classes; every label must be one of them); fixed: the class list the split must use (the
+    train split's, for the test split); else sub-folders or labels.csv define it."""
     csv_path = scan.root / LABELS_CSV
-    rows = _read_labels_csv(csv_path, set(scan.rels)) if csv_path.is_file() else None
-    if not scan.class_dirs and rows is None:
-        return None, list(fixed or [])  # no labels at all in this split
-    if fixed:
+    rows = _read_labels_csv(csv_path, set(scan.rels)) if os.path.lexists(csv_path) else None
+    if given is not None:
+        classes = list(given)
+    elif fixed:
         classes = fixed
         for d in scan.class_dirs:
             if d not in classes:
-                known = ", ".join(classes)
-                raise DataError(f"{scan.root / d}: class {d!r} is not one of the training classes ({known})")
+                raise DataError(f"{scan.root / d}: class {d!r} is not one of the training classes "
+                                f"({shorten(', '.join(classes), 80)})")
     elif scan.class_dirs:
         classes = scan.class_dirs
     else:
-        assert rows is not None
-        classes = sorted({lab for lab, _ in rows.values() if lab}, key=natural_key)
+        classes = sorted({lab for lab, _ in (rows or {}).values() if lab}, key=natural_key)
+    if not scan.class_dirs and rows is None:
+        return None, classes  # no labels at all in this split
     index = {c: i for i, c in enumerate(classes)}
     labels = np.array([index[c] if c is not None else -1 for c in scan.dir_class], dtype=np.int64)
     if rows:
         pos = {r: i for i, r in enumerate(scan.rels)}
         for name, (lab, line) in rows.items():
             i = pos[name]
+            if lab and lab not in index and given is not None:
+                raise DataError(f"{csv_path}: line {line}: labels {shorten(name, 60)!r} as "
+                                f"{shorten(lab, 40)!r}, which the class list does not hold "
+                                f"({shorten(', '.join(classes), 80)}); add the class or correct "
+                                "the label")
             if lab and lab not in index:
-                known = ", ".join(classes)
-                raise DataError(f"{csv_path}: line {line}: unknown class {lab!r} for {name!r} (classes: {known})")
+                raise DataError(f"{csv_path}: line {line}: unknown class {shorten(lab, 40)!r} "
+                                f"for {shorten(name, 60)!r} (classes: "
+                                f"{shorten(', '.join(classes), 80)}); correct the label")
             want = index[lab] if lab else -1
             if scan.dir_class[i] is not None and want != labels[i]:
                 raise DataError(
-                    f"{csv_path}: line {line}: labels {name!r} as {lab!r} "
+                    f"{csv_path}: line {line}: labels {shorten(name, 60)!r} as {lab!r} "
                     f"but it lies in class folder {scan.dir_class[i]!r}"
                 )
             labels[i] = want
@@ -166,104 +237,47 @@ def _folder_labels(scan: _FolderScan, fixed: list[str] | None) -> tuple[np.ndarr
 
 
 # --------------------------------------------------------------------------------------------
-# decode: every file of a split into one array
+# the whole folder
 
 
-def _describe(shape: tuple[int, ...]) -> str:
-    c, h, w = shape
-    return f"{h}x{w} {'grey' if c == 1 else 'RGB' if c == 3 else f'{c}-channel'}"
-
-
-def _fill(out: np.ndarray, paths: list[Path], start: int, stop: int, resize, channels, first: Path) -> None:
-    shape = out.shape[1:]
-    for i in range(start, stop):
-        a = decode(paths[i], resize, channels)
-        if a.shape != shape:
-            detail = f"{paths[i].name} is {_describe(a.shape)}, {first.name} is {_describe(shape)}"
-            raise MixedShapes(
-                f"{paths[i]}: image is {_describe(a.shape)} but {first.name} is {_describe(shape)}; {CONVERT_HINT}",
-                shape, detail,
-            )
-        out[i] = a
-
-
-def _decode_all(
-    paths: list[Path],
-    resize: tuple[int, int] | None,
-    channels: int | None,
-    expect: tuple[int, ...] | None,
-) -> np.ndarray:
-    """Decode every file into one preallocated (N, C, H, W) array: the first image fixes the
-    shape; the rest are decoded straight into it (by threads for larger images: PIL decodes
-    without holding the GIL)."""
-    first = decode(paths[0], resize, channels)
-    if expect is not None and first.shape != expect:
-        raise MixedShapes(
-            f"{paths[0]}: test image is {_describe(first.shape)} "
-            f"but the train images are {_describe(expect)}; {CONVERT_HINT}",
-            expect, f"test image {paths[0].name} is {_describe(first.shape)}, the train images "
-            f"are {_describe(expect)}",
-        )
-    out = np.empty((len(paths), *first.shape), np.uint8)
-    out[0] = first
-    n = len(paths)
-    workers = min(8, os.cpu_count() or 1, max(1, (n - 1) // _CHUNK))
-    if workers <= 1 or first.shape[1] * first.shape[2] < _THREAD_MIN_PIXELS:
-        _fill(out, paths, 1, n, resize, channels, paths[0])
-        return out
-    with ThreadPoolExecutor(workers, thread_name_prefix="gltui-decode") as pool:
-        futures = [
-            pool.submit(_fill, out, paths, s, min(s + _CHUNK, n), resize, channels, paths[0])
-            for s in range(1, n, _CHUNK)
-        ]
-        try:
-            for fut in futures:  # in order: the first offending file is reported
-                fut.result()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-    return out
-
-
-def _folder_split(
-    scan: _FolderScan, base: Path, labels: np.ndarray | None, resize, channels, expect
-) -> Split:
-    images = _decode_all([scan.root / r for r in scan.rels], resize, channels, expect)
+def _folder_split(scan: _FolderScan, base: Path, labels: np.ndarray | None, resize, channels,
+                  fit: str, expect) -> Split:
+    images, padded = decode_all([scan.root / r for r in scan.rels], resize, channels, fit,
+                                expect, scan.root)
     prefix = scan.root.relative_to(base).as_posix()
     names = scan.rels if prefix == "." else [f"{prefix}/{r}" for r in scan.rels]
-    return Split(images, labels, names)
+    return Split(images, labels, names, padded)
 
 
-def _load_folder(root: Path, resize, channels) -> ReadResult:
+def _load_folder(root: Path, resize, channels, fit: str, given: Sequence[str] | None
+                 ) -> ReadResult:
     if not root.is_dir():
-        raise DataError(f"{root}: not a folder; folder: wants a folder of images (class sub-folders, labels.csv)")
-    train_scan = _scan_split(root)
-    # DIR/train + DIR/test, and nothing else: train/ is the train split, not a class called "train"
-    only_train_dir = train_scan.class_dirs == ["train"] and None not in train_scan.dir_class
-    if only_train_dir and not (root / LABELS_CSV).is_file():
-        train_scan = _scan_split(root / "train")
+        raise DataError(f"{root}: not a folder; folder: wants a folder of images (class "
+                        f"sub-folders, labels.csv)")
+    train_root = root / "train" if _only_train_dir(root, given) else root
+    train_scan = _scan_split(train_root, given)
     if not train_scan.rels:
         exts = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
         raise DataError(f"{root}: no image files ({exts}) here or in sub-folders (empty dataset)")
     test_root = root / TEST_DIR
-    test_scan = _scan_split(test_root) if test_root.is_dir() else None
+    test_scan = _scan_split(test_root, given) if test_root.is_dir() else None
     if test_scan is not None and not test_scan.rels:
         test_scan = None
 
-    train_labels, classes = _folder_labels(train_scan, None)
+    train_labels, classes = _folder_labels(train_scan, None, given)
     test_labels = None
     if test_scan is not None:
-        test_labels, test_classes = _folder_labels(test_scan, classes or None)
+        test_labels, test_classes = _folder_labels(test_scan, classes or None, given)
         if not classes:
             classes = test_classes
-    train = _folder_split(train_scan, root, train_labels, resize, channels, None)
+    train = _folder_split(train_scan, root, train_labels, resize, channels, fit, None)
     test = None
     if test_scan is not None:
         expect = train.images.shape[1:]
-        test = _folder_split(test_scan, root, test_labels, resize, channels, expect)
+        test = _folder_split(test_scan, root, test_labels, resize, channels, fit, expect)
     return train, test, classes
 
 
-def read(path: Path, *, resize: tuple[int, int] | None, channels: int | None) -> ReadResult:
-    return _load_folder(path, resize, channels)  # converted while decoding, never afterwards
+def read(path: Path, *, resize: tuple[int, int] | None, channels: int | None,
+         fit: str = "stretch", classes: Sequence[str] | None = None) -> ReadResult:
+    return _load_folder(path, resize, channels, fit, classes)  # converted while decoding

@@ -7,10 +7,18 @@ import gzip
 import re
 import zlib
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from gltui.data.core import DataError, IndexNames, ReadResult, Split, default_classes
+from gltui.data.core import (
+    DataError,
+    IndexNames,
+    ReadResult,
+    Split,
+    default_classes,
+    require_regular_file,
+)
 from gltui.data.images import convert_splits
 
 _IDX_NAME = re.compile(r"^(train|t10k)-(images|labels)[-.]idx([13])-ubyte(\.gz)?$", re.IGNORECASE)
@@ -26,8 +34,9 @@ def _idx_files(folder: Path) -> dict[tuple[str, str], Path]:
         raise DataError(f"{folder}: cannot list folder ({e.strerror or e})") from e
     for p in entries:
         m = _IDX_NAME.match(p.name)
-        if not m or not p.is_file():
+        if not m or p.is_dir():
             continue
+        require_regular_file(p, "IDX file")  # a FIFO or device under an IDX name: refused
         prefix, kind, ndim, gz = m.group(1).lower(), m.group(2).lower(), m.group(3), m.group(4)
         if (kind == "images") != (ndim == "3"):
             continue
@@ -39,7 +48,8 @@ def _idx_files(folder: Path) -> dict[tuple[str, str], Path]:
 
 def _find_idx_folder(root: Path) -> tuple[Path, dict[tuple[str, str], Path]]:
     if not root.is_dir():
-        raise DataError(f"{root}: not a folder; idx: wants the folder holding train-images-idx3-ubyte[.gz]")
+        raise DataError(f"{root}: not a folder; idx: wants the folder holding "
+                        f"train-images-idx3-ubyte[.gz]")
     for cand in (root, root / "raw"):
         if cand.is_dir() and ("train", "images") in (files := _idx_files(cand)):
             return cand, files
@@ -78,13 +88,15 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
                     f"not an MNIST-family {what} file"
                 )
             if len(head) < 4 + 4 * ndim:
-                raise DataError(f"{path}: truncated IDX header ({len(head)} of {4 + 4 * ndim} bytes)")
+                raise DataError(f"{path}: truncated IDX header ({len(head)} of {4 + 4 * ndim} "
+                                f"bytes)")
             dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
             count = int(np.prod(dims, dtype=np.int64))
             shape = "x".join(map(str, dims))
             if not gz and count > (have := path.stat().st_size - len(head)):
                 raise DataError(
-                    f"{path}: truncated: the header promises {shape} = {count} bytes but only {have} "
+                    f"{path}: truncated: the header promises {shape} = {count} bytes but only "
+                    f"{have} "
                     "follow; the file is incomplete, fetch it again"
                 )
             if count > 1 << 34:
@@ -98,15 +110,18 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
                 filled += n
             if filled < count:
                 raise DataError(
-                    f"{path}: truncated: the header promises {shape} = {count} bytes but only {filled} "
+                    f"{path}: truncated: the header promises {shape} = {count} bytes but only "
+                    f"{filled} "
                     "follow; the file is incomplete, fetch it again"
                 )
             if f.read(1):
-                raise DataError(f"{path}: more data than the header's {shape} promises; not a valid IDX file")
+                raise DataError(f"{path}: more data than the header's {shape} promises; not a "
+                                f"valid IDX file")
     except DataError:
         raise
     except EOFError as e:
-        raise DataError(f"{path}: truncated gzip stream ({e}); the file is incomplete, fetch it again") from e
+        raise DataError(f"{path}: truncated gzip stream ({e}); the file is incomplete, fetch "
+                        f"it again") from e
     except (OSError, zlib.error, ValueError) as e:
         raise DataError(f"{path}: cannot read IDX file ({e})") from e
     return out
@@ -119,7 +134,8 @@ def _load_idx(root: Path) -> ReadResult:
         img_path, lab_path = files.get((prefix, "images")), files.get((prefix, "labels"))
         if img_path is None:
             if lab_path is not None:
-                raise DataError(f"{lab_path}: labels without images ({prefix}-images-idx3-ubyte[.gz])")
+                raise DataError(f"{lab_path}: labels without images "
+                                f"({prefix}-images-idx3-ubyte[.gz])")
             splits[split] = None
             continue
         images = _read_idx(img_path, 3)
@@ -140,7 +156,8 @@ def _load_idx(root: Path) -> ReadResult:
     assert train is not None
     if test is not None and test.images.shape[1:] != train.images.shape[1:]:
         raise DataError(
-            f"{files[('t10k', 'images')]}: test images are {test.images.shape[2]}x{test.images.shape[3]} "
+            f"{files[('t10k', 'images')]}: test images are "
+            f"{test.images.shape[2]}x{test.images.shape[3]} "
             f"but train images are {train.images.shape[2]}x{train.images.shape[3]}"
         )
     classes = default_classes(train.labels, test.labels if test else None, at_least=10)
@@ -148,5 +165,6 @@ def _load_idx(root: Path) -> ReadResult:
 
 
 
-def read(path: Path, *, resize: tuple[int, int] | None, channels: int | None) -> ReadResult:
-    return convert_splits(_load_idx(path), resize, channels)
+def read(path: Path, *, resize: tuple[int, int] | None, channels: int | None,
+         fit: str = "stretch", classes: Sequence[str] | None = None) -> ReadResult:
+    return convert_splits(_load_idx(path), resize, channels, fit)

@@ -3,14 +3,23 @@ POOL.classes.txt beside it. Unless converted, the file is never read whole: a vi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from gltui.data.core import (
-    DataError, IndexNames, ReadResult, Split, check_label_range, default_classes, int_labels,
+    DataError,
+    IndexNames,
+    ReadResult,
+    Split,
+    check_label_range,
+    default_classes,
+    int_labels,
+    require_regular_file,
 )
-from gltui.data.images import convert_array
+from gltui.data.images import convert_array, is_padded
 
 NPY_LABELS_SUFFIX = ".labels.npy"  # pool.npy -> pool.labels.npy: int labels, -1 = unknown
 NPY_CLASSES_SUFFIX = ".classes.txt"  # pool.npy -> pool.classes.txt: one class name per line
@@ -61,7 +70,8 @@ def _load_npy(path: Path) -> ReadResult:
     images = _npy_images(arr, path)
     labels_path, classes_path = npy_companions(path)
     labels = None
-    if labels_path.is_file():
+    if os.path.lexists(labels_path):
+        require_regular_file(labels_path, ".npy file")
         try:
             raw = np.load(labels_path, allow_pickle=False)
         except Exception as e:
@@ -71,7 +81,8 @@ def _load_npy(path: Path) -> ReadResult:
             raise DataError(
                 f"{labels_path}: {len(labels)} labels but {path.name} holds {len(images)} images"
             )
-    if classes_path.is_file():
+    if os.path.lexists(classes_path):
+        require_regular_file(classes_path, "text file")
         try:
             lines = classes_path.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as e:
@@ -86,10 +97,13 @@ def _load_npy(path: Path) -> ReadResult:
 
 
 
-def read(path: Path, *, resize: tuple[int, int] | None, channels: int | None) -> ReadResult:
+def read(path: Path, *, resize: tuple[int, int] | None, channels: int | None,
+         fit: str = "stretch", classes: Sequence[str] | None = None) -> ReadResult:
     train, test, classes = _load_npy(path)
     if (resize is not None and resize != train.images.shape[2:]) or channels not in (
         None, train.images.shape[1]
     ):  # converting makes an in-memory copy; the plain memory-mapped view stays a view
-        train.images = convert_array(train.images, resize, channels)
+        _, _, h, w = train.images.shape
+        train.padded = len(train.images) if is_padded((w, h), resize, fit) else 0
+        train.images = convert_array(train.images, resize, channels, fit)
     return train, test, classes
