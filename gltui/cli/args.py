@@ -170,3 +170,12 @@ def seed_list(text: str) -> list[int]:
     if not items:
         raise argparse.ArgumentTypeError(f"{text!r}: give at least one seed")
     return list(dict.fromkeys(items))
+
+
+def add_class_change_options(p: argparse.ArgumentParser) -> None:
+    """`gltui classes`: at most one change (none lists the classes)."""
+    change = p.add_mutually_exclusive_group()
+    change.add_argument("--add", metavar="NAME", help="a new class (the next round learns it)")
+    change.add_argument("--rename", nargs=2, metavar=("OLD", "NEW"), help="rename a class")
+    change.add_argument("--merge", nargs=2, metavar=("A", "B"),
+                        help="fold class A into class B: every label of A becomes B")

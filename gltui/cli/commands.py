@@ -8,6 +8,7 @@ TUI (imported only then) for interactive work.
                  [--with-predictions [--min-confidence P]] [--originals] [--round R]
     gltui predict PROJECT [--run NAME] [--round R]
     gltui add PROJECT --data SPEC
+    gltui classes PROJECT [--add NAME | --rename OLD NEW | --merge A B]
     gltui report PROJECT --out DIR
     gltui PROJECT                 the TUI on that project
     gltui --oracle / gltui        headless run / TUI on the bundled sample project
@@ -24,10 +25,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from gltui.cli.args import Parser, UsageError, add_loop_options, class_names, classes_file, positive, seed_list, size, strategy_list
+from gltui.cli.args import Parser, UsageError, add_class_change_options, add_loop_options, class_names, classes_file, positive, seed_list, size, strategy_list
 from gltui.config import PERSON_SCHEDULE, PRESETS, PROFILES, Config, input_shape
 
-COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add")
+COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add",
+            "classes")
 
 
 def build_parser() -> dict[str, argparse.ArgumentParser]:
@@ -107,6 +109,12 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("project", type=Path)
     p.add_argument("--data", required=True, help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE | npy:FILE")
     parsers["add"] = p
+
+    p = Parser(prog="gltui classes", description="List the classes, or change the list: add "
+                "one, rename one, or merge one into another (every verb reads the new list).")
+    p.add_argument("project", type=Path)
+    add_class_change_options(p)
+    parsers["classes"] = p
 
     p = Parser(prog="gltui report", description="Learning curves and figures as report.md.")
     p.add_argument("project", type=Path)
@@ -347,6 +355,22 @@ def cmd_report(args) -> int:
     from gltui.project import Project
     from gltui.outputs.report import write_report
 
+def cmd_classes(args) -> int:
+    from gltui.project import Project
+    from gltui.project import classes
+
+    with Project.open(args.project) as project:
+        if args.add is not None:
+            print(classes.add_class(project, args.add).line)
+        elif args.rename:
+            print(classes.rename_class(project, *args.rename).line)
+        elif args.merge:
+            print(classes.merge_classes(project, *args.merge).line)
+        else:
+            print("\n".join(classes.describe(project)))
+    return 0
+
+
     with Project.open(args.project) as project:
         path = write_report(project, args.out, round=args.round)
     print(f"wrote {path}")
@@ -446,5 +470,6 @@ COMMAND_FUNCS = {
 }
 
 
+    "classes": cmd_classes,
 if __name__ == "__main__":
     raise SystemExit(main())

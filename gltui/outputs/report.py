@@ -15,10 +15,10 @@ report_estimates.py: the audit estimate per round beside the test accuracy, the 
 and where the stabilizing-predictions rule would have stopped each run.
 
 The computations (curves grouped by strategy, mean and std over seeds, the savings factor) live
-in views/savings.py, plain functions of plain data, so tests can check them on hand-made numbers; only `collect` reads
-the project and only `write_report` touches matplotlib. Figures are drawn on bare
-`matplotlib.figure.Figure`s (the Agg canvas, no pyplot): nothing here needs or opens a display,
-and nothing changes matplotlib's global backend for anyone else in the process.
+in views/savings.py, plain functions of plain data, so tests can check them on hand-made
+numbers; only `collect` reads the project and only `write_report` touches matplotlib. Figures
+are drawn on bare `matplotlib.figure.Figure`s (the Agg canvas, no pyplot): nothing here needs or
+opens a display, and nothing changes matplotlib's global backend for anyone else in the process.
 
 Curves and galleries come from gltui.results, the rule `status` and the dashboard use too:
 finished rounds only, test accuracy where every reported round has one, else the validation
@@ -37,16 +37,23 @@ from typing import Sequence
 import numpy as np
 
 from gltui.config import Config, strategy_info
-from gltui.fsio import atomic_write_text
-from gltui.project import Project
 from gltui.errors import ProjectError
+from gltui.fsio import atomic_write_text
 from gltui.outputs.report_estimates import estimates_section
-from gltui.views.galleries import Gallery, GalleryItem, gallery
-from gltui.store import finished_rounds
+from gltui.project import Project
+from gltui.project.classes import ClassList
+from gltui.store import RoundRow, finished_rounds
 from gltui.views.curves import learning_curves
-from gltui.store import RoundRow
-from gltui.views.savings import (BASELINE, CurvePoint, Saving, class_shares, group_curves,
-                                 headline, savings)
+from gltui.views.galleries import Gallery, GalleryItem, gallery
+from gltui.views.savings import (
+    BASELINE,
+    CurvePoint,
+    Saving,
+    class_shares,
+    group_curves,
+    headline,
+    savings,
+)
 
 REPORT_NAME = "report.md"
 FIGURES = {
@@ -57,7 +64,7 @@ FIGURES = {
 }
 
 
-# ---- reading a project ----------------------------------------------------------------------------
+# ---- reading a project ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -113,14 +120,15 @@ def collect(project: Project, runs: Sequence[str] | None = None) -> ReportData:
 
 def gallery_run(data: ReportData) -> RunCurve | None:
     """The run whose scores the galleries show: the first rde run, else the first guided run."""
-    for wanted in (lambda c: c.strategy == "rde", lambda c: strategy_info(c.strategy).ranks_by_model):
+    for wanted in (lambda c: c.strategy == "rde",
+                   lambda c: strategy_info(c.strategy).ranks_by_model):
         for c in data.runs:
             if wanted(c):
                 return c
     return None
 
 
-# ---- writing --------------------------------------------------------------------------------------
+# ---- writing -------------------------------------------------------------------------------------
 
 
 def write_report(project: Project, out_dir: str | Path, round: int | None = None,
@@ -135,10 +143,11 @@ def write_report(project: Project, out_dir: str | Path, round: int | None = None
     if round is not None and chosen is None:
         raise ProjectError("--round: no guided run in this project, and random scores are noise")
     shown = gallery(project.store, chosen.name, round) if chosen is not None else None
+    class_list = ClassList.read(project.store)
     out = writable_dir(Path(out_dir))
     try:
         figures = {"curves": _plot_curves(data, out / FIGURES["curves"]),
-                   "classes": _plot_classes(data, project.classes, out / FIGURES["classes"])}
+                   "classes": _plot_classes(data, class_list, out / FIGURES["classes"])}
         if shown is not None and shown.most:
             figures["most"] = _plot_gallery(project, shown, "most", out / FIGURES["most"])
             figures["least"] = _plot_gallery(project, shown, "least", out / FIGURES["least"])
@@ -168,7 +177,7 @@ def writable_dir(out: Path) -> Path:
     return out
 
 
-# ---- figures (Agg canvas, no pyplot) ----------------------------------------------------------------
+# ---- figures (Agg canvas, no pyplot) -------------------------------------------------------------
 
 
 def _figure(width: float, height: float):
@@ -215,9 +224,17 @@ def _plot_curves(data: ReportData, path: Path) -> str:
     return path.name
 
 
-def _plot_classes(data: ReportData, classes: Sequence[str], path: Path) -> str:
+def _class_hists(c: "RunCurve", classes: ClassList) -> list[list[int]]:
+    """The run's class histograms per round, per class in use: a round's histogram is as long
+    as the class list was then (a class added later is 0 there), a merged class counts as the
+    class it went into."""
+    return [classes.fold_counts(r.class_hist) for r in c.rounds if r.class_hist]
+
+
+def _plot_classes(data: ReportData, class_list: ClassList, path: Path) -> str:
     import matplotlib
 
+    classes = class_list.live_names
     n = len(data.runs)
     cols = min(3, n)
     rows = math.ceil(n / cols)
@@ -227,7 +244,7 @@ def _plot_classes(data: ReportData, classes: Sequence[str], path: Path) -> str:
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     for ax, c in zip(axes.flat, data.runs):
-        hists = [r.class_hist for r in c.rounds if r.class_hist]
+        hists = _class_hists(c, class_list)
         shares = class_shares(hists)
         if shares.size == 0:
             ax.set_title(f"{c.name}: no class histogram")
@@ -277,7 +294,7 @@ def _plot_gallery(project: Project, shown: Gallery, which: str, path: Path) -> s
     return path.name
 
 
-# ---- report.md ------------------------------------------------------------------------------------
+# ---- report.md -----------------------------------------------------------------------------------
 
 
 def _pct(value: float | None) -> str:
@@ -305,7 +322,7 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
         f"- project: `{project.path}`",
         f"- data: `{project.meta.get('spec')}`: {counts.get('pool', 0)} pool, "
         f"{counts.get('val', 0)} validation, {counts.get('test', 0)} test images, "
-        f"{len(project.classes)} classes",
+        f"{len(ClassList.read(project.store).live)} classes",
         f"- accuracy below is **{data.metric}** accuracy: {metric_note}",
         "",
         "## Runs",
@@ -347,9 +364,11 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
         ]
         for s in rows:
             reached = s.guided_labels is not None
+            guided = ((('<= ' if s.at_most else '') + f'{s.guided_labels:.0f}') if reached
+                      else 'not reached')
             lines.append(
                 f"| {s.random_budget} | {_pct(s.random_accuracy)} | "
-                f"{(('<= ' if s.at_most else '') + f'{s.guided_labels:.0f}') if reached else 'not reached'} | "
+                f"{guided} | "
                 f"{s.guided_budget if reached else ''} | {_pct(s.guided_accuracy)} | "
                 f"{'' if s.factor is None else ('>= ' if s.at_most else '') + f'{s.factor:.2g}'} |"
             )
@@ -357,7 +376,7 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
 
     lines += ["", "## Class distribution of the labeled set", "",
               f"![class distribution]({figures['classes']})", ""]
-    lines += _class_table(data, project.classes)
+    lines += _class_table(data, ClassList.read(project.store))
 
     lines += ["", "## Most and least confusing images", ""]
     if shown is None:
@@ -380,7 +399,8 @@ def _markdown(project: Project, data: ReportData, shown: Gallery | None, chosen:
             f"![most confusing]({figures['most']})",
             "",
             f"Least confusing (bottom {len(shown.least)}, scores {shown.least[0].score:.3f} to "
-            f"{shown.least[-1].score:.3f}; classes: {_class_counts(shown.least, project.classes)}):",
+            f"{shown.least[-1].score:.3f}; classes: "
+            f"{_class_counts(shown.least, project.classes)}):",
             "",
             f"![least confusing]({figures['least']})",
         ]
@@ -415,7 +435,8 @@ def _accuracy_table(data: ReportData) -> list[str]:
     return lines
 
 
-def _class_table(data: ReportData, classes: Sequence[str]) -> list[str]:
+def _class_table(data: ReportData, class_list: ClassList) -> list[str]:
+    classes = class_list.live_names
     if len(classes) > 20:
         return [f"({len(classes)} classes: the per-class table is left out; see the figure.)"]
     lines = [
@@ -426,7 +447,7 @@ def _class_table(data: ReportData, classes: Sequence[str]) -> list[str]:
         "| --- | " + " | ".join("---:" for _ in classes) + " | ---: |",
     ]
     for c in data.runs:
-        hists = [r.class_hist for r in c.rounds if r.class_hist]
+        hists = _class_hists(c, class_list)
         if not hists:
             continue
         mean = class_shares(hists).mean(axis=0)

@@ -164,7 +164,9 @@ def write_model(project: "Project", run: str, out: Path, round: int | None = Non
         "format_version": FORMAT_VERSION,
         "network": name,
         "network_options": options,
-        "classes": list(project.classes),
+        # one name per output: a model trained before a class was added has fewer outputs
+        # than the project has classes; a merged class reads as the class it went into
+        "classes": list(project.classes)[:int(saved.get("num_classes", len(project.classes)))],
         "input_shape": list(shape),
         "preprocessing": PREPROCESSING,
         "weights": WEIGHTS,

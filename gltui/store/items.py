@@ -1,4 +1,5 @@
-"""Meta, classes and items: the dataset a project holds, written once by `init` and `add`."""
+"""Meta and items: the dataset a project holds, written once by `init` and `add` (the class list:
+classes.py)."""
 
 from __future__ import annotations
 
@@ -97,9 +98,6 @@ class ItemsMixin:
     def item_end(self) -> int:
         """One past the largest item id: the number of rows of pixels.npy the items use."""
         return self._one("SELECT coalesce(max(id) + 1, 0) FROM items")
-
-    def classes(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT name FROM classes ORDER BY id")]
 
     def item_ids(self, split: str) -> np.ndarray:
         return self.split_items(split)[0]

@@ -1,5 +1,5 @@
 """Labels: each one its own committed transaction; undo, skip, unsure and relabel are recorded,
-never deleted; a person's new class.
+never deleted. And the guesses a person sees beside the images offered while a round trains.
 
 The labeling round. A label given while the run waits at `label(r)` belongs to round r; one given
 while the engine works on round r (train … query: the TUI's provisional queue) belongs to round
@@ -135,16 +135,6 @@ class LabelsMixin:
                                          "round": round})
         return old
 
-    def add_class(self, run: str, name: str) -> int:
-        """A class a person adds while labeling: appended (its index is the next one), with an
-        event, in one transaction. Returns its index. Models trained from the next round on have
-        an output for it (the engine reads the classes when it starts a drive)."""
-        with self.transaction():
-            index = self._one("SELECT COALESCE(MAX(id) + 1, 0) FROM classes")
-            self.conn.execute("INSERT INTO classes(id, name) VALUES (?, ?)", (index, name))
-            self._event(run, "add-class", {"index": index, "name": name})
-        return index
-
     def undo_last(self, run: str, round: int | None) -> int | None:
         """Undo the latest label, skip or unsure of this round (its queue, or its provisional
         images); returns its item, or None. The label row stays, marked undone; the queue entry
@@ -190,3 +180,76 @@ class LabelsMixin:
             )
             self._event(run, "undo", {"item": item, "undid": kind})
         return item
+
+    # -- what a person marked unsure --------------------------------------------------------------
+
+    def unsure_marks(self, run: str) -> list[tuple[int, float]]:
+        """(item, when) of the images of `run` marked unsure and still so: the mark not undone,
+        and no active label given since. Oldest first. Unsure images have no label row; the
+        event log is their record (undo pairs with the newest action not undone yet, as
+        undo_last walks it)."""
+        done: list[tuple[str, int, float]] = []  # the actions not undone, oldest first
+        for kind, detail, at in self.conn.execute(
+                "SELECT kind, detail, time FROM events WHERE run = ? "
+                "AND kind IN ('label', 'skip', 'unsure', 'undo') ORDER BY id", (run,)):
+            if kind == "undo":
+                if done:
+                    done.pop()
+                continue
+            done.append((kind, int(json.loads(detail)["item"]), at))
+        latest: dict[int, tuple[str, float]] = {}
+        for kind, item, at in done:
+            latest[item] = (kind, at)
+        labeled = set(self.labeled(run)[0].tolist())
+        marks = [(item, at) for item, (kind, at) in latest.items()
+                 if kind == "unsure" and item not in labeled]
+        return sorted(marks, key=lambda m: m[1])
+
+    # -- the model's guesses on the images offered while a round trains ---------------------------
+
+    def save_guesses(self, run: str, round: int, items: np.ndarray, probs: np.ndarray) -> None:
+        """The round model's top-3 guesses (class, probability) on `items` (probs: N x classes,
+        the model's softmax), kept in the order given. The engine's evaluation stores them for
+        the images the TUI will offer while the next round trains (project/labeler.py
+        `offered_items`); call inside the transaction that commits the round."""
+        items = np.asarray(items, dtype="<i8")
+        probs = np.asarray(probs, dtype=np.float32).reshape(len(items), -1)
+        top = np.argsort(-probs, axis=1, kind="stable")[:, :GUESSES]
+        p = np.take_along_axis(probs, top, axis=1)
+        if top.shape[1] < GUESSES:  # fewer than three classes: pad with "no class"
+            pad = GUESSES - top.shape[1]
+            top = np.pad(top, ((0, 0), (0, pad)), constant_values=-1)
+            p = np.pad(p, ((0, 0), (0, pad)))
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO guesses(run, round, items, classes, probs) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run, int(round), items.tobytes(), top.astype("<i2").tobytes(),
+                 p.astype("<f4").tobytes()))
+
+    def guesses(self, run: str, up_to_round: int | None = None
+                ) -> tuple[int, dict[int, list[list]]] | None:
+        """(round, {item: [[class, probability], ...] best first}) of the latest round of `run`
+        (at most `up_to_round`) that stored guesses, items in the order stored (a dict keeps
+        it); None when no round did."""
+        sql = "SELECT round, items, classes, probs FROM guesses WHERE run = ?"
+        params: tuple = (run,)
+        if up_to_round is not None:
+            sql, params = sql + " AND round <= ?", (run, int(up_to_round))
+        row = self.conn.execute(sql + " ORDER BY round DESC LIMIT 1", params).fetchone()
+        if row is None:
+            return None
+        round, items, classes, probs = row
+        items = np.frombuffer(items, dtype="<i8")
+        classes = np.frombuffer(classes, dtype="<i2").reshape(len(items), GUESSES)
+        probs = np.frombuffer(probs, dtype="<f4").reshape(len(items), GUESSES)
+        return round, {
+            int(i): [[int(c), round_p(p)] for c, p in zip(cs, ps) if c >= 0]
+            for i, cs, ps in zip(items.tolist(), classes.tolist(), probs.tolist())}
+
+
+GUESSES = 3  # the guesses kept per image: what the labeling screen shows
+
+
+def round_p(p: float) -> float:
+    return round(float(p), 6)

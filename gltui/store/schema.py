@@ -123,7 +123,8 @@ def full_config(config_json: str, strategy: str, seed: int) -> str:
 
 
 def _migration_2(db: sqlite_utils.Database) -> None:
-    """Seed and strategy were kept twice, as columns and inside the config JSON: keep the columns."""
+    """Seed and strategy were kept twice, as columns and inside the config JSON: keep the
+    columns."""
     for name, config in db.execute("SELECT name, config FROM runs").fetchall():
         db.execute("UPDATE runs SET config = ? WHERE name = ?", (stored_config(config), name))
 
@@ -166,6 +167,44 @@ def _migration_sample_sets(db: sqlite_utils.Database) -> None:
     db["rounds"].add_column("stop_kappa", float)
 
 
+# Labels, audit labels and true labels of a merged class become its target's, whoever writes
+# them: the database folds them itself (a `gltui add` that names the class by an old name, an
+# oracle pass that read the true labels just before a merge), so no label row ever points at a
+# merged class. One trigger per column; each costs one primary-key lookup in a tiny table.
+_FOLD_TRIGGERS = {
+    "labels_fold_merged": ("labels", "label", "NEW.label"),
+    "audit_labels_fold_merged": ("audit_labels", "label", "NEW.label"),
+    "items_fold_merged": ("items", "true_label", "NEW.true_label"),
+}
+
+
+def _migration_class_changes(db: sqlite_utils.Database) -> None:
+    """`gltui classes --merge A B`: class A stays in the table as a tombstone (`merged_into` B),
+    so every class index ever stored (labels, queue guesses, predictions, a round model's
+    outputs) keeps its meaning; views read A as B. NULL: a class in use."""
+    db["classes"].add_column("merged_into", int)
+    for name, (table, column, new) in _FOLD_TRIGGERS.items():
+        db.execute(
+            f"CREATE TRIGGER {name} AFTER INSERT ON {table} "
+            f"WHEN {new} IS NOT NULL AND "
+            f"(SELECT merged_into FROM classes WHERE id = {new}) IS NOT NULL "
+            f"BEGIN UPDATE {table} SET {column} = "
+            f"(SELECT merged_into FROM classes WHERE id = {new}) WHERE rowid = NEW.rowid; END"
+        )
+
+
+def _migration_guesses(db: sqlite_utils.Database) -> None:
+    """The round model's top-3 guesses on the images the TUI offers while the next round trains
+    (the audit images and a seeded random draw of the pool: project/labeler.py), stored by the
+    round's evaluation so that the labeling screen shows them without torch."""
+    db["guesses"].create(
+        # items <i8; classes <i2 and probs <f4, N x 3 (best first; -1 / 0 pad fewer classes)
+        {"run": str, "round": int, "items": bytes, "classes": bytes, "probs": bytes},
+        pk=("run", "round"), not_null={"items", "classes", "probs"},
+    )
+
+
 # Append a migration to change the schema; never edit or reorder one that has been released.
-MIGRATIONS = [_migration_1, _migration_2, _migration_predictions, _migration_sample_sets]
+MIGRATIONS = [_migration_1, _migration_2, _migration_predictions, _migration_sample_sets,
+              _migration_class_changes, _migration_guesses]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,7 @@ from typing import Iterable
 import numpy as np
 
 from gltui.learn.stopping import stable_streak
+from gltui.project.classes import ClassList
 from gltui.store import RoundRow, Store, finished_rounds
 
 Z95 = 1.959963984540054  # the standard normal quantile of a two-sided 95% interval
@@ -85,11 +86,13 @@ def audit_estimates(store: Store, run: str) -> dict[int, Estimate | None] | None
     position = {int(item): i for i, item in enumerate(audit)}
     at = np.asarray([position[int(i)] for i in items], dtype=np.int64)
     out: dict[int, Estimate | None] = {}
+    classes = ClassList.read(store)  # a model trained before a merge may answer the merged class
     for round, predicted in store.set_predictions(run, "audit").items():
         if len(predicted) != len(audit) or len(at) == 0:
             out[round] = None
             continue
-        out[round] = Estimate(int((predicted[at] == labels).sum()), int(len(at)))
+        right = classes.fold_labels(predicted[at]) == classes.fold_labels(labels)
+        out[round] = Estimate(int(right.sum()), int(len(at)))
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gltui.project.classes import ClassList
 from gltui.store import Store, finished_rounds
 from gltui.views.estimates import Estimate, audit_estimates, audit_progress
 
@@ -41,7 +42,10 @@ def run_json(store: Store, summary) -> dict:
     out = summary.as_json()
     estimates = audit_estimates(store, summary.name)
     has_stop = store.sample_set("stop") is not None
+    classes = ClassList.read(store)
     for row, r in zip(out["rounds"], summary.rounds):
+        if r.class_hist is not None:  # per class in use, in the order of "classes"
+            row["class_hist"] = classes.fold_counts(r.class_hist)
         if estimates is not None:
             est = estimates.get(r.round)
             row["audit"] = None if est is None else est.as_json()
@@ -56,7 +60,7 @@ def project_json(project, summaries) -> dict:
     return {
         "project": str(project.path),
         "spec": project.meta.get("spec"),
-        "classes": project.classes,
+        "classes": ClassList.read(project.store).live_names,  # the classes in use
         "items": project.store.count_items(),
         "audit": None if progress is None else {"labeled": progress[0], "size": progress[1]},
         "runs": [run_json(project.store, s) for s in summaries],

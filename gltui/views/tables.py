@@ -7,6 +7,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from gltui.project.classes import ClassList
 from gltui.store import finished_rounds
 from gltui.views.curves import learning_curves, metric_title
 from gltui.views.estimates import SMALL_N, audit_estimates, audit_progress
@@ -20,7 +21,8 @@ def status_table(project, summaries) -> None:
     audit_note = "" if audit is None else f", audit {audit[0]}/{audit[1]} labeled"
     out.print(f"[bold]{project.path}[/]  {project.meta.get('spec')}  "
               f"pool {counts.get('pool', 0)}, validation {counts.get('val', 0)}, "
-              f"test {counts.get('test', 0)}{audit_note}, {len(project.classes)} classes")
+              f"test {counts.get('test', 0)}{audit_note}, "
+              f"{len(ClassList.read(project.store).live)} classes")
     table = Table(box=None, pad_edge=False)
     for col in ("run", "strategy", "seed", "profile", "phase", "round", "labeled", "pool",
                 "queued", "note"):
