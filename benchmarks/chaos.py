@@ -17,7 +17,8 @@ phase i mod 5 of (train, evaluate, score, query, label):
                       random delay (uniform over 0-1 s in train, 0-0.3 s in score). Polled
                       through Project/Store, no SQL here;
   evaluate, query,    last milliseconds, so the process kills itself at a named point
-  label               (GLTUI_FAULT, under GLTUI_TEST_FAULTS=1): the start of the phase, or for
+  label               (GLTUI_FAULT, armed by tests/faults_launch.py; the package has no fault
+                      hook): the start of the phase, or for
                       label, half the time, inside the oracle's transaction after the labels
                       are written, before the commit.
 
@@ -92,18 +93,26 @@ def make_project(path: Path, npz: Path) -> Path:
 
 def start_run(project: Path, run_args: list[str] = RUN_ARGS, env: dict | None = None,
               **kw) -> subprocess.Popen:
-    """`python -m gltui run PROJECT ...` in a subprocess; `env` adds variables (GLTUI_FAULT...).
+    """`python -m gltui run PROJECT ...` in a subprocess; `env` adds variables. With GLTUI_FAULT
+    among them it starts through tests/faults_launch.py, which arms that fault (tests/faults.py).
 
     The child gets SIGINT's default action back: a shell starts background jobs (`cmd &`) with
     SIGINT ignored, Python then installs no KeyboardInterrupt handler, and the Ctrl-C tests would
     test nothing when the suite itself runs in the background."""
     return subprocess.Popen(
-        [sys.executable, "-m", "gltui", "run", str(project), *run_args], cwd=REPO_ROOT,
+        [*gltui_command(env), "run", str(project), *run_args], cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
         preexec_fn=_default_sigint,
         stdout=kw.pop("stdout", subprocess.DEVNULL), stderr=kw.pop("stderr", subprocess.DEVNULL),
         **kw,
     )
+
+
+def gltui_command(env: dict | None = None) -> list[str]:
+    """`python -m gltui`, or `python tests/faults_launch.py` when `env` names a GLTUI_FAULT."""
+    if env and env.get("GLTUI_FAULT"):
+        return [sys.executable, str(REPO_ROOT / "tests" / "faults_launch.py")]
+    return [sys.executable, "-m", "gltui"]
 
 
 def _default_sigint() -> None:
@@ -232,8 +241,8 @@ def _kill_in(copy: Path, target: str, rng: random.Random, run_args: list[str] = 
     oracle's transaction after the labels are written and before the commit."""
     if target not in LONG_PHASES:
         point = "label" if target == "label" and rng.random() < 0.5 else f"phase:{target}"
-        proc = start_run(copy, run_args, env={**(env or {}), "GLTUI_TEST_FAULTS": "1",
-                                              "GLTUI_FAULT": point}, stderr=subprocess.PIPE)
+        proc = start_run(copy, run_args, env={**(env or {}), "GLTUI_FAULT": point},
+                         stderr=subprocess.PIPE)
         return proc, point, None, True
     proc = start_run(copy, run_args, env=env, stderr=subprocess.PIPE)
     watch = Watch(copy, proc)

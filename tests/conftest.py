@@ -57,21 +57,33 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_gltui(*args: str, env: dict | None = None, **kw):
-    """`python -m gltui ARGS` in a subprocess on this checkout; `env` adds variables."""
+    """`python -m gltui ARGS` in a subprocess on this checkout; `env` adds variables. With a
+    GLTUI_FAULT among them (fault_env), the same through tests/faults_launch.py, which arms it."""
     import os
     import subprocess
 
     kw.setdefault("timeout", 600)
     return subprocess.run(
-        [sys.executable, "-m", "gltui", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+        [*gltui_command(env), *args], cwd=REPO_ROOT, capture_output=True, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}, **kw,
     )
 
 
+FAULTS_LAUNCH = REPO_ROOT / "tests" / "faults_launch.py"
+
+
+def gltui_command(env: dict | None = None) -> list[str]:
+    """How a test starts gltui: `python -m gltui`, or with a fault in `env` the launcher that
+    installs it (the package itself has no fault hook)."""
+    if env and env.get("GLTUI_FAULT"):
+        return [sys.executable, str(FAULTS_LAUNCH)]
+    return [sys.executable, "-m", "gltui"]
+
+
 def fault_env(point: str, **extra: str) -> dict:
-    """Variables that make `gltui run` kill itself at `point` (gltui/faults.py: GLTUI_FAULT is
-    honoured only under the test switch GLTUI_TEST_FAULTS=1)."""
-    return {"GLTUI_TEST_FAULTS": "1", "GLTUI_FAULT": point, **extra}
+    """Variables that make a gltui process started by `run_gltui` (tests/faults_launch.py) kill
+    itself at `point` (tests/faults.py)."""
+    return {"GLTUI_FAULT": point, **extra}
 
 
 def final_state(path: Path, run: str = "main") -> dict:

@@ -29,7 +29,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import REFERENCE_ARGS, fault_env, final_state, run_gltui
+from conftest import FAULTS_LAUNCH, REFERENCE_ARGS, fault_env, final_state, run_gltui
 from gltui.cli import main
 from gltui.learn import distributed
 from gltui.learn.device import chunks_to_device
@@ -49,8 +49,10 @@ def gltui(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def torchrun(nproc: int, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`torchrun --standalone --nproc_per_node N -m gltui run ... --distributed` (a free port is
     picked by the standalone rendezvous)."""
+    # with a fault: the launcher as torchrun's script (tests/faults.py arms it in every rank)
+    gltui = [str(FAULTS_LAUNCH)] if (env or {}).get("GLTUI_FAULT") else ["-m", "gltui"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-           str(nproc), "-m", "gltui", "run", *args, "--distributed"]
+           str(nproc), *gltui, "run", *args, "--distributed"]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, **ENV, **(env or {})}, timeout=600)
 

@@ -2,9 +2,9 @@
 
 The small project (tests/conftest.py) has 700 pool digits, a tiny training profile and k = 2, so
 a round takes about a second. Kills are real SIGKILLs of a `gltui run` subprocess, placed either
-at a named point (GLTUI_FAULT under the test switch GLTUI_TEST_FAULTS=1, gltui/faults.py: the
-start of each phase, after an epoch checkpoint, after a scoring chunk, inside the oracle's label
-transaction) or at a random instant, timed from the moment the child holds the run lock.
+at a named point (GLTUI_FAULT, armed by tests/faults_launch.py: tests/faults.py wraps gltui's
+functions at the start of each phase, after an epoch checkpoint, after a scoring chunk, inside
+the oracle's label transaction) or at a random instant, timed from the moment the child holds the run lock.
 
 Every run compared with the uninterrupted one is the shared reference command (tests/conftest.py:
 REFERENCE_ARGS, on the CPU with one torch thread), so the reference run is made once per session
@@ -91,38 +91,44 @@ def test_resume_after_sigkill_equals_uninterrupted(fault, fresh_project, uninter
     assert leftovers == []
 
 
-def test_fault_variable_without_the_test_switch_is_ignored(fresh_project, uninterrupted):
-    """A leftover GLTUI_FAULT cannot kill a real run: only GLTUI_TEST_FAULTS=1 arms it."""
-    proc = gltui("run", str(fresh_project), *RUN_ARGS,
-                 env={"GLTUI_TEST_FAULTS": "", "GLTUI_FAULT": "phase:score"})
+def test_the_package_has_no_fault_hook(fresh_project, uninterrupted):
+    """Fault injection lives in tests/faults.py: no module of gltui/ reads a fault variable, and
+    a plain `python -m gltui` with the old switch and a fault set runs to the end, untouched."""
+    package = ROOT / "gltui"
+    assert not (package / "faults.py").exists()
+    for path in package.rglob("*.py"):
+        text = path.read_text()
+        assert "GLTUI_FAULT" not in text and "GLTUI_TEST_FAULTS" not in text, path
+    proc = subprocess.run(
+        [sys.executable, "-m", "gltui", "run", str(fresh_project), *RUN_ARGS], cwd=ROOT,
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **REFERENCE_ENV,
+             "GLTUI_TEST_FAULTS": "1", "GLTUI_FAULT": "phase:score"})
     assert proc.returncode == 0, proc.stderr
     assert "fault" not in proc.stderr
     assert final_state(fresh_project) == uninterrupted
 
 
 def test_malformed_fault_exits_2_with_one_line(fresh_project):
-    """A real process (no traceback reaches the terminal), then the other malformed values in
-    this process, each through the CLI's main()."""
+    """The test launcher refuses a fault it does not know before gltui is imported: one line,
+    exit 2, nothing changed (a typo in a kill test fails loudly instead of never killing)."""
     before = final_state(fresh_project)
     proc = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env("crash"))
     assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
+    lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("gltui: GLTUI_FAULT=crash: "), lines
     assert final_state(fresh_project) == before
 
 
 @pytest.mark.parametrize("fault", ["epoch:abc", "chunk:0", "phase:nope", "label:1",
-                                   "person-label:2", "export:x"])
-def test_malformed_fault_in_process_exits_2_with_one_line(fault, fresh_project, monkeypatch,
-                                                          capsys):
-    before = final_state(fresh_project)
-    for name, value in fault_env(fault).items():
-        monkeypatch.setenv(name, value)
-    capsys.readouterr()
-    assert main(["run", str(fresh_project), *RUN_ARGS]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"gltui: GLTUI_FAULT={fault}: "), lines
-    assert final_state(fresh_project) == before
+                                   "person-label:2", "export:x", "add:nope"])
+def test_malformed_fault_specs_are_refused(fault):
+    import faults
+
+    with pytest.raises(faults.FaultSpecError, match=f"^GLTUI_FAULT={fault}: "):
+        faults.parse(fault)
+    with pytest.raises(faults.FaultSpecError, match="^GLTUI_FAULT_SIGNAL=TERM: "):
+        faults.parse("phase:train", "TERM")
 
 
 def test_resume_after_kills_at_random_instants(fresh_project, uninterrupted, one_thread):

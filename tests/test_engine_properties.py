@@ -47,8 +47,8 @@ from hypothesis.stateful import (
 
 import pytest
 
+import faults  # tests/faults.py: the fault points, wrapped around gltui's functions
 from gltui.run import engine
-from gltui import faults
 from gltui.config import Config
 from gltui.project import Labeler, Project, run_lock
 
@@ -98,7 +98,7 @@ def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monke
         if fault_calls["n"] == fault_calls["crash_at"] or point == fault_calls["crash_on"]:
             raise Crash(point)
 
-    monkeypatch.setattr(faults, "point", fault_point)
+    faults.install(fault_point, monkeypatch.setattr)  # undone after the test
 
     class EngineMachine(RuleBasedStateMachine):
         @initialize()

@@ -1,7 +1,7 @@
 """Real SIGKILLs inside open transactions and inside the export swap: all or nothing.
 
-Each test kills a real subprocess at a named point of gltui/faults.py (GLTUI_FAULT under the test
-switch GLTUI_TEST_FAULTS=1):
+Each test kills a real subprocess at a named point of tests/faults.py (GLTUI_FAULT, armed by
+tests/faults_launch.py or by LABEL_SCRIPT below; the package itself has no fault hook):
 
   label         the oracle's transaction, after all the queue's labels are written, before COMMIT
   person-label  a person's label (Labeler.label -> Store.add_label), after the label row, the
@@ -28,8 +28,12 @@ from gltui.project import Labeler, Project
 
 ORACLE_ARGS = ["--oracle", "--quiet", "--max-rounds", "2", "--device", "cpu"]
 # A person's label in its own process, as the TUI gives it: no torch, one committed transaction.
+# With GLTUI_FAULT set, tests/faults.py arms it first.
 LABEL_SCRIPT = """
 import sys
+sys.path.insert(0, sys.argv.pop(1))
+import faults
+faults.install_from_env()
 from gltui.project import Labeler, Project
 project = Project.open(sys.argv[1])
 Labeler(project, "main").label(int(sys.argv[2]), int(sys.argv[3]))
@@ -54,7 +58,10 @@ def snapshot(path: Path) -> dict:
 
 
 def label_in_a_process(path: Path, item: int, label: int, env: dict | None = None):
-    return run_gltui_python(LABEL_SCRIPT, str(path), str(item), str(label), env=env)
+    from conftest import REPO_ROOT
+
+    return run_gltui_python(LABEL_SCRIPT, str(REPO_ROOT / "tests"), str(path), str(item),
+                            str(label), env=env)
 
 
 def run_gltui_python(script: str, *args: str, env: dict | None = None):

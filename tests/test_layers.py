@@ -17,7 +17,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gltui"
 LAYERS = [
     {"errors", "config"},
     {"fsio", "data", "store"},
-    {"faults"},
     {"learn"},
     {"project"},
     {"views"},

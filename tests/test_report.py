@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fault_env
+from conftest import fault_env, gltui_command
 from gltui.cli import main
 from gltui.project import Project
 from gltui.store import RoundRow
@@ -148,7 +148,8 @@ def experiment(tmp_path_factory, small_project_template):
     project, report = base / "proj", base / "report"
     shutil.copytree(small_project_template, project)
     killed = subprocess.run(
-        [sys.executable, "-m", "gltui", *experiment_args(project, base / "first", *FIRST)],
+        [*gltui_command(fault_env("phase:score")),
+         *experiment_args(project, base / "first", *FIRST)],
         cwd=ROOT, capture_output=True, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), **fault_env("phase:score")},
     )

@@ -38,7 +38,6 @@ from urllib.parse import quote
 import numpy as np
 
 from gltui.data import save_image
-from gltui import faults
 from gltui.fsio import atomic_folder, atomic_write
 from gltui.project import Project
 from gltui.errors import ProjectError
@@ -170,7 +169,6 @@ def _imagefolder(project: Project, rows: list[dict], out: Path,
                 shutil.copyfile(src, folder / f"{stem}-{r['item']}{src.suffix.lower()}")
             else:
                 save_image(project.image(r["item"]), folder / f"{stem}-{r['item']}.png")
-        faults.point("export")  # test faults: the folder is built, not yet swapped in
 
 
 def label_studio_tasks(project: Project, run: str, rows: list[dict], sources: dict[int, Path],
@@ -206,12 +204,10 @@ def label_studio_tasks(project: Project, run: str, rows: list[dict], sources: di
 
 
 def _write_text(out: Path, text: str) -> None:
-    """fsio's atomic write of `text`, with the test fault point `export` between the written
-    temporary file and its rename into place."""
+    """fsio's atomic write of `text`."""
     def write(fh) -> None:
         fh.write(text.encode("utf-8"))
         fh.flush()
-        faults.point("export")
 
     atomic_write(out, write)
 

@@ -18,7 +18,6 @@ from typing import Callable
 
 import numpy as np
 
-from gltui import faults
 from gltui.learn import score as scoring
 from gltui.learn.augment import make_augment
 from gltui.learn.device import ItemRows, pool_on, resolve_device
@@ -53,7 +52,6 @@ def predict(project: Project, run: str = "main", round: int | None = None, *,
     finished round) and store the result; resumes an interrupted pass of the same round and pool.
     Raises ProjectError before anything is written on bad input, RunLocked while the run is
     being driven."""
-    faults.check()
     round = finished_round(project, run, round)
     _, shape, config = network(project, run)
     store = project.store
@@ -81,7 +79,6 @@ def predict(project: Project, run: str = "main", round: int | None = None, *,
                 forward_batch=started.forward_batch)
             for chunk, start, (labels, probs, scores) in chunks:
                 store.save_prediction_chunk(run, chunk, start, labels, probs, scores)
-                faults.point("chunk")
                 if on_chunk is not None:
                     on_chunk(chunk + 1, started.n_chunks)
     result = store.predictions(run)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gltui import data as data_mod, faults
+from gltui import data as data_mod
 from gltui.fsio import atomic_write
 from gltui.project import PIXELS_NAME, Project, run_lock
 from gltui.errors import ProjectError
@@ -62,7 +62,6 @@ def add_images(project: Project, spec: str) -> AddOutcome:
     """Add the images of `spec` to the pool of `project` (see the module doc). Raises
     ProjectError or DataError before anything is written on bad input, RunLocked while a run
     is being driven."""
-    faults.check()
     c, h, w = (int(v) for v in project.meta["shape"])
     kind, path = data_mod.parse_spec(spec)
     dataset = data_mod.load(spec, resize=(h, w), channels=c)
@@ -87,12 +86,10 @@ def add_images(project: Project, spec: str) -> AddOutcome:
             target = project.path / PIXELS_NAME
             new_rows = images[keep]
             atomic_write(target, lambda fh: _write(fh, [project.pixels[:first], new_rows]))
-            faults.point("add:renamed")
             names = [str(dataset.train.names[int(i)]) for i in keep]
             batch = {"spec": f"{kind}:{path.resolve()}", "first": first, "count": len(keep)}
             additions = [*project.store.meta().get(ADDITIONS, []), batch]
-            project.store.append_items(first, names, labels[keep], {ADDITIONS: additions},
-                                       before_commit=lambda: faults.point("add:inserted"))
+            project.store.append_items(first, names, labels[keep], {ADDITIONS: additions})
             project.pixels = np.load(target, mmap_mode="r")
             project.meta = project.store.meta()
     return AddOutcome(added=len(keep), duplicates=len(images) - len(keep),
@@ -103,7 +100,6 @@ def add_images(project: Project, spec: str) -> AddOutcome:
 def _write(fh, parts: list[np.ndarray]) -> None:
     write_pixels(fh, parts)
     fh.flush()
-    faults.point("add:written")  # the file is whole on disk, under its temporary name
 
 
 def _project_labels(project: Project, dataset: data_mod.Dataset) -> np.ndarray:

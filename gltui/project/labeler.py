@@ -46,10 +46,7 @@ class Labeler:
 
     def label(self, item: int, label: int) -> None:
         self._check_label(label)
-        from gltui import faults  # test fault injection (GLTUI_TEST_FAULTS=1 only)
-
-        self.store.add_label(self.run, None, item, label, "human",
-                             before_commit=lambda: faults.point("person-label"))
+        self.store.add_label(self.run, None, item, label, "human")
 
     def confirm(self, items, labels) -> None:
         """The model's guesses a person confirmed (a review page): human labels, like any other,

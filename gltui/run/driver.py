@@ -45,9 +45,6 @@ def drive(project: Project, name: str, knobs: Knobs = Knobs(), *, seed: int | No
     locked: the caller holds the run's lock already (gltui.project.run_lock).
     Raises ProjectError on bad input and RunLocked when another process drives the run, in both
     cases before anything is written."""
-    from gltui import faults
-
-    faults.check()  # a malformed test fault is refused before anything is written
     if group is None:
         check_device(device)
     else:

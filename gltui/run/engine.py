@@ -25,7 +25,7 @@ typed calls (gltui.run.ranks: FitCall, ScoreCall) that rank 0 sends to the other
 and then runs itself: DDP training, and a scoring pass whose chunks are dealt out across the ranks
 and gathered on rank 0, which saves each chunk as it arrives. A single process runs the same calls.
 
-Test fault injection (SIGKILL at a named point) lives in gltui.faults, behind GLTUI_TEST_FAULTS=1.
+Test fault injection lives in the tests (tests/faults.py wraps these functions), not here.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gltui import faults
 from gltui.config import Config, strategy_info
 from gltui.errors import ProjectError
 from gltui.learn import distributed, schedule, select, train as training
@@ -82,7 +81,6 @@ class Runner:
         self.store = project.store
         self.run = run
         self.options = options or RunOptions()
-        faults.check()  # a malformed test fault stops here, before anything is written
         row = project.require_run(run)
         self.seed = row.seed
         self.config = Config.from_json(row.config)
@@ -123,7 +121,6 @@ class Runner:
                     return "label"
                 step = functools.partial(self._label, oracle=oracle)
             self._check_cancel()
-            faults.point(f"phase:{row.phase}")
             self.emit(PhaseStarted(self.run, row.round, row.phase))
             try:
                 step(row.round)
@@ -168,8 +165,7 @@ class Runner:
                     f"oracle mode needs true labels, but {next(iter(name.values()))} has none; "
                     "label this run in the TUI instead (`gltui PROJECT`)"
                 )
-            self.store.add_labels(self.run, round, items, truth, "oracle",
-                                  before_commit=lambda: faults.point("label"))
+            self.store.add_labels(self.run, round, items, truth, "oracle")
         self.store.set_phase(self.run, "train", round)
 
     def _train(self, round: int) -> None:
@@ -214,7 +210,6 @@ class Runner:
         def on_epoch(report, make_checkpoint) -> bool:
             roundmodel.save_file({**make_checkpoint(), "num_classes": self.num_classes},
                                  ckpt_path)
-            faults.point("epoch")
             self.emit(EpochDone(
                 self.run, round, report.epoch, report.max_epochs, report.train_loss,
                 report.val_accuracy, report.best_val_accuracy, report.patience_left,
@@ -415,7 +410,6 @@ class Runner:
                           cancel=self.options.cancel)
         for chunk, start, scores in chunks:  # ends early when cancelled
             self.store.save_chunk(self.run, round, chunk, start, scores)
-            faults.point("chunk")
             scored += len(scores)
             self.emit(ChunkDone(self.run, round, scored, len(candidates)))
         self._check_cancel()
