@@ -21,7 +21,7 @@ LS_PREFIX = "/data/local-files/?d="
 AUDIT = 10
 
 
-# ---- a person's project with audit labels ---------------------------------------------------------
+# ---- a person's project with audit labels --------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +111,12 @@ def test_imagefolder_holds_each_audit_image_once_in_its_class(audit_project, pho
         files = sorted(out.rglob("*.png"))
         assert len(files) == 150 + len(expected)
         for item, label in expected.items():
-            found = [f for f in files if f.stem.endswith(f"-{item}")]
-            assert [f.parent.name for f in found] == [label]
-            if originals:
+            if originals:  # the original file under its own name, in its class folder
+                found = [f for f in files if f.name == names[item]]
                 assert found[0].read_bytes() == (photo_folder / names[item]).read_bytes()
+            else:  # the model's input, named after the item
+                found = [f for f in files if f.stem.endswith(f"-{item}")]
+            assert [f.parent.name for f in found] == [label]
 
 
 def test_label_studio_annotates_the_audit_images(audit_project, photo_folder, tmp_path):  # noqa: F811
@@ -124,9 +126,13 @@ def test_label_studio_annotates_the_audit_images(audit_project, photo_folder, tm
     assert main(["export", str(path), "--format", "labelstudio", "--with-predictions",
                  "--document-root", str(root), "--out", str(out)]) == 0
     tasks = json.loads(out.read_text())
-    assert len(tasks) == 150 + len(expected)
+    assert len(tasks) == 150 + AUDIT  # every image but the test split: the pool and the audit set
     items = [t["data"]["gltui_item"] for t in tasks]
     assert len(items) == len(set(items))
+    with Project.open(path) as project:
+        audit_items = set(project.store.item_ids("audit").tolist())
+    bare = [t for t in tasks if "annotations" not in t and "predictions" not in t]
+    assert {t["data"]["gltui_item"] for t in bare} == audit_items - set(expected)
     audit = {t["data"]["gltui_item"]: t for t in tasks if t["data"]["gltui_item"] in expected}
     assert set(audit) == set(expected)
     for item, task in audit.items():
@@ -186,12 +192,12 @@ def test_a_relative_folder_spec_exports_from_another_directory(photo_folder, tmp
     files = sorted((elsewhere / "originals").rglob("*.png"))
     assert len(files) == len(given)
     for f in files:
-        name = f.stem.rsplit("-", 1)[0] + ".png"
-        assert f.parent.name == given[name]
-        assert f.read_bytes() == (photo_folder / name).read_bytes()
+        assert f.parent.name == given[f.name]
+        assert f.read_bytes() == (photo_folder / f.name).read_bytes()
     assert main(["export", str(project), "--format", "labelstudio", "--out", "tasks.json"]) == 0
     tasks = json.loads((elsewhere / "tasks.json").read_text())
-    assert len(tasks) == len(given)
+    assert len(tasks) == 160  # every image a task, the 60 labeled ones with their label
+    assert sum("annotations" in t for t in tasks) == len(given)
     for task in tasks:
         image = Path("/" + unquote(task["data"]["image"][len(LS_PREFIX):]))
         assert image == photo_folder.resolve() / task["data"]["file"]
@@ -216,5 +222,42 @@ def test_a_project_with_a_relative_spec_keeps_working(photo_folder, tmp_path, mo
     assert main(["export", str(project), "--format", "labelstudio", "--out",
                  str(tmp_path / "tasks.json")]) == 0
     tasks = json.loads((tmp_path / "tasks.json").read_text())
-    assert len(tasks) == 60
+    assert len(tasks) == 160
     assert all(Path("/" + unquote(t["data"]["image"][len(LS_PREFIX):])).is_file() for t in tasks)
+
+
+# ---- images added after `gltui predict` ----------------------------------------------------------
+
+
+def test_with_predictions_after_add_says_which_images_have_none(audit_project, photo_folder,  # noqa: F811
+                                                                 tmp_path, capsys):
+    """`add` after `predict`: the export still holds every prediction there is, and one line on
+    stderr says how many unlabeled images have none and how to get them (predict again). Images
+    of the same names get a suffix, so the csv's file column stays unambiguous."""
+    template, _ = audit_project
+    path = tmp_path / "proj"
+    shutil.copytree(template, path)
+    more = tmp_path / "more"
+    more.mkdir()
+    from PIL import Image
+
+    for name in sorted(p.name for p in photo_folder.glob("*.png"))[:4]:  # names it has already
+        Image.open(photo_folder / name).transpose(Image.Transpose.ROTATE_90).save(more / name)
+    assert main(["add", str(path), "--data", f"folder:{more}"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "with.csv"
+    assert main(["export", str(path), "--format", "csv", "--with-predictions",
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "4 unlabeled pool images have no prediction" in err and "gltui predict" in err
+    rows = list(csv.DictReader(out.open()))
+    files = [r["file"] for r in rows]
+    assert len(files) == len(set(files)) == 156  # as before the add: 150 pool + 6 audit labels
+    with Project.open(path) as project:
+        end = project.store.item_end()
+        new = project.store.item_names(range(end - 4, end))
+    assert all("~2." in name for name in new.values()), new
+    # without --with-predictions there is nothing to say
+    assert main(["export", str(path), "--format", "csv", "--out", str(tmp_path / "l.csv")]) == 0
+    assert capsys.readouterr().err == ""

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLE_MNIST
+
 from gltui.cli import main
 from gltui.config import PERSON_SCHEDULE
 from gltui.project import Project
@@ -99,7 +99,8 @@ def test_labels_csv_labels_are_trained_on_not_turned_into_validation(photos, tmp
             assert project.store.count_items() == {"pool": 111, "audit": 9}
             items, got = project.store.labeled("main")
             by_name = project.store.item_names(items.tolist())
-            assert {by_name[i]: project.classes[y] for i, y in zip(items.tolist(), got.tolist())} == given
+            pairs = zip(items.tolist(), got.tolist())
+            assert {by_name[i]: project.classes[y] for i, y in pairs} == given
             assert project.summary("main").phase == "train"  # 25 >= the seed set: ready to train
 
 

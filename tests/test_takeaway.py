@@ -16,11 +16,10 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT, SAMPLE_MNIST, fault_env, init_args, run_gltui
+
 from gltui.cli import main
 from gltui.project import Project, run_lock
-
 
 # ---- projects ------------------------------------------------------------------------------------
 
@@ -66,7 +65,7 @@ def _fails_with_one_line(args: list[str], capsys, *needles: str) -> None:
         assert needle in err, err
 
 
-# ---- predict ---------------------------------------------------------------------------------------
+# ---- predict -------------------------------------------------------------------------------------
 
 
 def test_predict_covers_every_unlabeled_pool_image(predicted_template):
@@ -162,7 +161,7 @@ def test_predict_is_refused_while_the_run_is_driven(predicted_template, tmp_path
             _fails_with_one_line(["predict", str(path), "--round", "0"], capsys, "being driven")
 
 
-# ---- exports with predictions ---------------------------------------------------------------------
+# ---- exports with predictions --------------------------------------------------------------------
 
 
 def test_csv_and_jsonl_with_predictions(predicted_template, tmp_path):
@@ -244,7 +243,7 @@ def test_exports_do_not_import_torch(predicted_template, tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
-# ---- the model -------------------------------------------------------------------------------------
+# ---- the model -----------------------------------------------------------------------------------
 
 
 def test_model_export_reproduces_predict_in_a_fresh_process(predicted_template, tmp_path):
@@ -300,7 +299,7 @@ def test_load_model_refuses_code_in_the_weights(predicted_template, tmp_path):
         gltui.load_model(tmp_path)
 
 
-# ---- a folder dataset: labels.csv round trip, originals, Label Studio ------------------------------
+# ---- a folder dataset: labels.csv round trip, originals, Label Studio ----------------------------
 
 
 @pytest.fixture(scope="module")
@@ -361,12 +360,12 @@ def test_imagefolder_originals_are_the_original_files(person_project, photo_fold
                  "--originals", "--out", str(out)]) == 0
     files = sorted(out.rglob("*.png"))
     assert len(files) == 160
+    assert len({f.name for f in files}) == 160  # each under its own file name
     for f in files[:40]:
-        original = photo_folder / (f.stem.rsplit("-", 1)[0] + ".png")
-        assert f.read_bytes() == original.read_bytes()
+        assert f.read_bytes() == (photo_folder / f.name).read_bytes()
     seeds = dict(r.split(",") for r in (photo_folder / "labels.csv").read_text().split()[1:])
     for name, label in seeds.items():
-        assert len(list((out / label).glob(f"{Path(name).stem}-*.png"))) == 1
+        assert (out / label / name).read_bytes() == (photo_folder / name).read_bytes()
 
 
 def test_label_studio_tasks(person_project, photo_folder, tmp_path):
@@ -396,7 +395,7 @@ def test_label_studio_tasks(person_project, photo_folder, tmp_path):
     assert Path("/" + unquote(first[len(prefix):])).is_file()
 
 
-# ---- add -------------------------------------------------------------------------------------------
+# ---- add -----------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -447,11 +446,12 @@ def test_add_converts_skips_duplicates_and_the_next_pass_sees_the_images(
 def test_add_bad_input_changes_nothing(trained_template, tmp_path, capsys):
     path = _copy(trained_template, tmp_path)
     before = _fingerprint(path)
-    cats = tmp_path / "cats"
+    cats = tmp_path / "cats"  # a folder named cat is just a folder; a label cat is refused
     (cats / "cat").mkdir(parents=True)
     shutil.copyfile(SAMPLE_MNIST / "00000.png", cats / "cat" / "a.png")
+    (cats / "labels.csv").write_text("file,label\ncat/a.png,cat\n")
     _fails_with_one_line(["add", str(path), "--data", f"folder:{cats}"], capsys,
-                         "'cat' is not a class")
+                         "as 'cat', which the class list does not hold")
     _fails_with_one_line(["add", str(path), "--data", f"folder:{tmp_path / 'nope'}"], capsys)
     with Project.open(path) as project:
         with run_lock(project, "main"):
@@ -492,7 +492,7 @@ def test_add_killed_at_any_step_leaves_the_old_project_or_the_new(
     assert not [f for f in path.iterdir() if f.name.startswith(".")]  # no temp file left
 
 
-# ---- end to end ------------------------------------------------------------------------------------
+# ---- end to end ----------------------------------------------------------------------------------
 
 
 @pytest.mark.slow

@@ -86,8 +86,8 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--run", default="main")
     p.add_argument("--with-predictions", action="store_true",
                    help="also the unlabeled images, labeled by `gltui predict` (source predicted)")
-    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
-                   help="leave out predictions below probability P (0-1)")
+    p.add_argument("--min-confidence", type=float, metavar="P",
+                   help="with --with-predictions: leave out those below probability P (0-1)")
     p.add_argument("--originals", action="store_true",
                    help="imagefolder: copy the original files (folder: data), not the pixels")
     p.add_argument("--round", type=int, help="model: the round (default: the latest finished)")
@@ -317,10 +317,14 @@ def cmd_export(args) -> int:
     from gltui.outputs.export import export
     from gltui.project import Project
 
+    notes: list[str] = []
     with Project.open(args.project) as project:
         n = export(project, args.run, args.format, args.out,
                    with_predictions=args.with_predictions, min_confidence=args.min_confidence,
-                   originals=args.originals, document_root=args.document_root, round=args.round)
+                   originals=args.originals, document_root=args.document_root, round=args.round,
+                   notes=notes)
+    for note in notes:
+        print(f"gltui: {note}", file=sys.stderr)
     what = "the round model" if args.format == "model" else f"{n} images"
     print(f"exported {what} of run {args.run!r} to {args.out}")
     return 0
@@ -351,10 +355,6 @@ def cmd_add(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
-    from gltui.project import Project
-    from gltui.outputs.report import write_report
-
 def cmd_classes(args) -> int:
     from gltui.project import Project
     from gltui.project import classes
@@ -370,6 +370,10 @@ def cmd_classes(args) -> int:
             print("\n".join(classes.describe(project)))
     return 0
 
+
+def cmd_report(args) -> int:
+    from gltui.project import Project
+    from gltui.outputs.report import write_report
 
     with Project.open(args.project) as project:
         path = write_report(project, args.out, round=args.round)
@@ -466,10 +470,10 @@ COMMAND_FUNCS = {
     "experiment": cmd_experiment,
     "predict": cmd_predict,
     "add": cmd_add,
+    "classes": cmd_classes,
     "main": cmd_main,
 }
 
 
-    "classes": cmd_classes,
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -54,9 +54,10 @@ def decode_all(paths: list[Path], resize: tuple[int, int] | None, channels: int 
         raise _bad_files(bad, root)
     if resize is None and max(shape[1:]) > MAX_NATIVE_SIDE:
         raise MixedShapes(
-            f"{paths[first]}: the images are {describe(shape)}, larger than the "
+            f"{paths[first]}: the image is {describe(shape)}, larger than the "
             f"{MAX_NATIVE_SIDE} px a side kept as they are; {CONVERT_HINT}",
-            shape, f"the images are {describe(shape)}, larger than {MAX_NATIVE_SIDE} px a side")
+            shape, f"{_rel(paths[first], root)} is {describe(shape)}, larger than "
+            f"{MAX_NATIVE_SIDE} px a side")
     if expect is not None and shape != tuple(expect):
         raise MixedShapes(
             f"{paths[first]}: test image is {describe(shape)} but the train images are "

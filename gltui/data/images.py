@@ -84,11 +84,15 @@ def image_to_array(im: Image.Image, resize: tuple[int, int] | None, channels: in
 
 
 class BadImage(DataError):
-    """One image file that cannot be read: `path`, and `problem` in a few words."""
+    """One image file that cannot be read: `path`, and `problem` in a few words ("empty file,
+    0 bytes"); the message is "PATH: not a readable image (PROBLEM); replace or remove the file"
+    or, for one over MAX_PIXELS, "PATH: too large (PROBLEM); downscale or remove it"."""
 
-    def __init__(self, path: Path, problem: str, fix: str = "replace or remove the file"):
-        super().__init__(f"{path}: {problem}; {fix}")
-        self.path, self.problem = Path(path), problem
+    def __init__(self, path: Path, problem: str, too_large: bool = False):
+        what, fix = (("too large", "downscale or remove it") if too_large else
+                     ("not a readable image", "replace or remove the file"))
+        super().__init__(f"{path}: {what} ({problem}); {fix}")
+        self.path, self.problem = Path(path), problem if not too_large else f"too large, {problem}"
 
 
 def read_header(path: Path) -> tuple[tuple[int, int], str]:
@@ -132,15 +136,15 @@ def decode(path: Path, resize: tuple[int, int] | None, channels: int | None,
 def _check_pixels(path: Path, size: tuple[int, int]) -> None:
     w, h = size
     if w * h > MAX_PIXELS:
-        raise BadImage(path, f"too large ({w}x{h}, {w * h / 1e6:.0f} megapixels; gltui reads at "
-                       f"most {MAX_PIXELS // 1_000_000})", "downscale or remove it")
+        raise BadImage(path, f"{w}x{h}, {w * h / 1e6:.0f} megapixels; gltui reads at most "
+                       f"{MAX_PIXELS // 1_000_000}", too_large=True)
 
 
 def _bad_image(path: Path, e: Exception) -> BadImage:
     """What is wrong with an image file, in a few words, without repeating its path."""
     if type(e).__name__.startswith("DecompressionBomb"):  # PIL's own cap, met before ours
-        return BadImage(path, f"too large (more than {MAX_PIXELS // 1_000_000} megapixels)",
-                        "downscale or remove it")
+        return BadImage(path, f"more than {MAX_PIXELS // 1_000_000} megapixels",
+                        too_large=True)
     try:
         size: int | None = path.stat().st_size
     except OSError:
@@ -152,7 +156,7 @@ def _bad_image(path: Path, e: Exception) -> BadImage:
     else:  # PIL's messages repeat the path; the message names it once, up front
         text = str(e).replace(f"'{path}'", "").replace(str(path), "").strip(" :")
         problem = shorten(text or type(e).__name__, 100)
-    return BadImage(path, f"not a readable image ({problem})")
+    return BadImage(path, problem)
 
 
 def convert_array(images: np.ndarray, resize: tuple[int, int] | None, channels: int | None,

@@ -21,8 +21,11 @@ the run has not labeled) and no image with a label gets a predicted row. Row fie
     item        the item id (the row of the project's pixels.npy)
 
 The csv starts with `file,label`, so copied into a folder: dataset as labels.csv it is read back
-by `gltui init --data folder:DIR`. Files are written beside the target and renamed into place;
-an existing target that is not empty is refused. Nothing here imports torch except the model
+by `gltui init --data folder:DIR`. The Label Studio file holds a task for every image of the
+project but the test split (pool and audit), each with its label, its prediction or neither.
+An ImageFolder of originals keeps each file's name and folders (CLASS/2024/06/IMG_0001.jpg).
+Files are written beside the target and renamed into place; an existing target that is not
+empty is refused. Nothing here imports torch except the model
 format (gltui/modelfile.py).
 """
 
@@ -38,9 +41,9 @@ from urllib.parse import quote
 import numpy as np
 
 from gltui.data import save_image
+from gltui.errors import ProjectError
 from gltui.fsio import atomic_folder, atomic_write
 from gltui.project import Project
-from gltui.errors import ProjectError
 
 FORMATS = ("csv", "jsonl", "imagefolder", "labelstudio", "model")
 FIELDS = ("file", "label", "source", "confidence", "rde", "round", "time", "item")
@@ -52,14 +55,20 @@ LS_LOCAL_FILES = "/data/local-files/?d="
 
 
 def export(project: Project, run: str, fmt: str, out: Path, *, with_predictions: bool = False,
-           min_confidence: float = 0.0, originals: bool = False,
-           document_root: Path | None = None, round: int | None = None) -> int:
+           min_confidence: float | None = None, originals: bool = False,
+           document_root: Path | None = None, round: int | None = None,
+           notes: list[str] | None = None) -> int:
     """Write the export to `out` (a file for csv/jsonl/labelstudio, a folder for imagefolder and
-    model); returns the number of rows (images) written. Bad input raises ProjectError before
-    anything is written."""
+    model); returns the number of rows (images; tasks for labelstudio) written. Bad input raises
+    ProjectError before anything is written. notes: gets one line for what a person should know
+    (unlabeled images the predictions do not cover, such as images added since)."""
     out = Path(out)
     if fmt not in FORMATS:
         raise ProjectError(f"unknown export format {fmt!r}; use {', '.join(FORMATS)}")
+    if min_confidence is not None and not with_predictions:
+        raise ProjectError(f"--min-confidence {min_confidence:g} filters predictions; add "
+                           "--with-predictions (or leave --min-confidence out)")
+    min_confidence = 0.0 if min_confidence is None else min_confidence
     if not 0.0 <= min_confidence <= 1.0:
         raise ProjectError(f"--min-confidence {min_confidence:g}: give a probability in [0, 1]")
     _check_target(out, fmt)
@@ -73,6 +82,10 @@ def export(project: Project, run: str, fmt: str, out: Path, *, with_predictions:
                        min_confidence=min_confidence)
     if originals and fmt != "imagefolder":
         raise ProjectError("--originals goes with --format imagefolder")
+    if with_predictions and notes is not None and (gap := prediction_gap(project, run, rows)):
+        notes.append(gap)
+    if fmt == "labelstudio":
+        rows += _unlabeled_rows(project, rows)
     sources = None
     if originals or fmt == "labelstudio":
         sources = _originals(project, rows, fmt)
@@ -123,6 +136,33 @@ def export_rows(project: Project, run: str, *, with_predictions: bool = False,
     return rows
 
 
+def prediction_gap(project: Project, run: str, rows: list[dict]) -> str | None:
+    """One line when unlabeled pool images have no prediction in the run's pass (images added
+    since `gltui predict` ran, or unlabeled since), or None. rows: export_rows' rows."""
+    found = project.store.predictions(run)
+    predicted = set(found.items.tolist()) if found is not None else set()
+    labeled = {r["item"] for r in rows if r["source"] != "predicted"}
+    n = sum(1 for i in project.store.item_ids("pool").tolist()
+            if i not in labeled and i not in predicted)
+    if not n:
+        return None
+    return (f"{n} unlabeled pool image{'s have' if n != 1 else ' has'} no prediction (added or "
+            f"unlabeled since `gltui predict` ran); run `gltui predict {project.path} --run {run}` "
+            "again to include them")
+
+
+def _unlabeled_rows(project: Project, rows: list[dict]) -> list[dict]:
+    """A row with neither label nor prediction (source None) for every pool and audit image
+    that `rows` leaves out: Label Studio gets every image but the test split as a task."""
+    have = {r["item"] for r in rows}
+    items = np.sort(np.concatenate([project.store.item_ids("pool"),
+                                    project.store.item_ids("audit")]))
+    items = [i for i in items.tolist() if i not in have]
+    names = project.store.item_names(items)
+    return [{"file": names[i], "label": None, "source": None, "confidence": None, "rde": None,
+             "round": None, "time": None, "item": i} for i in items]
+
+
 def _check_target(out: Path, fmt: str) -> None:
     if fmt in FOLDER_FORMATS:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -157,17 +197,20 @@ def _originals(project: Project, rows: list[dict], fmt: str) -> dict[int, Path]:
 
 def _imagefolder(project: Project, rows: list[dict], out: Path,
                  sources: dict[int, Path] | None) -> None:
-    """CLASS/STEM-ITEM.png of the project's pixels, or with `sources` a copy of each original file
-    (its own extension). Predicted rows go to the same class folders: the csv/jsonl say which."""
+    """CLASS/STEM-ITEM.png of the project's pixels (the model's input, letterboxed), or with
+    `sources` a copy of each original file under its own name (_original_names). Predicted rows
+    go to the same class folders: the csv/jsonl say which."""
+    names = _original_names(rows) if sources is not None else {}
     with atomic_folder(out) as tmp:
         for r in rows:
             folder = tmp / _safe(r["label"])
             folder.mkdir(exist_ok=True)
-            stem = _safe(str(Path(r["file"]).with_suffix("")).replace("/", "_"))
             if sources is not None:
-                src = sources[r["item"]]
-                shutil.copyfile(src, folder / f"{stem}-{r['item']}{src.suffix.lower()}")
+                target = tmp / names[r["item"]]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(sources[r["item"]], target)
             else:
+                stem = _safe(str(Path(r["file"]).with_suffix("")).replace("/", "_"))
                 save_image(project.image(r["item"]), folder / f"{stem}-{r['item']}.png")
 
 
@@ -191,7 +234,9 @@ def label_studio_tasks(project: Project, run: str, rows: list[dict], sources: di
                    "value": {"choices": [r["label"]]}}]
         task = {"data": {LS_IMAGE: LS_LOCAL_FILES + quote(rel.as_posix(), safe="/"),
                          "gltui_item": r["item"], "file": r["file"]}}
-        if r["source"] == "predicted":
+        if r["source"] is None:  # neither label nor prediction: a task to label
+            pass
+        elif r["source"] == "predicted":
             task["predictions"] = [{
                 "model_version": f"gltui {project.path.name} run {run} round {r['round']}",
                 "score": r["confidence"],
@@ -210,6 +255,31 @@ def _write_text(out: Path, text: str) -> None:
         fh.flush()
 
     atomic_write(out, write)
+
+
+def _original_names(rows: list[dict]) -> dict[int, Path]:
+    """CLASS/NAME per row, NAME the item's name: its path relative to the data folder
+    (`2024/06/IMG_0001.jpg`, unique within the project), less a first folder that is the class
+    folder itself (`cat/c0.png` -> cat/c0.png, not cat/cat/c0.png) where that path is free."""
+    full = {r["item"]: Path(_safe(r["label"])) / _relative(r["file"]) for r in rows}
+    taken = set(full.values())
+    out: dict[int, Path] = {}
+    for r in rows:
+        target = full[r["item"]]
+        parts = target.parts
+        if len(parts) > 2 and parts[1] == parts[0]:
+            short = Path(*parts[1:])
+            if short not in taken:
+                target = short
+                taken.add(short)
+        out[r["item"]] = target
+    return out
+
+
+def _relative(name: str) -> Path:
+    """An item name as a relative path that stays inside the folder it is joined to."""
+    parts = [p for p in str(name).replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return Path(*parts) if parts else Path("_")
 
 
 def _safe(name: str) -> str:

@@ -1,11 +1,17 @@
 """`gltui add PROJECT --data SPEC`: more images into an existing project's pool, and where every
 image of a project came from (its original file, for exports that copy originals).
 
-The images are read and converted to the project's input shape as `init` converts them; exact
+The images are read and letterboxed to the project's input shape (aspect kept, black bars), as
+`init` letterboxes a mixed folder; a folder: source is read as `init` reads it, recursively, a
+top-level sub-folder labeling its images only when it names a class of the project. Exact
 duplicates (the same pixels after conversion, by a 128-bit BLAKE2b of the bytes) of an image the
 project holds, or of an earlier image of the same batch, are skipped and counted. Labels in the
 new data become the new items' true labels (what an oracle answers); a class name the project
 does not know is refused.
+
+Item names stay unique within the project (the csv's `file` column names one image): a new image
+whose name (its path relative to the added folder) a project item has already gets a suffix,
+`IMG_0001~2.jpg`; the batch records the original name, so `export --originals` finds the file.
 
 Atomic: a kill at any instant leaves the old project or the new one. The steps:
   1. the new pixels file (the used rows of pixels.npy, then the new images) is written beside it
@@ -14,25 +20,30 @@ Atomic: a kill at any instant leaves the old project or the new one. The steps:
      extra rows (row i of pixels.npy is item i; a later `add` overwrites them);
   3. one transaction inserts the items, the item counts and the source of the batch: the new one.
 Every run's lock is held throughout, so nothing drives a run meanwhile (and two `add`s cannot
-interleave). Runs see the new images from their next scoring pass. No torch.
+interleave). A temporary pixels file a killed `add` left behind is removed first (under the locks,
+so it is no other add's). Runs see the new images from their next scoring pass. No torch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
 from gltui import data as data_mod
+from gltui.data.core import shorten
+from gltui.errors import ProjectError
 from gltui.fsio import atomic_write
 from gltui.project import PIXELS_NAME, Project, run_lock
-from gltui.errors import ProjectError
 from gltui.project.pixels import write_pixels
 
-ADDITIONS = "additions"  # meta: [{"spec", "first", "count"}] per added batch, in order
+ADDITIONS = "additions"  # meta: [{"spec", "first", "count", "renamed"?}] per added batch, in
+# order; renamed: {item id: original relative path} for the items whose name got a suffix
+SUFFIX = "~"  # name~2.png: the second image of that name in the project
 HASH_BLOCK = 65536  # images hashed per block of a memory-mapped pool
 
 
@@ -42,10 +53,19 @@ class AddOutcome:
     duplicates: int  # skipped: their pixels are in the project already (or earlier in the batch)
     n_pool: int  # pool images after the add
     note: str | None  # the reader's conversion note, or that a test split was left out
+    renamed: dict[str, str] = field(default_factory=dict)  # original name -> unique name given
+    folders: list[str] = field(default_factory=list)  # images added per source folder
 
     def line(self) -> str:
-        return (f"added {self.added} images to the pool ({self.n_pool} now); skipped "
+        """What `gltui add` prints: one line, then one short line per source folder."""
+        text = (f"added {self.added} images to the pool ({self.n_pool} now); skipped "
                 f"{self.duplicates} exact duplicate{'s' if self.duplicates != 1 else ''}")
+        if self.renamed:
+            old, new = next(iter(self.renamed.items()))
+            n = len(self.renamed)
+            text += (f"; {n} name{'s' if n != 1 else ''} the project had already got a suffix "
+                     f"({shorten(old, 50)} -> {shorten(new, 50)}{', ...' if n > 1 else ''})")
+        return "\n".join([text, *(f"  {line}" for line in self.folders)])
 
 
 def pixel_hashes(images: np.ndarray) -> list[bytes]:
@@ -64,7 +84,8 @@ def add_images(project: Project, spec: str) -> AddOutcome:
     is being driven."""
     c, h, w = (int(v) for v in project.meta["shape"])
     kind, path = data_mod.parse_spec(spec)
-    dataset = data_mod.load(spec, resize=(h, w), channels=c)
+    dataset = data_mod.load(spec, resize=(h, w), channels=c, fit="letterbox",
+                            classes=project.classes)
     images = dataset.train.images
     labels = _project_labels(project, dataset)
     notes = [dataset.note] if dataset.note else []
@@ -74,6 +95,10 @@ def add_images(project: Project, spec: str) -> AddOutcome:
     with contextlib.ExitStack() as locks:
         for run in project.store.runs():
             locks.enter_context(run_lock(project, run.name))
+        target = project.path / PIXELS_NAME
+        leftover = target.with_name(f".{PIXELS_NAME}.tmp")  # fsio.atomic_write's temporary name
+        with contextlib.suppress(OSError):
+            leftover.unlink(missing_ok=True)  # a killed add's; ours is made below
         first = project.store.item_end()
         seen = set(pixel_hashes(project.pixels[:first]))
         keep = []
@@ -82,19 +107,43 @@ def add_images(project: Project, spec: str) -> AddOutcome:
                 seen.add(digest)
                 keep.append(i)
         keep = np.asarray(keep, dtype=np.int64)
+        given = [str(dataset.train.names[int(i)]) for i in keep]
+        names, renamed = unique_names(given, project.store.item_names(range(first)).values())
         if len(keep):
-            target = project.path / PIXELS_NAME
             new_rows = images[keep]
             atomic_write(target, lambda fh: _write(fh, [project.pixels[:first], new_rows]))
-            names = [str(dataset.train.names[int(i)]) for i in keep]
             batch = {"spec": f"{kind}:{path.resolve()}", "first": first, "count": len(keep)}
+            if renamed:
+                batch["renamed"] = {str(first + i): given[i] for i in renamed}
             additions = [*project.store.meta().get(ADDITIONS, []), batch]
             project.store.append_items(first, names, labels[keep], {ADDITIONS: additions})
             project.pixels = np.load(target, mmap_mode="r")
             project.meta = project.store.meta()
     return AddOutcome(added=len(keep), duplicates=len(images) - len(keep),
                       n_pool=project.store.count_items().get("pool", 0),
-                      note="; ".join(notes) or None)
+                      note="; ".join(notes) or None,
+                      renamed={given[i]: names[i] for i in renamed},
+                      folders=data_mod.folder_lines(given, labels[keep], "added"))
+
+
+def unique_names(names: list[str], taken: Iterable[str]) -> tuple[list[str], list[int]]:
+    """`names` with each one that is in `taken` (or earlier in `names`) given the first free
+    suffix before its extension (`a/IMG_1.jpg` -> `a/IMG_1~2.jpg`), and the positions renamed."""
+    used = set(taken)
+    out, renamed = [], []
+    for i, name in enumerate(names):
+        if name in used:
+            stem, dot, ext = name.rpartition(".")
+            if not dot or "/" in ext or not stem or stem.endswith("/"):
+                stem, dot, ext = name, "", ""
+            k = 2
+            while f"{stem}{SUFFIX}{k}{dot}{ext}" in used:
+                k += 1
+            name = f"{stem}{SUFFIX}{k}{dot}{ext}"
+            renamed.append(i)
+        used.add(name)
+        out.append(name)
+    return out, renamed
 
 
 def _write(fh, parts: list[np.ndarray]) -> None:
@@ -137,7 +186,7 @@ def original_paths(project: Project, items: np.ndarray, names: dict[int, str]) -
         if b not in roots:
             roots[b] = _folder_root(batches[b]["spec"])
         if roots[b] is not None:
-            out[item] = roots[b] / names[item]
+            out[item] = roots[b] / batches[b].get("renamed", {}).get(str(item), names[item])
     return out
 
 

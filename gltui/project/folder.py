@@ -33,7 +33,8 @@ from gltui.store import SPLITS, RoundRow, Store
 
 DB_NAME = "gltui.db"
 PIXELS_NAME = "pixels.npy"
-PROJECT_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", PIXELS_NAME, "checkpoints"}
+PROJECT_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", PIXELS_NAME, "checkpoints",
+                 f".{PIXELS_NAME}.tmp"}  # the last: a killed `add`'s, removed by init --force
 AUDIT_DEFAULT = 200  # a person's audit set: at most this many (10 % of their unlabeled images)
 
 
