@@ -65,7 +65,7 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO_ROOT))
 
 from gltui.cli import main as gltui  # noqa: E402
-from gltui.config import PRESETS  # noqa: E402
+from gltui.config import PRESETS, SEMI_PROFILES  # noqa: E402
 from gltui.project import DB_NAME, Project  # noqa: E402
 from gltui.outputs.report import collect  # noqa: E402
 from gltui.views.savings import BASELINE, group_curves, headline, savings  # noqa: E402
@@ -114,6 +114,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a separate labeled validation split of N images for early stopping, "
                         "counted in every label count reported (default 0: none; each round "
                         "then trains a fixed schedule on every label)")
+    p.add_argument("--semi", choices=("on", "off"), default="on",
+                   help="semi-supervised rounds (learn from the unlabeled pool too; default on) "
+                        "or labels only")
+    p.add_argument("--semi-profile", choices=tuple(SEMI_PROFILES),
+                   help="length of a semi-supervised round (default: bench; smoke: tiny)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--data", type=Path, default=MNIST,
                    help="IDX folder with a t10k test split (default %(default)s)")
@@ -144,7 +149,8 @@ def init_project(project: Path, data: Path, want: dict) -> dict:
     if not resuming:
         command = ["init", str(project), "--data", want["spec"], "--profile", want["profile"],
                    "--val-size", str(want["val_size"]), "--initial", str(want["initial"]),
-                   "--seed", "0"]
+                   "--seed", "0", "--semi", "on" if want["semi"] else "off",
+                   "--semi-profile", want["semi_profile"]]
         if want["preset"] != "auto":
             command += ["--preset", want["preset"]]
         code = gltui(command)
@@ -153,7 +159,8 @@ def init_project(project: Path, data: Path, want: dict) -> dict:
     with Project.open(project) as opened:
         meta, config, counts = opened.meta, opened.run_config("main"), opened.store.count_items()
     have = dict(spec=meta.get("spec"), val_size=meta.get("val_size"), initial=meta.get("initial"),
-                profile=config.train.profile, model=config.model, augment=config.train.augment)
+                profile=config.train.profile, model=config.model, augment=config.train.augment,
+                semi=config.semi.enabled, semi_profile=config.semi.profile)
     need = {key: want[key] for key in have}
     if have != need:
         raise SystemExit(f"{project}: made with {have}, this benchmark needs {need}; "
@@ -182,14 +189,17 @@ def main(argv: list[str] | None = None) -> int:
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     runs = dict(spec["runs"], budget=args.budget or spec["runs"]["budget"])
     data_dir = args.data.resolve()
-    project = args.project or REPO_ROOT / "projects" / f"label-efficiency-{name}-{data_name(data_dir)}"
+    semi_profile = args.semi_profile or ("tiny" if args.smoke else "bench")
+    tag = f"semi-{semi_profile}" if args.semi == "on" else "labels-only"
+    project = args.project or (REPO_ROOT / "projects"
+                               / f"label-efficiency-{name}-{tag}-{data_name(data_dir)}")
     report = args.report or project.with_name(project.name + "-report")
     preset = PRESETS.get(args.preset, dict(model="auto", augment="auto"))
     started = time.time()
     counts = init_project(project, data_dir, dict(
         spec=f"idx:{data_dir}", val_size=args.val_size, initial=spec["init"]["initial"],
         profile=spec["init"]["profile"], preset=args.preset, model=preset["model"],
-        augment=preset["augment"]))
+        augment=preset["augment"], semi=args.semi == "on", semi_profile=semi_profile))
     command = ["experiment", str(project), "--strategies", ",".join(strategies),
                "--seeds", ",".join(map(str, seeds)), "--profile", spec["init"]["profile"],
                "--budget", str(runs["budget"]), "--candidates", str(runs["candidates"]),
@@ -208,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if data.metric != "test":
         raise SystemExit(f"{project}: some round has no test accuracy; nothing honest to report")
     from gltui.learn.augment import resolve_preset
-    from gltui.learn.models import resolve_model_name
+    from gltui.outputs.roundmodel import network_for
 
     # Every label counted: the runs' own labels (seed + queue) plus the validation split's.
     val = args.val_size
@@ -226,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": seeds,
         "training_profile": spec["init"]["profile"],
         "preset": args.preset,
-        "model": used(resolve_model_name(c.config.model, channels) for c in data.runs),
+        "model": used(network_for(c.config, channels)[0] for c in data.runs),
+        "semi": used((f"{c.config.semi.algorithm} (profile {c.config.semi.profile}: "
+                      f"{c.config.semi.epochs} epochs of {c.config.semi.steps_per_epoch} steps, "
+                      f"{c.config.semi.warm_epochs} from the previous round's weights)")
+                     if c.config.semi.enabled else "off" for c in data.runs),
         "augmentation": used(resolve_preset(c.config.train.augment, channels) for c in data.runs),
         **runs,
         "initial": spec["init"]["initial"],

@@ -136,9 +136,10 @@ def small_npz(tmp_path_factory) -> Path:
 
 def init_args(project: Path, data: Path, *extra: str) -> list[str]:
     """`gltui init` arguments for a small, fast project (tiny profile, k = 2; guided from the
-    first queue, so a two-round run scores with rde)."""
+    first queue, so a two-round run scores with rde; labels only: the engine's machinery at its
+    cheapest; tests/test_semi_rounds.py drives the same machinery with semi-supervised rounds)."""
     return ["init", str(project), "--data", f"npz:{data}", "--profile", "tiny", "--val-size", "100",
-            "--initial", "20", "--k", "2", "--warm-start", "0", *extra]
+            "--initial", "20", "--k", "2", "--warm-start", "0", "--semi", "off", *extra]
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ def semi_template(tmp_path_factory, small_npz):
     """A small oracle project whose run learns from the pool too, with an audit set (oracle
     labeled) so that every kind of held-out image exists."""
     path = tmp_path_factory.mktemp("semi") / "proj"
+    # The last --semi wins over init_args' "--semi off".
     assert main(init_args(path, small_npz, "--semi", "on", "--audit", "40")) == 0
     return path
 

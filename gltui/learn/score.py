@@ -146,19 +146,21 @@ def score_chunks(
                    device=device, skip=skip, cancel=cancel, forward_batch=forward_batch)
 
 
-def predict_chunks(model: nn.Module, images: np.ndarray | torch.Tensor, **kw
+def predict_chunks(model: nn.Module, images: np.ndarray | torch.Tensor, *,
+                   temperature: float = 1.0, **kw
                    ) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """Yield (chunk_index, start, (classes int64, probabilities float32, rde float32)) per chunk.
 
     The keywords are score_chunks' (k, augment, seed, chunk_size, device, skip, cancel,
     forward_batch): this is its rde pass (the same loop and draws, so the rde values are those
     scores) plus each image's predicted class and that class's probability from the un-augmented
-    image's float32 forward (no autocast: what a loaded model export computes on uint8 / 255)."""
-    return _chunks(model, images, "rde", predict=True, **kw)
+    image's float32 forward (no autocast: what a loaded model export computes on uint8 / 255),
+    calibrated by the round's `temperature` (softmax(logits / T); the rde scores stay raw)."""
+    return _chunks(model, images, "rde", calibrated=temperature, **kw)
 
 
 def _chunks(model, images, strategy: str, *, k, augment, seed, chunk_size, device="cpu", skip=(),
-            cancel=None, forward_batch=None, predict: bool = False) -> Iterator[tuple]:
+            cancel=None, forward_batch=None, calibrated: float | None = None) -> Iterator[tuple]:
     """The chunk loop behind score_chunks and predict_chunks."""
     strat = get_strategy(strategy)
     device = resolve_device(device)
@@ -190,7 +192,7 @@ def _chunks(model, images, strategy: str, *, k, augment, seed, chunk_size, devic
             x = next(loader)
             with _mc_dropout(model, strat.dropout, device, derive_seed(seed, chunk_index, "dropout")):
                 scores = _score_chunk(model, x, strat, copies, k, augment, g, per_forward,
-                                      autocast, predict)
+                                      autocast, calibrated)
             yield chunk_index, start, scores
     finally:
         if loader is not None:
@@ -218,16 +220,16 @@ def _mc_dropout(model: nn.Module, on: bool, device: torch.device, seed: int):
                 m.eval()
 
 
-def _score_chunk(model, x, strat, copies, k, augment, g, per_forward, autocast, predict=False):
+def _score_chunk(model, x, strat, copies, k, augment, g, per_forward, autocast, calibrated=None):
     """One chunk's scores: uint8 images `x` on the device, in forwards of `per_forward` images.
-    With `predict`, (classes, probabilities, scores): the un-augmented forward draws nothing
-    from `g`, so the scores stay those of the plain pass."""
+    With a temperature `calibrated`, (classes, calibrated probabilities, scores): the
+    un-augmented forward draws nothing from `g`, so the scores stay those of the plain pass."""
     parts, classes, top = [], [], []
     with torch.inference_mode():
         for s in range(0, len(x), per_forward):
             xb = to_float(x[s:s + per_forward])
-            if predict:
-                p, c = model(xb).float().softmax(-1).max(-1)
+            if calibrated is not None:
+                p, c = (model(xb).float() / calibrated).softmax(-1).max(-1)
                 top.append(p)
                 classes.append(c)
             if strat.augmented and k > 0:
@@ -240,7 +242,7 @@ def _score_chunk(model, x, strat, copies, k, augment, g, per_forward, autocast, 
             probs = logits.softmax(-1).view(copies, -1, logits.shape[-1])
             parts.append(strat.reduce(probs))
     scores = torch.cat(parts).cpu().numpy().astype(np.float32, copy=False)
-    if not predict:
+    if calibrated is None:
         return scores
     return (torch.cat(classes).cpu().numpy().astype(np.int64), torch.cat(top).cpu().numpy(), scores)
 

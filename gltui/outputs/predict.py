@@ -22,6 +22,7 @@ from gltui.learn import score as scoring
 from gltui.learn.augment import make_augment
 from gltui.learn.device import ItemRows, pool_on, resolve_device
 from gltui.learn.seeding import derive_seed
+from gltui.outputs import roundmodel
 from gltui.outputs.roundmodel import finished_round, load_finished, network
 from gltui.project import Project, run_lock
 
@@ -76,7 +77,8 @@ def predict(project: Project, run: str = "main", round: int | None = None, *,
                 augment=make_augment(config.train.augment, shape[0]),
                 seed=derive_seed(project.require_run(run).seed, round, "predict"),
                 chunk_size=chunk_size, device=dev, skip=done,
-                forward_batch=started.forward_batch)
+                forward_batch=started.forward_batch,
+                temperature=roundmodel.temperature(project, run, round))
             for chunk, start, (labels, probs, scores) in chunks:
                 store.save_prediction_chunk(run, chunk, start, labels, probs, scores)
                 if on_chunk is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from gltui.project import Project
-from gltui.views.estimates import Estimate, audit_estimates, audit_progress, stable_stop
+from gltui.views.estimates import Estimate, audit_estimates, audit_progress, round_ceilings, stable_stop
 
 
 def _pct(value: float | None) -> str:
@@ -56,15 +56,25 @@ def estimates_section(project: Project, runs: Sequence) -> list[str]:
         lines += ["", "Where the stabilizing-predictions rule (kappa >= threshold K rounds in a "
                   "row) would have stopped each run:", "",
                   "| run | K | threshold | stops after round | labeled there | test there (%) | "
-                  "test at the end (%) |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "best later (%) | test at the end (%) |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for c in runs:
             threshold = c.config.loop.stable_kappa
+            ceilings = round_ceilings(project.store, c.name)
             for k in sorted({*STABLE_WINDOWS, c.config.loop.stable_rounds} - {0}):
-                hit = stable_stop(c.rounds, k, threshold)
-                where = (["not reached", "", ""] if hit is None else
-                         [str(hit.round), str(hit.n_labeled), _pct(hit.test_accuracy)])
-                lines.append(f"| {c.name} | {k} | {threshold:g} | " + " | ".join(where)
+                hit = stable_stop(c.rounds, k, threshold, ceilings)
+                later = [] if hit is None else [r.test_accuracy for r in c.rounds
+                                                if r.round > hit.round and r.test_accuracy]
+                where = (["not reached", "", "", ""] if hit is None else
+                         [str(hit.round), str(hit.n_labeled), _pct(hit.test_accuracy),
+                          _pct(max(later)) if later else ""])
+                said = f"{threshold:g}" if threshold > 0 else "auto"
+                lines.append(f"| {c.name} | {k} | {said} | " + " | ".join(where)
                              + f" | {_pct(c.rounds[-1].test_accuracy)} |")
+        if any(c.config.loop.stable_kappa <= 0 for c in runs):
+            lines += ["", "auto: each round's own kappa between its classes on the stop set and "
+                      "on one augmented view of it (the agreement a retrained model cannot "
+                      "beat; learn/stopping.py)."]
     return lines
 
 

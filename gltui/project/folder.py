@@ -35,6 +35,7 @@ DB_NAME = "gltui.db"
 PIXELS_NAME = "pixels.npy"
 PROJECT_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", PIXELS_NAME, "checkpoints",
                  f".{PIXELS_NAME}.tmp"}  # the last: a killed `add`'s, removed by init --force
+STOP_SHARE = 10  # a stop set takes at most 1 / STOP_SHARE of the pool
 AUDIT_DEFAULT = 200  # a person's audit set: at most this many (10 % of their unlabeled images)
 
 
@@ -190,6 +191,14 @@ class Project:
         eligible = audit_from[splits[audit_from] == SPLITS.index("pool")]
         audit_ids = rng.permutation(eligible)[:audit] if audit else np.zeros(0, np.int64)
         splits[audit_ids] = SPLITS.index("audit")
+        # The stop set: drawn now, before any run draws its seed set around it, from the pool
+        # images no one labeled (stop_set()).
+        stop_seed = derive_seed(config.seed, "stop-set")
+        free = audit_from[splits[audit_from] == SPLITS.index("pool")]
+        n_stop = min(config.loop.stop_set, int((splits == SPLITS.index("pool")).sum())
+                     // STOP_SHARE, len(free))
+        stop_ids = np.sort(np.random.default_rng(stop_seed).choice(free, size=n_stop,
+                                                                   replace=False))
         # Names stream into the database as they are made: a million-image pool never holds a
         # million strings (npy/idx/npz splits name their items on demand).
         names = map(str, train.names)
@@ -221,6 +230,8 @@ class Project:
                 store.insert_dataset(dataset.classes, names, splits, labels)
                 if audit:  # item ids are the rows of pixels.npy: the positions drawn
                     store.save_sample_set("audit", audit_ids, derive_seed(config.seed, "audit"))
+                if n_stop:
+                    store.save_sample_set("stop", stop_ids, stop_seed)
                 store.close()
                 project = cls.open(tmp)
                 create_run(project, "main", strategy, config, initial=initial, stratified=stratified)
@@ -244,15 +255,20 @@ class Project:
     # -- runs -------------------------------------------------------------------------------------
 
     def stop_set(self, size: int) -> np.ndarray:
-        """The project's stop set (store/sets.py), drawn at random from the pool the first time a
-        round asks for it (so a project made before stop sets gets one too). Drawn once per
-        project, from the project seed: every run compares its rounds on the same images."""
+        """The project's stop set (store/sets.py), drawn at random the first time a round asks
+        for it (so a project made before stop sets gets one too), from the pool images no run
+        has labeled: `size` of them, at most a tenth of the pool. Drawn once per project, from
+        the project seed: every run compares its rounds on the same images. No run queues or
+        trains on them, labeled or not (engine, runs.create_run), so the kappa between rounds
+        judges images no model has seen. (A project whose stop set predates that rule keeps it.)"""
         items = self.store.sample_set("stop")
         if items is None:
             seed = derive_seed(int(self.meta.get("seed", 0)), "stop-set")
             pool = self.store.item_ids("pool")
+            free = np.setdiff1d(pool, self.store.labeled_in_any_run())
             rng = np.random.default_rng(seed)
-            drawn = np.sort(rng.choice(pool, size=min(size, len(pool)), replace=False))
+            n = min(size, max(1, len(pool) // STOP_SHARE), len(free))
+            drawn = np.sort(rng.choice(free, size=n, replace=False))
             self.store.save_sample_set("stop", drawn, seed)
             items = self.store.sample_set("stop")  # another process may have drawn it first
         return items

@@ -54,6 +54,10 @@ def create_run(
     initial = int(project.meta.get("initial", 20) if initial is None else initial)
     stratified = bool(project.meta.get("stratified", False) if stratified is None else stratified)
     pool, truth = project.store.split_items("pool")  # two arrays, one query: no per-item dict
+    stop = project.store.sample_set("stop")  # never a seed image: no run trains on it
+    if stop is not None:
+        keep = ~np.isin(pool, stop)
+        pool, truth = pool[keep], truth[keep]
     rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
     if (truth < 0).any():
         known, unknown = pool[truth >= 0], pool[truth < 0]

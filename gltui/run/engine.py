@@ -41,11 +41,13 @@ import torch
 
 from gltui.config import Config, strategy_info
 from gltui.errors import ProjectError
-from gltui.learn import distributed, schedule, select, train as training
+from gltui.learn import calibrate, distributed, schedule, select, train as training
 from gltui.learn import score as scoring
+from gltui.learn.augment import make_augment
 from gltui.learn.device import pool_on, resolve_device
 from gltui.learn.seeding import derive_seed
-from gltui.learn.stopping import cohen_kappa, stable_streak
+from gltui.learn.semi.strong import make_strong
+from gltui.learn.stopping import cohen_kappa, stable_streak, thresholds, view_kappas
 from gltui.outputs import roundmodel
 from gltui.outputs.roundmodel import ModelLost
 from gltui.project import Project
@@ -53,6 +55,9 @@ from gltui.run.events import (
     ChunkDone, EpochDone, Event, PhaseStarted, QueueReady, RoundFinished, RunDone,
 )
 from gltui.run.ranks import FitCall, RankCall, ScoreCall
+
+
+AUDIT_FOR_CALIBRATION = 30  # audit labels a temperature is fitted on, else the labeled set's views
 
 
 class Cancelled(Exception):
@@ -228,6 +233,7 @@ class Runner:
         result = call.run(self.pixels, self.device, self.group, on_epoch=on_epoch)
         if result.stopped == "cancelled":
             raise Cancelled()
+        temperature, calibrated_on = self._temperature(round, result.model, train_ids, train_y)
         roundmodel.save_round(
             self.project, self.run, round,
             {
@@ -239,8 +245,35 @@ class Runner:
                 "num_classes": self.num_classes,
                 "network": self.model_name,
                 "network_options": self.net_options,
+                "temperature": temperature,
+                "calibrated_on": calibrated_on,
             },
         )
+
+    def _temperature(self, round: int, model, items: np.ndarray, labels: np.ndarray
+                     ) -> tuple[float, str]:
+        """The round's calibration (learn/calibrate.py): the temperature every probability a
+        person sees is divided by (queue guesses, predictions, exports, the model folder).
+        Fitted on the audit labels where there are at least AUDIT_FOR_CALIBRATION of them
+        (held out from training; one number fitted changes no class, so the audit accuracy
+        estimate stays unbiased), else on strongly augmented views of the labeled images (no
+        label beyond those counted)."""
+        audit_items, audit_y = self.store.audit_labels()
+        if len(audit_items) >= AUDIT_FOR_CALIBRATION:
+            logits = calibrate.predict_logits(model, self.pixels[audit_items], self.device,
+                                              self.config.train.val_batch_size)
+            return calibrate.fit_temperature(logits, audit_y), f"{len(audit_items)} audit labels"
+        t = calibrate.views_temperature(model, self.pixels[items], labels, make_strong("auto"),
+                                        views=16, seed=derive_seed(self.seed, round, "calibrate"),
+                                        device=self.device)
+        return t, "16 strong views of the labeled images"
+
+    def _unlabeled_candidates(self) -> np.ndarray:
+        """What a scoring pass may pick from: the run's unlabeled pool images outside the stop
+        set (drawn by the round's evaluation, before any pass)."""
+        candidates = self.store.unlabeled_pool(self.run)
+        stop = self.project.stop_set(self.config.loop.stop_set)
+        return candidates[~np.isin(candidates, stop)] if stop is not None else candidates
 
     def _unlabeled(self, round: int, labeled: np.ndarray) -> np.ndarray:
         """The pool images round `round` learns from without labels: the pool (never the
@@ -300,12 +333,13 @@ class Runner:
         hist = np.bincount(labels, minlength=self.num_classes).tolist()
         if self.options.oracle():
             self._oracle_labels_audit_set()
-        predicted = self._predict_sets(model)
+        predicted = self._predict_sets(model, round)
         kappa = self._stop_kappa(round, predicted.get("stop"))
         rows = self.store.rounds(self.run)
         this = next(r for r in rows if r.round == round)
         kappas = [r.stop_kappa for r in rows if r.round < round] + [kappa]
-        reason = self._stop_reason(round, len(labels), this.val_accuracy, kappas)
+        ceilings = self._view_kappas(round, predicted)
+        reason = self._stop_reason(round, len(labels), this.val_accuracy, kappas, ceilings)
         with self.store.transaction():  # the predictions on the sets commit with the round
             for name, classes in predicted.items():
                 self.store.save_set_predictions(self.run, round, name, classes)
@@ -328,7 +362,7 @@ class Runner:
             self.store.add_audit_labels(todo[truth >= 0], truth[truth >= 0], "oracle",
                                         run=self.run)
 
-    def _predict_sets(self, model: torch.nn.Module) -> dict[str, np.ndarray]:
+    def _predict_sets(self, model: torch.nn.Module, round: int) -> dict[str, np.ndarray]:
         """The round model's classes on the audit set and the stop set (store/sets.py; the stop
         set is drawn on first use), in one batched forward of the evaluation path."""
         sets = {"audit": self.store.sample_set("audit"),
@@ -340,7 +374,23 @@ class Runner:
         classes = training.predict_proba(model, self.pixels[ids], self.device,
                                          self.config.train.val_batch_size).argmax(1)
         bounds = np.cumsum([0] + [len(items) for items in sets.values()])
-        return {name: classes[a:b] for name, a, b in zip(sets, bounds[:-1], bounds[1:])}
+        out = {name: classes[a:b] for name, a, b in zip(sets, bounds[:-1], bounds[1:])}
+        if "stop" in sets:
+            out["stop-view"] = self._predict_view(model, sets["stop"], round)
+        return out
+
+    def _predict_view(self, model: torch.nn.Module, items: np.ndarray, round: int) -> np.ndarray:
+        """The round model's classes on one augmented view of `items` (the training's weak
+        augmentation, seeded by the round): how far its predictions move under changes that
+        should not matter, the agreement two rounds cannot be expected to beat."""
+        weak = self.config.semi.weak if self.semi else self.config.train.augment
+        augment = make_augment(weak, self.shape[0])
+        g = torch.Generator().manual_seed(derive_seed(self.seed, round, "stop-view"))
+        x = torch.from_numpy(np.ascontiguousarray(self.pixels[items])).float().div_(255)
+        with torch.inference_mode():
+            viewed = (augment(x, g) * 255).round_().clamp_(0, 255).to(torch.uint8)
+        return training.predict_proba(model, viewed, self.device,
+                                      self.config.train.val_batch_size).argmax(1)
 
     def _stop_kappa(self, round: int, stop: np.ndarray | None) -> float | None:
         """Cohen's kappa of this round's and the previous round's classes on the stop set."""
@@ -355,18 +405,29 @@ class Runner:
             n = min(n, self.config.loop.budget - n_labeled)
         return n
 
+    def _view_kappas(self, round: int, predicted: dict) -> list[float | None]:
+        """Every round's own agreement ceiling (learn/stopping.view_kappas), this one last."""
+        stops = {**self.store.set_predictions(self.run, "stop"), round: predicted.get("stop")}
+        views = {**self.store.set_predictions(self.run, "stop-view"),
+                 round: predicted.get("stop-view")}
+        rounds = [r.round for r in self.store.rounds(self.run) if r.round < round] + [round]
+        return view_kappas(stops, views, rounds)
+
     def _stop_reason(self, round: int, n_labeled: int, val_accuracy: float,
-                     kappas: list[float | None]) -> str | None:
+                     kappas: list[float | None], ceilings: list[float | None]) -> str | None:
         """Why the run ends after this round, or None. kappas: the stop-set kappa of every
-        round so far, this one last."""
+        round so far, this one last; ceilings: their own view agreement (the auto threshold)."""
         loop = self.config.loop
         validated = self.store.has_validation_split()  # else val_accuracy is training
         if loop.target_accuracy and validated and val_accuracy >= loop.target_accuracy:
             return f"target accuracy {loop.target_accuracy:g} reached ({val_accuracy:.4f})"
-        stable = stable_streak(kappas, loop.stable_kappa)
+        limit = thresholds(loop.stable_kappa, ceilings)
+        stable = stable_streak(kappas, limit)
         if loop.stable_rounds and stable >= loop.stable_rounds:
-            return (f"predictions stable: kappa {kappas[-1]:.4f} on the stop set, >= "
-                    f"{loop.stable_kappa:g} for {loop.stable_rounds} rounds in a row")
+            said = (f"{loop.stable_kappa:g}" if loop.stable_kappa > 0 else
+                    f"the round model's own agreement under augmentation ({ceilings[-1]:.4f})")
+            return (f"predictions stable: kappa {kappas[-1]:.4f} between rounds on the stop "
+                    f"set, >= {said} for {loop.stable_rounds} rounds in a row")
         if loop.budget and n_labeled >= loop.budget:
             return f"label budget {loop.budget} spent"
         if loop.max_rounds and round + 1 >= loop.max_rounds:
@@ -384,7 +445,7 @@ class Runner:
         cfg = self.config.score
         scoring_pass = self.store.scoring_pass(self.run, round)
         if scoring_pass is None:
-            candidates = self.store.unlabeled_pool(self.run)
+            candidates = self._unlabeled_candidates()
             if cfg.candidates and len(candidates) > cfg.candidates:
                 rng = np.random.default_rng(derive_seed(self.seed, round, "candidates"))
                 candidates = np.sort(rng.choice(candidates, size=cfg.candidates, replace=False))
@@ -451,8 +512,10 @@ class Runner:
         order = self._select(round, model, candidates, scores, n)
         chosen, chosen_scores = candidates[order], scores[order]
         # The model's top-3 guesses travel with the queue, so the labeling screen needs no torch.
-        probs = training.predict_proba(model, self.pixels[chosen], self.device,
-                                       self.config.train.val_batch_size)
+        probs = calibrate.temper(
+            training.predict_proba(model, self.pixels[chosen], self.device,
+                                   self.config.train.val_batch_size),
+            roundmodel.temperature(self.project, self.run, round))
         top = np.argsort(-probs, axis=1, kind="stable")[:, :3]
         guesses = [[[int(c), float(np.round(p[c], 4))] for c in row] for row, p in zip(top, probs)]
         self.store.write_queue(self.run, round + 1, chosen, chosen_scores, guesses, "label")

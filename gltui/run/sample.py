@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from gltui.run import driver
-from gltui.config import Config, train_config
+from gltui.config import Config, semi_config, train_config
 from gltui.project import DB_NAME, Project
 from gltui.errors import ProjectError
 from gltui.project.runs import Knobs
@@ -46,6 +46,7 @@ def sample_config() -> Config:
     config.score.k = 4
     config.score.candidates = 1000
     config.loop.budget = 640
+    config.semi = semi_config("demo")  # semi-supervised rounds, sized for the demo's 4 minutes
     return config
 
 

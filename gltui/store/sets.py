@@ -7,8 +7,10 @@
          has labeled a uniform sample at every moment. Audit labels are project-wide (every run
          is measured against the same ones) and are events like a run's labels: one committed
          transaction each, relabel and undo mark the old row undone, never delete it.
-  stop   a random sample of pool images (they stay in the pool and may be chosen for labeling).
-         Consecutive rounds' predictions on it give Cohen's kappa, the stopping signal.
+  stop   a random sample of pool images, drawn at init around nothing labeled: no run draws a
+         seed from it, queues it or trains on it, labeled or not (project/folder.py). Consecutive
+         rounds' predictions on it give Cohen's kappa, the stopping signal; the round's own
+         predictions on an augmented view of it give the kappa a retrained model cannot beat.
 
 Per run and round, the round model's predicted class for every item of each set (int16 blob,
 in the set's order) is kept in `set_predictions`; the estimates (gltui/results.py) are computed
@@ -24,6 +26,9 @@ from gltui.store.rows import AuditLabelDetail
 from gltui.store.schema import SOURCES
 
 SETS = ("audit", "stop")
+# What a round's predictions are kept on: the sets, and the stop set seen through one seeded
+# augmented view (the round model's own agreement ceiling: the auto threshold of the stop rule).
+PREDICTED_SETS = (*SETS, "stop-view")
 
 
 def _ids(blob: bytes) -> np.ndarray:
@@ -55,6 +60,12 @@ class SetsMixin:
         made before sets existed, or `--audit 0`)."""
         blob = self._one("SELECT items FROM sample_sets WHERE name = ?", (name,))
         return None if blob is None else _ids(blob)
+
+    def labeled_in_any_run(self) -> np.ndarray:
+        """Items with an active label in any run, sorted (what a stop set is drawn around)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT item FROM labels WHERE undone_at IS NULL ORDER BY item")
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
     # -- audit labels --------------------------------------------------------------------------
 
@@ -126,7 +137,7 @@ class SetsMixin:
     def save_set_predictions(self, run: str, round: int, name: str, predicted: np.ndarray) -> None:
         """The round model's predicted class for every item of set `name`, in the set's order.
         Call inside the transaction that commits the round's evaluation."""
-        assert name in SETS, name
+        assert name in PREDICTED_SETS, name
         with self.transaction():
             self.conn.execute(
                 "INSERT OR REPLACE INTO set_predictions(run, round, name, predicted) "

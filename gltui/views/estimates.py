@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 
-from gltui.learn.stopping import stable_streak
+from gltui.learn.stopping import stable_streak, view_kappas
 from gltui.project.classes import ClassList
 from gltui.store import RoundRow, Store, finished_rounds
 
@@ -85,8 +85,8 @@ def audit_estimates(store: Store, run: str) -> dict[int, Estimate | None] | None
     items, labels = store.audit_labels()
     position = {int(item): i for i, item in enumerate(audit)}
     at = np.asarray([position[int(i)] for i in items], dtype=np.int64)
-    out: dict[int, Estimate | None] = {}
     classes = ClassList.read(store)  # a model trained before a merge may answer the merged class
+    out: dict[int, Estimate | None] = {}
     for round, predicted in store.set_predictions(run, "audit").items():
         if len(predicted) != len(audit) or len(at) == 0:
             out[round] = None
@@ -104,13 +104,22 @@ def audit_progress(store: Store) -> tuple[int, int] | None:
     return len(store.audit_labels()[0]), len(audit)
 
 
-def stable_stop(rounds: Iterable[RoundRow], rounds_in_a_row: int,
-                threshold: float) -> RoundRow | None:
+def stable_stop(rounds: Iterable[RoundRow], rounds_in_a_row: int, threshold: float,
+                ceilings: Mapping[int, float | None] | None = None) -> RoundRow | None:
     """The first finished round at which the stabilizing-predictions rule would have ended the
-    run (kappa >= threshold for `rounds_in_a_row` rounds in a row), or None if it never fired."""
+    run (kappa >= threshold for `rounds_in_a_row` rounds in a row; threshold 0: each round's own
+    ceiling, `ceilings` by round), or None if it never fired."""
     seen: list[float | None] = []
+    limits: list[float | None] = []
     for r in finished_rounds(rounds):
         seen.append(r.stop_kappa)
-        if stable_streak(seen, threshold) >= rounds_in_a_row:
+        limits.append(threshold if threshold > 0 else (ceilings or {}).get(r.round))
+        if stable_streak(seen, limits) >= rounds_in_a_row:
             return r
     return None
+
+
+def round_ceilings(store: Store, run: str) -> dict[int, float | None]:
+    """Each round's own agreement under augmentation on the stop set (the auto threshold)."""
+    stop = store.set_predictions(run, "stop")
+    return dict(zip(stop, view_kappas(stop, store.set_predictions(run, "stop-view"), list(stop))))

@@ -1,0 +1,92 @@
+"""Calibration (learn/calibrate.py) and the stop rule's automatic threshold (learn/stopping.py):
+the numbers on hand-made data, and on a small project that the probabilities a person sees (the
+queue's guesses, `predict`, the model folder) are the round model's softmax divided by the
+temperature the round stored."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from gltui.cli import main
+from gltui.learn import calibrate
+from gltui.learn.stopping import stable_streak, thresholds, view_kappas
+from gltui.project import Project
+
+
+def test_ece_and_the_accuracy_of_confident_guesses_on_hand_made_numbers():
+    # four guesses at 0.95 confidence, three right: ECE = |0.75 - 0.95| over that bin
+    probs = np.array([[0.95, 0.05]] * 4)
+    labels = np.array([0, 0, 0, 1])
+    stats = calibrate.calibration(probs, labels)
+    assert stats["ece"] == pytest.approx(0.20)
+    assert stats["acc_at_90"] == pytest.approx(0.75) and stats["share_at_90"] == 1.0
+    assert stats["accuracy"] == pytest.approx(0.75)
+
+
+def test_temperature_fits_an_overconfident_model_and_temper_matches_dividing_logits():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 2000)
+    logits = rng.normal(0, 1, (2000, 3))
+    logits[np.arange(2000), y] += 1.0  # some signal
+    logits *= 4.0  # overconfident
+    t = calibrate.fit_temperature(torch.tensor(logits), y)
+    assert 3.0 < t < 5.5  # the scale put in, roughly
+    before = calibrate.calibration(torch.tensor(logits).softmax(1).numpy(), y)["ece"]
+    after = calibrate.calibration(calibrate.apply_temperature(torch.tensor(logits), t).numpy(),
+                                  y)["ece"]
+    assert after < before / 3
+    probs = torch.tensor(logits).softmax(1).numpy()
+    assert np.allclose(calibrate.temper(probs, t),
+                       calibrate.apply_temperature(torch.tensor(logits), t).numpy(), atol=1e-5)
+
+
+def test_the_stop_rule_with_a_threshold_per_round():
+    assert stable_streak([0.5, 0.97, 0.98], [0.9, 0.96, 0.99]) == 0  # the last is below its own
+    assert stable_streak([0.5, 0.97, 0.98], [0.9, 0.96, 0.975]) == 2
+    assert stable_streak([None, 0.97], 0.9) == 1 and stable_streak([0.97, None], 0.9) == 0
+    assert stable_streak([0.97], [None]) == 0
+    a = np.array([0, 1, 2, 0, 1, 2]), np.array([0, 1, 2, 0, 1, 1])
+    got = view_kappas({0: a[0], 1: a[0]}, {0: a[0], 1: a[1]}, [0, 1, 2])
+    assert got[0] == 1.0 and got[1] < 1.0 and got[2] is None
+    assert thresholds(0.99, [0.5]) == 0.99 and thresholds(0.0, [0.5, None]) == [0.5, None]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_project_template):
+    path = tmp_path_factory.mktemp("calibrated") / "proj"
+    shutil.copytree(small_project_template, path)
+    assert main(["run", str(path), "--oracle", "--quiet", "--max-rounds", "2", "--device",
+                 "cpu"]) == 0
+    return path
+
+
+def test_the_probabilities_a_person_sees_are_the_calibrated_ones(trained, tmp_path):
+    import gltui
+    from gltui.learn.train import predict_proba
+    from gltui.outputs import roundmodel
+
+    with Project.open(trained) as project:
+        saved = roundmodel.read_round(project, "main", 0)
+        t = saved["temperature"]
+        assert t > 0 and "views" in saved["calibrated_on"]
+        model = roundmodel.load_round(project, "main", 0, torch.device("cpu"))
+        queue = project.store.queue("main", 1)
+        raw = predict_proba(model, np.asarray(project.pixels[[e.item for e in queue]]), "cpu")
+        want = calibrate.temper(raw, t)
+        for entry, row in zip(queue, want):  # the labeling screen's and review page's guesses
+            c, p = entry.guesses[0]
+            assert c == int(row.argmax()) and p == pytest.approx(float(row.max()), abs=1e-4)
+    out = tmp_path / "model"
+    assert main(["export", str(trained), "--format", "model", "--round", "0", "--out",
+                 str(out)]) == 0
+    loaded = gltui.load_model(out)
+    assert loaded.meta["temperature"] == pytest.approx(t)
+    with Project.open(trained) as project:
+        x = np.asarray(project.pixels[:50])
+        model = roundmodel.load_round(project, "main", 0, torch.device("cpu"))
+        assert np.allclose(loaded.predict_proba(x), calibrate.temper(predict_proba(model, x, "cpu"),
+                                                                     t), atol=1e-5)
