@@ -41,8 +41,9 @@ import torch
 
 from gltui.config import Config, strategy_info
 from gltui.errors import ProjectError
-from gltui.learn import calibrate, distributed, schedule, select, train as training
+from gltui.learn import calibrate, distributed, schedule, select
 from gltui.learn import score as scoring
+from gltui.learn import train as training
 from gltui.learn.augment import make_augment
 from gltui.learn.device import pool_on, resolve_device
 from gltui.learn.seeding import derive_seed
@@ -52,10 +53,15 @@ from gltui.outputs import roundmodel
 from gltui.outputs.roundmodel import ModelLost
 from gltui.project import Project
 from gltui.run.events import (
-    ChunkDone, EpochDone, Event, PhaseStarted, QueueReady, RoundFinished, RunDone,
+    ChunkDone,
+    EpochDone,
+    Event,
+    PhaseStarted,
+    QueueReady,
+    RoundFinished,
+    RunDone,
 )
 from gltui.run.ranks import FitCall, RankCall, ScoreCall
-
 
 AUDIT_FOR_CALIBRATION = 30  # audit labels a temperature is fitted on, else the labeled set's views
 
@@ -295,10 +301,12 @@ class Runner:
 
     def _warm_start(self, round: int) -> dict | None:
         """The previous round's weights, when the semi-supervised round starts from them
-        (`semi.warm_epochs` > 0) and they are of the same network and classes; else None (fresh
-        weights, as the paper)."""
+        (`semi.warm_epochs` > 0, the previous round had `semi.warm_from` labels) and they are
+        of the same network and classes; else None (fresh weights, as the paper)."""
         if round == 0 or self.config.semi.warm_epochs <= 0:
             return None
+        if self.store.count_labeled(self.run, up_to_round=round - 1) < self.config.semi.warm_from:
+            return None  # a model of few labels may be confidently wrong: start afresh
         try:
             saved = roundmodel.read_round(self.project, self.run, round - 1)
         except ModelLost:
