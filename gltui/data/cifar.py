@@ -79,7 +79,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def _read_cifar_pickle(path: Path) -> dict[str, Any]:
-    require_regular_file(path, "CIFAR batch file")  # a FIFO named data_batch_1 would block
+    # a FIFO named data_batch_1 would block the open below
+    require_regular_file(path, "give the CIFAR batch file itself")
     try:
         with open(path, "rb") as f:
             obj = _RestrictedUnpickler(f, path).load()

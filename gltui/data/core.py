@@ -175,7 +175,7 @@ class Reader(Protocol):
 # checks and defaults shared by the readers
 
 
-def require_regular_file(path: Path | str, what: str = "file") -> int:
+def require_regular_file(path: Path | str, fix: str = "give a regular file") -> int:
     """The size of `path` when it is a regular file (after symlinks); a FIFO, a device, a socket
     or a folder is a DataError before anything opens it (reading a FIFO or /dev/zero would
     block or never end)."""
@@ -188,7 +188,7 @@ def require_regular_file(path: Path | str, what: str = "file") -> int:
                 if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
                 or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
                 else "a special file")
-        raise DataError(f"{path}: is {kind}, not a {what}; give a regular file")
+        raise DataError(f"{path}: is {kind}, not a regular file; {fix}")
     return int(st.st_size)
 
 

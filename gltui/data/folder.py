@@ -54,7 +54,7 @@ def _is_image_file(entry: os.DirEntry) -> bool:
     if not _is_image_name(entry.name):
         return False
     if not entry.is_file():
-        require_regular_file(entry.path, "image file")  # raises, naming what it is
+        require_regular_file(entry.path, "remove it from the folder")  # raises, naming what it is
     return True
 
 
@@ -146,7 +146,7 @@ def _only_train_dir(root: Path, classes: Sequence[str] | None) -> bool:
 def _read_labels_csv(path: Path, known: set[str]) -> dict[str, tuple[str, int]]:
     """labels.csv (header file,label) -> {relative path: (label, line number)}; an empty label
     means unknown."""
-    if require_regular_file(path, "csv file") > MAX_LABELS_CSV:
+    if require_regular_file(path, "make it a plain csv file or remove it") > MAX_LABELS_CSV:
         raise DataError(f"{path}: larger than {MAX_LABELS_CSV >> 20} MB; a labels.csv holds one "
                         "'file,label' row per image")
     try:

@@ -36,7 +36,7 @@ def _idx_files(folder: Path) -> dict[tuple[str, str], Path]:
         m = _IDX_NAME.match(p.name)
         if not m or p.is_dir():
             continue
-        require_regular_file(p, "IDX file")  # a FIFO or device under an IDX name: refused
+        require_regular_file(p, "give the IDX file itself")  # a FIFO under an IDX name: refused
         prefix, kind, ndim, gz = m.group(1).lower(), m.group(2).lower(), m.group(3), m.group(4)
         if (kind == "images") != (ndim == "3"):
             continue

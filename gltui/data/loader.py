@@ -59,7 +59,7 @@ def load(spec: str, *, resize: tuple[int, int] | None = None, channels: int | No
         raise DataError(f"{path}: no such {'file' if kind in FILE_KINDS else 'folder'} (from "
                         f"{spec!r})")
     if kind in FILE_KINDS:
-        require_regular_file(path, f".{kind} file")
+        require_regular_file(path, f"give a .{kind} file")
     note = None
     read = READERS[kind]
     try:

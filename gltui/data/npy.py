@@ -71,7 +71,7 @@ def _load_npy(path: Path) -> ReadResult:
     labels_path, classes_path = npy_companions(path)
     labels = None
     if os.path.lexists(labels_path):
-        require_regular_file(labels_path, ".npy file")
+        require_regular_file(labels_path, "make it a .npy file or remove it")
         try:
             raw = np.load(labels_path, allow_pickle=False)
         except Exception as e:
@@ -82,7 +82,7 @@ def _load_npy(path: Path) -> ReadResult:
                 f"{labels_path}: {len(labels)} labels but {path.name} holds {len(images)} images"
             )
     if os.path.lexists(classes_path):
-        require_regular_file(classes_path, "text file")
+        require_regular_file(classes_path, "make it a text file or remove it")
         try:
             lines = classes_path.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as e:
