@@ -53,8 +53,8 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 
 from gltui.cli import main as gltui  # noqa: E402
 from gltui.project import DB_NAME, Project  # noqa: E402
+from gltui.store import finished_rounds  # noqa: E402
 from gltui.views.estimates import audit_estimates, stable_stop  # noqa: E402
-from gltui.store import finished_rounds
 
 MNIST = REPO_ROOT.parent / "shared" / "datasets" / "mnist"
 WINDOWS = (1, 2, 3)
@@ -144,11 +144,10 @@ def pool_accuracies(project: Project, seed: int, rounds: list[int], tests: list[
     (its rounds share one sample, so its misses come together)."""
     import numpy as np
 
-    from gltui.views.estimates import wilson_interval
-
-    from gltui.run.engine import Runner
     from gltui.learn import train as training
     from gltui.learn.seeding import derive_seed
+    from gltui.run.engine import Runner
+    from gltui.views.estimates import wilson_interval
 
     pool = project.store.item_ids("pool")
     rng = np.random.default_rng(derive_seed(seed, "benchmark-pool-truth"))

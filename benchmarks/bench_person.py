@@ -39,8 +39,8 @@ def log(*args) -> None:
 
 def sample_at_queue(workdir: Path) -> Path:
     """The sample project with round 0 trained and round 1's queue waiting (built once)."""
-    from gltui.run import engine
     from gltui.project import Project, run_lock
+    from gltui.run import engine
     from gltui.run.sample import ensure_sample_project
 
     os.environ["GLTUI_HOME"] = str(workdir)

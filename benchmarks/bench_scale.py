@@ -53,8 +53,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import REPO_ROOT, SAMPLE_MNIST, SHARED_MNIST, emit
+
 from gltui import data
 from gltui.project import Labeler, Project
 from gltui.project.runs import create_run

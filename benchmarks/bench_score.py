@@ -31,8 +31,8 @@ import time
 
 import numpy as np
 import torch
-
 from _common import emit, environment, load_images, parser, quiet_baal, setup, sync, timed
+
 from gltui.learn.augment import make_augment
 from gltui.learn.models import build_model
 from gltui.learn.score import default_forward_batch, score_chunks

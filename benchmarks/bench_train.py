@@ -29,8 +29,8 @@ import statistics
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from _common import emit, environment, load_images, parser, quiet_baal, setup, timed
+
 from gltui.config import train_config
 from gltui.learn.models import build_model
 from gltui.learn.train import fit

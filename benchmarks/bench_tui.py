@@ -50,8 +50,8 @@ def prepare(args, workdir: Path) -> Path:
     assert cli(["init", str(path), "--data", f"folder:{ROOT / 'sample_data' / 'mnist'}",
                 "--profile", "tiny", "--val-size", "200", "--initial", "40", "--k", "2",
                 "--candidates", "600"]) == 0
-    from gltui.run import engine
     from gltui.project import Project, run_lock
+    from gltui.run import engine
 
     with Project.open(path) as project:
         with run_lock(project, "main"):
@@ -88,8 +88,8 @@ class Background:
         self.thread.start()
 
     def _drive(self) -> None:
-        from gltui.run import engine
         from gltui.project import Project, run_lock
+        from gltui.run import engine
 
         project = Project.open(self.path)
 

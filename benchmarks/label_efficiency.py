@@ -66,8 +66,8 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 
 from gltui.cli import main as gltui  # noqa: E402
 from gltui.config import PRESETS, SEMI_PROFILES  # noqa: E402
-from gltui.project import DB_NAME, Project  # noqa: E402
 from gltui.outputs.report import collect  # noqa: E402
+from gltui.project import DB_NAME, Project  # noqa: E402
 from gltui.views.savings import BASELINE, group_curves, headline, savings  # noqa: E402
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"

@@ -26,11 +26,11 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO_ROOT))
 
 from gltui import data  # noqa: E402
+from gltui.project import Project  # noqa: E402
 from gltui.project.runs import Knobs  # noqa: E402
 from gltui.run import driver  # noqa: E402
-from gltui.project import Project  # noqa: E402
-from gltui.views.curves import learning_curves  # noqa: E402
 from gltui.run.sample import SAMPLE_SPEC_DIR, sample_config  # noqa: E402
+from gltui.views.curves import learning_curves  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

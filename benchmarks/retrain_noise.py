@@ -47,7 +47,8 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 import numpy as np  # noqa: E402
 
 from gltui.config import Config  # noqa: E402
-from gltui.learn import models, train as training  # noqa: E402
+from gltui.learn import models  # noqa: E402
+from gltui.learn import train as training  # noqa: E402
 from gltui.learn.seeding import derive_seed  # noqa: E402
 from gltui.project import Project  # noqa: E402
 

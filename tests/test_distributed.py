@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FAULTS_LAUNCH, REFERENCE_ARGS, fault_env, final_state, run_gltui
 from torch import nn
 
-from conftest import FAULTS_LAUNCH, REFERENCE_ARGS, fault_env, final_state, run_gltui
 from gltui.cli import main
 from gltui.learn import distributed
 from gltui.learn.device import chunks_to_device

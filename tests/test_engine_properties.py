@@ -37,20 +37,23 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import faults  # tests/faults.py: the fault points, wrapped around gltui's functions
 import numpy as np
-
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
 )
 
-import pytest
-
-import faults  # tests/faults.py: the fault points, wrapped around gltui's functions
-from gltui.run import engine
 from gltui.config import Config
 from gltui.project import Labeler, Project, run_lock
+from gltui.run import engine
 
 MAX_ROUNDS = 3  # rounds 0, 1, 2: two queues for the person, then done
 CHUNK_SIZE = 64  # 640-680 candidates: 10-11 chunks a pass

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import REPO_ROOT, SAMPLE_MNIST
 
 from gltui import data
 from gltui.config import train_config
@@ -22,9 +23,14 @@ from gltui.learn.models import MODELS, build_model, resolve_model_name
 from gltui.learn.schedule import next_batch_size
 from gltui.learn.score import STRATEGIES, entropy_bits, score_all, score_chunks
 from gltui.learn.select import select_top
-from gltui.learn.train import EpochReport, class_weights, evaluate, fit, predict_proba, resolve_device
-
-from conftest import REPO_ROOT, SAMPLE_MNIST
+from gltui.learn.train import (
+    EpochReport,
+    class_weights,
+    evaluate,
+    fit,
+    predict_proba,
+    resolve_device,
+)
 
 
 @pytest.fixture(scope="module")

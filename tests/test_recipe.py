@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import init_args
+
 from gltui.cli import main
 from gltui.config import Config, LoopConfig, ScoreConfig, auto_preset, train_config
 from gltui.learn.augment import make_augment
@@ -101,9 +101,9 @@ def test_warm_start_draws_the_random_run_s_queue_then_rde_takes_over(tmp_path, s
 
 def test_without_a_validation_split_curves_say_training_and_target_accuracy_is_refused(
         tmp_path, small_npz, capsys):
-    from gltui.views.curves import TRAINING, VALIDATION, learning_curves, metric_title
-    from gltui.store import RoundRow
     from gltui.project import RunSummary
+    from gltui.store import RoundRow
+    from gltui.views.curves import TRAINING, VALIDATION, learning_curves, metric_title
 
     rows = [RoundRow(round=r, n_labeled=20 * 2 ** r, val_accuracy=1.0, test_accuracy=None,
                      epochs=12, best_epoch=12, train_seconds=1.0, score_seconds=1.0,
@@ -139,13 +139,13 @@ def test_warm_start_queues_show_no_score_and_the_gallery_skips_random_passes(tmp
     carries no score. From the first guided pass on, all of it is back."""
     import asyncio
 
-    from gltui.run import engine
     from gltui.errors import ProjectError
     from gltui.project import run_lock
-    from gltui.views.galleries import gallery, ranked_at_random
+    from gltui.run import engine
     from gltui.tui.app import make_app
     from gltui.tui.session import Session
     from gltui.tui.widgets.guess_panel import GuessPanel
+    from gltui.views.galleries import gallery, ranked_at_random
 
     path = tmp_path / "p"
     assert main(init_args(path, small_npz)[:-2] + ["--warm-start", "40"]) == 0

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from gltui.cli import main
+from gltui.outputs.report import collect
+from gltui.project import Project
 from gltui.project.runs import Knobs
 from gltui.run import driver
-from gltui.views import curves, galleries
-from gltui.cli import main
 from gltui.run.events import PhaseStarted
-from gltui.project import Project
-from gltui.outputs.report import collect
 from gltui.tui.session import Session
+from gltui.views import curves, galleries
 
 
 class StopBeforeEvaluate(Exception):

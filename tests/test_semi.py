@@ -9,14 +9,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import SAMPLE_MNIST
 
 from gltui import data
 from gltui.learn import calibrate
 from gltui.learn.semi import ALGORITHMS, SemiConfig, algorithm_class, semi_config
 from gltui.learn.semi.strong import OPS, StrongAugment, StrongSpec, make_strong
 from gltui.learn.semi.train import SemiEpochReport, fit_semi
-
-from conftest import SAMPLE_MNIST
 
 
 @pytest.fixture(scope="module")

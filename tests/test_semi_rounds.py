@@ -13,8 +13,8 @@ import shutil
 import numpy as np
 import pytest
 import torch
-
 from conftest import REFERENCE_ENV, fault_env, final_state, init_args, run_gltui
+
 from gltui.cli import main
 from gltui.project import Project
 

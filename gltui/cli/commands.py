@@ -25,7 +25,18 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from gltui.cli.args import Parser, UsageError, add_class_change_options, add_loop_options, class_names, classes_file, positive, seed_list, size, strategy_list
+from gltui.cli.args import (
+    Parser,
+    UsageError,
+    add_class_change_options,
+    add_loop_options,
+    class_names,
+    classes_file,
+    positive,
+    seed_list,
+    size,
+    strategy_list,
+)
 from gltui.config import PERSON_SCHEDULE, PRESETS, PROFILES, Config, input_shape
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add",
@@ -265,10 +276,10 @@ def cmd_init(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from gltui.project.runs import Knobs
-    from gltui.run import driver
     from gltui.cli.progress import ProgressView
     from gltui.project import Project
+    from gltui.project.runs import Knobs
+    from gltui.run import driver
 
     knobs = Knobs.of(args)
     view = ProgressView(enabled=not args.quiet)
@@ -344,8 +355,8 @@ def cmd_predict(args) -> int:
 
 
 def cmd_add(args) -> int:
-    from gltui.project.add import add_images
     from gltui.project import Project
+    from gltui.project.add import add_images
 
     with Project.open(args.project) as project:
         outcome = add_images(project, args.data)
@@ -356,8 +367,7 @@ def cmd_add(args) -> int:
 
 
 def cmd_classes(args) -> int:
-    from gltui.project import Project
-    from gltui.project import classes
+    from gltui.project import Project, classes
 
     with Project.open(args.project) as project:
         if args.add is not None:
@@ -372,8 +382,8 @@ def cmd_classes(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from gltui.project import Project
     from gltui.outputs.report import write_report
+    from gltui.project import Project
 
     with Project.open(args.project) as project:
         path = write_report(project, args.out, round=args.round)
@@ -382,10 +392,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from gltui.run import experiment
     from gltui.cli.progress import ProgressView
-    from gltui.views.tables import out
     from gltui.project import Project
+    from gltui.run import experiment
+    from gltui.views.tables import out
 
     plan = experiment.Plan(
         strategies=args.strategies, seeds=args.seeds, budget=args.budget,
@@ -411,9 +421,9 @@ def cmd_experiment(args) -> int:
 
 def _curves_and_savings(project, names) -> None:
     """The runs' curves as a table, then one savings line per guided strategy against random."""
-    from gltui.views.tables import curve_table
     from gltui.outputs.report import collect
     from gltui.views.savings import headline
+    from gltui.views.tables import curve_table
 
     curve_table([project.summary(name) for name in names], project.store)
     data = collect(project, names)
@@ -422,11 +432,11 @@ def _curves_and_savings(project, names) -> None:
 
 
 def cmd_main(args) -> int:
-    from gltui.run import driver
     from gltui.cli.progress import ProgressView
-    from gltui.views.tables import curve_table
     from gltui.project import Project
+    from gltui.run import driver
     from gltui.run.sample import BASELINE_RUN, drive_demo, ensure_sample_project
+    from gltui.views.tables import curve_table
 
     if args.project is not None and not args.project.exists():
         raise UsageError(

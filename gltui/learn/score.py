@@ -41,8 +41,8 @@ from torch import nn
 
 from gltui.config import STRATEGIES as STRATEGY_NAMES
 from gltui.learn.augment import Augment
-from gltui.learn.seeding import derive_seed
 from gltui.learn.device import chunks_to_device, make_generator, resolve_device, to_float
+from gltui.learn.seeding import derive_seed
 
 LN2 = math.log(2.0)
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from gltui.project import runs as run_policy
-from gltui.run import driver
-from gltui.project import Project
 from gltui.errors import ProjectError
+from gltui.project import Project
+from gltui.project import runs as run_policy
 from gltui.project.runs import Knobs
+from gltui.run import driver
 
 
 @dataclass

@@ -23,7 +23,9 @@ import torch
 
 from gltui.config import SemiConfig, TrainConfig
 from gltui.errors import ProjectError
-from gltui.learn import distributed, score as scoring, train as training
+from gltui.learn import distributed
+from gltui.learn import score as scoring
+from gltui.learn import train as training
 from gltui.learn.augment import make_augment
 from gltui.learn.device import ItemRows, pool_on
 from gltui.outputs.roundmodel import build

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gltui.run import driver
 from gltui.config import Config, semi_config, train_config
-from gltui.project import DB_NAME, Project
 from gltui.errors import ProjectError
+from gltui.project import DB_NAME, Project
 from gltui.project.runs import Knobs
+from gltui.run import driver
 
 SAMPLE_SPEC_DIR = Path(__file__).resolve().parents[2] / "sample_data" / "mnist"
 

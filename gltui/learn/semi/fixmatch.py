@@ -3,7 +3,6 @@ the threshold tau, is the hard label the student must give the strong view."""
 
 from __future__ import annotations
 
-
 from gltui.learn.semi.base import Algorithm
 
 

@@ -38,12 +38,21 @@ from torch import nn
 
 from gltui.learn.augment import make_augment
 from gltui.learn.device import as_uint8_tensor, make_generator, resolve_device, to_float
+from gltui.learn.models import build_model, resolve_model_name
 from gltui.learn.seeding import derive_seed
 from gltui.learn.semi import SemiConfig, algorithm_class
 from gltui.learn.semi.strong import make_strong
-from gltui.learn.train import (EpochCallback, EpochReport, FitResult, _cpu_copy, _forked_rng, _labels,
-                               _optimizer_state_cpu, class_weights, evaluate)
-from gltui.learn.models import build_model, resolve_model_name
+from gltui.learn.train import (
+    EpochCallback,
+    EpochReport,
+    FitResult,
+    _cpu_copy,
+    _forked_rng,
+    _labels,
+    _optimizer_state_cpu,
+    class_weights,
+    evaluate,
+)
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_KIND = "semi"
