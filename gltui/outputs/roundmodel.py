@@ -221,18 +221,15 @@ class LoadedModel:
 
 
 def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
-    """Rebuild the model that `gltui export --format model` wrote to the folder `path`; a folder
-    that is not one raises ValueError. Needs no project."""
+    """Rebuild the model that `gltui export --format model` wrote to the folder `path`. Needs no
+    project. Everything in the folder is checked against caps before anything is built or any
+    weight is read (gltui/outputs/modelfolder.py); a folder that is not one raises ValueError of
+    one sentence."""
+    from gltui.outputs.modelfolder import load_weights, read_meta
+
     path = Path(path)
-    try:
-        meta = json.loads((path / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path / META}: not a gltui model folder ({err})") from err
-    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path / META}: not a gltui model folder of format version "
-                         f"{FORMAT_VERSION}")
-    c, h, w = meta["input_shape"]
-    weights = torch.load(path / meta.get("weights", WEIGHTS), map_location="cpu", weights_only=True)
+    meta = read_meta(path)
+    weights = load_weights(path, meta)
     dev = resolve_device(device)
-    return LoadedModel(build(weights, meta["network"], (c, h, w), len(meta["classes"]), dev,
-                             meta.get("network_options")), meta, dev)
+    return LoadedModel(build(weights, meta["network"], tuple(meta["input_shape"]),
+                             len(meta["classes"]), dev, meta.get("network_options")), meta, dev)
