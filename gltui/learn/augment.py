@@ -47,7 +47,8 @@ class AugmentSpec:
 
 
 PRESETS: dict[str, AugmentSpec | None] = {
-    "digits": AugmentSpec(rotation=25.0, scale=(0.8, 1.2), shear=11.5, elastic_alpha=34.0, elastic_sigma=4.0),
+    "digits": AugmentSpec(rotation=25.0, scale=(0.8, 1.2), shear=11.5, elastic_alpha=34.0,
+                          elastic_sigma=4.0),
     "grey": AugmentSpec(rotation=10.0, scale=(0.9, 1.1)),
     "colour": AugmentSpec(rotation=25.0, scale=(0.8, 1.2), hflip=True, padding_mode="border"),
     "none": None,
@@ -60,7 +61,8 @@ def resolve_preset(preset: str, channels: int) -> str:
 
 
 class Augment:
-    """`aug(x, generator)`: x is float (B, C, H, W) in [0, 1]; returns the same shape, dtype, device.
+    """`aug(x, generator)`: x is float (B, C, H, W) in [0, 1]; returns the same shape, dtype,
+    device.
 
     The same generator state gives the same output. Parameters are drawn on the generator's device
     (pass a generator on the images' device to keep everything there; a CPU generator for CUDA
@@ -77,12 +79,13 @@ class Augment:
         if self.spec is None or x.shape[0] == 0:
             return x
         grid = self.sampling_grid(x.shape[0], x.shape[-2], x.shape[-1], x.device, generator)
-        return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode=self.spec.padding_mode,
-                             align_corners=True)
+        return F.grid_sample(x, grid.to(x.dtype), mode="bilinear",
+                             padding_mode=self.spec.padding_mode, align_corners=True)
 
     def sampling_grid(self, b: int, h: int, w: int, device: torch.device,
                       generator: torch.Generator | None = None) -> torch.Tensor:
-        """(b, h, w, 2) normalised source coordinates, as `F.grid_sample(align_corners=True)` reads them."""
+        """(b, h, w, 2) normalised source coordinates, as `F.grid_sample(align_corners=True)`
+        reads them."""
         spec = self.spec
         assert spec is not None
         draw_device = generator.device if generator is not None else device
@@ -100,8 +103,8 @@ class Augment:
 
         # Forward map, source pixel -> destination pixel, about the image centre (x, y order).
         center = torch.tensor([(w - 1) / 2, (h - 1) / 2], device=device).expand(b, 2)
-        m = get_affine_matrix2d(torch.zeros(b, 2, device=device), center, zoom[:, None].expand(b, 2),
-                                angle, shear_x, shear_y)  # (b, 3, 3)
+        m = get_affine_matrix2d(torch.zeros(b, 2, device=device), center,
+                                zoom[:, None].expand(b, 2), angle, shear_x, shear_y)  # (b, 3, 3)
         a, t = m[:, :2, :2], m[:, :2, 2]
         if flip is not None:
             # x -> (w-1) - x for flipped images, applied before the affine: columns of A scale by
@@ -109,9 +112,10 @@ class Augment:
             t = t + a[:, :, 0] * ((1 - flip) / 2 * (w - 1))[:, None]
             a = a * torch.stack([flip, torch.ones_like(flip)], 1)[:, None, :]
 
-        # grid_sample asks, for each destination pixel, where to read in the source: the inverse map.
-        # A 2x2 inverse in closed form: torch.linalg.inv would read its error flag back to the
-        # host, a sync per batch on CUDA. det >= 0.8^2 * cos-shear terms, never near zero here.
+        # grid_sample asks, for each destination pixel, where to read in the source: the inverse
+        # map. A 2x2 inverse in closed form: torch.linalg.inv would read its error flag back to
+        # the host, a sync per batch on CUDA. det >= 0.8^2 * cos-shear terms, never near zero
+        # here.
         det = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
         a_inv = torch.stack([torch.stack([a[:, 1, 1], -a[:, 0, 1]], -1),
                              torch.stack([-a[:, 1, 0], a[:, 0, 0]], -1)], 1) / det[:, None, None]
@@ -131,9 +135,11 @@ class Augment:
         grid = torch.baddbmm(t_n[:, None, :], points, a_n.transpose(1, 2))
         return grid.reshape(b, h, w, 2)
 
-    def _elastic_field(self, b: int, h: int, w: int, device: torch.device, draw_device: torch.device,
+    def _elastic_field(self, b: int, h: int, w: int, device: torch.device,
+                       draw_device: torch.device,
                        generator: torch.Generator | None) -> torch.Tensor:
-        """Simard et al. 2003: uniform noise in [-1, 1] per pixel and axis, Gaussian-smoothed, times alpha.
+        """Simard et al. 2003: uniform noise in [-1, 1] per pixel and axis, Gaussian-smoothed,
+        times alpha.
 
         Parameters are given for 28 px; sigma scales with the image, alpha with its square, so the
         smoothed field (whose spread falls as 1/sigma) displaces by the same fraction of the image.
@@ -143,7 +149,8 @@ class Augment:
         s = min(h, w) / 28
         sigma, alpha = spec.elastic_sigma * s, spec.elastic_alpha * s * s
         # Scaling by alpha before the (linear) blur rather than after saves a pass over the field.
-        noise = torch.empty((b, 2, w, h), device=draw_device).uniform_(-alpha, alpha, generator=generator)
+        noise = torch.empty((b, 2, w, h), device=draw_device).uniform_(-alpha, alpha,
+                                                                       generator=generator)
         blur_y, blur_x = _blur_matrix(h, sigma, device), _blur_matrix(w, sigma, device)
         # gaussian_blur2d(noise) as two matrix products: blurring with the 25-tap depthwise conv
         # made the whole augmentation ~6x slower on CPU (8k vs 54k images/s, 2 cores), and the
@@ -169,12 +176,14 @@ def _blur_matrix(n: int, sigma: float, device: torch.device) -> torch.Tensor:
         # training step may use it too.
         with torch.inference_mode(False):
             impulses = torch.eye(n, device=device).reshape(n, 1, n, 1)
-            rows = gaussian_blur2d(impulses, (2 * radius + 1, 1), (sigma, sigma), border_type="reflect")
+            rows = gaussian_blur2d(impulses, (2 * radius + 1, 1), (sigma, sigma),
+                                   border_type="reflect")
             _BLUR_CACHE[key] = rows.reshape(n, n).T.contiguous()
     return _BLUR_CACHE[key]
 
 
 def make_augment(preset: str, channels: int) -> Augment:
-    """The augmentation called `preset` (digits | colour | none | auto) for `channels`-channel images."""
+    """The augmentation called `preset` (digits | colour | none | auto) for `channels`-channel
+    images."""
     name = resolve_preset(preset, channels)
     return Augment(name, PRESETS[name], channels)

@@ -42,7 +42,8 @@ def calibration(probs: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Ten
     for b in range(bins):
         sel = which == b
         if sel.any():
-            ece += sel.double().mean().item() * abs(correct[sel].mean().item() - conf[sel].mean().item())
+            ece += sel.double().mean().item() * abs(correct[sel].mean().item()
+                                                    - conf[sel].mean().item())
     high = conf >= level
     nll = -torch.log(p.gather(1, y[:, None]).clamp(min=1e-12)).mean().item()
     return {
@@ -56,7 +57,8 @@ def calibration(probs: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Ten
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x, device: str | torch.device = "cpu", batch_size: int = 1024) -> torch.Tensor:
+def predict_logits(model: nn.Module, x, device: str | torch.device = "cpu",
+                   batch_size: int = 1024) -> torch.Tensor:
     """float32 (N, classes) logits of `model` (eval mode) on uint8 images, on the CPU."""
     device = resolve_device(device)
     model.eval()
@@ -66,8 +68,9 @@ def predict_logits(model: nn.Module, x, device: str | torch.device = "cpu", batc
 
 
 @torch.no_grad()
-def predict_views(model: nn.Module, x, augment, k: int, seed: int, device: str | torch.device = "cpu",
-                  batch_size: int = 1024, temperature: float = 1.0) -> torch.Tensor:
+def predict_views(model: nn.Module, x, augment, k: int, seed: int,
+                  device: str | torch.device = "cpu", batch_size: int = 1024,
+                  temperature: float = 1.0) -> torch.Tensor:
     """Softmax averaged over k views: the image itself and k - 1 draws of `augment` (a weak
     augmentation, augment.make_augment), seeded by `seed` alone. (N, classes) float32 on the CPU."""
     device = resolve_device(device)
@@ -87,7 +90,8 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return (torch.as_tensor(logits).double() / temperature).softmax(1).float()
 
 
-def fit_temperature(logits: torch.Tensor, labels, lo: float = 0.05, hi: float = 20.0, iters: int = 60) -> float:
+def fit_temperature(logits: torch.Tensor, labels, lo: float = 0.05, hi: float = 20.0,
+                    iters: int = 60) -> float:
     """argmin over T in [lo, hi] of the mean NLL of softmax(logits / T): golden-section search on
     log T (the NLL is convex in 1/T, so unimodal on this axis)."""
     z = torch.as_tensor(logits).double()

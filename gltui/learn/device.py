@@ -94,7 +94,8 @@ def pool_on(pixels: np.ndarray, device: torch.device, fraction: float = RESIDENT
     if pixels.nbytes > fraction * free:
         return pixels
     out = torch.empty(pixels.shape, dtype=torch.uint8, device=device)
-    step = max(1, (64 << 20) // max(1, pixels[0].nbytes))  # 64 MiB blocks: never the pool twice on the host
+    # 64 MiB blocks: never the pool twice on the host
+    step = max(1, (64 << 20) // max(1, pixels[0].nbytes))
     for start in range(0, len(pixels), step):
         block = torch.from_numpy(np.ascontiguousarray(pixels[start:start + step]))
         out[start:start + len(block)].copy_(block)
@@ -116,7 +117,8 @@ def chunks_to_device(images, ranges: list[tuple[int, int]], device: torch.device
         # Anything that says it lives on a torch device (a tensor, DeviceImages, the engine's
         # gather over one) is sliced where it is; host arrays (numpy's .device is a str) stream.
         where = getattr(images, "device", None)
-        threaded = device.type == "cuda" and not (isinstance(where, torch.device) and where.type == "cuda")
+        threaded = device.type == "cuda" and not (isinstance(where, torch.device)
+                                                  and where.type == "cuda")
     if not threaded:
         for a, b in ranges:
             yield as_uint8_tensor(images[a:b], device)

@@ -49,7 +49,8 @@ TIMEOUT = timedelta(minutes=30)
 
 
 def missing_env() -> list[str]:
-    """The torchrun variables absent from this process's environment (empty: launched by torchrun)."""
+    """The torchrun variables absent from this process's environment (empty: launched by
+    torchrun)."""
     return [name for name in ENV_VARS if name not in os.environ]
 
 
@@ -82,7 +83,8 @@ class Group:
         return out
 
     def all_sum(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Sum of `tensor` over the ranks, in place and returned (the tensor lives on self.device)."""
+        """Sum of `tensor` over the ranks, in place and returned (the tensor lives on
+        self.device)."""
         if self.world_size > 1:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor

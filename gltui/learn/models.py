@@ -52,7 +52,8 @@ def _flat_size(channels: int, image_size: tuple[int, int], stages: list[list[str
             h, w = _conv_out(h, padding), _conv_out(w, padding)
         h, w = h // 2, w // 2  # MaxPool2d(2) floors, like Keras
     if h < 1 or w < 1:
-        raise ValueError(f"images of {image_size[0]}x{image_size[1]} px are too small for this network")
+        raise ValueError(f"images of {image_size[0]}x{image_size[1]} px are too small for this "
+                         f"network")
     return channels * h * w
 
 
@@ -84,17 +85,20 @@ class MnistNet(nn.Module):
         )  # 28x28 -> 26 -> 24 -> 12: 128*12*12 = 18432 features
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(_flat_size(128, image_size, [["valid", "valid"]]), 128), nn.ReLU(inplace=True),
+            nn.Linear(_flat_size(128, image_size, [["valid", "valid"]]), 128),
+            nn.ReLU(inplace=True),
             nn.Dropout(0.5),
             nn.Linear(128, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(_channels_last(x)))  # (B, C, H, W) float -> (B, classes) logits
+        # (B, C, H, W) float -> (B, classes) logits
+        return self.classifier(self.features(_channels_last(x)))
 
 
 class CifarNet(nn.Module):
-    """conv 32, conv 32, pool, drop .25, conv 64, conv 64, pool, drop .25, fc 512, drop .5, fc classes.
+    """conv 32, conv 32, pool, drop .25, conv 64, conv 64, pool, drop .25, fc 512, drop .5, fc
+    classes.
 
     The first conv of each block is 'same' as in Keras's cifar10_cnn example (the network this
     description matches); the second is 'valid'. 32x32 -> 32 -> 30 -> 15 -> 15 -> 13 -> 6.
@@ -125,17 +129,20 @@ class CifarNet(nn.Module):
 
 
 def _stage(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True)]
 
 
 class SmallNet(nn.Module):
     """conv-BN-ReLU w, pool, 2w, pool, 4w, pool, 4w, global average pool, fc classes ('same'
     padding, no conv biases: BatchNorm has them)."""
 
-    def __init__(self, in_channels: int, image_size: tuple[int, int], num_classes: int, width: int = 24):
+    def __init__(self, in_channels: int, image_size: tuple[int, int], num_classes: int,
+                 width: int = 24):
         super().__init__()
         if min(image_size) < 8:
-            raise ValueError(f"images of {image_size[0]}x{image_size[1]} px are too small for this network")
+            raise ValueError(f"images of {image_size[0]}x{image_size[1]} px are too small for "
+                             f"this network")
         w = width
         self.features = nn.Sequential(
             *_stage(in_channels, w), nn.MaxPool2d(2),

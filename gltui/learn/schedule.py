@@ -15,4 +15,5 @@ def next_batch_size(schedule: str, n_labeled: int) -> int:
         value = schedule[len("fixed:"):]
         if value.isdigit() and int(value) > 0:
             return int(value)
-    raise ValueError(f"unknown schedule {schedule!r}; use 'exponential' or 'fixed:N' with N a positive integer")
+    raise ValueError(f"unknown schedule {schedule!r}; use 'exponential' or 'fixed:N' with N a "
+                     f"positive integer")

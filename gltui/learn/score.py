@@ -77,7 +77,8 @@ def _bald(probs: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class Strategy:
     name: str
-    reduce: Callable[[torch.Tensor], torch.Tensor] | None  # probs (copies, B, C) -> (B,); None: no model
+    # probs (copies, B, C) -> (B,); None: no model
+    reduce: Callable[[torch.Tensor], torch.Tensor] | None
     augmented: bool  # scores k augmented copies (else the single un-augmented image)
     dropout: bool = False  # each copy also draws a dropout mask (MC dropout; seeded per chunk)
 
@@ -135,7 +136,8 @@ def score_chunks(
     cancel: Callable[[], bool] | None = None,
     forward_batch: int | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Yield (chunk_index, start_offset, scores float32) for each chunk of uint8 (N, C, H, W) `images`.
+    """Yield (chunk_index, start_offset, scores float32) for each chunk of uint8 (N, C, H, W)
+    `images`.
 
     Chunks come in order; those in `skip` are not computed (a resumed pass). `cancel()` is asked
     before each chunk. `forward_batch` caps the rows of one forward (images x k copies) so that a
@@ -172,8 +174,10 @@ def _chunks(model, images, strategy: str, *, k, augment, seed, chunk_size, devic
             raise ValueError(f"strategy {strategy!r} needs a model")
         model.eval()
     rows = forward_batch or default_forward_batch(device)
-    per_forward = max(1, rows // copies)  # images per forward; the k copies of an image share a batch
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    # images per forward; the k copies of an image share a batch
+    per_forward = max(1, rows // copies)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                else contextlib.nullcontext())
 
     n = len(images)
     todo = [(i, start, min(start + chunk_size, n))
@@ -187,10 +191,12 @@ def _chunks(model, images, strategy: str, *, k, augment, seed, chunk_size, devic
                 return
             g = make_generator(device, derive_seed(seed, chunk_index))
             if loader is None:
-                yield chunk_index, start, torch.rand(stop - start, generator=g, device=device).cpu().numpy()
+                yield chunk_index, start, torch.rand(stop - start, generator=g,
+                                                     device=device).cpu().numpy()
                 continue
             x = next(loader)
-            with _mc_dropout(model, strat.dropout, device, derive_seed(seed, chunk_index, "dropout")):
+            with _mc_dropout(model, strat.dropout, device,
+                             derive_seed(seed, chunk_index, "dropout")):
                 scores = _score_chunk(model, x, strat, copies, k, augment, g, per_forward,
                                       autocast, calibrated)
             yield chunk_index, start, scores
@@ -247,8 +253,10 @@ def _score_chunk(model, x, strat, copies, k, augment, g, per_forward, autocast, 
     return (torch.cat(classes).cpu().numpy().astype(np.int64), torch.cat(top).cpu().numpy(), scores)
 
 
-def score_all(model: nn.Module | None, images: np.ndarray | torch.Tensor, strategy: str, **kw) -> np.ndarray:
-    """Every chunk's scores concatenated: the uninterrupted pass, for callers that need no resume."""
+def score_all(model: nn.Module | None, images: np.ndarray | torch.Tensor, strategy: str,
+              **kw) -> np.ndarray:
+    """Every chunk's scores concatenated: the uninterrupted pass, for callers that need no
+    resume."""
     out = np.empty(len(images), dtype=np.float32)
     for _, start, scores in score_chunks(model, images, strategy, **kw):
         out[start:start + len(scores)] = scores

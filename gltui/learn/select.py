@@ -31,7 +31,8 @@ def select_queue(scores: np.ndarray, n: int, *, at_random: bool, predicted: np.n
 
 
 def select_top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the `n` highest scores, highest first; ties go to the lower index; NaN ranks last."""
+    """Indices of the `n` highest scores, highest first; ties go to the lower index; NaN ranks
+    last."""
     if n < 0:
         raise ValueError(f"cannot select {n} images")
     scores = np.asarray(scores, dtype=np.float64)

@@ -73,7 +73,8 @@ class FitResult:
 EpochCallback = Callable[[EpochReport, Callable[[], dict]], "bool | None"]
 
 
-def class_weights(labels: np.ndarray | torch.Tensor, num_classes: int, mu: float = 0.3) -> torch.Tensor:
+def class_weights(labels: np.ndarray | torch.Tensor, num_classes: int,
+                  mu: float = 0.3) -> torch.Tensor:
     """The paper's weight(c) = max(ln(mu * t / n_c), 1.0), as a float32 (num_classes,) CPU tensor.
 
     t is the number of labels, n_c the labels of class c. Weights never fall below 1, so common
@@ -95,14 +96,16 @@ def _labels(y: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def _logits_chunks(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch.device, batch_size: int):
+def _logits_chunks(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch.device,
+                   batch_size: int):
     model.eval()
     for start in range(0, len(x), batch_size):
         xb = as_uint8_tensor(x[start:start + batch_size], device)
         yield start, model(to_float(xb))
 
 
-def _count_correct(model: nn.Module, x, y_t: torch.Tensor, device: torch.device, batch_size: int) -> torch.Tensor:
+def _count_correct(model: nn.Module, x, y_t: torch.Tensor, device: torch.device,
+                   batch_size: int) -> torch.Tensor:
     correct = torch.zeros((), dtype=torch.int64, device=device)
     for start, logits in _logits_chunks(model, x, device, batch_size):
         correct += (logits.argmax(1) == y_t[start:start + len(logits)]).sum()
@@ -111,19 +114,22 @@ def _count_correct(model: nn.Module, x, y_t: torch.Tensor, device: torch.device,
 
 def evaluate(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
              device: str | torch.device = "cpu", batch_size: int = 1024) -> float:
-    """Top-1 accuracy of `model` on uint8 images `x` with labels `y` (float32 forward, eval mode)."""
+    """Top-1 accuracy of `model` on uint8 images `x` with labels `y` (float32 forward, eval
+    mode)."""
     device = resolve_device(device)
     y_t = _labels(y, device)
     if len(y_t) == 0:
         return float("nan")
-    return _count_correct(model, x, y_t, device, batch_size).item() / len(y_t)  # the only sync of the pass
+    # the only sync of the pass
+    return _count_correct(model, x, y_t, device, batch_size).item() / len(y_t)
 
 
-def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor, device: str | torch.device = "cpu",
-                  batch_size: int = 1024) -> np.ndarray:
+def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor,
+                  device: str | torch.device = "cpu", batch_size: int = 1024) -> np.ndarray:
     """Softmax probabilities, float32 (N, classes), of `model` on uint8 images `x` (eval mode)."""
     device = resolve_device(device)
-    parts = [logits.float().softmax(1).cpu() for _, logits in _logits_chunks(model, x, device, batch_size)]
+    parts = [logits.float().softmax(1).cpu()
+             for _, logits in _logits_chunks(model, x, device, batch_size)]
     if not parts:
         return np.zeros((0, 0), dtype=np.float32)
     return torch.cat(parts).numpy()
@@ -131,7 +137,8 @@ def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor, device: str | 
 
 def _cpu_copy(state: dict) -> dict:
     """Detached CPU copies: a checkpoint must not change when training goes on, nor pin the GPU."""
-    return {k: (v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else v) for k, v in state.items()}
+    return {k: (v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else v)
+            for k, v in state.items()}
 
 
 def _optimizer_state_cpu(state: dict) -> dict:
@@ -164,12 +171,13 @@ def fit(
     on_epoch: EpochCallback | None = None,
     group: Group | None = None,
 ) -> FitResult:
-    """Train `model_name` from fresh weights on uint8 (N, C, H, W) images; early-stop on val accuracy.
+    """Train `model_name` from fresh weights on uint8 (N, C, H, W) images; early-stop on val
+    accuracy.
 
-    `on_epoch(report, make_checkpoint)` runs after every epoch; `make_checkpoint()` returns a dict of
-    plain tensors/ints/floats/lists (loadable with `torch.load(weights_only=True)`) and returning
-    False cancels. `resume=checkpoint` continues after that checkpoint's epoch, with the same result
-    as if the fit had never stopped.
+    `on_epoch(report, make_checkpoint)` runs after every epoch; `make_checkpoint()` returns a dict
+    of plain tensors/ints/floats/lists (loadable with `torch.load(weights_only=True)`) and
+    returning False cancels. `resume=checkpoint` continues after that checkpoint's epoch, with the
+    same result as if the fit had never stopped.
 
     `group`: one rank of a distributed fit (module docstring). Every rank calls `fit` with the same
     arguments (other ranks with `on_epoch=None`); all return the same model.
@@ -196,10 +204,12 @@ def fit(
     # `model` is the network itself (what is checkpointed and returned); `forward` is what the
     # training steps call: the DDP wrapper when sharded, which all-reduces the gradients.
     model = build_model(name, channels, (height, width), num_classes,
-                        generator=torch.Generator().manual_seed(derive_seed(seed, "init"))).to(device)
+                        generator=torch.Generator().manual_seed(derive_seed(seed, "init"))
+                        ).to(device)
     # The fused kernel updates every parameter in one pass (measured ~5-10% of a CPU step at
     # batch 64); it exists for CPU and CUDA.
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type in ("cpu", "cuda") or None)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
+                                 fused=device.type in ("cpu", "cuda") or None)
     weights = class_weights(y, num_classes, cfg.mu).to(device)
     augment = make_augment(cfg.augment, channels)
 
@@ -212,8 +222,10 @@ def fit(
     epoch, best_acc, best_epoch, patience_left = 0, -1.0, 0, cfg.patience
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if resume is not None:
-        if resume.get("format") != CHECKPOINT_FORMAT or resume.get("seed") != seed or resume.get("model_name") != name:
-            raise ValueError("checkpoint does not belong to this fit (format, seed or model differ)")
+        if (resume.get("format") != CHECKPOINT_FORMAT or resume.get("seed") != seed
+                or resume.get("model_name") != name):
+            raise ValueError("checkpoint does not belong to this fit (format, seed or model "
+                             "differ)")
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         best_state = {k: v.to(device) for k, v in resume["best_state"].items()}
@@ -225,7 +237,8 @@ def fit(
             "format": CHECKPOINT_FORMAT,
             "model_name": name,
             "epoch": epoch,
-            "seed": seed,  # with `epoch` this is the whole RNG state: every draw derives from the pair
+            # with `epoch` this is the whole RNG state: every draw derives from the pair
+            "seed": seed,
             "model": _cpu_copy(model.state_dict()),
             "optimizer": _optimizer_state_cpu(optimizer.state_dict()),
             "best_state": _cpu_copy(best_state),
@@ -234,10 +247,12 @@ def fit(
             "patience_left": patience_left,
         }
 
-    stopped = "max-epochs" if epoch >= cfg.max_epochs else ("early-stop" if patience_left <= 0 else "")
+    stopped = ("max-epochs" if epoch >= cfg.max_epochs
+               else ("early-stop" if patience_left <= 0 else ""))
     # Dropout draws from torch's global RNG; fork it so that seeding it per epoch leaves the
     # caller's global stream exactly as it was.
-    with _forked_rng(device), (sharded_dropout(model) if sharded else contextlib.nullcontext()) as rows:
+    with _forked_rng(device), (sharded_dropout(model) if sharded
+                               else contextlib.nullcontext()) as rows:
         forward = group.wrap(model) if sharded else model  # DDP syncs rank 0's weights here
         while not stopped:
             epoch += 1
@@ -262,7 +277,8 @@ def fit(
                 # Keras's class_weight semantics (the paper's framework): weighted per-sample losses
                 # averaged over the batch, not PyTorch's weighted mean that divides by sum(w).
                 per_sample = F.cross_entropy(logits, y[idx], reduction="none") * weights[y[idx]]
-                if sharded:  # this rank's share of the global mean; DDP divides the sum by world_size
+                if sharded:
+                    # this rank's share of the global mean; DDP divides the sum by world_size
                     loss = per_sample.sum() * (group.world_size / rows.rows)
                 else:
                     loss = per_sample.mean()
@@ -284,8 +300,8 @@ def fit(
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 patience_left -= 1
-            report = EpochReport(epoch, cfg.max_epochs, loss_sum.item() / steps, val_acc, best_acc, best_epoch,
-                                 patience_left, time.perf_counter() - t0)
+            report = EpochReport(epoch, cfg.max_epochs, loss_sum.item() / steps, val_acc, best_acc,
+                                 best_epoch, patience_left, time.perf_counter() - t0)
             if on_epoch is not None and on_epoch(report, make_checkpoint) is False:
                 stopped = "cancelled"
             elif patience_left <= 0:

@@ -43,7 +43,8 @@ ALGORITHMS: dict[str, str] = {
 def algorithm_class(name: str):
     """The Algorithm subclass registered as `name` (imported on first use)."""
     if name not in ALGORITHMS:
-        raise ValueError(f"unknown semi-supervised algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}")
+        raise ValueError(f"unknown semi-supervised algorithm {name!r}; choose one of "
+                         f"{', '.join(ALGORITHMS)}")
     module, cls = ALGORITHMS[name].split(":")
     return getattr(importlib.import_module(module), cls)
 
@@ -59,4 +60,5 @@ def __getattr__(name: str):  # lazy: `from gltui.learn.semi import fit_semi` imp
     raise AttributeError(name)
 
 
-__all__ = ["ALGORITHMS", "PROFILES", "SemiConfig", "algorithm_class", "fit_semi", "register", "semi_config"]
+__all__ = ["ALGORITHMS", "PROFILES", "SemiConfig", "algorithm_class", "fit_semi", "register",
+           "semi_config"]

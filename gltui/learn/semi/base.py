@@ -25,11 +25,12 @@ class Algorithm:
     student_view = "strong"
 
     def __init__(self, cfg, num_classes: int, device: torch.device, n_unlabeled: int):
-        self.cfg, self.num_classes, self.device, self.n_unlabeled = cfg, num_classes, device, n_unlabeled
+        self.cfg, self.num_classes, self.device, self.n_unlabeled = (cfg, num_classes, device,
+                                                                     n_unlabeled)
         # ReMixMatch's distribution alignment: the running mean of the teacher's predictions.
         self.p_model = torch.full((num_classes,), 1.0 / num_classes, device=device)
 
-    # -- what subclasses implement ------------------------------------------------------------------
+    # -- what subclasses implement -----------------------------------------------------------
 
     def unsup_loss(self, logits_s: torch.Tensor, probs_w: torch.Tensor, idx: torch.Tensor,
                    step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,7 +46,7 @@ class Algorithm:
     def load_extra_state(self, state: dict) -> None:
         pass
 
-    # -- shared -------------------------------------------------------------------------------------
+    # -- shared --------------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
         return {"p_model": self.p_model.detach().cpu().clone(), **self.extra_state()}

@@ -23,8 +23,10 @@ class FlexMatch(Algorithm):
         probs = self.align(probs_w)
         conf, pl = probs.max(1)
         c = self.num_classes
-        counts = torch.bincount(self.selected + 1, minlength=c + 1).float()  # [unused, class 0..c-1]
-        reference = torch.maximum(counts[1:].max(), counts[0])  # threshold warm-up: the unused count
+        # [unused, class 0..c-1]
+        counts = torch.bincount(self.selected + 1, minlength=c + 1).float()
+        # threshold warm-up: the unused count
+        reference = torch.maximum(counts[1:].max(), counts[0])
         status = counts[1:] / reference.clamp(min=1.0)
         tau = self.cfg.threshold
         mask = (conf >= tau * (status[pl] / (2.0 - status[pl]))).float()

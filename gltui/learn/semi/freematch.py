@@ -32,7 +32,8 @@ class FreeMatch(Algorithm):
         return (self.targets_loss(logits_s, probs) * mask).mean(), mask
 
     def extra_state(self):
-        return {"time_p": self.time_p.detach().cpu().clone(), "class_p": self.class_p.detach().cpu().clone()}
+        return {"time_p": self.time_p.detach().cpu().clone(),
+                "class_p": self.class_p.detach().cpu().clone()}
 
     def load_extra_state(self, state):
         self.time_p = state["time_p"].to(self.device).clone()

@@ -59,7 +59,8 @@ PRESETS: dict[str, StrongSpec | None] = {
 def resolve_strong(name: str) -> str:
     name = "default" if name == "auto" else name
     if name not in PRESETS:
-        raise ValueError(f"unknown strong augmentation {name!r}; choose auto or one of {', '.join(PRESETS)}")
+        raise ValueError(f"unknown strong augmentation {name!r}; choose auto or one of "
+                         f"{', '.join(PRESETS)}")
     return name
 
 
@@ -72,7 +73,8 @@ class StrongAugment:
         if self.spec is not None:
             unknown = set(self.spec.ops) - set(OPS)
             if unknown:
-                raise ValueError(f"unknown intensity ops {sorted(unknown)}; choose from {', '.join(OPS)}")
+                raise ValueError(f"unknown intensity ops {sorted(unknown)}; choose from "
+                                 f"{', '.join(OPS)}")
             s = self.spec
             self._geometry = Augment("strong", AugmentSpec(
                 rotation=s.rotation, scale=s.scale, shear=s.shear, elastic_alpha=s.elastic_alpha,
@@ -95,7 +97,8 @@ class StrongAugment:
         grid = self._geometry.sampling_grid(b, h, w, x.device, generator)
         shift = (rand(b, 2) * 2 - 1) * (2 * s.translate)  # normalised coordinates span 2
         grid = grid + shift[:, None, None, :]
-        x = F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode=s.padding_mode, align_corners=True)
+        x = F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode=s.padding_mode,
+                          align_corners=True)
 
         # 2. intensity ops: each image keeps the n_ops ops with the smallest random keys.
         k = len(s.ops)
@@ -116,12 +119,13 @@ class StrongAugment:
             ys = torch.arange(h, device=x.device, dtype=x.dtype).view(1, h, 1)
             xs = torch.arange(w, device=x.device, dtype=x.dtype).view(1, 1, w)
             half = (side / 2).view(b, 1, 1)
-            inside = ((ys + 0.5 - cy.view(b, 1, 1)).abs() <= half) & ((xs + 0.5 - cx.view(b, 1, 1)).abs() <= half)
+            inside = (((ys + 0.5 - cy.view(b, 1, 1)).abs() <= half)
+                      & ((xs + 0.5 - cx.view(b, 1, 1)).abs() <= half))
             x = torch.where(inside[:, None], torch.full_like(x, s.cutout_fill), x)
         return x
 
 
-# ---- the intensity ops: f(x, magnitude (b,1,1,1) in [0, 1], noise) -> x in [0, 1] -----------------
+# ---- the intensity ops: f(x, magnitude (b,1,1,1) in [0, 1], noise) -> x in [0, 1] -------------
 
 def _mean(x: torch.Tensor) -> torch.Tensor:
     return x.mean(dim=(1, 2, 3), keepdim=True)
@@ -167,7 +171,8 @@ def _equalize(x, m, noise):
     approximately: each level maps to its cumulative share of the pixels below it."""
     b, c, h, w = x.shape
     levels = (x.reshape(b * c, h * w) * 255).round().long().clamp(0, 255)
-    hist = torch.zeros(b * c, 256, device=x.device, dtype=x.dtype).scatter_add_(1, levels, torch.ones_like(x).reshape(b * c, h * w))
+    hist = torch.zeros(b * c, 256, device=x.device, dtype=x.dtype).scatter_add_(
+        1, levels, torch.ones_like(x).reshape(b * c, h * w))
     cdf = hist.cumsum(1)
     below = cdf - hist  # pixels strictly darker: 0 for the darkest level
     count_max = hist.gather(1, levels.amax(1, keepdim=True))  # PIL spreads all but the top level
@@ -181,9 +186,9 @@ def _noise(x, m, noise):
 
 
 _OP_FUNCS = {
-    "brightness": _brightness, "contrast": _contrast, "gamma": _gamma, "autocontrast": _autocontrast,
-    "sharpness": _sharpness, "solarize": _solarize, "posterize": _posterize, "equalize": _equalize,
-    "noise": _noise,
+    "brightness": _brightness, "contrast": _contrast, "gamma": _gamma,
+    "autocontrast": _autocontrast, "sharpness": _sharpness, "solarize": _solarize,
+    "posterize": _posterize, "equalize": _equalize, "noise": _noise,
 }
 
 

@@ -102,10 +102,12 @@ def _lr_at(cfg: SemiConfig, step: int, total: int) -> float:
     return cfg.lr * warm * cosine
 
 
-def _make_optimizer(cfg: SemiConfig, model: nn.Module, device: torch.device) -> torch.optim.Optimizer:
+def _make_optimizer(cfg: SemiConfig, model: nn.Module,
+                    device: torch.device) -> torch.optim.Optimizer:
     fused = device.type in ("cpu", "cuda") or None
     if cfg.optimizer == "adam":
-        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                 fused=fused)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
                                weight_decay=cfg.weight_decay)
@@ -161,7 +163,8 @@ def fit_semi(
     if len(y) != n:
         raise ValueError(f"{n} images but {len(y)} labels")
     if n_u and tuple(u.shape[1:]) != (channels, height, width):
-        raise ValueError(f"unlabeled images are {tuple(u.shape[1:])}, labeled {(channels, height, width)}")
+        raise ValueError(f"unlabeled images are {tuple(u.shape[1:])}, labeled "
+                         f"{(channels, height, width)}")
     fixed = len(val_y) == 0
     if fixed:
         val_x, val_y = x, y
@@ -176,7 +179,8 @@ def fit_semi(
     total_steps = max_epochs * steps
 
     model = build_model(name, channels, (height, width), num_classes, **net_options(name, cfg),
-                        generator=torch.Generator().manual_seed(derive_seed(seed, "init"))).to(device)
+                        generator=torch.Generator().manual_seed(derive_seed(seed, "init"))
+                        ).to(device)
     if init is not None and resume is None:
         model.load_state_dict(init)
     ema = copy.deepcopy(model)  # the teacher starts as the student
@@ -197,14 +201,17 @@ def fit_semi(
     bf16 = use_bf16(cfg.bf16, device)
 
     def autocast():
-        return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        return (torch.autocast(device.type, dtype=torch.bfloat16) if bf16
+                else contextlib.nullcontext())
     epoch, best_acc, best_epoch, patience_left = 0, -1.0, 0, cfg.patience
     best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
     if resume is not None:
         if (resume.get("format") != CHECKPOINT_FORMAT or resume.get("kind") != CHECKPOINT_KIND
                 or resume.get("seed") != seed or resume.get("model_name") != name
-                or resume.get("algorithm") != cfg.algorithm or resume.get("max_epochs") != max_epochs):
-            raise ValueError("checkpoint does not belong to this fit (format, seed, model, algorithm or length differ)")
+                or resume.get("algorithm") != cfg.algorithm
+                or resume.get("max_epochs") != max_epochs):
+            raise ValueError("checkpoint does not belong to this fit (format, seed, model, "
+                             "algorithm or length differ)")
         model.load_state_dict(resume["model"])
         ema.load_state_dict(resume["ema"])
         optimizer.load_state_dict(resume["optimizer"])
@@ -232,8 +239,10 @@ def fit_semi(
             "patience_left": patience_left,
         }
 
-    stopped = "max-epochs" if epoch >= max_epochs else ("early-stop" if cfg.patience and patience_left <= 0 else "")
-    # The paper nets' dropout draws from torch's global RNG: forked, and seeded per epoch, as in fit.
+    stopped = ("max-epochs" if epoch >= max_epochs
+               else ("early-stop" if cfg.patience and patience_left <= 0 else ""))
+    # The paper nets' dropout draws from torch's global RNG: forked, and seeded per epoch, as in
+    # fit.
     with _forked_rng(device):
         while not stopped:
             epoch += 1
@@ -243,7 +252,8 @@ def fit_semi(
             g = make_generator(device, epoch_seed)  # every other draw of the epoch
             order = torch.cat([torch.randperm(n, generator=g, device=device) for _ in range(perms)])
             if use_pool:
-                uorder = torch.cat([torch.randperm(n_u, generator=g, device=device) for _ in range(uperms)])
+                uorder = torch.cat([torch.randperm(n_u, generator=g, device=device)
+                                    for _ in range(uperms)])
             model.train()
             sums = torch.zeros(4, device=device)  # loss, sup, unsup, mask rate: no per-step sync
             for step in range(steps):
@@ -276,7 +286,8 @@ def fit_semi(
                 sup = (F.cross_entropy(logits_l, y[idx], reduction="none") * weights[y[idx]]).mean()
                 if use_pool:
                     unsup, mask = algorithm.unsup_loss(logits_u, probs_w, uidx, global_step)
-                    ramp = min(1.0, global_step / cfg.unsup_warmup_steps) if cfg.unsup_warmup_steps > 0 else 1.0
+                    ramp = (min(1.0, global_step / cfg.unsup_warmup_steps)
+                            if cfg.unsup_warmup_steps > 0 else 1.0)
                     loss = sup + cfg.lambda_u * ramp * unsup
                     mask_rate = mask.mean()
                 else:
@@ -288,7 +299,8 @@ def fit_semi(
                 # The EMA starts by tracking the student closely (decay (1 + t) / (10 + t)), so an
                 # early teacher is not the random initialisation.
                 _ema_update(ema, model, min(cfg.ema, (1 + global_step) / (10 + global_step)))
-                sums += torch.stack([loss.detach(), sup.detach(), unsup.detach(), mask_rate.detach()])
+                sums += torch.stack([loss.detach(), sup.detach(), unsup.detach(),
+                                     mask_rate.detach()])
 
             val_acc = evaluate(evaluated, val_x, val_y, device, cfg.val_batch_size)
             if fixed or val_acc > best_acc:
@@ -297,9 +309,9 @@ def fit_semi(
             else:
                 patience_left -= 1
             means = (sums / steps).tolist()
-            report = SemiEpochReport(epoch, max_epochs, means[0], val_acc, best_acc, best_epoch, patience_left,
-                                     time.perf_counter() - t0, sup_loss=means[1], unsup_loss=means[2],
-                                     mask_rate=means[3])
+            report = SemiEpochReport(epoch, max_epochs, means[0], val_acc, best_acc, best_epoch,
+                                     patience_left, time.perf_counter() - t0, sup_loss=means[1],
+                                     unsup_loss=means[2], mask_rate=means[3])
             if on_epoch is not None and on_epoch(report, make_checkpoint) is False:
                 stopped = "cancelled"
             elif cfg.patience > 0 and patience_left <= 0:
