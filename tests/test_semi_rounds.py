@@ -132,3 +132,19 @@ def test_semi_is_a_run_knob(tmp_path, semi_template):
     saved = weights(path, 0)
     assert saved["network"] == "mnist"  # labels only: the paper's net
     assert main(["run", str(path), "--semi", "maybe"]) == 2
+
+
+@pytest.mark.slow
+def test_a_semi_run_under_torchrun_equals_one_process(tmp_path, semi_template, semi_reference):
+    """Two ranks: rank 0 trains the semi-supervised round alone (the other waits), both score;
+    the end state and every round's weights are the single process's."""
+    from test_distributed import torchrun
+
+    path = tmp_path / "proj"
+    shutil.copytree(semi_template, path)
+    proc = torchrun(2, str(path), *SEMI_RUN)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert final_state(path) == final_state(semi_reference)
+    for round in (0, 1):
+        got, want = weights(path, round)["model"], weights(semi_reference, round)["model"]
+        assert all(torch.equal(got[k], want[k]) for k in want), f"round {round} differs"
