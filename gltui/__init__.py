@@ -11,8 +11,8 @@ __all__ = ["__version__", "load_model"]
 def load_model(path, device: str = "cpu"):
     """Rebuild a model that `gltui export PROJECT --format model --out DIR` wrote.
 
-    Returns a `gltui.outputs.roundmodel.LoadedModel`: `.model` (the torch network in eval mode, weights
-    loaded with torch.load(weights_only=True)), `.meta` (model.json: classes, input shape,
+    Returns a `gltui.outputs.roundmodel.LoadedModel`: `.model` (the torch network in eval mode,
+    weights loaded with torch.load(weights_only=True)), `.meta` (model.json: classes, input shape,
     preprocessing, network, gltui version, run, round), `.classes`, and
     `.predict(images) -> (class index, probability)` / `.predict_proba(images)` for uint8
     N x C x H x W images in the input shape (scaled by 1/255 inside, as in training)::

@@ -123,15 +123,18 @@ class SemiConfig:
 
     enabled: bool = True  # learn from the unlabeled pool too (`--semi on|off`); off: labels only
     profile: str = "bench"  # bench | person | demo | tiny: SEMI_PROFILES (the fields below: bench)
-    algorithm: str = "flexmatch"  # see ALGORITHMS; best of 5 on the MNIST dev split (semi_methods.md)
-    model: str = "small"  # the small BN net (learn/models.py): ~15x the paper net's images/s on a CPU
+    # see ALGORITHMS; best of 5 on the MNIST dev split (semi_methods.md)
+    algorithm: str = "flexmatch"
+    # the small BN net (learn/models.py): ~15x the paper net's images/s on a CPU
+    model: str = "small"
     epochs: int = 48  # x steps_per_epoch = 2,400 steps: ~4-6 min on 1 CPU thread (bench profile)
     warm_epochs: int = 16  # epochs when `init` (the previous round's weights) is given: a third
     # ... but only once the previous round had this many labels: a model of 20 labels can be
     # confidently wrong, and a warm start carries that on (MNIST, seed 0: 82 % at 20 labels, then
     # 91.7 % warm at 40, where a fresh round of 40 random labels reaches 98.5-99.3 %).
     warm_from: int = 80
-    steps_per_epoch: int = 50  # an epoch is a unit of progress and checkpoints, not a pass over the pool
+    # an epoch is a unit of progress and checkpoints, not a pass over the pool
+    steps_per_epoch: int = 50
     batch_size: int = 64  # labeled images per step (drawn with whole permutations, like fit)
     uratio: int = 4  # unlabeled images per step = uratio * batch_size (FixMatch's mu)
     lr: float = 3e-3  # Adam's peak learning rate
@@ -140,21 +143,27 @@ class SemiConfig:
     warmup_steps: int = 100  # linear learning-rate warm-up, then cosine decay to lr * min_lr_ratio
     min_lr_ratio: float = 0.05  # cosine floor: the last epochs still learn a little
     lambda_u: float = 1.0  # weight of the unsupervised loss (FixMatch's)
-    unsup_warmup_steps: int = 0  # linear ramp of lambda_u from 0 (Mean Teacher needs one; FixMatch's mask suffices)
-    threshold: float = 0.95  # confidence a pseudo-label needs (FixMatch's tau; FlexMatch's upper bound)
-    temperature: float = 1.0  # soft targets are sharpened by this temperature (hard labels ignore it)
+    # linear ramp of lambda_u from 0 (Mean Teacher needs one; FixMatch's mask suffices)
+    unsup_warmup_steps: int = 0
+    # confidence a pseudo-label needs (FixMatch's tau; FlexMatch's upper bound)
+    threshold: float = 0.95
+    # soft targets are sharpened by this temperature (hard labels ignore it)
+    temperature: float = 1.0
     hard_labels: bool = True  # argmax targets (FixMatch) rather than sharpened soft ones
     dist_align: bool = True  # ReMixMatch's distribution alignment of the teacher's probabilities
     ema: float = 0.99  # decay of the EMA teacher (short CPU runs: 0.999 lags hundreds of steps)
     teacher: str = "ema"  # ema | student: whose weak-view predictions are the targets
     eval_ema: bool = True  # the returned model is the EMA teacher (smoother, better calibrated)
-    weak: str = "auto"  # the weak view: an augment.py preset (auto: grey for 1 channel, colour for 3)
+    # the weak view: an augment.py preset (auto: grey for 1 channel, colour for 3)
+    weak: str = "auto"
     strong: str = "auto"  # strong.py preset: auto = "default" (geometry + 2 intensity ops + cutout)
     mu: float = 0.3  # class weights of the labeled loss, as fit: max(ln(mu * t / n_c), 1)
     patience: int = 0  # with a validation set: epochs without improvement before stopping; 0 = off
     val_batch_size: int = 1024  # evaluation is forward-only: larger batches are cheaper
-    bf16: str = "auto"  # auto | on | off: bf16 autocast of the steps where the CPU/GPU does it natively (~1.2-1.5x)
-    width: int = 24  # small net's first-stage channels: 16 plateaued at 98.9 % (160 labels, dev), 24 at 99.0
+    # auto | on | off: bf16 autocast of the steps where the CPU/GPU does it natively (~1.2-1.5x)
+    bf16: str = "auto"
+    # small net's first-stage channels: 16 plateaued at 98.9 % (160 labels, dev), 24 at 99.0
+    width: int = 24
     # Unlabeled images a round may learn from, drawn at random per round from the pool (never
     # the audit, stop, validation or test images): a million-image pool is not copied whole.
     max_unlabeled: int = 60_000
@@ -266,7 +275,8 @@ def resolve_auto(what: str, value: str, choices, channels: int, noun: str | None
     if value == "auto":
         return PRESETS[auto_preset(channels)][what]
     if value not in choices:
-        raise ValueError(f"unknown {noun or what} {value!r}; choose auto or one of {', '.join(choices)}")
+        raise ValueError(f"unknown {noun or what} {value!r}; choose auto or one of "
+                         f"{', '.join(choices)}")
     return value
 
 

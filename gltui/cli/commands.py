@@ -47,7 +47,8 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     parsers: dict[str, argparse.ArgumentParser] = {}
     p = Parser(prog="gltui init", description="Import a dataset into a new project.")
     p.add_argument("project", type=Path)
-    p.add_argument("--data", required=True, help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE | npy:FILE")
+    p.add_argument("--data", required=True,
+                   help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE | npy:FILE")
     p.add_argument("--test", help="a separate test set SPEC (default: the data's own test split)")
     p.add_argument("--val-size", type=positive, help="validation images (default 10%%, ≤ 5000)")
     p.add_argument("--initial", type=positive, default=20, help="seed set size (default 20)")
@@ -118,7 +119,8 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p = Parser(prog="gltui add", description="Add images to a project's pool (converted to its "
                 "input shape; exact duplicates skipped).")
     p.add_argument("project", type=Path)
-    p.add_argument("--data", required=True, help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE | npy:FILE")
+    p.add_argument("--data", required=True,
+                   help="idx:DIR | cifar:DIR | folder:DIR | npz:FILE | npy:FILE")
     parsers["add"] = p
 
     p = Parser(prog="gltui classes", description="List the classes, or change the list: add "
@@ -226,7 +228,8 @@ def cmd_init(args) -> int:
 
     base = Config(seed=args.seed)
     if args.preset:
-        base.model, base.train.augment = PRESETS[args.preset]["model"], PRESETS[args.preset]["augment"]
+        base.model, base.train.augment = (PRESETS[args.preset]["model"],
+                                          PRESETS[args.preset]["augment"])
     config, _ = merged(base, Knobs.of(args))
     if args.project.exists() and not args.project.is_dir():
         raise UsageError(f"{args.project}: is a file, not a project folder; give a folder path")

@@ -25,7 +25,8 @@ err = Console(stderr=True, highlight=False)
 
 
 class ProgressView:
-    """Consumes engine events (gltui.events): one bar for the phase under way, one line per round."""
+    """Consumes engine events (gltui.events): one bar for the phase under way, one line per
+    round."""
 
     def __init__(self, enabled: bool = True):
         self.progress = Progress(

@@ -73,11 +73,13 @@ def drive_distributed(path, name: str, knobs: Knobs = Knobs(), *, seed: int | No
     missing = distributed.missing_env()
     if missing:
         raise ProjectError(
-            f"--distributed: {', '.join(missing)} not set; launch with `torchrun --nproc_per_node N "
-            f"-m gltui run {path} --distributed` (or drop --distributed)"
+            f"--distributed: {', '.join(missing)} not set; launch with "
+            f"`torchrun --nproc_per_node N -m gltui run {path} --distributed` "
+            f"(or drop --distributed)"
         )
     if device == "mps":
-        raise ProjectError("--distributed: MPS cannot join a process group; use --device cpu or cuda")
+        raise ProjectError("--distributed: MPS cannot join a process group; use --device cpu "
+                           "or cuda")
     check_device(device)
     group = distributed.init(device or "auto")
     try:

@@ -21,9 +21,10 @@ Every random draw derives from (run seed, round, phase, epoch | chunk): see gltu
 
 Distributed (`gltui run --distributed` under torchrun): rank 0 runs this Runner as usual, with
 RunOptions.group set; it alone touches the store, the lock and the files. Training and scoring are
-typed calls (gltui.run.ranks: FitCall, ScoreCall) that rank 0 sends to the other ranks (`ranks.follow`)
-and then runs itself: DDP training, and a scoring pass whose chunks are dealt out across the ranks
-and gathered on rank 0, which saves each chunk as it arrives. A single process runs the same calls.
+typed calls (gltui.run.ranks: FitCall, ScoreCall) that rank 0 sends to the other ranks
+(`ranks.follow`) and then runs itself: DDP training, and a scoring pass whose chunks are dealt out
+across the ranks and gathered on rank 0, which saves each chunk as it arrives. A single process
+runs the same calls.
 
 Test fault injection lives in the tests (tests/faults.py wraps these functions), not here.
 """
@@ -213,7 +214,8 @@ class Runner:
                 resume = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             except Exception:  # a torn or corrupt checkpoint: start the round over
                 resume = None
-            if resume is not None and resume.get("num_classes", self.num_classes) != self.num_classes:
+            if (resume is not None
+                    and resume.get("num_classes", self.num_classes) != self.num_classes):
                 resume = None  # a person added a class since: the output layer has grown
             if resume is not None and resume.get("kind") != ("semi" if self.semi else None):
                 resume = None  # --semi was switched since: that checkpoint is another fit's

@@ -69,7 +69,8 @@ def ensure_sample_project() -> tuple[Path, bool]:
     if (path / DB_NAME).exists():
         return path, False
     if not SAMPLE_SPEC_DIR.is_dir():
-        raise ProjectError(f"{SAMPLE_SPEC_DIR}: the bundled sample data is missing; reinstall gltui")
+        raise ProjectError(f"{SAMPLE_SPEC_DIR}: the bundled sample data is missing; reinstall "
+                           f"gltui")
     dataset = data.load(f"folder:{SAMPLE_SPEC_DIR}")
     Project.init(path, dataset, sample_config(), val_size=0, initial=20).close()
     return path, True

@@ -32,7 +32,8 @@ QUERIES: dict[str, str] = {
     "queue": "SELECT q.item, q.rank, q.score, q.status, q.guesses, l.label FROM queue q "
     "LEFT JOIN labels l ON l.run = q.run AND l.item = q.item AND l.undone_at IS NULL "
     "WHERE q.run = ? AND q.round = ? ORDER BY q.rank",
-    "count_pending": "SELECT COUNT(*) FROM queue WHERE run = ? AND round = ? AND status = 'pending'",
+    "count_pending": "SELECT COUNT(*) FROM queue WHERE run = ? AND round = ? "
+    "AND status = 'pending'",
     "done_chunks": "SELECT chunk FROM scores WHERE run = ? AND round = ?",
     "pass_scores": "SELECT scores FROM scores WHERE run = ? AND round = ? ORDER BY chunk",
 }
