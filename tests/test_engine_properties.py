@@ -7,8 +7,8 @@ fault point, before COMMIT), `advance` (the engine drives the run until it waits
 or is done; with the oracle on, it labels what is still pending in one transaction), and `advance`
 that crashes at the n-th fault point of the engine (the start of any phase, after any epoch
 checkpoint, after any scoring chunk, and inside the oracle's open label transaction), followed by
-a restart on a fresh connection. Scoring passes have 10-11 chunks (chunk size 64), so a crash after a
-chunk leaves a pass half done and the next drive resumes it in the middle.
+a restart on a fresh connection. Scoring passes have 10-11 chunks (chunk size 64), so a crash after
+a chunk leaves a pass half done and the next drive resumes it in the middle.
 
 The crash is an exception raised where tests/test_engine.py sends a real SIGKILL: it unwinds
 through the open transaction (rolled back) like a dying process whose transaction never commits;
@@ -275,7 +275,8 @@ def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monke
             labeled = set(store.labeled("main")[0].tolist())
             unlabeled = set(store.unlabeled_pool("main").tolist())
             assert labeled.isdisjoint(unlabeled) and labeled | unlabeled == self.pool
-            assert store.count_labeled("main") + store.count_unlabeled_pool("main") == len(self.pool)
+            assert (store.count_labeled("main") + store.count_unlabeled_pool("main")
+                    == len(self.pool))
             queue = {e.item: e.status for e in store.queue("main", self.round)}
             assert queue == self.status
             assert all(i in unlabeled for i, s in queue.items() if s != "labeled")

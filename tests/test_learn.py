@@ -53,7 +53,8 @@ def trained(mnist):
 
 def test_entropy_of_uniform_is_log2_classes_and_of_one_hot_is_zero():
     for c in (2, 10, 100):
-        assert entropy_bits(torch.full((3, c), 1.0 / c)) == pytest.approx(torch.full((3,), math.log2(c)), abs=1e-5)
+        assert entropy_bits(torch.full((3, c), 1.0 / c)) == pytest.approx(
+            torch.full((3,), math.log2(c)), abs=1e-5)
     one_hot = torch.eye(10)
     assert torch.equal(entropy_bits(one_hot), torch.zeros(10))  # exactly 0: 0 log 0 is 0, not NaN
     half = torch.tensor([[0.5, 0.5, 0.0, 0.0]])
@@ -71,7 +72,8 @@ def test_class_weights_match_hand_worked_examples():
     assert w.tolist() == pytest.approx([1.0, 1.0, 1.0, math.log(30.0)], abs=1e-6)
     # counts [2, 10, 88]: ln(30/2) = 2.708, ln(30/10) = 1.0986, ln(30/88) < 0 -> 1
     labels = torch.tensor(np.repeat([0, 1, 2], [2, 10, 88]))
-    assert class_weights(labels, 3).tolist() == pytest.approx([math.log(15.0), math.log(3.0), 1.0], abs=1e-6)
+    assert class_weights(labels, 3).tolist() == pytest.approx(
+        [math.log(15.0), math.log(3.0), 1.0], abs=1e-6)
 
 
 def test_derive_seed_is_stable_and_separates_parts():
@@ -82,7 +84,8 @@ def test_derive_seed_is_stable_and_separates_parts():
     assert len(seeds) == 400 and all(0 <= s < 2**63 for s in seeds)
     # The value is part of the contract: stored runs replay with it in later versions.
     code = "from gltui.learn import derive_seed; print(derive_seed(3, 'score', 2))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                         text=True, check=True)
     assert int(out.stdout) == derive_seed(3, "score", 2)
 
 
@@ -138,7 +141,8 @@ def test_glorot_uniform_weights_and_zero_biases():
         assert w.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)
         assert torch.count_nonzero(layer.bias) == 0
     again = build_model("mnist", 1, (28, 28), 10, generator=torch.Generator().manual_seed(0))
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert all(torch.equal(a, b)
+               for a, b in zip(model.state_dict().values(), again.state_dict().values()))
 
 
 # --- augmentation -------------------------------------------------------------------------------
@@ -147,7 +151,8 @@ def _floats(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).float() / 255
 
 
-@pytest.mark.parametrize("preset, channels", [("digits", 1), ("colour", 3), ("digits", 3), ("colour", 1)])
+@pytest.mark.parametrize("preset, channels",
+                         [("digits", 1), ("colour", 3), ("digits", 3), ("colour", 1)])
 def test_augment_keeps_shape_dtype_device_changes_pixels_and_replays(mnist, preset, channels):
     x = _floats(mnist.train.images[:64]).repeat(1, channels, 1, 1)
     aug = make_augment(preset, channels)
@@ -206,7 +211,8 @@ def test_resumed_fit_is_bit_identical_to_uninterrupted(mnist, tmp_path):
     reports: list[EpochReport] = []
     full = fit(*args, cfg, seed=11, device="cpu", on_epoch=lambda r, _: reports.append(r))
     assert [r.epoch for r in reports] == [1, 2, 3, 4] and full.stopped == "max-epochs"
-    assert len({r.val_accuracy for r in reports}) > 1  # it learns, so "best weights" is a real choice
+    # it learns, so "best weights" is a real choice
+    assert len({r.val_accuracy for r in reports}) > 1
 
     def stop_after_two(report: EpochReport, make_checkpoint) -> bool:
         if report.epoch == 2:
@@ -216,11 +222,13 @@ def test_resumed_fit_is_bit_identical_to_uninterrupted(mnist, tmp_path):
 
     cut = fit(*args, cfg, seed=11, device="cpu", on_epoch=stop_after_two)
     assert cut.stopped == "cancelled" and cut.epochs == 2
-    ckpt = torch.load(tmp_path / "round.pt", weights_only=True)  # plain data only, no pickled objects
+    # plain data only, no pickled objects
+    ckpt = torch.load(tmp_path / "round.pt", weights_only=True)
     assert ckpt["epoch"] == 2
 
     resumed_reports: list[EpochReport] = []
-    resumed = fit(*args, cfg, seed=11, device="cpu", resume=ckpt, on_epoch=lambda r, _: resumed_reports.append(r))
+    resumed = fit(*args, cfg, seed=11, device="cpu", resume=ckpt,
+                  on_epoch=lambda r, _: resumed_reports.append(r))
     assert [r.epoch for r in resumed_reports] == [3, 4]
     assert [r.train_loss for r in resumed_reports] == [r.train_loss for r in reports[2:]]
     assert (resumed.best_epoch, resumed.best_val_accuracy, resumed.epochs) == \
@@ -228,7 +236,8 @@ def test_resumed_fit_is_bit_identical_to_uninterrupted(mnist, tmp_path):
     assert _state_equal(resumed.model, full.model)
 
     other = fit(*args, train_config("tiny", max_epochs=1, batch_size=16), seed=12)
-    assert not _state_equal(other.model, full.model)  # the seed matters, so equality above means something
+    # the seed matters, so equality above means something
+    assert not _state_equal(other.model, full.model)
 
 
 def test_fit_leaves_global_rng_alone_and_rejects_foreign_checkpoint(mnist):
@@ -264,9 +273,11 @@ def test_score_chunks_resumed_equals_uninterrupted(trained, mnist, tmp_path):
     assert all(v.dtype == np.float32 for _, _, v in full)
 
     seen = []
-    first = list(score_chunks(trained.model, pool, "rde", **kw, cancel=lambda: len(seen) >= 2 or seen.append(1)))
+    first = list(score_chunks(trained.model, pool, "rde", **kw,
+                              cancel=lambda: len(seen) >= 2 or seen.append(1)))
     assert [i for i, _, _ in first] == [0, 1]
-    np.save(tmp_path / "pool.npy", pool)  # the resumed pass reads a read-only memory map, as big pools are
+    # the resumed pass reads a read-only memory map, as big pools are
+    np.save(tmp_path / "pool.npy", pool)
     mapped = np.load(tmp_path / "pool.npy", mmap_mode="r")
     rest = list(score_chunks(trained.model, mapped, "rde", **kw, skip={0, 1}))
     assert [i for i, _, _ in rest] == [2, 3, 4]
@@ -275,13 +286,16 @@ def test_score_chunks_resumed_equals_uninterrupted(trained, mnist, tmp_path):
 
     again = score_all(trained.model, pool[:64], "rde", **kw)
     assert np.array_equal(again, full[0][2])
-    assert not np.array_equal(again, score_all(trained.model, pool[:64], "rde", **{**kw, "seed": 6}))
+    assert not np.array_equal(again,
+                              score_all(trained.model, pool[:64], "rde", **{**kw, "seed": 6}))
 
 
 def test_rde_is_higher_for_misclassified_images(trained, mnist):
     x, y = mnist.test.images[:600], mnist.test.labels[:600]
-    scores = score_all(trained.model, x, "rde", k=4, augment=make_augment("digits", 1), seed=0, chunk_size=512)
-    assert scores.shape == (len(x),) and np.all(scores >= 0) and np.all(scores <= math.log2(10) + 1e-4)
+    scores = score_all(trained.model, x, "rde", k=4, augment=make_augment("digits", 1), seed=0,
+                       chunk_size=512)
+    assert (scores.shape == (len(x),) and np.all(scores >= 0)
+            and np.all(scores <= math.log2(10) + 1e-4))
     wrong = predict_proba(trained.model, x).argmax(1) != y
     assert 10 <= wrong.sum() <= len(x) // 5
     # (measured: about 2.1 vs 1.7 bits for this under-trained 3-epoch model)
@@ -331,9 +345,11 @@ def test_strategy_names_have_one_home():
 def test_scoring_without_a_model_or_with_a_bad_strategy_fails_clearly(mnist):
     pool = mnist.train.images[:10]
     with pytest.raises(ValueError, match="needs a model"):
-        next(score_chunks(None, pool, "rde", k=2, augment=make_augment("digits", 1), seed=0, chunk_size=5))
+        next(score_chunks(None, pool, "rde", k=2, augment=make_augment("digits", 1), seed=0,
+                          chunk_size=5))
     with pytest.raises(ValueError, match="unknown strategy"):
-        next(score_chunks(None, pool, "badge", k=2, augment=make_augment("digits", 1), seed=0, chunk_size=5))
+        next(score_chunks(None, pool, "badge", k=2, augment=make_augment("digits", 1), seed=0,
+                          chunk_size=5))
 
 
 def test_colour_images_train_and_score_with_the_cifar_net(mnist):
@@ -342,14 +358,17 @@ def test_colour_images_train_and_score_with_the_cifar_net(mnist):
     x = np.ascontiguousarray(np.repeat(grey, 3, axis=1))
     x[:, 0] //= 2  # channels differ, so a channel mix-up would show
     y = mnist.train.labels[:120]
-    result = fit("auto", x[:80], y[:80], x[80:], y[80:], 10, train_config("tiny", max_epochs=1), seed=0)
+    result = fit("auto", x[:80], y[:80], x[80:], y[80:], 10, train_config("tiny", max_epochs=1),
+                 seed=0)
     assert isinstance(result.model, MODELS["cifar"])
-    scores = score_all(result.model, x, "rde", k=2, augment=make_augment("auto", 3), seed=0, chunk_size=50)
+    scores = score_all(result.model, x, "rde", k=2, augment=make_augment("auto", 3), seed=0,
+                       chunk_size=50)
     assert scores.shape == (120,) and np.isfinite(scores).all()
 
 
 def test_learn_does_not_import_textual():
     code = ("import sys, gltui.learn.train, gltui.learn.score, gltui.learn.schedule; "
             "print(any(m.split('.')[0] == 'textual' for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
+                         text=True, check=True)
     assert out.stdout.strip() == "False"

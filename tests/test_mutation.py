@@ -2,8 +2,9 @@
 copy of the package with one line of the queue write changed.
 
 The bug: the query's queue write puts an already-labeled image at the head of the next queue
-(a person would be asked again for an image the run has a label for). The copy is the working tree's gltui/ and
-the two test files the property test needs, in a temporary folder; only the copy is changed.
+(a person would be asked again for an image the run has a label for). The copy is the working
+tree's gltui/ and the two test files the property test needs, in a temporary folder; only the copy
+is changed.
 The property test runs there in its own pytest process, without shrinking (a failing example is
 reported as found: shrinking would re-run the engine for minutes), and must fail on the invariant
 that catches this bug, not on anything else.

@@ -53,7 +53,8 @@ def test_old_run_configs_keep_the_paper_selection_and_new_ones_get_the_recipe():
     assert old.score.random_share == 0.0 and old.loop.budget == 80
     new = Config.from_json(Config().to_json())
     assert (new.loop.warm_start, new.score.balance, new.score.random_share) == \
-        (LoopConfig().warm_start, ScoreConfig().balance, ScoreConfig().random_share) == (40, True, 0.5)
+        (LoopConfig().warm_start, ScoreConfig().balance, ScoreConfig().random_share) == \
+        (40, True, 0.5)
 
 
 def test_grey_images_get_the_mild_augmentation_and_the_sample_digits_the_paper_s():

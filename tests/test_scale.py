@@ -54,7 +54,7 @@ def one_line_error(spec: str, *needles: str) -> str:
     return msg
 
 
-# ---- the npy: reader ------------------------------------------------------------------------------
+# ---- the npy: reader -----------------------------------------------------------------------------
 
 
 def test_npy_grey_is_a_memory_mapped_view(tmp_path):
@@ -134,7 +134,7 @@ def test_index_names():
         names[5]
 
 
-# ---- init: no copy of the pixels in memory --------------------------------------------------------
+# ---- init: no copy of the pixels in memory -------------------------------------------------------
 
 
 def test_init_from_npy_holds_no_copy(tmp_path):
@@ -197,7 +197,7 @@ def test_init_peak_rss_does_not_grow_with_the_pixels(tmp_path):
     assert big - small < pixel_kib / 3, f"{small} KiB -> {big} KiB for {pixel_kib} KiB of pixels"
 
 
-# ---- the store at (test) scale ---------------------------------------------------------------------
+# ---- the store at (test) scale -------------------------------------------------------------------
 
 
 N_ITEMS = 50_000
@@ -230,7 +230,8 @@ def test_bulk_insert_is_exact(big_store):
     keep = truth[45_000:49_000] >= 0
     assert val_ids.tolist() == (np.arange(45_000, 49_000)[keep]).tolist()
     assert val_y.tolist() == truth[45_000:49_000][keep].tolist()
-    assert store.item_names([0, 6, 49_999]) == {0: "img0.png", 6: "img6.png", 49_999: "img49999.png"}
+    assert store.item_names([0, 6, 49_999]) == {0: "img0.png", 6: "img6.png",
+                                                49_999: "img49999.png"}
     assert store.true_labels(np.array([0, 1, 49_999])).tolist() == [-1, 1, 9]  # NULL for unknown
     assert store.insert_seconds < 5.0  # ~0.2 s here; a row-by-row load with index upkeep is slower
 

@@ -27,7 +27,8 @@ def test_a_version_1_database_opens_migrated_with_nothing_lost(name, tmp_path, c
         assert project.store.schema_version() == SCHEMA_VERSION > 1
         assert [s.as_json() for s in project.summaries()] == expected["status"]
         for run in project.store.runs():
-            assert [list(r) for r in project.store.labeled_detail(run.name)] == expected["labels"][run.name]
+            assert ([list(r) for r in project.store.labeled_detail(run.name)]
+                    == expected["labels"][run.name])
             assert json.loads(run.config) == expected["configs"][run.name]
             queue = [[e.item, e.status] for e in project.store.queue(run.name, run.round)]
             assert queue == expected["queue"][run.name]

@@ -29,7 +29,8 @@ def _fit(digits, cfg=None, **kw):
     x, y, u = digits
     cfg = cfg or semi_config("tiny")
     kw = {"seed": 3, **kw}
-    return fit_semi("small", x, y, kw.pop("unlabeled", u), x[:0], y[:0], 10, cfg, device="cpu", **kw)
+    return fit_semi("small", x, y, kw.pop("unlabeled", u), x[:0], y[:0], 10, cfg, device="cpu",
+                    **kw)
 
 
 def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -58,7 +59,8 @@ def test_fit_is_deterministic_for_a_seed_and_leaves_the_global_rng_alone(digits)
     assert a.epochs == 2 and a.stopped == "max-epochs" and not a.model.training
 
 
-@pytest.mark.parametrize("algorithm,bf16", [("fixmatch", "off"), ("flexmatch", "auto"), ("freematch", "on")])
+@pytest.mark.parametrize("algorithm,bf16",
+                         [("fixmatch", "off"), ("flexmatch", "auto"), ("freematch", "on")])
 def test_resume_after_an_epoch_is_bit_identical(digits, algorithm, bf16):
     cfg = semi_config("tiny", algorithm=algorithm, epochs=3, bf16=bf16)
     full = _fit(digits, cfg)
@@ -72,7 +74,8 @@ def test_resume_after_an_epoch_is_bit_identical(digits, algorithm, bf16):
     cut = _fit(digits, cfg, on_epoch=stop_after_1)
     assert cut.stopped == "cancelled" and cut.epochs == 1
     ck = saved["ck"]
-    assert {"model", "ema", "optimizer", "algorithm_state", "epoch", "seed", "best_state"} <= ck.keys()
+    assert {"model", "ema", "optimizer", "algorithm_state", "epoch", "seed",
+            "best_state"} <= ck.keys()
     resumed = _fit(digits, cfg, resume=ck)
     assert resumed.epochs == 3
     assert _same(full.model, resumed.model)
@@ -96,7 +99,8 @@ def test_every_registered_algorithm_trains(digits):
     for name in ALGORITHMS:
         assert algorithm_class(name).name == name
         r = _fit(digits, semi_config("tiny", algorithm=name, epochs=1))
-        assert all(torch.isfinite(v).all() for v in r.model.state_dict().values() if v.is_floating_point())
+        assert all(torch.isfinite(v).all()
+                   for v in r.model.state_dict().values() if v.is_floating_point())
     with pytest.raises(ValueError):
         algorithm_class("nope")
 
@@ -113,7 +117,8 @@ def test_warm_start_uses_the_previous_weights(digits):
     saved = {}
     cfg2 = semi_config("tiny", warm_epochs=2)
     full = _fit(digits, cfg2, init=init, seed=5)
-    _fit(digits, cfg2, init=init, seed=5, on_epoch=lambda r, mk: saved.update(ck=mk()) or r.epoch < 1)
+    _fit(digits, cfg2, init=init, seed=5,
+         on_epoch=lambda r, mk: saved.update(ck=mk()) or r.epoch < 1)
     assert _same(full.model, _fit(digits, cfg2, init=init, seed=5, resume=saved["ck"]).model)
 
 
@@ -131,7 +136,8 @@ def test_strong_augmentation_draws_only_from_the_generator():
     strong(x, g)
     assert not torch.equal(strong(x, g), a)  # the generator advances: each call draws anew
     for op in OPS:  # every op alone keeps the range and the shape
-        one = StrongAugment("one", StrongSpec(n_ops=1, ops=(op,), cutout=0.0))(x, torch.Generator().manual_seed(1))
+        one = StrongAugment("one", StrongSpec(n_ops=1, ops=(op,), cutout=0.0))(
+            x, torch.Generator().manual_seed(1))
         assert one.shape == x.shape and one.min() >= 0 and one.max() <= 1
     assert torch.equal(make_strong("none")(x, g), x)
 
