@@ -33,11 +33,14 @@ SAMPLE_MNIST = REPO_ROOT / "sample_data" / "mnist"
 def parser(description: str, n: int, k: int) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    p.add_argument("--k", type=int, default=k, help="augmented copies (scoring) / MC iterations (baal)")
+    p.add_argument("--k", type=int, default=k,
+                   help="augmented copies (scoring) / MC iterations (baal)")
     p.add_argument("--n", type=int, default=n, help="pool / labeled-set size in images")
-    p.add_argument("--data", default="", help="dataset SPEC (default: the shared MNIST, else sample_data)")
+    p.add_argument("--data", default="",
+                   help="dataset SPEC (default: the shared MNIST, else sample_data)")
     p.add_argument("--model", default="auto", help="mnist | cifar | auto")
-    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch intra-op threads (0: torch's default)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     return p
 
@@ -49,9 +52,11 @@ def setup(args: argparse.Namespace) -> torch.device:
 
 
 def load_images(spec: str, n: int) -> tuple[np.ndarray, np.ndarray, int, str]:
-    """The first n training images (uint8 N x C x H x W, cycled if the set is smaller), labels, classes."""
+    """The first n training images (uint8 N x C x H x W, cycled if the set is smaller), labels,
+    classes."""
     if not spec:
-        spec = f"idx:{SHARED_MNIST}" if (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file() else f"folder:{SAMPLE_MNIST}"
+        spec = (f"idx:{SHARED_MNIST}" if (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file()
+                else f"folder:{SAMPLE_MNIST}")
     ds = data.load(spec)
     images, labels = np.asarray(ds.train.images), np.asarray(ds.train.labels)
     idx = np.arange(n) % len(images)

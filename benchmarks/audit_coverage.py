@@ -1,4 +1,5 @@
-"""Does the audit estimate tell the truth, and where would the kappa rule stop? Oracle runs on MNIST.
+"""Does the audit estimate tell the truth, and where would the kappa rule stop? Oracle runs on
+MNIST.
 
 For each seed, one project on the real MNIST (`--preset mnist`, the official 10,000-image test
 set) with an audit set of 200 pool images drawn with that seed (`--audit 200 --seed S`: every
@@ -17,8 +18,8 @@ round:
     there and at the end.
 Nothing here is tuned on the test set; the audit images are never trained on.
 
-    python benchmarks/audit_coverage.py --seeds 5,6,7 --json    # 3 seeds (23 min run as 3 processes)
-    python benchmarks/audit_coverage.py --smoke --json          # 1 minute: the machinery only
+    python benchmarks/audit_coverage.py --seeds 5,6,7 --json  # 3 seeds (23 min run as 3 processes)
+    python benchmarks/audit_coverage.py --smoke --json        # 1 minute: the machinery only
     python benchmarks/audit_coverage.py --val-size 1000 --seeds 0,1,2 \
         --work /tmp/gltui-audit-coverage --figures docs/results/audit --json
                               # the first sessions' protocol: a validation split of 1,000 labels
@@ -63,7 +64,7 @@ RESAMPLES = 2000  # other audit sets drawn (from those POOL_TRUTH images) per ro
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", default="5,6,7")
     p.add_argument("--strategy", default="rde")
     p.add_argument("--profile", default="quick", help="training profile")

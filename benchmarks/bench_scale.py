@@ -32,8 +32,8 @@ an id array is 8).
 A full k = 8 pass over 1M images with the paper's net takes hours on 2 CPU cores, which is why
 scoring is capped in time here; the pass is the real one (whole pool, committed chunk by chunk).
 
-    .venv/bin/python benchmarks/bench_scale.py --json                  # 1,000,000 items, both shapes
-    .venv/bin/python benchmarks/bench_scale.py --items 50000 --json    # a quick run
+    .venv/bin/python benchmarks/bench_scale.py --json                # 1,000,000 items, both shapes
+    .venv/bin/python benchmarks/bench_scale.py --items 50000 --json  # a quick run
 
 The last line with --json is one JSON object. Not a test: numbers depend on the machine.
 """
@@ -83,7 +83,7 @@ def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
-# ---- the synthetic pool ----------------------------------------------------------------------------
+# ---- the synthetic pool --------------------------------------------------------------------------
 
 
 def source_digits() -> tuple[np.ndarray, np.ndarray, str]:
@@ -100,7 +100,8 @@ def make_pool(path: Path, n: int, shape: tuple[int, int, int], digits: np.ndarra
     the digit and the background tinted by class (deterministic, no randomness)."""
     c, h, w = shape
     tints = np.array([[255, 64, 64], [64, 255, 64], [64, 64, 255], [255, 255, 64], [255, 64, 255],
-                      [64, 255, 255], [255, 160, 32], [160, 32, 255], [32, 255, 160], [200, 200, 200]],
+                      [64, 255, 255], [255, 160, 32], [160, 32, 255], [32, 255, 160],
+                      [200, 200, 200]],
                      dtype=np.uint16)
     with open(path, "wb") as fh:
         np.lib.format.write_array_header_1_0(
@@ -121,7 +122,7 @@ def make_pool(path: Path, n: int, shape: tuple[int, int, int], digits: np.ndarra
     np.save(data.npy_companions(path)[0], labels[np.arange(n) % len(digits)])
 
 
-# ---- children and their memory -----------------------------------------------------------------------
+# ---- children and their memory -------------------------------------------------------------------
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -215,7 +216,7 @@ class Child:
                 "peak_rss_anon_mb": round(self.anon_peak_kib / 1024, 1)}
 
 
-# ---- the measurements ---------------------------------------------------------------------------------
+# ---- the measurements ----------------------------------------------------------------------------
 
 
 def run_init(project: Path, pool_file: Path, args) -> dict:
@@ -239,7 +240,8 @@ def run_status(project: Path, n: int, args, repeats: int = 3) -> dict:
                 items = json.loads(out)["items"]
                 assert sum(items.values()) == n, items
     return {k: {"median_s": round(statistics.median(v), 3), "max_s": round(max(v), 3),
-                "cpu_median_s": round(statistics.median(cpu[k]), 3), "cpu_max_s": round(max(cpu[k]), 3)}
+                "cpu_median_s": round(statistics.median(cpu[k]), 3),
+                "cpu_max_s": round(max(cpu[k]), 3)}
             for k, v in times.items()}
 
 
@@ -252,7 +254,8 @@ def wait_for(cond, child: Child, timeout: float, what: str):
             return value
         if not child.sample():
             _, err = child.proc.communicate()
-            raise RuntimeError(f"the run exited ({child.proc.returncode}) before {what}: {err[-2000:]}")
+            raise RuntimeError(f"the run exited ({child.proc.returncode}) before {what}: "
+                               f"{err[-2000:]}")
         time.sleep(0.02)
     child.kill()
     raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
@@ -335,7 +338,8 @@ def flush_floor(folder: Path, n: int = 100) -> dict:
         os.close(fd)
         path.unlink()
     ms = np.array(times)
-    return {"median_ms": round(float(np.median(ms)), 3), "p95_ms": round(float(np.percentile(ms, 95)), 3)}
+    return {"median_ms": round(float(np.median(ms)), 3),
+            "p95_ms": round(float(np.percentile(ms, 95)), 3)}
 
 
 def run_commits(project: Path, n_commits: int) -> dict:
@@ -358,7 +362,8 @@ def run_commits(project: Path, n_commits: int) -> dict:
         assert labeler.pending() == 0
         ms = np.array(times)
         return {"commits": n_commits, "median_ms": round(float(np.median(ms)), 3),
-                "p95_ms": round(float(np.percentile(ms, 95)), 3), "max_ms": round(float(ms.max()), 3),
+                "p95_ms": round(float(np.percentile(ms, 95)), 3),
+                "max_ms": round(float(ms.max()), 3),
                 "disk_flush_alone": flush_floor(project)}
 
 
@@ -370,10 +375,13 @@ def judge(result: dict, args) -> dict:
         px = full["pixel_mb"]
         checks[f"{shape}.init_s"] = [full["init"]["seconds"], f"< {INIT_SECONDS:g}",
                                      full["init"]["seconds"] < INIT_SECONDS]
-        worst = max(v["max_s"] for s in ("status", "status_after_scoring") for v in full[s].values())
+        worst = max(v["max_s"] for s in ("status", "status_after_scoring")
+                    for v in full[s].values())
         checks[f"{shape}.status_s"] = [worst, f"< {STATUS_SECONDS:g}", worst < STATUS_SECONDS]
-        worst_cpu = max(v["cpu_max_s"] for s in ("status", "status_after_scoring") for v in full[s].values())
-        checks[f"{shape}.status_cpu_s"] = [worst_cpu, f"< {STATUS_SECONDS:g}", worst_cpu < STATUS_SECONDS]
+        worst_cpu = max(v["cpu_max_s"] for s in ("status", "status_after_scoring")
+                        for v in full[s].values())
+        checks[f"{shape}.status_cpu_s"] = [worst_cpu, f"< {STATUS_SECONDS:g}",
+                                           worst_cpu < STATUS_SECONDS]
         for stat in ("median_ms", "p95_ms"):  # next to the disk's own flush: the floor of a commit
             lc = full["label_commit"]
             checks[f"{shape}.label_commit_{stat}"] = [
@@ -383,13 +391,16 @@ def judge(result: dict, args) -> dict:
                            ("resume", full["scoring"]["resume"])):
             checks[f"{shape}.{phase}_peak_rss_mb"] = [
                 mem["peak_rss_mb"], f"< pixels {px:g} MB + working set",
-                None if small is None else mem["peak_rss_mb"] < px + _small_mem(small, phase)["peak_rss_mb"]]
+                None if small is None
+                else mem["peak_rss_mb"] < px + _small_mem(small, phase)["peak_rss_mb"]]
             if small is not None:
                 extra = args.items - args.small
-                growth = (mem["peak_rss_anon_mb"] - _small_mem(small, phase)["peak_rss_anon_mb"]) * 2**20
+                growth = (mem["peak_rss_anon_mb"]
+                          - _small_mem(small, phase)["peak_rss_anon_mb"]) * 2**20
                 per_item = growth / extra
                 checks[f"{shape}.{phase}_anon_growth_bytes_per_item"] = [
-                    round(per_item, 1), f"<= {ANON_BYTES_PER_ITEM} (pixels: {np.prod(SHAPES[shape])})",
+                    round(per_item, 1),
+                    f"<= {ANON_BYTES_PER_ITEM} (pixels: {np.prod(SHAPES[shape])})",
                     per_item <= ANON_BYTES_PER_ITEM]
         res = full["scoring"]["resume"]
         checks[f"{shape}.resume_skips_finished_chunks"] = [
@@ -399,7 +410,8 @@ def judge(result: dict, args) -> dict:
 
 
 def _small_mem(sizes: dict, phase: str) -> dict:
-    return {"init": sizes["init"], "scoring": sizes["scoring"], "resume": sizes["scoring"]["resume"]}[phase]
+    return {"init": sizes["init"], "scoring": sizes["scoring"],
+            "resume": sizes["scoring"]["resume"]}[phase]
 
 
 def main() -> None:
@@ -409,7 +421,8 @@ def main() -> None:
                    help="the smaller pool the memory growth is measured against (default items/10)")
     p.add_argument("--shapes", default="grey,colour", help="grey (28x28x1), colour (32x32x3)")
     p.add_argument("--score-seconds", type=float, default=40.0, help="scoring time before the kill")
-    p.add_argument("--resume-seconds", type=float, default=25.0, help="resumed run time before its kill")
+    p.add_argument("--resume-seconds", type=float, default=25.0,
+                   help="resumed run time before its kill")
     p.add_argument("--chunk-size", type=int, default=256, help="images per scoring chunk")
     p.add_argument("--commits", type=int, default=200, help="label commits timed")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the children")

@@ -18,7 +18,7 @@ compares them at the same level, the median shows the spread. A gltui window is 
 
 Targets: gltui >= 0.85 x ceiling / k, and gltui >= baal at the same k.
 
-    python benchmarks/bench_score.py --json                 # CPU defaults: n=1024, k=8, window 128, 8 rounds
+    python benchmarks/bench_score.py --json  # CPU defaults: n=1024, k=8, window 128, 8 rounds
     python benchmarks/bench_score.py --device cuda --n 60000 --json
 """
 
@@ -40,7 +40,8 @@ from gltui.learn.score import default_forward_batch, score_chunks
 
 def ceiling_window(model: torch.nn.Module, shape: tuple, device: torch.device, bs: int):
     """A callable timing forwards of one ready float batch; returns rows/s."""
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")  # as scoring
+    # as scoring
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     x = torch.rand(bs, *shape, device=device)
 
     def forwards(reps: int) -> None:
@@ -57,14 +58,15 @@ def ceiling_window(model: torch.nn.Module, shape: tuple, device: torch.device, b
     return window
 
 
-def gltui_windows(model: torch.nn.Module, pool: np.ndarray, k: int, window: int, device: torch.device):
+def gltui_windows(model: torch.nn.Module, pool: np.ndarray, k: int, window: int,
+                  device: torch.device):
     """A callable scoring the next `window` pool images (one chunk, cycling); returns images/s."""
     augment = make_augment("auto", pool.shape[1])
 
     def passes():
         for seed in itertools.count():
-            yield from score_chunks(model, pool, "rde", k=k, augment=augment, seed=seed, chunk_size=window,
-                                    device=device)
+            yield from score_chunks(model, pool, "rde", k=k, augment=augment, seed=seed,
+                                    chunk_size=window, device=device)
 
     chunks = passes()
     next(chunks)  # warm-up
@@ -78,9 +80,10 @@ def gltui_windows(model: torch.nn.Module, pool: np.ndarray, k: int, window: int,
     return run
 
 
-def baal_windows(model: torch.nn.Module, pool: np.ndarray, k: int, window: int, device: torch.device,
-                 rows_per_forward: int):
-    """A callable running baal's MC-dropout scoring over the next `window` images, or why it cannot."""
+def baal_windows(model: torch.nn.Module, pool: np.ndarray, k: int, window: int,
+                 device: torch.device, rows_per_forward: int):
+    """A callable running baal's MC-dropout scoring over the next `window` images, or why it
+    cannot."""
     try:
         from baal.active.heuristics import BALD
         from baal.bayesian.dropout import patch_module
@@ -89,7 +92,8 @@ def baal_windows(model: torch.nn.Module, pool: np.ndarray, k: int, window: int, 
         return None, f"baal not importable: {type(e).__name__}: {e}"
     quiet_baal()
     mc_model = patch_module(copy.deepcopy(model))  # Dropout -> MC dropout (active at eval time)
-    args = TrainingArgs(batch_size=max(1, rows_per_forward // k), use_cuda=device.type == "cuda", workers=0)
+    args = TrainingArgs(batch_size=max(1, rows_per_forward // k), use_cuda=device.type == "cuda",
+                        workers=0)
     wrapper = ModelWrapper(mc_model, args)
     dataset = torch.utils.data.TensorDataset(torch.from_numpy(pool).float().div_(255),
                                              torch.zeros(len(pool), dtype=torch.int64))
@@ -111,26 +115,31 @@ def baal_windows(model: torch.nn.Module, pool: np.ndarray, k: int, window: int, 
 
 
 def summary(rates: list[float]) -> dict:
-    return {"best": round(max(rates), 1), "median": round(statistics.median(rates), 1), "windows": len(rates)}
+    return {"best": round(max(rates), 1), "median": round(statistics.median(rates), 1),
+            "windows": len(rates)}
 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0], n=1024, k=8)
-    p.add_argument("--window", type=int, default=0, help="images per timed window (default: CPU 128, GPU 2048)")
+    p.add_argument("--window", type=int, default=0,
+                   help="images per timed window (default: CPU 128, GPU 2048)")
     p.add_argument("--rounds", type=int, default=8, help="interleaved rounds of windows")
-    p.add_argument("--batch-sizes", default="", help="ceiling batch sizes (default: CPU 32..512, GPU 1024..16384)")
+    p.add_argument("--batch-sizes", default="",
+                   help="ceiling batch sizes (default: CPU 32..512, GPU 1024..16384)")
     args = p.parse_args()
     device = setup(args)
     pool, _, classes, spec = load_images(args.data, args.n)
     channels, size = pool.shape[1], tuple(pool.shape[2:])
-    model = build_model(args.model, channels, size, classes, generator=torch.Generator().manual_seed(0))
+    model = build_model(args.model, channels, size, classes,
+                        generator=torch.Generator().manual_seed(0))
     model = model.to(device).eval()
     window = args.window or (128 if device.type == "cpu" else 2048)
     window = min(window, args.n)
     if args.batch_sizes:
         batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     else:
-        batch_sizes = [32, 64, 128, 256, 512] if device.type == "cpu" else [1024, 2048, 4096, 8192, 16384]
+        batch_sizes = ([32, 64, 128, 256, 512] if device.type == "cpu"
+                       else [1024, 2048, 4096, 8192, 16384])
     forward_batch = default_forward_batch(device)
 
     ceilings = {bs: ceiling_window(model, (channels, *size), device, bs) for bs in batch_sizes}

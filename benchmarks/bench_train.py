@@ -39,7 +39,9 @@ from gltui.learn.train import fit
 def ceiling_window(model_name: str, shape: tuple, classes: int, device: torch.device, bs: int):
     """A callable timing `steps` training steps on one ready batch; returns rows/s."""
     model = build_model(model_name, shape[0], shape[1:], classes).to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=device.type in ("cpu", "cuda") or None)  # as fit
+    # as fit
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3,
+                           fused=device.type in ("cpu", "cuda") or None)
     x = torch.rand(bs, *shape, device=device)
     y = torch.randint(0, classes, (bs,), device=device)
 
@@ -65,30 +67,37 @@ def baal_window(model_name: str, images: np.ndarray, labels: np.ndarray, classes
         return None, f"baal not importable: {type(e).__name__}: {e}"
     quiet_baal()
     model = build_model(model_name, images.shape[1], images.shape[2:], classes).to(device)
-    args = TrainingArgs(optimizer=torch.optim.Adam(model.parameters(), lr=1e-3), batch_size=batch_size,
-                        epoch=1, use_cuda=device.type == "cuda", workers=0,
+    args = TrainingArgs(optimizer=torch.optim.Adam(model.parameters(), lr=1e-3),
+                        batch_size=batch_size, epoch=1, use_cuda=device.type == "cuda", workers=0,
                         criterion=torch.nn.CrossEntropyLoss())
     wrapper = ModelWrapper(model, args)
-    dataset = torch.utils.data.TensorDataset(torch.from_numpy(images).float().div_(255), torch.from_numpy(labels))
-    wrapper.train_on_dataset(torch.utils.data.Subset(dataset, range(min(len(dataset), 2 * batch_size))))  # warm-up
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(images).float().div_(255),
+                                             torch.from_numpy(labels))
+    # warm-up
+    wrapper.train_on_dataset(torch.utils.data.Subset(dataset,
+                                                     range(min(len(dataset), 2 * batch_size))))
     return (lambda: len(dataset) / timed(lambda: wrapper.train_on_dataset(dataset), device)), \
         "baal 2.1 train_on_dataset"
 
 
 def summary(rates: list[float]) -> dict:
-    return {"best": round(max(rates), 1), "median": round(statistics.median(rates), 1), "windows": len(rates)}
+    return {"best": round(max(rates), 1), "median": round(statistics.median(rates), 1),
+            "windows": len(rates)}
 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0], n=512, k=0)
-    p.add_argument("--rounds", type=int, default=8, help="gltui epochs per batch size = interleaved rounds")
+    p.add_argument("--rounds", type=int, default=8,
+                   help="gltui epochs per batch size = interleaved rounds")
     p.add_argument("--batch-size", type=int, default=train_config("quick").batch_size,
                    help="gltui training batch (default: the quick profile's)")
-    p.add_argument("--batch-sizes", default="", help="ceiling batch sizes (default: CPU 32..256, GPU 128..2048)")
+    p.add_argument("--batch-sizes", default="",
+                   help="ceiling batch sizes (default: CPU 32..256, GPU 128..2048)")
     args = p.parse_args()
     device = setup(args)
     images, labels, classes, spec = load_images(args.data, args.n + 64)
-    train_x, train_y, val_x, val_y = images[:args.n], labels[:args.n], images[args.n:], labels[args.n:]
+    train_x, train_y, val_x, val_y = (images[:args.n], labels[:args.n], images[args.n:],
+                                      labels[args.n:])
     shape = tuple(images.shape[1:])
     if args.batch_sizes:
         batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
@@ -99,7 +108,8 @@ def main() -> None:
 
     ceilings = {bs: ceiling_window(args.model, shape, classes, device, bs) for bs in batch_sizes}
     ceiling_rates: dict[int, list[float]] = {bs: [] for bs in batch_sizes}
-    baal_run, baal_note = baal_window(args.model, train_x, train_y, classes, device, args.batch_size)
+    baal_run, baal_note = baal_window(args.model, train_x, train_y, classes, device,
+                                      args.batch_size)
     baal_rates: list[float] = []
 
     def other_windows() -> None:
@@ -109,7 +119,8 @@ def main() -> None:
             baal_rates.append(baal_run())
 
     def gltui_rates(batch_size: int) -> list[float]:
-        rows = -(-args.n // min(batch_size, args.n)) * min(batch_size, args.n)  # one epoch's training rows
+        # one epoch's training rows
+        rows = -(-args.n // min(batch_size, args.n)) * min(batch_size, args.n)
         rates = []
 
         def on_epoch(report, _make_checkpoint) -> None:
@@ -117,9 +128,10 @@ def main() -> None:
             other_windows()
 
         # min_steps_per_epoch=1: an epoch is one pass over the n images; patience keeps every epoch.
-        cfg = train_config("quick", max_epochs=args.rounds, patience=args.rounds + 1, batch_size=batch_size,
-                           min_steps_per_epoch=1)
-        fit(args.model, train_x, train_y, val_x, val_y, classes, cfg, seed=0, device=device, on_epoch=on_epoch)
+        cfg = train_config("quick", max_epochs=args.rounds, patience=args.rounds + 1,
+                           batch_size=batch_size, min_steps_per_epoch=1)
+        fit(args.model, train_x, train_y, val_x, val_y, classes, cfg, seed=0, device=device,
+            on_epoch=on_epoch)
         return rates
 
     gltui = {args.batch_size: gltui_rates(args.batch_size)}
@@ -147,7 +159,8 @@ def main() -> None:
     }
     if baal_rates:
         result["baal_images_per_s_at_batch_size"] = summary(baal_rates)
-        result["ratio_gltui_to_baal_at_batch_size"] = round(max(gltui[args.batch_size]) / max(baal_rates), 3)
+        result["ratio_gltui_to_baal_at_batch_size"] = round(max(gltui[args.batch_size])
+                                                            / max(baal_rates), 3)
     result["environment"] = environment(device)
     emit(result, args.json)
 

@@ -1,10 +1,11 @@
 """Responsiveness of the labeling screen while a run trains in the background.
 
-Drives the real app (App.run_test, keys posted as the terminal driver posts them) and measures, for every key press, the time from the
-press to the first frame that shows the next image (label -> next pending image, undo -> the
-undone image, arrow -> the neighbour). Meanwhile another run of the same project is driven by
-the oracle, training and scoring without pause: in a thread of this process by default (the
-app's own worker shares the process and the GIL the same way), or in a second process.
+Drives the real app (App.run_test, keys posted as the terminal driver posts them) and measures,
+for every key press, the time from the press to the first frame that shows the next image
+(label -> next pending image, undo -> the undone image, arrow -> the neighbour). Meanwhile another
+run of the same project is driven by the oracle, training and scoring without pause: in a thread
+of this process by default (the app's own worker shares the process and the GIL the same way), or
+in a second process.
 
 The headless driver skips writing to a terminal, so each frame is still encoded into terminal
 bytes here (`render_segments`), as a real terminal would need.

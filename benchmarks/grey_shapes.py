@@ -3,10 +3,11 @@ second judge of the recipe beside MNIST (issue 17: "test your defaults on more t
 
 Each image is one filled or outlined shape (circle, square, triangle pointing up, triangle
 pointing down, plus, X, ring, horizontal bar, vertical bar, diamond) of random size, position
-jitter, tilt (+-15 degrees), stroke, contrast, clutter (short strokes and dots) and noise, drawn at 4x and downsampled. Classes differ by outline and
-orientation: a square and a diamond are the same shape turned 45 degrees, a plus and an X too,
-the two triangles are mirror images top-bottom. So the handwriting distortions (elastic field,
-shear, rotation +-25 degrees) can blur the classes into each other, as on a clothing or object set.
+jitter, tilt (+-15 degrees), stroke, contrast, clutter (short strokes and dots) and noise, drawn
+at 4x and downsampled. Classes differ by outline and orientation: a square and a diamond are the
+same shape turned 45 degrees, a plus and an X too, the two triangles are mirror images
+top-bottom. So the handwriting distortions (elastic field, shear, rotation +-25 degrees) can blur
+the classes into each other, as on a clothing or object set.
 
 It is written in MNIST's IDX format (gzip), so every tool that reads MNIST reads it:
 

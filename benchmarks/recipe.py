@@ -35,7 +35,8 @@ from gltui.views.curves import learning_curves  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=f"folder:{SAMPLE_SPEC_DIR}", help="dataset SPEC with a test split")
+    p.add_argument("--data", default=f"folder:{SAMPLE_SPEC_DIR}",
+                   help="dataset SPEC with a test split")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strategies", default="rde,random")
     p.add_argument("--augment", default="digits", help="digits | grey | colour | none | auto")

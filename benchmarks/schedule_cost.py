@@ -77,7 +77,8 @@ def main() -> int:
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
         "command": "python benchmarks/schedule_cost.py " + " ".join(sys.argv[1:]),
         "seeds": seeds, "budget": args.budget, "seconds": round(time.time() - started, 1),
-        "mean_test_accuracy": {s: {str(b): round(a, 4) for b, a in t.items()} for s, t in table.items()},
+        "mean_test_accuracy": {s: {str(b): round(a, 4) for b, a in t.items()}
+                               for s, t in table.items()},
         "per_seed_final": {s: [round(c.get(args.budget, float("nan")), 4) for c in curves[s]]
                            for s in SCHEDULES},
         "rounds": rounds, "project": str(path),

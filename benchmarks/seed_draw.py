@@ -74,12 +74,14 @@ def main() -> int:
                                   "classes": int(len(set(y[ids].tolist())))})
             print(f"seed {seed} {name}: test {acc:.4f}, {results[name][-1]['classes']} classes",
                   file=sys.stderr)
-    summary = {name: {"mean_test_accuracy": round(float(np.mean([r["test_accuracy"] for r in rs])), 4),
+    summary = {name: {"mean_test_accuracy": round(float(np.mean([r["test_accuracy"]
+                                                                 for r in rs])), 4),
                       "std": round(float(np.std([r["test_accuracy"] for r in rs], ddof=1)), 4),
                       "mean_classes": round(float(np.mean([r["classes"] for r in rs])), 2)}
                for name, rs in results.items()}
     out = {"machine": platform.machine(), "command": "python benchmarks/seed_draw.py "
-           + " ".join(sys.argv[1:]), "initial": args.initial, "seconds": round(time.time() - started, 1),
+           + " ".join(sys.argv[1:]), "initial": args.initial,
+           "seconds": round(time.time() - started, 1),
            "summary": summary, "per_seed": results}
     print(json.dumps(out, indent=1) if args.json else json.dumps(summary))
     return 0
