@@ -26,9 +26,10 @@ seed), and "ahead a/n" counts the seeds whose guided run beats the random run of
 (ties are not ahead). Neither is a significance test; with 3 seeds they are a sanity check.
 
 Profiles (`--budget N`, `--strategies A,B`, `--seeds`, `--val-size` override any of them):
-  cpu    2 CPU cores, 1-1.5 h expected idle (2.3 h measured on shared cores): training profile `quick` (Adam 1e-3; without a
-         validation split a fixed 40 epochs of at least 20 steps), budgets 20 .. 1,280, and each rde round scores a random subset of 4,000 pool
-         images (`--candidates 4000`), not the whole pool: rde picks the most confusing images
+  cpu    2 CPU cores, 1-1.5 h expected idle (2.3 h measured on shared cores): training profile
+         `quick` (Adam 1e-3; without a validation split a fixed 40 epochs of at least 20 steps),
+         budgets 20 .. 1,280, and each rde round scores a random subset of 4,000 pool images
+         (`--candidates 4000`), not the whole pool: rde picks the most confusing images
          *of that subset*.
   gpu    the paper's training protocol: profile `paper` (Adam 0.01, patience 100, up to 1,000
          epochs), budgets 20 .. 40,960, the whole pool scored each round.
@@ -82,7 +83,8 @@ PROFILES = {
         seeds="0,1,2",
         note="training profile quick (Adam 1e-3; a fixed 40 epochs without a validation split, "
              "else patience 6); each rde round "
-             "scores a random 4,000-image subset of the pool (--candidates 4000), not the whole pool",
+             "scores a random 4,000-image subset of the pool (--candidates 4000), not the whole "
+             "pool",
     ),
     "gpu": dict(
         init=dict(profile="paper", initial=20),
@@ -174,7 +176,8 @@ def init_project(project: Path, data: Path, want: dict) -> dict:
 
 
 def selection(config) -> str:
-    """The guided runs' selection recipe in words (stored per run: old runs read back the paper's)."""
+    """The guided runs' selection recipe in words (stored per run: old runs read back the
+    paper's)."""
     loop, score = config.loop, config.score
     return (f"warm start {loop.warm_start} (random queues below it), "
             f"{'class-balanced' if score.balance else 'plain top-n'} picks, "
@@ -307,7 +310,8 @@ def noise_rows(strategy: str, groups: dict, runs, counted: dict) -> list[dict]:
         diff, noise = g.mean - r.mean, max(g.std, r.std)
         pairs = [(curve[labels], by_seed[(BASELINE, seed)][labels])
                  for (s, seed), curve in by_seed.items()
-                 if s == strategy and labels in curve and labels in by_seed.get((BASELINE, seed), {})]
+                 if s == strategy and labels in curve
+                 and labels in by_seed.get((BASELINE, seed), {})]
         rows.append({"labels": labels, "guided_mean": g.mean, "random_mean": r.mean,
                      "diff": diff, "noise": noise,
                      "beyond_noise": abs(diff) > noise if min(g.n, r.n) > 1 else None,
@@ -332,12 +336,16 @@ def _print(result: dict, dataset: str) -> None:
         for s in strategies:
             p = points[s].get(labels)
             fewer = "" if p is None or p["n"] == len(result["seeds"]) else f" (n={p['n']})"
-            cells.append("" if p is None else f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}{fewer}")
+            cells.append("" if p is None
+                         else f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}{fewer}")
         print(f"{labels:>8}  " + "  ".join(f"{c:>18}" for c in cells))
 
     print("counted labels to reach X % (mean over seeds; per seed in brackets, - not reached):")
     print(f"{'X':>8}  " + "  ".join(f"{s:>24}" for s in strategies))
-    show = lambda b: "-" if b is None else str(b)
+
+    def show(b):
+        return "-" if b is None else str(b)
+
     for target in (f"{100 * t:g}" for t in TARGETS):
         cells = []
         for s in strategies:
