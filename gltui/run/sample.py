@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gltui.config import Config, semi_config, train_config
+from gltui.config import BASELINE_STRATEGY, Config, semi_config, train_config
 from gltui.errors import ProjectError
 from gltui.project import DB_NAME, Project
 from gltui.project.runs import Knobs
@@ -32,7 +32,7 @@ def default_project_dir() -> Path:
     return Path(base) / "gltui" / "sample-mnist"
 
 
-BASELINE_RUN = "random"  # the demo's random-selection run, beside the guided one
+BASELINE_RUN = BASELINE_STRATEGY  # the demo's random-selection run, beside the guided one
 
 
 def sample_config() -> Config:
@@ -55,8 +55,8 @@ def drive_demo(project: Project, run: str, *, device: str | None = None,
     """`gltui --oracle` on the sample project: the guided run, then the random run on the same
     seed set (the project's seed); returns the guided run's outcome. Both resume."""
     outcome = driver.drive(project, run, oracle=True, device=device, on_event=on_event)
-    driver.drive(project, BASELINE_RUN, Knobs(strategy="random"), oracle=True, device=device,
-               on_event=on_event)
+    driver.drive(project, BASELINE_RUN, Knobs(strategy=BASELINE_STRATEGY), oracle=True,
+                 device=device, on_event=on_event)
     return outcome
 
 
