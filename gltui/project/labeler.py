@@ -101,6 +101,9 @@ class Labeler:
         except ValueError as err:
             raise ProjectError(str(err)) from None
 
+    def undo_audit(self) -> int | None:
+        """Undo the newest audit label; returns its item, or None when there is none."""
+        return self.store.undo_audit_label(run=self.run)
 
 
 def random_draw(store: "Store", run: str, round: int | None, size: int,
@@ -125,10 +128,8 @@ def random_draw(store: "Store", run: str, round: int | None, size: int,
 def offered_items(project: "Project", run: str, round: int) -> np.ndarray:
     """The images the TUI offers while the round after `round` trains, for which the engine's
     evaluation of `round` stores the round model's guesses (Store.save_guesses): the audit
-    images without a label, then `random_draw` of the pool."""
+    images without a label, then `random_draw` of the pool, twice as many as the TUI offers
+    (the queue chosen after the evaluation, and labels given meanwhile, take some of them)."""
     store = project.store
     audit = np.asarray(store.audit_queue(), dtype=np.int64)
-    return np.concatenate([audit, random_draw(store, run, round, PROVISIONAL_SIZE)])
-    def undo_audit(self) -> int | None:
-        """Undo the newest audit label; returns its item, or None when there is none."""
-        return self.store.undo_audit_label(run=self.run)
+    return np.concatenate([audit, random_draw(store, run, round, 2 * PROVISIONAL_SIZE)])

@@ -56,9 +56,11 @@ def run_app(
     fps: float | None = None,
     device: str | None = None,
 ) -> int:
-    """Run the TUI until the user quits. Holds the run's lock for the whole session, so no other
-    process drives the same run meanwhile. Returns the exit code: 0, or 2 with one line on stderr
-    for bad input (no project, unknown run, the run locked by another process)."""
+    """Run the TUI until the user quits, then say in one line what was saved. Holds the run's
+    lock for the whole session, so no other process drives the same run meanwhile. Returns the
+    exit code: 0 (130 after ctrl+c), or 2 with one line on stderr for bad input (no project,
+    unknown run, the run locked by another process). Quitting while the engine works ends the
+    process at once (`_leave_now`)."""
     if images not in RENDERERS:
         return _fail(f"--images {images!r}: choose one of {', '.join(RENDERERS)}")
     if fps:
@@ -77,11 +79,26 @@ def run_app(
                 app = make_app(session=session, image_class=image_widget_class(images), fps=fps,
                                device=None if device in (None, "auto") else device)
                 app.run()
-                return app.return_code or 0
+                code = app.return_code or 0
+                print(app.exit_line(), flush=True)
+                if app.engine_thread is not None and app.engine_thread.is_alive():
+                    _leave_now(session, code)
+                return code
         except RunLocked as err:
             return _fail(f"gltui: {err}")
     finally:
         session.close()
+
+
+def _leave_now(session, code: int) -> None:
+    """End the process without waiting for the engine thread, which stops only at its next
+    epoch or chunk (seconds): everything is committed, and what a kill -9 leaves the next start
+    resumes (README: every phase commits with its outcome; checkpoints are renamed into place).
+    The kernel drops the run's lock."""
+    session.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _fail(message: str) -> int:

@@ -75,8 +75,8 @@ def start_report(app) -> None:
 
 
 def _report(app, path: Path, out: Path) -> None:
-    from gltui.project import Project
     from gltui.outputs.report import write_report
+    from gltui.project import Project
 
     def job() -> str:
         with Project.open(path) as project:

@@ -84,5 +84,6 @@ class LiveProgress:
         """(images per second, seconds left) of the scoring pass under way."""
         if not self.score_started or self.scored <= self.score_start_count:
             return None
-        rate = (self.scored - self.score_start_count) / max(1e-6, time.monotonic() - self.score_started)
+        seconds = max(1e-6, time.monotonic() - self.score_started)
+        rate = (self.scored - self.score_start_count) / seconds
         return rate, (self.to_score - self.scored) / rate

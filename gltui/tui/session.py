@@ -6,7 +6,12 @@ its own committed transaction. The engine module (and with it torch) is imported
 never at import time.
 
 While the engine trains and scores, `provisional()` is the work on offer: audit images first
-(they need no model), then the previous pass's next-ranked images that nobody labeled yet.
+(they need no model), then a seeded random draw of the unlabeled pool (project/labeler.py
+`random_draw`), each with the last round model's guesses where the engine stored them.
+
+The classes: a key is a position in the list of classes in use (`classes`, `key_class`); any
+class index ever stored (a label, a guess of a model trained before a merge) is named through
+`class_name`, and guesses are folded onto the classes in use when read (project/classes.py).
 """
 
 from __future__ import annotations
@@ -14,27 +19,47 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from gltui.project import Project, RunSummary
-from gltui.views.galleries import GALLERY_SIZE, Gallery, gallery, ranked_at_random
-from gltui.views.curves import Curve, learning_curves
+from gltui.project.classes import ClassList
+from gltui.project.labeler import PROVISIONAL_SIZE, random_draw
 from gltui.store import QueueEntry, connection
 from gltui.tui.images import to_pil
+from gltui.views.curves import Curve, learning_curves
+from gltui.views.galleries import GALLERY_SIZE, Gallery, gallery, ranked_at_random
 
 UI_BUSY_S = 2.0  # seconds a label waits for a write lock held elsewhere: the screen never freezes
-PROVISIONAL_SIZE = 200  # images on offer while a round trains: more than a person labels in it
 CONFIDENT = 0.9  # the review mode's default: the model's top guess at least this probable
 
 
 @dataclass
 class ProvisionalEntry(QueueEntry):
-    """An image offered while the engine works: an audit image, or one the previous scoring pass
-    ranked next (score: its score then). It has no queue row; its label counts for the next
-    round (audit labels are never trained on)."""
+    """An image offered while the engine works: an audit image, or one of a seeded random draw
+    of the pool (no score: NaN), with the guesses of the round model named in `guessed_by`
+    where the engine stored them. It has no queue row; its label counts for the next round
+    (audit labels are never trained on)."""
 
     audit: bool = False
+    guessed_by: int | None = None  # the round whose model made `guesses`
+
+
+class HistoryRow(NamedTuple):
+    """One line of the history: a label of the run, an audit label, or an unsure mark."""
+
+    item: int
+    name: str  # the image's file
+    label: int | None  # None for an unsure mark
+    class_name: str
+    kind: str  # seed | oracle | human (the run's labels) | audit | unsure
+    round: int | None  # the round a run's label belongs to; None for audit and unsure
+    time: float
+
+    @property
+    def trained_on(self) -> bool:
+        return self.kind not in ("audit", "unsure")
 
 
 class Session:
@@ -51,7 +76,7 @@ class Session:
         self.path = self.project.path
         self.run = run
         self.strategy = row.strategy
-        self.classes = list(self.project.classes)
+        self.class_list = ClassList.read(self.project.store)
         self.patience = self.project.run_config(run).train.patience
         self._labeler = None
         self._pictures: OrderedDict[int, object] = OrderedDict()
@@ -74,38 +99,37 @@ class Session:
         summary = summary or self.summary()
         if summary.phase != "label":
             return []
-        return self.project.store.queue(self.run, summary.round)
+        entries = self.project.store.queue(self.run, summary.round)
+        for e in entries:
+            e.guesses = self.class_list.fold_guesses(e.guesses)
+        return entries
 
     def provisional(self, summary: RunSummary | None = None,
                     size: int = PROVISIONAL_SIZE) -> list[ProvisionalEntry]:
         """What a person can label while the engine trains and scores: the audit images still
-        unlabeled (in the set's drawn order), then the latest finished pass's candidates by
-        score, highest first, leaving out what is labeled or was in the latest queue. Before any
-        pass (round 0), a random draw of the unlabeled pool stands in for the ranking."""
+        unlabeled (in the set's drawn order), then a seeded random draw of the run's unlabeled
+        pool (project/labeler.random_draw), leaving out what is labeled, marked unsure or in
+        the latest queue. Each carries the guesses of the latest round model that stored them
+        (the engine stores them for exactly these images), or none."""
         summary = summary or self.summary()
         store = self.project.store
-        audit = store.audit_queue()[:size]
-        entries = [ProvisionalEntry(item, i, float("nan"), "pending", [], None, audit=True)
-                   for i, item in enumerate(audit)]
-        taken = set(store.labeled(self.run)[0].tolist())
-        taken.update(e.item for e in store.queue(self.run, summary.round))
-        passes = store.finished_passes(self.run)
-        scored = store.pass_scores(self.run, passes[-1]) if passes else None
-        if scored is not None and ranked_at_random(store, self.run, passes[-1]):
-            scored = (scored[0], np.full(len(scored[0]), np.nan))  # a random order, no score
-        if scored is not None:
-            candidates, scores = scored
-            order = np.argsort(np.where(np.isnan(scores), np.inf, -scores), kind="stable")
-            ranked = ((int(candidates[i]), float(scores[i])) for i in order)
-        else:
-            pool = store.unlabeled_pool(self.run)
-            rng = np.random.default_rng([summary.seed, summary.round])
-            ranked = ((int(i), float("nan")) for i in rng.permutation(pool)[: size + len(taken)])
-        for item, score in ranked:
-            if len(entries) >= size:
-                break
-            if item not in taken:
-                entries.append(ProvisionalEntry(item, len(entries), score, "pending", [], None))
+        stored = store.guesses(self.run)
+        guessed_by, guesses = stored if stored is not None else (None, {})
+
+        def entry(item: int, audit: bool) -> ProvisionalEntry:
+            known = guesses.get(item)
+            return ProvisionalEntry(item, len(entries), float("nan"), "pending",
+                                    self.class_list.fold_guesses(known or []), None, audit=audit,
+                                    guessed_by=guessed_by if known else None)
+
+        entries: list[ProvisionalEntry] = []
+        for item in store.audit_queue()[:size]:
+            entries.append(entry(item, True))
+        taken = [e.item for e in store.queue(self.run, summary.round)]
+        taken += [item for item, _ in store.unsure_marks(self.run)]
+        for item in random_draw(store, self.run, guessed_by, size - len(entries),
+                                taken=np.asarray(taken, dtype=np.int64)).tolist():
+            entries.append(entry(int(item), False))
         return entries
 
     def confident(self, entries: list, threshold: float = CONFIDENT) -> list:
@@ -143,20 +167,62 @@ class Session:
     def add_class(self, name: str) -> int:
         """A new class (ProjectError for an empty or repeated name); returns its index."""
         index = self.labeler.add_class(name)
-        self.classes = list(self.project.classes)
+        self.refresh_classes()
         return index
 
-    def history(self, limit: int = 500) -> list:
-        """The run's active labels (store.rows.LabelDetail), newest first."""
-        rows = self.project.store.labeled_detail(self.run)
+    def history(self, limit: int = 500) -> list[HistoryRow]:
+        """Every label a person can revisit, newest first: the run's active labels (seed,
+        oracle, human), the audit labels (never trained on) and the images marked unsure
+        (never trained on, no label)."""
+        store = self.project.store
+        rows = [HistoryRow(d.item, d.name, d.label, self.class_name(d.label), d.source, d.round,
+                           d.time) for d in store.labeled_detail(self.run)]
+        rows += [HistoryRow(d.item, d.name, d.label, self.class_name(d.label), "audit", None,
+                            d.time) for d in store.audit_label_detail()]
+        marks = store.unsure_marks(self.run)
+        names = store.item_names([item for item, _ in marks])
+        rows += [HistoryRow(item, names.get(item, str(item)), None, "", "unsure", None, at)
+                 for item, at in marks]
         return sorted(rows, key=lambda r: r.time, reverse=True)[:limit]
+
+    def change_label(self, row: HistoryRow, label: int) -> None:
+        """The history's relabel: a run's label is replaced (an event; the old row is kept,
+        marked undone), an audit label too, and an unsure image gets its label now."""
+        if row.kind == "audit":
+            self.labeler.label_audit(row.item, label)
+        elif row.kind == "unsure":
+            self.labeler.label(row.item, label)
+        else:
+            self.labeler.relabel(row.item, label)
 
     # -- reading --------------------------------------------------------------------------------
 
     def summary(self) -> RunSummary:
+        """The run as the store has it now (the class list is read afresh with it: `gltui
+        classes` may have changed it meanwhile)."""
+        self.refresh_classes()
         return self.project.summary(self.run)
 
+    def refresh_classes(self) -> None:
+        self.class_list = ClassList.read(self.project.store)
+        self.project.classes = self.project.store.classes()
+
+    @property
+    def classes(self) -> list[str]:
+        """The names of the classes in use: key k labels the k-th (`key_class`)."""
+        return self.class_list.live_names
+
+    def key_class(self, key: int) -> int | None:
+        """The class index that key (a position in `classes`) labels; None past the end."""
+        live = self.class_list.live
+        return live[key] if 0 <= key < len(live) else None
+
+    def class_key(self, index: int) -> int | None:
+        """The key (position in `classes`) of a class index: a merged class has its target's."""
+        return self.class_list.position(index)
+
     def summaries(self) -> list[RunSummary]:
+        self.refresh_classes()
         return self.project.summaries()
 
     def signals(self, summary: RunSummary | None = None):
@@ -171,18 +237,20 @@ class Session:
 
     def class_history(self, summary: RunSummary | None = None) -> list[tuple[str, int, list[int]]]:
         """(row name, labeled count, per-class counts) per finished round of this run, plus the
-        labeled set as it is now when it differs from the last round's (the paper's Fig. 3)."""
+        labeled set as it is now when it differs from the last round's (the paper's Fig. 3).
+        Counts are per class in use, in `classes` order: a round before a class was added has
+        0 there, a merged class counts as the class it went into."""
         summary = summary or self.summary()
+        fold = self.class_list.fold_counts
         rows = []
         for r in summary.rounds:
-            hist = r.class_hist
-            if hist:
-                rows.append((f"r{r.round}", int(sum(hist)), [int(v) for v in hist]))
+            if r.class_hist:
+                hist = fold(r.class_hist)
+                rows.append((f"r{r.round}", int(sum(hist)), hist))
         _, labels = self.project.store.labeled(self.run)
-        now = np.bincount(labels, minlength=len(self.classes)).tolist() if len(labels) else [
-            0] * len(self.classes)
+        now = fold(np.bincount(labels, minlength=len(self.class_list.fold)))
         if not rows or rows[-1][2] != now:
-            rows.append(("now", int(sum(now)), [int(v) for v in now]))
+            rows.append(("now", int(sum(now)), now))
         return rows
 
     def gallery(self, n: int = GALLERY_SIZE) -> Gallery | None:
@@ -215,6 +283,10 @@ class Session:
         return self.project.store.item_names([item]).get(item, str(item))
 
     def class_name(self, index: int | None) -> str:
-        if index is None or not 0 <= index < len(self.classes):
-            return "?"
-        return self.classes[index]
+        """The name of any stored class index (a merged class: the class it went into)."""
+        return self.class_list.name(index)
+
+    def saved_counts(self) -> tuple[int, int]:
+        """(active labels of the run, active audit labels): what `gltui PROJECT` says on exit."""
+        store = self.project.store
+        return store.count_labeled(self.run), len(store.audit_labels()[0])

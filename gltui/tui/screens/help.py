@@ -30,18 +30,23 @@ log2(classes) = no idea). You label the most confusing images, the model retrain
 | `/` `c` | labeling | pick a class from the list / add a new class |
 | `s` `n` | labeling | skip the image (it stays in the pool) / mark it unsure |
 | `u` / `backspace` | labeling | undo the last label or skip of this round |
-| `e` `h` | labeling | review the confident guesses a page at a time / label history |
+| `e` `h` | labeling | review the confident guesses a page at a time / every label so far |
 | `←` `→` `↑` `↓` `home` `end` | labeling | move through the queue |
 | `v` | labeling | single image / grid of ten |
 {oracle}| `r` | anywhere | resume the run (after an error or a stop) |
 | `ctrl+p` | anywhere | command palette: export, report, status, … |
 | `?` | anywhere | this help (arrows and PgDn scroll it) |
-| `q` | anywhere | quit: training stops after the current epoch, nothing is lost |
+| `q` | anywhere | quit at once: every label was saved on its key press |
 | `ctrl+c` | anywhere | quit the same way, with exit code 130 |
 
+A key acts on the image that was on screen when it was pressed, never on one that came after it
+(a key pressed twice before the next image appears acts once). After `gltui classes` merged a
+class, the digit keys are the classes in use, in order.
+
 When the last image of a queue is labeled the model retrains and rescores the pool in the
-background; the next queue appears on the labeling screen when it is ready. Quitting mid-round
-is safe: `gltui PROJECT` resumes where it stopped.
+background; the next queue appears on the labeling screen when it is ready. Meanwhile the screen
+offers audit images and a random draw of the pool, with the last model's guesses. Quitting
+mid-round is safe: `gltui PROJECT` resumes the round from its last checkpoint.
 """
 
 ORACLE_ROW = "| `o` | anywhere | oracle on/off: the dataset's own labels label the queues |\n"

@@ -1,6 +1,8 @@
-"""History: every label of the run, newest first; a digit (or / for the class list) relabels the
-highlighted image. A relabel is an event like undo: the old label row is marked undone and a new
-one added, never deleted (project.Labeler.relabel), committed on the key press."""
+"""History: every label a person can revisit, newest first: the run's labels (seed, oracle,
+human), the audit labels and the images marked unsure, each saying which it is and whether it is
+trained on. A digit (or / for the class list) relabels the highlighted image: a run's label is
+replaced as an event like undo (the old row is marked undone, never deleted), an audit label
+likewise, and an unsure image gets its label (Session.change_label), committed on the key press."""
 
 from __future__ import annotations
 
@@ -12,6 +14,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+KINDS = {  # what the kind column says
+    "seed": "seed",
+    "oracle": "oracle",
+    "human": "you",
+    "audit": "audit (not trained on)",
+    "unsure": "unsure (not trained on)",
+}
 
 
 class HistoryScreen(ModalScreen):
@@ -40,7 +49,7 @@ class HistoryScreen(ModalScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("when", "image", "label", "source", "round")
+        table.add_columns("when", "image", "label", "kind", "round")
         self.fill()
         table.focus()
 
@@ -49,47 +58,55 @@ class HistoryScreen(ModalScreen):
         table = self.query_one(DataTable)
         table.clear()
         self.rows = session.history()
-        for item, name, _, class_name, source, round_, at in self.rows:
-            table.add_row(time.strftime("%H:%M:%S", time.localtime(at)), name, class_name,
-                          source, str(round_), key=str(item))
+        for i, row in enumerate(self.rows):
+            table.add_row(time.strftime("%H:%M:%S", time.localtime(row.time)), row.name,
+                          row.class_name or "-", KINDS.get(row.kind, row.kind),
+                          "" if row.round is None else str(row.round), key=str(i))
         if keep is not None and 0 <= keep < len(self.rows):
             table.move_cursor(row=keep)
         self._show(table.cursor_row)
 
-    def _show(self, row: int) -> None:
+    def _show(self, index: int) -> None:
         note = self.query_one("#history-note", Static)
         if not self.rows:
             note.update("No labels yet.")
             return
-        item, name, _, class_name, source, _, _ = self.rows[row]
-        self.query_one("#history-image").image = self.app.session.picture(item)
-        note.update(f"{name}\nlabeled {class_name} ({source})\n0-9 or / relabels it")
+        row = self.rows[index]
+        self.query_one("#history-image").image = self.app.session.picture(row.item)
+        if row.kind == "unsure":
+            what = "marked unsure: never trained on\n0-9 or / labels it"
+        elif row.kind == "audit":
+            what = f"labeled {row.class_name} (audit: never trained on)\n0-9 or / relabels it"
+        else:
+            what = (f"labeled {row.class_name} ({KINDS.get(row.kind, row.kind)})\n"
+                    "0-9 or / relabels it")
+        note.update(f"{row.name}\n{what}")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.rows:
             self._show(event.cursor_row)
 
-    def action_relabel(self, label: int) -> None:
+    def action_relabel(self, key: int) -> None:
+        """Key `key`: the key-th class in use."""
         session = self.app.session
-        table = self.query_one(DataTable)
-        if not self.rows or label >= len(session.classes):
+        label = session.key_class(key)
+        if not self.rows or label is None:
             self.app.bell()
             return
-        row = table.cursor_row
-        item, name, old, *_ = self.rows[row]
-        if old == label:
+        row = self.rows[self.query_one(DataTable).cursor_row]
+        if row.label == label:
             return
-        saved, _ = self.app.write("new label", lambda: session.relabel(item, label))
+        saved, _ = self.app.write("new label", lambda: session.change_label(row, label))
         if not saved:
             return
-        self.notify(f"{name}: {session.class_name(old)} → {session.class_name(label)}")
+        self.notify(f"{row.name}: {row.class_name or 'unsure'} → {session.class_name(label)}")
         self.fill(keep=0)  # the relabel is now the newest label
 
     def action_pick_class(self) -> None:
         from gltui.tui.screens.class_picker import ClassPicker
 
-        def chosen(index: int | None) -> None:
-            if index is not None:
-                self.action_relabel(index)
+        def chosen(key: int | None) -> None:
+            if key is not None:
+                self.action_relabel(key)
 
         self.app.push_screen(ClassPicker(self.app.session.classes), chosen)

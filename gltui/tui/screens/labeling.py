@@ -3,8 +3,13 @@
 Every key press is committed at once (project.Labeler); the cursor then moves on to the next
 pending image. When nothing is pending any more the app retrains in the background and the next
 queue appears here when it is ready. Meanwhile the screen offers the *provisional queue*
-(Session.provisional: audit images, then the previous pass's next-ranked images), so the person
+(Session.provisional: audit images, then a seeded random draw of the pool), so the person
 never waits; those labels count for the next round, and the new queue replaces it when ready.
+
+A key acts on the image that was on screen when it was pressed (tui/on_screen.py): a key pressed
+just before a new queue replaced the screen labels the image the person saw, never the new one;
+a key pressed twice before the next image was drawn does nothing the second time, and says so.
+Keys are positions among the classes in use (Session.key_class): after a merge they shift.
 
 Enter accepts the model's top guess; `e` reviews the confident guesses a page at a time
 (screens/review.py); `h` lists earlier labels to relabel (screens/history.py); `c` adds a class
@@ -13,8 +18,8 @@ Enter accepts the model's top guess; `e` reviews the confident guesses a page at
 
 from __future__ import annotations
 
-
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Grid, Horizontal, Vertical
@@ -23,12 +28,16 @@ from textual.widgets import Footer, Static
 
 from gltui.tui.images import cell_aspect, fit_cells
 from gltui.tui.messages import QueueChanged
+from gltui.tui.on_screen import OnScreen, same_image
 from gltui.tui.widgets.guess_panel import GuessPanel
 from gltui.tui.widgets.queue_strip import QueueStrip
 from gltui.tui.widgets.thumbnail import Thumbnail
 from gltui.tui.widgets.title_bar import TitleBar
 
 GRID_COLUMNS, GRID_ROWS = 5, 2
+# The keys that act on an image: handled here with the key's own time (on_key), not through the
+# bindings, which the footer and help still show.
+IMAGE_KEYS = {*(str(i) for i in range(10)), "enter", "s", "n", "slash", "c"}
 
 KEY_HELP = """\
 [b]0-9[/]  label as that class
@@ -72,6 +81,7 @@ class LabelingScreen(Screen):
         self.random_queue = False  # the queue was drawn at random: no score to show
         self._audit_undo: list[bool] = []  # provisional actions, newest last: was it an audit?
         self._image_cells = (0, 0)
+        self.on_screen = OnScreen()  # which image was under the cursor when
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -155,6 +165,8 @@ class LabelingScreen(Screen):
         app = self.app
         session = app.session
         entry = self.entries[self.cursor] if self.entries else None
+        if self.on_screen.showing_changed(entry):  # on screen from the repaint that draws it
+            self.call_after_refresh(self.on_screen.drawn, entry)
         big = self.query_one("#big-image")
         stage, grid = self.query_one("#stage"), self.query_one("#label-grid")
         was_hidden = not stage.display
@@ -170,11 +182,12 @@ class LabelingScreen(Screen):
             elif entry.item != self.shown_item:
                 big.image = session.picture(entry.item)
                 self.shown_item = entry.item
-            self.query_one(GuessPanel).show(entry, name=session.item_name(entry.item),
-                                            size=len(self.entries), class_names=session.classes,
-                                            strategy=session.strategy,
-                                            random_pick=self.random_queue)
-            self.query_one(QueueStrip).show(self.entries, self.cursor, session.classes)
+            self.query_one(GuessPanel).show(
+                entry, name=session.item_name(entry.item), size=len(self.entries),
+                class_name=session.class_name, class_key=session.class_key,
+                n_classes=len(session.classes), strategy=session.strategy,
+                random_pick=self.random_queue)
+            self.query_one(QueueStrip).show(self.entries, self.cursor, session.class_name)
             self._prefetch()
         self.query_one("#label-banner", Static).update(self._banner())
 
@@ -223,7 +236,8 @@ class LabelingScreen(Screen):
                         "d: dashboard · g: gallery · q: quit", style="bold green")
         if live.worker == "running":
             what = {"train": "training", "evaluate": "evaluating", "score": "scoring the pool",
-                    "query": "choosing the next images", "label": "labeling (oracle)"}
+                    "query": "choosing the next images",
+                    "label": "labeling (oracle)" if app.has_oracle else "labeling"}
             phase = what.get(live.phase or "", live.phase or "working")
             return Text(f"Round {live.round}: {phase}… the next queue appears here when it is "
                         "ready (d: dashboard).", style="bold yellow")
@@ -234,7 +248,7 @@ class LabelingScreen(Screen):
     def _provisional_banner(self) -> Text:
         live, entry = self.app.live, self._entry()
         what = "an audit image (never trained on)" if getattr(entry, "audit", False) else \
-            "next-ranked by the last pass (counts for the next round)"
+            "a random pool image (counts for the next round)"
         if live.worker == "failed":
             return Text(f"The engine stopped: {live.error} (r retries)", style="bold red")
         working = (f"round {live.round} {live.phase or 'working'}" if live.worker == "running"
@@ -259,52 +273,127 @@ class LabelingScreen(Screen):
             return False
         return True
 
-    def action_label(self, index: int) -> None:
-        session = self.app.session
-        if index >= len(session.classes) or not self._can_label():
-            if index >= len(session.classes):
-                self.app.bell()
+    def on_key(self, event: events.Key) -> None:
+        """A key that acts on an image acts on the one on screen when it was pressed."""
+        if event.key not in IMAGE_KEYS:
             return
-        entry = self.entries[self.cursor]
+        event.stop()
+        event.prevent_default()  # not through the bindings as well
+        entry = self._target(event.time)
+        if entry is None:
+            return
+        key = event.key
+        if key.isdigit():
+            self.label_key(int(key), entry)
+        elif key == "enter":
+            self.confirm_guess(entry)
+        elif key in ("s", "n"):
+            self._leave("skipped" if key == "s" else "unsure", entry)
+        elif key == "slash":
+            self.pick_class(entry)
+        else:
+            self.add_class(entry)
+
+    def _target(self, when: float):
+        """The entry a key pressed at `when` acts on (see the module doc), or None after a bell
+        (and one line when the image it was pressed on was answered already)."""
+        current = self._entry()
+        seen = self.on_screen.at(when)
+        if current is None or seen is None:
+            self.app.bell()
+            return None
+        if same_image(seen, current):
+            return current
+        # the entry as this list holds it now (a re-read queue has new entry objects)
+        seen = next((e for e in self.entries if same_image(e, seen)), seen)
+        if seen.status == "pending":
+            return seen  # the image the person was looking at, replaced since (a new queue)
+        self.app.bell()
+        self.app.notify("That key was pressed before this image was on screen, so it did "
+                        "nothing; press it again to answer this one.", severity="warning")
+        return None
+
+    def _answered(self, entry, what: str) -> None:
+        """After a write on `entry`: the cursor moves on, or, for an image no longer under the
+        cursor (a new queue replaced it after the key was pressed), one line says what was done."""
+        if same_image(entry, self._entry()):
+            self._advance()
+            return
+        self.app.notify(f"{self.app.session.item_name(entry.item)}: {what} (the image on "
+                        "screen when the key was pressed; this one is untouched).")
+        self.show()
+
+    def action_label(self, key: int) -> None:
+        """A label key through its binding (the footer): the image under the cursor."""
+        if self._entry() is None:
+            self.app.bell()
+            return
+        self.label_key(key, self._entry())
+
+    def label_key(self, key: int, entry) -> None:
+        """Key `key` (0-9): the key-th class in use."""
+        index = self.app.session.key_class(key)
+        if index is None:
+            self.app.bell()
+            return
+        self.label_index(index, entry)
+
+    def label_index(self, index: int, entry) -> None:
+        session = self.app.session
+        if not self._can_label():
+            return
         audit = getattr(entry, "audit", False)
         saved, _ = self.app.write("label", lambda: session.label(entry.item, index, audit=audit))
         if not saved:  # not saved, so not shown as saved: the image stays pending under the cursor
             return
         entry.status, entry.label = "labeled", index
         self._audit_undo.append(audit)
-        self._advance()
+        self._answered(entry, f"labeled {session.class_name(index)}")
 
     def action_confirm_guess(self) -> None:
+        if self._entry() is not None:
+            self.confirm_guess(self._entry())
+
+    def confirm_guess(self, entry) -> None:
         """Enter: the model's top guess is the label (a human label, committed now)."""
-        entry = self._entry()
-        if entry is None or not entry.guesses or entry.status != "pending":
+        if entry.status != "pending":
             self.app.bell()
             return
-        self.action_label(int(entry.guesses[0][0]))
-
-    def label_class(self, index: int | None) -> None:
-        if index is not None:
-            self.action_label(index)
+        if not entry.guesses:
+            self.app.notify("No guess for this image: no model has guessed it yet. Label it "
+                            "with 0-9 or / (the class list).", severity="warning")
+            return
+        self.label_index(int(entry.guesses[0][0]), entry)
 
     def action_pick_class(self) -> None:
+        if self._entry() is not None:
+            self.pick_class(self._entry())
+
+    def pick_class(self, entry) -> None:
+        """/: a class by name, for the image on screen now (even if a queue replaces it)."""
         if not self._can_label():
             return
         from gltui.tui.screens.class_picker import ClassPicker
 
-        self.app.push_screen(ClassPicker(self.app.session.classes), self.label_class)
+        def chosen(key: int | None) -> None:
+            if key is not None:
+                self.label_key(key, entry)
+
+        self.app.push_screen(ClassPicker(self.app.session.classes), chosen)
 
     def action_skip(self) -> None:
-        self._leave("skipped")
+        if self._entry() is not None:
+            self._leave("skipped", self._entry())
 
     def action_unsure(self) -> None:
         """n: the person cannot tell; recorded, out of the queue, never trained on."""
-        self._leave("unsure")
+        if self._entry() is not None:
+            self._leave("unsure", self._entry())
 
-    def _leave(self, status: str) -> None:
+    def _leave(self, status: str, entry) -> None:
         """Skip the image, or mark it unsure: an event, and the cursor moves on."""
         if not self._can_label():
             return
-        entry = self.entries[self.cursor]
         if entry.status != "pending":
             self.app.bell()
             return
@@ -316,24 +405,30 @@ class LabelingScreen(Screen):
             return
         entry.status = status
         self._audit_undo.append(False)
-        self._advance()
+        self._answered(entry, "skipped" if status == "skipped" else "marked unsure")
 
     def action_add_class(self) -> None:
+        self.add_class(self._entry())
+
+    def add_class(self, entry) -> None:
+        """c: name a new class; the image on screen now (if pending) is labeled with it."""
         from gltui.tui.screens.class_name import ClassNamePrompt
 
-        self.app.push_screen(ClassNamePrompt(list(self.app.session.classes)), self._class_named)
+        self.app.push_screen(ClassNamePrompt(list(self.app.session.classes)),
+                             lambda name: self._class_named(name, entry))
 
-    def _class_named(self, name: str | None) -> None:
+    def _class_named(self, name: str | None, entry) -> None:
         if name is None:
             return
-        saved, index = self.app.write("new class", lambda: self.app.session.add_class(name))
+        session = self.app.session
+        saved, index = self.app.write("new class", lambda: session.add_class(name))
         if not saved:
             return
-        key = str(index) if index < 10 else "/"
+        key = session.class_key(index)
+        key = str(key) if key is not None and key < 10 else "/"
         self.app.notify(f"Class {name!r} added ({key}); the next round's model learns it.")
-        entry = self._entry()
         if entry is not None and entry.status == "pending":
-            self.action_label(index)
+            self.label_index(index, entry)
 
     def action_history(self) -> None:
         from gltui.tui.screens.history import HistoryScreen

@@ -115,9 +115,11 @@ class ReviewScreen(ModalScreen):
             self.cursor = min(max(0, self.cursor + step), len(self.page) - 1)
             self.show()
 
-    def action_fix(self, label: int) -> None:
+    def action_fix(self, key: int) -> None:
+        """A wrong guess fixed with the key of its class (the key-th class in use)."""
         session = self.app.session
-        if not self.page or label >= len(session.classes):
+        label = session.key_class(key)
+        if not self.page or label is None:
             self.app.bell()
             return
         entry = self.page[self.cursor]

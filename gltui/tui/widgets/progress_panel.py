@@ -1,5 +1,7 @@
-"""The phase under way: epochs with validation accuracy and patience, or scoring chunks, with an
-estimate of the time left. Redraws at most `hz` times a second whatever the event rate."""
+"""The phase under way: epochs with validation accuracy and patience (or, without a validation
+split, the training accuracy of a fixed schedule), or scoring chunks, with an estimate of the
+time left. Redraws at most `hz` times a second whatever the event rate. The oracle is offered
+only where the project has true labels."""
 
 from __future__ import annotations
 
@@ -50,10 +52,14 @@ class ProgressPanel(Static):
         self._last = time.monotonic()
         if self._args is not None:
             self.update(render(*self._args, show_timing=self.show_timing,
-                               width=max(20, self.content_size.width or 60)))
+                               width=max(20, self.content_size.width or 60),
+                               oracle=getattr(self.app, "has_oracle", True)))
 
 
-def render(live: LiveProgress, summary, *, show_timing: bool, width: int) -> Text:
+def render(live: LiveProgress, summary, *, show_timing: bool, width: int,
+           oracle: bool = True) -> Text:
+    """oracle: the project has true labels, so `o` (the oracle) is offered; summary.validated:
+    it has a validation split, so epochs report validation accuracy and may stop early."""
     text = Text(no_wrap=True, overflow="ellipsis")
     bar_w = max(10, min(40, width - 30))
     phase = live.phase if live.worker in ("running", "stopping") else summary.phase
@@ -75,11 +81,15 @@ def render(live: LiveProgress, summary, *, show_timing: bool, width: int) -> Tex
             text.append(f"epoch {live.epoch}/{live.max_epochs} ")
             text.append(_bar(live.epoch / live.max_epochs, bar_w), style="green")
             text.append("\n")
-            text.append(f"val acc {live.val_accuracy:.3f} · best {live.best_val_accuracy:.3f}"
-                        f" · patience {live.patience_left}\n")
+            validated = getattr(summary, "validated", True)
+            if validated:
+                text.append(f"val acc {live.val_accuracy:.3f} · best "
+                            f"{live.best_val_accuracy:.3f} · patience {live.patience_left}\n")
+            else:  # a fixed schedule on every label: the accuracy is the training set's
+                text.append(f"train acc {live.val_accuracy:.3f} · fixed schedule\n")
             eta = live.train_eta()
             if show_timing and eta:
-                soon, late = eta
+                soon, late = eta if validated else (eta[1], eta[1])
                 span = _secs(soon) if _secs(soon) == _secs(late) else \
                     f"{_secs(soon)} (early stop) to {_secs(late)} (epoch limit)"
                 text.append(f"{live.epoch_time():.1f} s/epoch · ETA {span}", style="dim")
@@ -98,8 +108,8 @@ def render(live: LiveProgress, summary, *, show_timing: bool, width: int) -> Tex
     elif summary.phase == "label":
         text.append(f"round {summary.round} · ", style="bold")
         text.append("waiting for labels", style="bold cyan")
-        text.append(f"\n{summary.n_queued} images queued: press l to label them, "
-                    "or o to let the oracle label")
+        text.append(f"\n{summary.n_queued} images queued: press l to label them"
+                    + (", or o to let the oracle label" if oracle else ""))
     elif summary.phase == "done":
         text.append("run done", style="bold green")
         text.append(f": {summary.stop_reason or ''}")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -10,7 +12,7 @@ from textual.widgets import Static
 class QueueStrip(Static):
     DEFAULT_CSS = "QueueStrip { height: 2; }"
 
-    def show(self, entries, cursor: int, class_names: list[str]) -> None:
+    def show(self, entries, cursor: int, class_name: Callable[[int | None], str]) -> None:
         width = max(10, (self.content_size.width or 80))
         cells = max(1, (width - 1) // 2)
         start = 0
@@ -20,7 +22,7 @@ class QueueStrip(Static):
         for i in range(start, min(len(entries), start + cells)):
             e = entries[i]
             if e.status == "labeled":
-                mark, style = class_names[e.label][:1] if e.label is not None else "?", "green"
+                mark, style = class_name(e.label)[:1], "green"
             elif e.status == "skipped":
                 mark, style = "-", "yellow"
             elif e.status == "unsure":
