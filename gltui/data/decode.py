@@ -68,11 +68,11 @@ def decode_all(paths: list[Path], resize: tuple[int, int] | None, channels: int 
     n = len(paths)
     workers = min(8, os.cpu_count() or 1, max(1, (n - first - 1) // _CHUNK))
     if workers <= 1 or shape[1] * shape[2] < _THREAD_MIN_PIXELS:
-        results = [_fill(out, paths, first, n, resize, channels, fit, root)]
+        results = [_fill(out, paths, first, n, resize, channels, fit, root, first)]
     else:
         with ThreadPoolExecutor(workers, thread_name_prefix="gltui-decode") as pool:
             futures = [pool.submit(_fill, out, paths, s, min(s + _CHUNK, n), resize, channels,
-                                   fit, root) for s in range(first, n, _CHUNK)]
+                                   fit, root, first) for s in range(first, n, _CHUNK)]
             try:
                 results = [fut.result() for fut in futures]  # in order: the first mismatch wins
             except BaseException:
@@ -104,7 +104,7 @@ def _allocate(n: int, shape: tuple[int, ...], root: Path) -> np.ndarray:
 
 
 def _fill(out: np.ndarray, paths: list[Path], start: int, stop: int, resize, channels, fit,
-          root: Path) -> tuple[list[BadImage], int]:
+          root: Path, first: int) -> tuple[list[BadImage], int]:
     """Decode paths[start:stop] into out; the unreadable files and the padded count come back.
     A file of another shape raises MixedShapes before it is decoded."""
     shape = out.shape[1:]
@@ -116,9 +116,10 @@ def _fill(out: np.ndarray, paths: list[Path], start: int, stop: int, resize, cha
         c = header_channels(im.mode, channels)
         got = (c, *(resize or (im.size[1], im.size[0])))
         if got != shape:
-            detail = f"{_rel(paths[i], root)} is {describe(got)}, others are {describe(shape)}"
-            raise MixedShapes(f"{paths[i]}: image is {describe(got)} but the images before it "
-                              f"are {describe(shape)}; {CONVERT_HINT}", shape,
+            one, other = _rel(paths[i], root), _rel(paths[first], root)
+            detail = f"{one} is {describe(got)}, {other} is {describe(shape)}"
+            raise MixedShapes(f"{paths[i]}: image is {describe(got)} but {other} is "
+                              f"{describe(shape)}; {CONVERT_HINT}", shape,
                               f"the images differ in size or mode ({detail})")
         padded += is_padded(im.size, resize, fit)
 
