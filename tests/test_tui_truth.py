@@ -265,8 +265,10 @@ def test_keys_typed_one_after_another_still_label_each_image(label_project):
             for k in "12345":
                 await drawn(pilot, screen)
                 await pilot.press(k)
-            return items
-    items = asyncio.run(go())
+            await pilot.press("q")
+            return items, app.exit_line()
+    items, line = asyncio.run(go())
+    assert line == "gltui: 5 labels saved this session (25 in run 'main')"
     with Project.open(label_project) as project:
         labeled = dict(zip(*project.store.labeled("main")))
     assert [labeled[i] for i in items] == [1, 2, 3, 4, 5]
@@ -418,7 +420,7 @@ def test_quit_while_a_round_trains_leaves_at_once_and_says_what_was_saved(
     assert alive  # not waited for
     assert app.return_code == code
     line = app.exit_line()
-    assert line.startswith("gltui: 0 labels given this session") and "\n" not in line
+    assert line.startswith("gltui: no new labels this session") and "\n" not in line
     assert "round 0 (train) resumes from its last checkpoint on the next start" in line
     app.engine_thread.join(120)  # cancelled at its next epoch
     assert not app.engine_thread.is_alive()

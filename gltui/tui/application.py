@@ -329,8 +329,9 @@ class GltuiApp(App[int]):
         """One line for after the exit: what this session saved, and what resumes."""
         labels, audit = self.session.saved_counts()
         given = max(0, labels + audit - sum(self._saved_at_start))
-        line = (f"gltui: {given} label{'s' if given != 1 else ''} given this session, each "
-                f"saved on its key press ({labels} in run {self.session.run!r}"
+        what = ("no new labels" if given == 0 else
+                f"{given} label{'s' if given != 1 else ''} saved")
+        line = (f"gltui: {what} this session ({labels} in run {self.session.run!r}"
                 + (f", {audit} audit labels" if audit else "") + ")")
         if self.in_flight is not None:
             round, phase = self.in_flight
