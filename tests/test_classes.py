@@ -111,7 +111,9 @@ def every_verb(path: Path, tmp_path: Path, capsys, *, model_outputs: int) -> dic
     out["json"] = json.loads(capsys.readouterr().out)
     assert main(["report", str(path), "--out", str(tmp_path / "report")]) == 0
     out["report"] = (tmp_path / "report" / "report.md").read_text()
+    capsys.readouterr()
     assert main(["predict", str(path), "--device", "cpu"]) == 0
+    out["predict"] = capsys.readouterr().out.strip()
     for fmt, name in (("csv", "l.csv"), ("jsonl", "l.jsonl"), ("imagefolder", "folder"),
                       ("labelstudio", "ls.json"), ("model", "model")):
         target = tmp_path / name
@@ -257,6 +259,10 @@ def test_merge_folds_every_label_and_every_view_reads_it(proj, tmp_path, capsys)
     # The round-0 model still has its output 7: its answers there read "1" in predict's rows.
     assert (predicted == 7).any()  # it did answer 7 before the merge
     assert {r["label"] for r in out["csv"] if r["source"] == "predicted"} <= set(DIGITS) - {"7"}
+    # predict's line counts them per class in use: the answers 7 under "1", none lost
+    counts = dict(part.split() for part in out["predict"].split("(")[1].split(")")[0].split(", "))
+    assert "7" not in counts and int(counts["1"]) >= int((predicted == 7).sum())
+    assert sum(map(int, counts.values())) == len(predicted)
     # The next round trains with the tombstone's output left unlearned; every view still reads.
     label_queue(proj)
     assert main(["run", str(proj), "--quiet", "--device", "cpu"]) == 0

@@ -25,6 +25,7 @@ from gltui.learn.seeding import derive_seed
 from gltui.outputs import roundmodel
 from gltui.outputs.roundmodel import finished_round, load_finished, network
 from gltui.project import Project, run_lock
+from gltui.project.classes import ClassList
 
 
 @dataclass
@@ -85,9 +86,11 @@ def predict(project: Project, run: str = "main", round: int | None = None, *,
                     on_chunk(chunk + 1, started.n_chunks)
     result = store.predictions(run)
     counts = np.bincount(result.labels, minlength=len(project.classes))
+    classes = ClassList.read(store)
     return PredictOutcome(
         run=run, round=round, n_items=len(result.items), computed=len(todo),
         n_chunks=started.n_chunks,
-        class_counts={c: int(n) for c, n in zip(project.classes, counts.tolist())},
+        # per class in use: a merged class's predictions (an earlier model's) count as its target's
+        class_counts=dict(zip(classes.live_names, classes.fold_counts(counts))),
         mean_probability=float(result.probs.mean()) if len(result.probs) else float("nan"),
     )
