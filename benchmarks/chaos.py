@@ -10,34 +10,36 @@ project, starts that command and SIGKILLs it, restarting it until the run is don
 phase i mod 5 of (train, evaluate, score, query, label):
 
   train, score        hit from outside, timed from the moment the child is past its start-up:
-                      it holds the run lock (the lock file names its pid) and the database or
-                      the epoch checkpoint shows its engine at work in the target phase (the
-                      phase moved there, a scoring chunk was committed, or an epoch checkpoint
-                      was written since it took the lock); then the kill follows after a
-                      random delay (uniform over 0-1 s in train, 0-0.3 s in score). Polled
-                      through Project/Store, no SQL here;
+                      it holds the run lock (the lock file names its pid), its engine has
+                      started driving (the child, started through tests/faults_launch.py with
+                      GLTUI_STARTED, writes a marker file when it enters `Runner.drive`: after
+                      the lock and the torch import), and the database or the epoch checkpoint
+                      shows its engine at work in the target phase (the phase moved there, a
+                      scoring chunk was committed, or an epoch checkpoint was written since it
+                      took the lock); then the kill follows after a random delay (uniform over
+                      0-1 s in train, 0-0.3 s in score). Polled through Project/Store, no SQL;
   evaluate, query,    last milliseconds, so the process kills itself at a named point
   label               (GLTUI_FAULT, armed by tests/faults_launch.py; the package has no fault
-                      hook): the start of the phase, or for
-                      label, half the time, inside the oracle's transaction after the labels
-                      are written, before the commit.
+                      hook): the start of the phase, or for label, half the time, inside the
+                      oracle's transaction after the labels are written, before the commit.
 
 The phase a kill landed in is read from the database afterwards and counted, and so are the kills
 that landed after the child's start-up (`phases_after_startup`): the named points are inside the
-engine by construction; a kill from outside counts only if the child held the lock and had
-visibly worked (a commit or a checkpoint of its own) before the kill. A Python that imports torch
-takes ~1.5 s to start, so a kill clock started with the process (the first version) put many
-"train" kills into the start-up. With --random each kill falls at a uniformly random instant of
-the run instead (most kills then land in train, the longest phase). A copy that reaches `done` is compared and a
-fresh copy starts the next cycle, so kills land in every round. Each finished copy must equal the
-reference: the same active labels (item, label, source, round), the same queues (item, rank,
-status, label, score to 1e-6), a complete rounds table (same rounds, n_labeled, class
-histograms, all finished), no duplicate active labels, `PRAGMA integrity_check` = ok, and no
-`*.tmp` file left anywhere.
+engine by construction; a kill from outside counts only if the child's start-up marker was
+there before the kill. A Python that imports torch takes ~1.5 s to start, so a kill clock started
+with the process (the first version) put many "train" kills into the start-up. With --random
+each kill falls uniform(--min-delay, the uninterrupted run's length) seconds after the child's
+start-up marker (most kills then land in train, the longest phase). A copy that reaches `done` is
+compared and a fresh copy starts the next cycle, so kills land in every round. Each finished copy
+must equal the reference: the same active labels (item, label, source, round), the same queues
+(item, rank, status, label, score to 1e-6), a complete rounds table (same rounds, n_labeled,
+class histograms, all finished), no duplicate active labels, `PRAGMA integrity_check` = ok, and
+no `*.tmp` file left anywhere.
 
 With --json the last line is one JSON object: kills, phases (phase -> kills),
 phases_after_startup, identical, seconds, cycles, restarts, kill_log (cycle, phase, round, how,
-seconds from the child taking the lock to the kill or null, after start-up), problems. Exit status 0 when identical, 1 otherwise. Not a test (see
+seconds from the end of the child's start-up to the kill or null, after start-up), problems.
+Exit status 0 when identical, 1 otherwise. Not a test (see
 tests/test_reliability.py for the short version).
 """
 
@@ -109,8 +111,9 @@ def start_run(project: Path, run_args: list[str] = RUN_ARGS, env: dict | None = 
 
 
 def gltui_command(env: dict | None = None) -> list[str]:
-    """`python -m gltui`, or `python tests/faults_launch.py` when `env` names a GLTUI_FAULT."""
-    if env and env.get("GLTUI_FAULT"):
+    """`python -m gltui`, or `python tests/faults_launch.py` when `env` names a GLTUI_FAULT or
+    GLTUI_STARTED (test hooks the package does not have)."""
+    if env and (env.get("GLTUI_FAULT") or env.get("GLTUI_STARTED")):
         return [sys.executable, str(REPO_ROOT / "tests" / "faults_launch.py")]
     return [sys.executable, "-m", "gltui"]
 
@@ -197,13 +200,22 @@ def progress_mark(project: Path, run: str = "main") -> tuple:
     return row.phase, row.round, chunks, mtime
 
 
-class Watch:
-    """Follows a child from outside: when it took the run lock, and whether its engine has
-    visibly worked since (the progress mark moved)."""
+def started_env(env: dict | None, marker: Path) -> dict:
+    """`env` plus GLTUI_STARTED: the child (through tests/faults_launch.py) writes its pid to
+    `marker` when its engine starts driving, after the run lock and the torch import."""
+    marker.unlink(missing_ok=True)
+    return {**(env or {}), "GLTUI_STARTED": str(marker)}
 
-    def __init__(self, project: Path, proc: subprocess.Popen):
-        self.project, self.proc = project, proc
+
+class Watch:
+    """Follows a child from outside: when it took the run lock, when its start-up ended (the
+    GLTUI_STARTED marker: the engine entered `Runner.drive`, torch imported), and whether its
+    engine has visibly worked since the lock (the progress mark moved)."""
+
+    def __init__(self, project: Path, proc: subprocess.Popen, marker: Path):
+        self.project, self.proc, self.marker = project, proc, marker
         self.locked_at: float | None = None
+        self.started_at: float | None = None
         self.mark: tuple | None = None
         self.worked = False
 
@@ -212,25 +224,30 @@ class Watch:
             if not holds_lock(self.project, self.proc.pid):
                 return
             self.locked_at, self.mark = time.time(), progress_mark(self.project)
-            return
+        if self.started_at is None and self.marker.exists():
+            self.started_at = time.time()
         if not self.worked and progress_mark(self.project) != self.mark:
             self.worked = True
 
+    @property
+    def started(self) -> bool:
+        return self.started_at is not None
+
     def kill(self) -> tuple[float | None, bool]:
-        """SIGKILL now; returns (seconds since the child took the lock, after start-up)."""
+        """SIGKILL now; returns (seconds since the child's start-up ended, whether it had)."""
         self.poll()
         if self.proc.poll() is not None:
             return None, False
         self.proc.send_signal(signal.SIGKILL)
-        since = None if self.locked_at is None else round(time.time() - self.locked_at, 3)
-        return since, self.worked
+        since = None if self.started_at is None else round(time.time() - self.started_at, 3)
+        return since, self.started
 
 
 def _kill_in(copy: Path, target: str, rng: random.Random, run_args: list[str] = RUN_ARGS,
              env: dict | None = None) -> tuple[subprocess.Popen, str, float | None, bool]:
     """Start `gltui run` on `copy` and SIGKILL it inside `target`. Returns the finished process,
-    how the kill was placed, the seconds from the child taking the run lock to the kill (None
-    for a named point) and whether the kill came after the child's start-up.
+    how the kill was placed, the seconds from the end of the child's start-up (its marker) to
+    the kill (None for a named point) and whether the kill came after the child's start-up.
 
     train and score last long enough to be hit from outside: the clock starts once the child
     holds the run lock and the phase is `target` with the engine visibly at work in it (the
@@ -244,14 +261,15 @@ def _kill_in(copy: Path, target: str, rng: random.Random, run_args: list[str] = 
         proc = start_run(copy, run_args, env={**(env or {}), "GLTUI_FAULT": point},
                          stderr=subprocess.PIPE)
         return proc, point, None, True
-    proc = start_run(copy, run_args, env=env, stderr=subprocess.PIPE)
-    watch = Watch(copy, proc)
+    marker = copy.parent / f"{copy.name}.started"
+    proc = start_run(copy, run_args, env=started_env(env, marker), stderr=subprocess.PIPE)
+    watch = Watch(copy, proc, marker)
     delay = rng.uniform(0.0, LONG_PHASES[target])
     deadline = time.time() + 120
     since, after = None, False
     while proc.poll() is None and time.time() < deadline:
         watch.poll()
-        if watch.worked and watch.mark is not None and phase_of(copy)[0] == target:
+        if watch.started and watch.worked and phase_of(copy)[0] == target:
             time.sleep(delay)
             since, after = watch.kill()
             break
@@ -313,12 +331,17 @@ def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: fl
                     proc, how, since, after = _kill_in(copy, PHASES[kills % len(PHASES)], rng,
                                                        run_args, env)
                 else:
-                    proc = start_run(copy, run_args, env=env, stderr=subprocess.PIPE)
+                    marker = copy.parent / f"{copy.name}.started"
+                    proc = start_run(copy, run_args, env=started_env(env, marker),
+                                     stderr=subprocess.PIPE)
                     delay = rng.uniform(min_delay, high)
-                    how = f"random +{delay:.2f} s after the start"
-                    watch, until = Watch(copy, proc), time.time() + delay
-                    while proc.poll() is None and time.time() < until:
+                    how = f"random +{delay:.2f} s after start-up"
+                    watch, deadline = Watch(copy, proc, marker), time.time() + 120
+                    while proc.poll() is None and not watch.started and time.time() < deadline:
                         watch.poll()
+                        time.sleep(0.005)
+                    until = time.time() + delay
+                    while proc.poll() is None and time.time() < until:
                         time.sleep(0.005)
                     since, after = watch.kill()
                 _, err = proc.communicate()
@@ -329,7 +352,7 @@ def chaos(n: int = 20, seed: int = 0, workdir: Path | None = None, min_delay: fl
                     after_startup[phase] += after
                     kill_log.append((cycles, phase, rnd, how, since, after))
                     log(f"kill {kills:2d}: cycle {cycles}, {how}: {phase} round {rnd}"
-                        f"{'' if since is None else f', {since:.2f} s after the lock'}"
+                        f"{'' if since is None else f', {since:.2f} s after start-up'}"
                         f"{'' if after else ' (in start-up)'}")
                 elif proc.returncode != 0:
                     problems.append(f"cycle {cycles}: gltui run exited {proc.returncode}: "

@@ -26,6 +26,7 @@ import os
 import pickle
 import shutil
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -306,16 +307,28 @@ def make_cli_cases(root: Path, project: Path) -> dict[str, tuple[list[str], Path
 
 
 def tree_hash(path: Path | None) -> str | None:
-    """One hash of every file's relative path and bytes under `path` (None: no such folder)."""
+    """One hash of every file under `path` (None: no such folder): its relative path and bytes,
+    and for a SQLite database its content (every row, as `.dump` writes it) rather than its
+    bytes, since a reader that closes the last connection may checkpoint the WAL into the file
+    without changing a row; the -wal and -shm files are that content's, not hashed apart."""
     if path is None or not path.exists():
         return None
     h = hashlib.sha256()
     for p in sorted(path.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            h.update(str(p.relative_to(path)).encode() + b"\0")
-            with open(p, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
+        if not p.is_file() or p.is_symlink() or p.name.endswith(("-wal", "-shm")):
+            continue
+        h.update(str(p.relative_to(path)).encode() + b"\0")
+        if p.suffix == ".db":
+            conn = sqlite3.connect(p)
+            try:
+                for line in conn.iterdump():
+                    h.update(line.encode() + b"\n")
+            finally:
+                conn.close()
+            continue
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()
 
 

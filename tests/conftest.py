@@ -75,7 +75,7 @@ FAULTS_LAUNCH = REPO_ROOT / "tests" / "faults_launch.py"
 def gltui_command(env: dict | None = None) -> list[str]:
     """How a test starts gltui: `python -m gltui`, or with a fault in `env` the launcher that
     installs it (the package itself has no fault hook)."""
-    if env and env.get("GLTUI_FAULT"):
+    if env and (env.get("GLTUI_FAULT") or env.get("GLTUI_STARTED")):
         return [sys.executable, str(FAULTS_LAUNCH)]
     return [sys.executable, "-m", "gltui"]
 

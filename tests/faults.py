@@ -20,7 +20,12 @@ test that calls `install`, has these points.
                       add:S          `gltui add` after step S: written (the new pixels file, under
                                      its temporary name), renamed (it replaced pixels.npy),
                                      inserted (the items, inside their transaction, before COMMIT)
-  GLTUI_FAULT_SIGNAL=INT   send SIGINT (what Ctrl-C sends) instead of SIGKILL
+  GLTUI_FAULT_SIGNAL=INT   send SIGINT (what Ctrl-C sends) instead of SIGKILL; STOP pauses the
+                           process there (SIGSTOP) until the test sends SIGCONT: a race staged
+                           at a known instant
+  GLTUI_STARTED=PATH       write this process's pid to PATH when the engine starts driving
+                           (`Runner.drive`: after the run lock is taken and torch is imported),
+                           so a kill timed from outside can start its clock after start-up
 
 `install_from_env()` reads those variables (what the launcher does); `install(action)` calls
 `action(point)` at every point instead (the engine property test raises there). Modules not yet
@@ -38,6 +43,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Callable
 
 FAULT, SIGNAL = "GLTUI_FAULT", "GLTUI_FAULT_SIGNAL"
@@ -45,7 +51,9 @@ PHASES = ("label", "train", "evaluate", "score", "query")
 COUNTED = ("epoch", "chunk")  # points that recur: the n-th occurrence in this process fires
 ADD_POINTS = ("written", "renamed", "inserted")
 NAMED = ("label", "person-label", "export")
-SIGNALS = {"": signal.SIGKILL, "KILL": signal.SIGKILL, "INT": signal.SIGINT}
+SIGNALS = {"": signal.SIGKILL, "KILL": signal.SIGKILL, "INT": signal.SIGINT,
+           "STOP": signal.SIGSTOP}
+STARTED = "GLTUI_STARTED"
 WARNING = "gltui: test fault injection active ({})"  # the one line a faulted process prints
 
 
@@ -68,7 +76,7 @@ def parse(fault: str, sig: str = "") -> tuple[str, int, signal.Signals]:
                              f"{', '.join(PHASES)}), epoch:n, chunk:n, {', '.join(NAMED)} or "
                              f"add:S (S one of {', '.join(ADD_POINTS)})")
     if sig not in SIGNALS:
-        raise FaultSpecError(f"{SIGNAL}={sig}: use INT or KILL")
+        raise FaultSpecError(f"{SIGNAL}={sig}: use INT, STOP or KILL")
     return (*plan, SIGNALS[sig])
 
 
@@ -94,8 +102,10 @@ def killer(fault: str, sig: str = "") -> Callable[[str], None]:
 
 
 def install_from_env() -> bool:
-    """Arm GLTUI_FAULT in this process (one warning line on stderr); False when it is unset.
-    A malformed value raises FaultSpecError before gltui is imported."""
+    """Arm GLTUI_FAULT in this process (one warning line on stderr), and GLTUI_STARTED; False
+    when no fault is set. A malformed value raises FaultSpecError before gltui is imported."""
+    if os.environ.get(STARTED):
+        started_marker(Path(os.environ[STARTED]))
     fault, sig = os.environ.get(FAULT, ""), os.environ.get(SIGNAL, "")
     if not fault:
         return False
@@ -104,6 +114,23 @@ def install_from_env() -> bool:
           file=sys.stderr, flush=True)
     install(action)
     return True
+
+
+def started_marker(path: Path) -> None:
+    """Write this process's pid to `path` when `Runner.drive` is first entered."""
+    def patch(module, action=None, setattr=builtins.setattr) -> None:
+        drive = module.Runner.drive
+
+        def wrapped(self, *args, **kwargs):
+            if not path.exists():
+                path.write_text(str(os.getpid()))
+            return drive(self, *args, **kwargs)
+        setattr(module.Runner, "drive", wrapped)
+
+    if "gltui.run.engine" in sys.modules:
+        patch(sys.modules["gltui.run.engine"])
+    else:
+        _AfterImport.hook("gltui.run.engine", patch)
 
 
 def install(action: Callable[[str], None], setattr: Callable = builtins.setattr) -> None:
@@ -249,17 +276,17 @@ PATCHES = {
 class _AfterImport(importlib.abc.MetaPathFinder):
     """Runs a patch right after a module's code ran, the first time it is imported."""
 
-    _patches: dict[str, Callable] = {}
+    _patches: dict[str, list[Callable]] = {}
 
     @classmethod
     def hook(cls, module: str, patch: Callable) -> None:
         if not any(isinstance(f, cls) for f in sys.meta_path):
             sys.meta_path.insert(0, cls())
-        cls._patches[module] = patch
+        cls._patches.setdefault(module, []).append(patch)
 
     def find_spec(self, name, path, target=None):
-        patch = self._patches.pop(name, None)
-        if patch is None:
+        patches = self._patches.pop(name, None)
+        if not patches:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -273,7 +300,8 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
         def exec_and_patch(module):
             exec_module(module)
-            patch(module)
+            for patch in patches:
+                patch(module)
 
         spec.loader.exec_module = exec_and_patch
         return spec

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REFERENCE_ARGS, REFERENCE_ENV, fault_env, final_state, run_gltui
+from conftest import (REFERENCE_ARGS, REFERENCE_ENV, fault_env, final_state, gltui_command,
+                      run_gltui)
 from gltui.cli import main
 from gltui.project import Project
 
@@ -131,22 +132,28 @@ def test_malformed_fault_specs_are_refused(fault):
         faults.parse("phase:train", "TERM")
 
 
-def test_resume_after_kills_at_random_instants(fresh_project, uninterrupted, one_thread):
-    """Each kill falls uniform(0.2, 3) s after the child took the run lock (so after Python's
-    start-up, not during its ~1.5 s torch import)."""
+def test_resume_after_kills_at_random_instants(fresh_project, uninterrupted, one_thread,
+                                                tmp_path):
+    """Each kill falls uniform(0, 3) s after the child's start-up ended: it holds the run lock
+    and its engine has entered Runner.drive (the GLTUI_STARTED marker, written after the torch
+    import), so no kill lands in Python's start-up or the ~1.5 s torch import."""
     rng = random.Random(1234)
     kills = 0
-    for _ in range(8):
+    for i in range(8):
+        marker = tmp_path / f"started-{i}"
+        env = {**REFERENCE_ENV, "GLTUI_STARTED": str(marker)}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gltui", "run", str(fresh_project), *RUN_ARGS], cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **REFERENCE_ENV},
+            [*gltui_command(env), "run", str(fresh_project), *RUN_ARGS], cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.time() + 120
-        while proc.poll() is None and not holds_lock(fresh_project, proc.pid):
-            assert time.time() < deadline, "the run never took its lock"
+        while proc.poll() is None and not (holds_lock(fresh_project, proc.pid)
+                                           and marker.exists()):
+            assert time.time() < deadline, "the run never started driving"
             time.sleep(0.01)
-        time.sleep(rng.uniform(0.2, 3.0))
+        assert proc.poll() is not None or marker.read_text() == str(proc.pid)
+        time.sleep(rng.uniform(0.0, 3.0))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1

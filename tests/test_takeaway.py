@@ -20,6 +20,7 @@ from conftest import REPO_ROOT, SAMPLE_MNIST, fault_env, init_args, run_gltui
 
 from gltui.cli import main
 from gltui.project import Project, run_lock
+from gltui.project.locks import add_lock
 
 # ---- projects ------------------------------------------------------------------------------------
 
@@ -453,10 +454,10 @@ def test_add_bad_input_changes_nothing(trained_template, tmp_path, capsys):
     _fails_with_one_line(["add", str(path), "--data", f"folder:{cats}"], capsys,
                          "as 'cat', which the class list does not hold")
     _fails_with_one_line(["add", str(path), "--data", f"folder:{tmp_path / 'nope'}"], capsys)
-    with Project.open(path) as project:
-        with run_lock(project, "main"):
+    with Project.open(path) as project:  # another add at work (a run does not stop an add:
+        with add_lock(project):           # tests/test_concurrency.py)
             _fails_with_one_line(["add", str(path), "--data", f"folder:{SAMPLE_MNIST / 'test'}"],
-                                 capsys, "being driven")
+                                 capsys, "is busy: another process is adding images to it")
     assert _fingerprint(path) == before
     assert sorted(f.name for f in path.iterdir()) == sorted(
         f.name for f in trained_template.iterdir())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from typing import Iterator
 
 import numpy as np
@@ -87,9 +88,27 @@ class DeviceImages:
 def pool_on(pixels: np.ndarray, device: torch.device, fraction: float = RESIDENT_FRACTION):
     """The project's pixels where scoring and training read them: on CUDA, copied once into device
     memory when they take at most `fraction` of the free memory (DeviceImages); otherwise (and
-    always on CPU or MPS) the memmap itself, which score_chunks then streams chunk by chunk."""
+    always on CPU or MPS) the memmap itself, which score_chunks then streams chunk by chunk.
+
+    The copy is kept for as long as `pixels` (the array object) lives: asked again for the same
+    array, it is returned, not made again; a project that maps its pixels anew after a `gltui
+    add` (Project.pixels) gets a new copy, and the old one goes with the old mapping."""
     if device.type != "cuda":
         return pixels
+    key = (id(pixels), str(device))
+    if key in _ON_DEVICE:
+        return _ON_DEVICE[key]
+    out = _copy_to(pixels, device, fraction)
+    if out is not pixels:  # the memmap itself is not kept here: it would never be let go
+        _ON_DEVICE[key] = out
+        weakref.finalize(pixels, _ON_DEVICE.pop, key, None)
+    return out
+
+
+_ON_DEVICE: dict[tuple[int, str], object] = {}  # (id of a pixels array, device) -> its pool
+
+
+def _copy_to(pixels: np.ndarray, device: torch.device, fraction: float):
     free, _ = torch.cuda.mem_get_info(device)
     if pixels.nbytes > fraction * free:
         return pixels

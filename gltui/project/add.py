@@ -19,9 +19,10 @@ Atomic: a kill at any instant leaves the old project or the new one. The steps:
   2. it is renamed over pixels.npy: the project is still the old one, since no item refers to the
      extra rows (row i of pixels.npy is item i; a later `add` overwrites them);
   3. one transaction inserts the items, the item counts and the source of the batch: the new one.
-Every run's lock is held throughout, so nothing drives a run meanwhile (and two `add`s cannot
-interleave). A temporary pixels file a killed `add` left behind is removed first (under the locks,
-so it is no other add's). Runs see the new images from their next scoring pass. No torch.
+The add lock is held throughout, so two `add`s cannot interleave (project/locks.py); runs go on
+meanwhile and see the new images from their next round (Project.pixels maps the new file). A
+temporary pixels file a killed `add` left behind is removed first (under the lock, so it is no
+other add's). No torch.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from gltui import data as data_mod
 from gltui.data.core import shorten
 from gltui.errors import ProjectError
 from gltui.fsio import atomic_write
-from gltui.project import PIXELS_NAME, Project, run_lock
+from gltui.project import PIXELS_NAME, Project
+from gltui.project.locks import add_lock
 from gltui.project.pixels import write_pixels
 
 ADDITIONS = "additions"  # meta: [{"spec", "first", "count", "renamed"?}] per added batch, in
@@ -80,8 +82,8 @@ def pixel_hashes(images: np.ndarray) -> list[bytes]:
 
 def add_images(project: Project, spec: str) -> AddOutcome:
     """Add the images of `spec` to the pool of `project` (see the module doc). Raises
-    ProjectError or DataError before anything is written on bad input, RunLocked while a run
-    is being driven."""
+    ProjectError or DataError before anything is written on bad input, RunLocked while another
+    `add` works on the project."""
     c, h, w = (int(v) for v in project.meta["shape"])
     kind, path = data_mod.parse_spec(spec)
     dataset = data_mod.load(spec, resize=(h, w), channels=c, fit="letterbox",
@@ -92,9 +94,7 @@ def add_images(project: Project, spec: str) -> AddOutcome:
     if dataset.test is not None and len(dataset.test.names):
         notes.append(f"its {len(dataset.test.names)} test images were not added (only the pool "
                      "grows)")
-    with contextlib.ExitStack() as locks:
-        for run in project.store.runs():
-            locks.enter_context(run_lock(project, run.name))
+    with add_lock(project):  # one add at a time; runs go on (project/locks.py)
         target = project.path / PIXELS_NAME
         leftover = target.with_name(f".{PIXELS_NAME}.tmp")  # fsio.atomic_write's temporary name
         with contextlib.suppress(OSError):

@@ -27,7 +27,8 @@ from gltui.config import Config
 from gltui.errors import ProjectError
 from gltui.fsio import atomic_folder
 from gltui.learn.seeding import derive_seed
-from gltui.project.pixels import write_pixels_file
+from gltui.project.locks import every_lock
+from gltui.project.pixels import file_inode, map_pixels, write_pixels_file
 from gltui.project.runs import check_strategy, create_run
 from gltui.store import SPLITS, RoundRow, Store
 
@@ -82,9 +83,24 @@ class Project:
     def __init__(self, path: Path, store: Store, pixels: np.ndarray):
         self.path = path
         self.store = store
-        self.pixels = pixels  # memmap, read-only
+        self.pixels = pixels  # memmap, read-only (the property below)
         self.classes = store.classes()
         self.meta = store.meta()
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """pixels.npy memory-mapped, read-only; mapped anew when the file was replaced since.
+        `gltui add` renames a longer file into place before it commits the new items, so every
+        item id this process has read from the database is a row of what this returns (a run,
+        the TUI, predict and export see added images; project/locks.py)."""
+        now = file_inode(self.path / PIXELS_NAME)
+        if now is not None and now != self._pixels_inode:
+            self._pixels, self._pixels_inode = map_pixels(self.path / PIXELS_NAME)
+        return self._pixels
+
+    @pixels.setter
+    def pixels(self, value: np.ndarray) -> None:
+        self._pixels, self._pixels_inode = value, None  # mapped anew on first use
 
     # -- opening and creating ------------------------------------------------------------------
 
@@ -352,6 +368,7 @@ def _audit_candidates(train_labels: np.ndarray, fully_labeled: bool) -> np.ndarr
 
 
 def _remove_project_files(path: Path) -> None:
-    for name in PROJECT_FILES - {"checkpoints"}:
-        (path / name).unlink(missing_ok=True)
-    shutil.rmtree(path / "checkpoints", ignore_errors=True)
+    with every_lock(path):  # refused while a verb works on the project (project/locks.py)
+        for name in PROJECT_FILES - {"checkpoints"}:
+            (path / name).unlink(missing_ok=True)
+        shutil.rmtree(path / "checkpoints", ignore_errors=True)

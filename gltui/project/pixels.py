@@ -13,6 +13,28 @@ import numpy as np
 WRITE_BLOCK_BYTES = 16 << 20  # pixels copied per write: the whole of init's pixel working set
 
 
+def map_pixels(path: Path) -> tuple[np.ndarray, int]:
+    """(the .npy file at `path` memory-mapped read-only, the inode of the file mapped): the
+    inode is read from the very file descriptor mapped, so a file renamed into place meanwhile
+    is never taken for the one mapped (Project.pixels compares it with the path's inode)."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(fh)
+        pixels = np.memmap(fh, dtype=dtype, mode="r", offset=fh.tell(), shape=shape,
+                           order="F" if fortran else "C")
+        return pixels, os.fstat(fh.fileno()).st_ino
+
+
+def file_inode(path: Path) -> int | None:
+    """The inode at `path` now (None when there is no file)."""
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
 def write_pixels_file(path: Path, parts: list[np.ndarray]) -> None:
     """All images into one .npy file at `path` (write_pixels), then fsync."""
     with open(path, "wb") as fh:

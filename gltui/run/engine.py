@@ -107,10 +107,11 @@ class Runner:
         # depend on it, and on the CPU its default follows this process's thread count.
         self.forward_batch = scoring.default_forward_batch(self.device)
 
-    @functools.cached_property
+    @property
     def pixels(self):
         """The project's pixels as training and scoring read them: the memmap, or on CUDA a copy
-        in device memory when it fits (learn/device.pool_on). Made on first use."""
+        in device memory when it fits (learn/device.pool_on, made once per mapping): current
+        after a `gltui add` (Project.pixels maps the grown file anew)."""
         return pool_on(self.project.pixels, self.device)
 
     # -- driving ------------------------------------------------------------------------------
