@@ -53,7 +53,7 @@ def valid_model_folder(folder: Path) -> Path:
     import torch
 
     from gltui.learn import models
-    from gltui.outputs.roundmodel import FORMAT, FORMAT_VERSION, PREPROCESSING
+    from gltui.outputs.modelfolder import FORMAT, FORMAT_VERSION, PREPROCESSING
 
     folder.mkdir(parents=True, exist_ok=True)
     net = models.build_model("mnist", 1, (28, 28), 10, generator=torch.Generator().manual_seed(0))

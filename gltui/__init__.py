@@ -11,7 +11,7 @@ __all__ = ["__version__", "load_model"]
 def load_model(path, device: str = "cpu"):
     """Rebuild a model that `gltui export PROJECT --format model --out DIR` wrote.
 
-    Returns a `gltui.outputs.roundmodel.LoadedModel`: `.model` (the torch network in eval mode,
+    Returns a `gltui.outputs.modelfolder.LoadedModel`: `.model` (the torch network in eval mode,
     weights loaded with torch.load(weights_only=True)), `.meta` (model.json: classes, input shape,
     preprocessing, network, gltui version, run, round), `.classes`, and
     `.predict(images) -> (class index, probability)` / `.predict_proba(images)` for uint8
@@ -21,6 +21,6 @@ def load_model(path, device: str = "cpu"):
         classes, probs = m.predict(images)
         names = [m.classes[c] for c in classes]
     """
-    from gltui.outputs.roundmodel import load_model as _load
+    from gltui.outputs.modelfolder import load_model as _load
 
     return _load(path, device)

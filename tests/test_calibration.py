@@ -39,9 +39,6 @@ def test_temperature_fits_an_overconfident_model_and_temper_matches_dividing_log
     after = calibrate.calibration(calibrate.apply_temperature(torch.tensor(logits), t).numpy(),
                                   y)["ece"]
     assert after < before / 3
-    probs = torch.tensor(logits).softmax(1).numpy()
-    assert np.allclose(calibrate.temper(probs, t),
-                       calibrate.apply_temperature(torch.tensor(logits), t).numpy(), atol=1e-5)
 
 
 def test_the_stop_rule_with_a_threshold_per_round():
@@ -75,8 +72,8 @@ def test_the_probabilities_a_person_sees_are_the_calibrated_ones(trained, tmp_pa
         assert t > 0 and "views" in saved["calibrated_on"]
         model = roundmodel.load_round(project, "main", 0, torch.device("cpu"))
         queue = project.store.queue("main", 1)
-        raw = predict_proba(model, np.asarray(project.pixels[[e.item for e in queue]]), "cpu")
-        want = calibrate.temper(raw, t)
+        want = predict_proba(model, np.asarray(project.pixels[[e.item for e in queue]]), "cpu",
+                             temperature=t)
         for entry, row in zip(queue, want):  # the labeling screen's and review page's guesses
             c, p = entry.guesses[0]
             assert c == int(row.argmax()) and p == pytest.approx(float(row.max()), abs=1e-4)
@@ -88,5 +85,32 @@ def test_the_probabilities_a_person_sees_are_the_calibrated_ones(trained, tmp_pa
     with Project.open(trained) as project:
         x = np.asarray(project.pixels[:50])
         model = roundmodel.load_round(project, "main", 0, torch.device("cpu"))
-        assert np.allclose(loaded.predict_proba(x), calibrate.temper(predict_proba(model, x, "cpu"),
-                                                                     t), atol=1e-5)
+        # the same arithmetic as the engine's: softmax(logits / T), exactly
+        assert np.array_equal(loaded.predict_proba(x),
+                              predict_proba(model, x, "cpu", temperature=t))
+
+
+def test_each_round_stores_calibrated_guesses_for_the_images_offered_while_the_next_trains(
+        trained):
+    """The provisional queue's guesses come from the engine (run/roundwork.save_offered_guesses):
+    the round model's calibrated top-3 on labeler.offered_items, never on a stop-set image."""
+    from gltui.learn.train import predict_proba
+    from gltui.outputs import roundmodel
+    from gltui.project.labeler import offered_items
+
+    with Project.open(trained) as project:
+        round, stored = project.store.guesses("main", up_to_round=0)
+        assert round == 0
+        items = np.asarray(list(stored), dtype=np.int64)
+        # drawn when round 0 ended: round 1's labels, given later, drop images from the draw
+        # (and later ones of the same seeded order take their places)
+        now = offered_items(project, "main", 0)
+        assert len(items) == len(now) > 0 and np.isin(now, items).mean() > 0.5
+        assert not np.isin(items, project.store.labeled("main", up_to_round=0)[0]).any()
+        assert not np.isin(items, project.store.sample_set("stop")).any()
+        model = roundmodel.load_round(project, "main", 0, torch.device("cpu"))
+        want = predict_proba(model, np.asarray(project.pixels[items]), "cpu",
+                             temperature=roundmodel.temperature(project, "main", 0))
+        for item, row in zip(items, want):
+            c, p = stored[int(item)][0]
+            assert c == int(row.argmax()) and p == pytest.approx(float(row.max()), abs=1e-5)

@@ -8,7 +8,6 @@
     apply_temperature(logits, t)        softmax(logits / t)
     views_temperature(model, x, y, aug) T fitted on augmented views of the labeled images: no label
                                         beyond those counted, and views the model has not seen
-    temper(probs, t)                    probabilities p -> softmax(log p / t), for stored ones
 
 Measured in docs/results/semi_methods.md on MNIST for the semi-supervised models of
 learn/semi/.
@@ -137,11 +136,3 @@ def views_temperature(model: nn.Module, x, y, augment, views: int = 16, seed: in
             zs.append(model(augment(xb, g)).float().cpu())
     labels = np.tile(np.asarray(y, dtype=np.int64), views)
     return fit_temperature(torch.cat(zs), labels)
-
-
-def temper(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """Stored probabilities recalibrated: softmax(log p / T) = p ** (1 / T), renormalised."""
-    if temperature == 1.0:
-        return np.asarray(probs, dtype=np.float32)
-    p = np.power(np.clip(np.asarray(probs, dtype=np.float64), 1e-30, 1.0), 1.0 / temperature)
-    return (p / p.sum(axis=-1, keepdims=True)).astype(np.float32)

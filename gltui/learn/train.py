@@ -125,10 +125,13 @@ def evaluate(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | tor
 
 
 def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor,
-                  device: str | torch.device = "cpu", batch_size: int = 1024) -> np.ndarray:
-    """Softmax probabilities, float32 (N, classes), of `model` on uint8 images `x` (eval mode)."""
+                  device: str | torch.device = "cpu", batch_size: int = 1024,
+                  temperature: float = 1.0) -> np.ndarray:
+    """Softmax probabilities, float32 (N, classes), of `model` on uint8 images `x` (eval mode),
+    calibrated by `temperature`: softmax(logits / T), the same arithmetic as predict's pass
+    (learn/score.predict_chunks), so a model folder reproduces `gltui predict` exactly."""
     device = resolve_device(device)
-    parts = [logits.float().softmax(1).cpu()
+    parts = [(logits.float() / temperature).softmax(1).cpu()
              for _, logits in _logits_chunks(model, x, device, batch_size)]
     if not parts:
         return np.zeros((0, 0), dtype=np.float32)

@@ -74,7 +74,7 @@ def export(project: Project, run: str, fmt: str, out: Path, *, with_predictions:
     _check_target(out, fmt)
     project.require_run(run)
     if fmt == "model":
-        from gltui.outputs.roundmodel import write_model  # torch: only for this format
+        from gltui.outputs.modelfolder import write_model  # torch: only for this format
 
         write_model(project, run, out, round)
         return 1

@@ -1,4 +1,8 @@
-"""What `gltui.load_model` accepts: a model folder checked against caps before anything is built.
+"""The model folder: `gltui export --format model` writes it (write_model), `gltui.load_model`
+rebuilds it without a project (load_model), checked against caps before anything is built.
+
+    model.pt     the round model's state_dict
+    model.json   classes, input shape, preprocessing, calibration temperature, provenance
 
 A model folder comes from anywhere (a download, a colleague), so nothing in it is trusted:
 
@@ -26,12 +30,32 @@ import json
 import math
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
+from gltui.config import VERSION
+from gltui.fsio import atomic_folder
 from gltui.learn import models
-from gltui.outputs.roundmodel import FORMAT, FORMAT_VERSION, META, WEIGHTS
+from gltui.learn.device import resolve_device
+from gltui.outputs.roundmodel import build, finished_round, load_finished, network, read_round
+
+if TYPE_CHECKING:
+    from gltui.project import Project
+
+WEIGHTS, META = "model.pt", "model.json"
+FORMAT = "gltui-model"
+FORMAT_VERSION = 1
+PREPROCESSING = {
+    "input": "uint8 images, N x C x H x W (channels first), already H x W with C channels "
+             "(1 grey, 3 RGB): the project's input shape",
+    "to_float": "x.float() / 255: values in [0, 1]; no mean or std normalisation",
+    "output": "logits (N x classes); softmax(logits / temperature) over the last axis gives the "
+              "calibrated class probabilities, in the order of `classes`",
+}
 
 MAX_JSON_BYTES = 1 << 20  # model.json is ~1 KB; 10,000 class names fit in well under 1 MB
 MAX_CLASSES = 10_000  # the class-file reader's cap too (gltui/data/classes.py)
@@ -201,3 +225,90 @@ def load_weights(folder: Path, meta: dict) -> dict[str, torch.Tensor]:
             raise refuse(f"{name}: {key} is {got.dtype} {list(got.shape)}, the network wants "
                          f"{dtype} {list(shape)}")
     return weights
+
+
+# ---- writing and loading a folder: gltui export --format model, gltui.load_model ------------
+
+def write_model(project: "Project", run: str, out: Path, round: int | None = None) -> dict:
+    """Write the run's round model (default: its latest finished round) to the folder `out`, built
+    beside it and renamed into place; returns the metadata written to model.json."""
+    round = finished_round(project, run, round)
+    model = load_finished(project, run, round, torch.device("cpu"))
+    saved = read_round(project, run, round)
+    _, shape, _ = network(project, run)
+    name, options = saved.get("network", network(project, run)[0]), saved.get("network_options", {})
+    row = next(r for r in project.store.rounds(run) if r.round == round)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "network": name,
+        "network_options": options,
+        "temperature": float(saved.get("temperature", 1.0)),
+        # one name per output: a model trained before a class was added has fewer outputs
+        # than the project has classes; a merged class reads as the class it went into
+        "classes": list(project.classes)[:int(saved.get("num_classes", len(project.classes)))],
+        "input_shape": list(shape),
+        "preprocessing": PREPROCESSING,
+        "weights": WEIGHTS,
+        "gltui_version": VERSION,
+        "torch_version": torch.__version__,
+        "run": run,
+        "round": round,
+        "n_labeled": row.n_labeled,
+        "val_accuracy": row.val_accuracy,
+        "test_accuracy": row.test_accuracy,
+        "project": str(project.path.resolve()),
+    }
+    with atomic_folder(out) as tmp:
+        torch.save(model.state_dict(), tmp / WEIGHTS)
+        (tmp / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
+
+
+@dataclass
+class LoadedModel:
+    """A model folder rebuilt: the network (eval mode, on `device`), its metadata and classes."""
+
+    model: torch.nn.Module
+    meta: dict
+    device: torch.device
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+    def predict_proba(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Class probabilities, float32 (N, classes), of uint8 images N x C x H x W (or one
+        C x H x W image) in the model's input shape."""
+        from gltui.learn.train import predict_proba
+
+        x = np.asarray(images)
+        if x.ndim == 3:
+            x = x[None]
+        want = tuple(self.meta["input_shape"])
+        if x.dtype != np.uint8 or x.shape[1:] != want:
+            raise ValueError(f"images must be uint8 N x {' x '.join(map(str, want))}; got "
+                             f"{x.dtype} {' x '.join(map(str, x.shape))}")
+        if len(x) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        return predict_proba(self.model, x, self.device, batch_size,
+                             temperature=float(self.meta.get("temperature", 1.0)))
+
+    def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(class index int64, its probability float32) per image: what `gltui predict` stores."""
+        probs = self.predict_proba(images)
+        classes = probs.argmax(1)
+        return classes.astype(np.int64), probs[np.arange(len(probs)), classes]
+
+
+def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
+    """Rebuild the model that `gltui export --format model` wrote to the folder `path`. Needs no
+    project. Everything in the folder is checked against caps before anything is built or any
+    weight is read (read_meta, load_weights above); a folder that is not one raises ValueError of
+    one sentence."""
+    path = Path(path)
+    meta = read_meta(path)
+    weights = load_weights(path, meta)
+    dev = resolve_device(device)
+    return LoadedModel(build(weights, meta["network"], tuple(meta["input_shape"]),
+                             len(meta["classes"]), dev, meta.get("network_options")), meta, dev)

@@ -1,35 +1,29 @@
-"""A round's model: the one place it is saved, found, loaded, run and exported. Imports torch.
+"""A round's model in its project: the one place it is saved, found and loaded. Imports torch.
 
     checkpoints/RUN/model-roundNNN.pt     what the engine saves after training round NNN:
-                                          {"model": state_dict, "num_classes", "epochs", ...}
-    gltui export PROJECT --format model   a folder anyone can load: model.pt (the state_dict)
-                                          and model.json (classes, input shape, preprocessing)
-    gltui.load_model(DIR)                 rebuilds that folder without a project
+                                          {"model": state_dict, "num_classes", "epochs",
+                                          "temperature", ...}
 
-The engine (evaluate, score, query), `gltui predict` and the model export all load a round's
-network through `load_round` / `RoundModel`, so a change to what a round's model is (its
-output layer growing with a new class, say) lands in one place.
+The engine (evaluate, score, query), `gltui predict` and the model export (outputs/modelfolder.py,
+the folder anyone can load with `gltui.load_model`) all load a round's network through
+`load_round` / `load_finished`, so a change to what a round's model is (its output layer growing
+with a new class, say) lands in one place.
 
 Loading always uses torch.load(weights_only=True): a model file can hold tensors only, never code.
-The network is rebuilt from gltui.learn.models by its name, so a folder needs this gltui (the
-version that wrote it is in model.json).
+The network is rebuilt from gltui.learn.models by its name.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
-from gltui.config import VERSION, Config
+from gltui.config import Config
 from gltui.errors import ProjectError
-from gltui.fsio import atomic_folder, atomic_write
+from gltui.fsio import atomic_write
 from gltui.learn import models
-from gltui.learn.device import resolve_device
 
 if TYPE_CHECKING:
     from gltui.project import Project
@@ -96,6 +90,11 @@ def build(weights: dict, model_name: str, shape: tuple, num_classes: int,
     return model.to(device).eval()
 
 
+def temperature(project: "Project", run: str, round: int) -> float:
+    """The round's calibration temperature (1.0 for a model saved before calibration)."""
+    return float(read_round(project, run, round).get("temperature", 1.0))
+
+
 def load_round(project: "Project", run: str, round: int, device: torch.device) -> torch.nn.Module:
     """The round's network on `device`, eval mode; ModelLost when its file is damaged. A model
     trained before a person added a class has one output fewer than the project has classes."""
@@ -134,102 +133,3 @@ def load_finished(project: "Project", run: str, round: int, device: torch.device
         raise ProjectError(f"{lost.path}: the round {round} model of run {run!r} is missing or "
                            f"unreadable ({cause}); `gltui run {project.path} --run {run}` trains "
                            "it again") from lost
-
-
-# ---- the model folder: gltui export --format model, gltui.load_model ---------------------------
-
-WEIGHTS, META = "model.pt", "model.json"
-FORMAT = "gltui-model"
-FORMAT_VERSION = 1
-PREPROCESSING = {
-    "input": "uint8 images, N x C x H x W (channels first), already H x W with C channels "
-             "(1 grey, 3 RGB): the project's input shape",
-    "to_float": "x.float() / 255: values in [0, 1]; no mean or std normalisation",
-    "output": "logits (N x classes); softmax over the last axis gives the class probabilities, "
-              "in the order of `classes`",
-}
-
-
-def write_model(project: "Project", run: str, out: Path, round: int | None = None) -> dict:
-    """Write the run's round model (default: its latest finished round) to the folder `out`, built
-    beside it and renamed into place; returns the metadata written to model.json."""
-    round = finished_round(project, run, round)
-    model = load_finished(project, run, round, torch.device("cpu"))
-    saved = read_round(project, run, round)
-    _, shape, _ = network(project, run)
-    name, options = saved.get("network", network(project, run)[0]), saved.get("network_options", {})
-    row = next(r for r in project.store.rounds(run) if r.round == round)
-    meta = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "network": name,
-        "network_options": options,
-        # one name per output: a model trained before a class was added has fewer outputs
-        # than the project has classes; a merged class reads as the class it went into
-        "classes": list(project.classes)[:int(saved.get("num_classes", len(project.classes)))],
-        "input_shape": list(shape),
-        "preprocessing": PREPROCESSING,
-        "weights": WEIGHTS,
-        "gltui_version": VERSION,
-        "torch_version": torch.__version__,
-        "run": run,
-        "round": round,
-        "n_labeled": row.n_labeled,
-        "val_accuracy": row.val_accuracy,
-        "test_accuracy": row.test_accuracy,
-        "project": str(project.path.resolve()),
-    }
-    with atomic_folder(out) as tmp:
-        torch.save(model.state_dict(), tmp / WEIGHTS)
-        (tmp / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return meta
-
-
-@dataclass
-class LoadedModel:
-    """A model folder rebuilt: the network (eval mode, on `device`), its metadata and classes."""
-
-    model: torch.nn.Module
-    meta: dict
-    device: torch.device
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.meta["classes"])
-
-    def predict_proba(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Class probabilities, float32 (N, classes), of uint8 images N x C x H x W (or one
-        C x H x W image) in the model's input shape."""
-        from gltui.learn.train import predict_proba
-
-        x = np.asarray(images)
-        if x.ndim == 3:
-            x = x[None]
-        want = tuple(self.meta["input_shape"])
-        if x.dtype != np.uint8 or x.shape[1:] != want:
-            raise ValueError(f"images must be uint8 N x {' x '.join(map(str, want))}; got "
-                             f"{x.dtype} {' x '.join(map(str, x.shape))}")
-        if len(x) == 0:
-            return np.zeros((0, len(self.classes)), np.float32)
-        return predict_proba(self.model, x, self.device, batch_size)
-
-    def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(class index int64, its probability float32) per image: what `gltui predict` stores."""
-        probs = self.predict_proba(images)
-        classes = probs.argmax(1)
-        return classes.astype(np.int64), probs[np.arange(len(probs)), classes]
-
-
-def load_model(path: str | Path, device: str = "cpu") -> LoadedModel:
-    """Rebuild the model that `gltui export --format model` wrote to the folder `path`. Needs no
-    project. Everything in the folder is checked against caps before anything is built or any
-    weight is read (gltui/outputs/modelfolder.py); a folder that is not one raises ValueError of
-    one sentence."""
-    from gltui.outputs.modelfolder import load_weights, read_meta
-
-    path = Path(path)
-    meta = read_meta(path)
-    weights = load_weights(path, meta)
-    dev = resolve_device(device)
-    return LoadedModel(build(weights, meta["network"], tuple(meta["input_shape"]),
-                             len(meta["classes"]), dev, meta.get("network_options")), meta, dev)

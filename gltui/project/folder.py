@@ -221,7 +221,8 @@ class Project:
         labels = train_labels
         if test is not None and len(test.names):
             test_labels = test.labels if test.labels is not None else np.full(len(test.names), -1)
-            splits = np.concatenate([splits, np.full(len(test.names), SPLITS.index("test"), np.uint8)])
+            test_split = np.full(len(test.names), SPLITS.index("test"), np.uint8)
+            splits = np.concatenate([splits, test_split])
             names = itertools.chain(names, (f"test/{n}" for n in test.names))
             labels = np.concatenate([labels, np.asarray(test_labels, dtype=np.int64)])
             parts = [train.images, test.images]
@@ -250,7 +251,8 @@ class Project:
                     store.save_sample_set("stop", stop_ids, stop_seed)
                 store.close()
                 project = cls.open(tmp)
-                create_run(project, "main", strategy, config, initial=initial, stratified=stratified)
+                create_run(project, "main", strategy, config, initial=initial,
+                           stratified=stratified)
                 project.close()
         except OSError as err:
             if tmp is None:  # the folder beside PROJECT could not even be made

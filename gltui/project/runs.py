@@ -116,7 +116,8 @@ class Knobs:
             raise ProjectError(f"--stop-when-stable {self.stop_when_stable}: give a number of "
                                "rounds in a row, at least 1")
         if self.profile is not None and self.profile not in PROFILES:
-            raise ProjectError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
+            raise ProjectError(
+                f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
 
 
 # Where each knob lives in a Config (the profile is a whole TrainConfig: see `merged`).

@@ -42,17 +42,16 @@ import torch
 
 from gltui.config import Config, strategy_info
 from gltui.errors import ProjectError
-from gltui.learn import calibrate, distributed, schedule, select
+from gltui.learn import distributed, schedule, select
 from gltui.learn import score as scoring
 from gltui.learn import train as training
-from gltui.learn.augment import make_augment
 from gltui.learn.device import pool_on, resolve_device
 from gltui.learn.seeding import derive_seed
-from gltui.learn.semi.strong import make_strong
 from gltui.learn.stopping import cohen_kappa, stable_streak, thresholds, view_kappas
 from gltui.outputs import roundmodel
 from gltui.outputs.roundmodel import ModelLost
 from gltui.project import Project
+from gltui.run import roundwork
 from gltui.run.events import (
     ChunkDone,
     EpochDone,
@@ -63,8 +62,6 @@ from gltui.run.events import (
     RunDone,
 )
 from gltui.run.ranks import FitCall, RankCall, ScoreCall
-
-AUDIT_FOR_CALIBRATION = 30  # audit labels a temperature is fitted on, else the labeled set's views
 
 
 class Cancelled(Exception):
@@ -233,8 +230,13 @@ class Runner:
 
         semi = {}
         if self.semi:
-            semi = dict(semi=self.config.semi, unlabeled_ids=self._unlabeled(round, items),
-                        init=self._warm_start(round))
+            unlabeled = roundwork.unlabeled_for_round(
+                self.store, items, self._stop_set(), self.config.semi.max_unlabeled,
+                derive_seed(self.seed, round, "unlabeled"))
+            semi = dict(semi=self.config.semi, unlabeled_ids=unlabeled,
+                        init=roundwork.warm_start(self.project, self.run, round, self.config,
+                                                  self.model_name, self.net_options,
+                                                  self.num_classes))
         call = self._call(FitCall, train_ids=train_ids, train_y=train_y, val_ids=val_ids,
                           val_y=val_y, train=self.config.train,
                           seed=derive_seed(self.seed, round, "train"), resume=resume, **semi)
@@ -242,7 +244,9 @@ class Runner:
         result = call.run(self.pixels, self.device, self.group, on_epoch=on_epoch)
         if result.stopped == "cancelled":
             raise Cancelled()
-        temperature, calibrated_on = self._temperature(round, result.model, train_ids, train_y)
+        temperature, calibrated_on = roundwork.temperature(
+            self.store, self.pixels, result.model, train_ids, train_y, self.device,
+            self.config.train.val_batch_size, derive_seed(self.seed, round, "calibrate"))
         roundmodel.save_round(
             self.project, self.run, round,
             {
@@ -259,66 +263,6 @@ class Runner:
             },
         )
 
-    def _temperature(self, round: int, model, items: np.ndarray, labels: np.ndarray
-                     ) -> tuple[float, str]:
-        """The round's calibration (learn/calibrate.py): the temperature every probability a
-        person sees is divided by (queue guesses, predictions, exports, the model folder).
-        Fitted on the audit labels where there are at least AUDIT_FOR_CALIBRATION of them
-        (held out from training; one number fitted changes no class, so the audit accuracy
-        estimate stays unbiased), else on strongly augmented views of the labeled images (no
-        label beyond those counted)."""
-        audit_items, audit_y = self.store.audit_labels()
-        if len(audit_items) >= AUDIT_FOR_CALIBRATION:
-            logits = calibrate.predict_logits(model, self.pixels[audit_items], self.device,
-                                              self.config.train.val_batch_size)
-            return calibrate.fit_temperature(logits, audit_y), f"{len(audit_items)} audit labels"
-        t = calibrate.views_temperature(model, self.pixels[items], labels, make_strong("auto"),
-                                        views=16, seed=derive_seed(self.seed, round, "calibrate"),
-                                        device=self.device)
-        return t, "16 strong views of the labeled images"
-
-    def _unlabeled_candidates(self) -> np.ndarray:
-        """What a scoring pass may pick from: the run's unlabeled pool images outside the stop
-        set (drawn by the round's evaluation, before any pass)."""
-        candidates = self.store.unlabeled_pool(self.run)
-        stop = self.project.stop_set(self.config.loop.stop_set)
-        return candidates[~np.isin(candidates, stop)] if stop is not None else candidates
-
-    def _unlabeled(self, round: int, labeled: np.ndarray) -> np.ndarray:
-        """The pool images round `round` learns from without labels: the pool (never the
-        audit, validation or test split) minus the images labeled by this round and minus the
-        stop set (its kappa must judge images no round has seen), at most
-        `semi.max_unlabeled` of them drawn at random for the round. A function of the round's
-        labels alone, so a resumed round learns from the same images."""
-        pool = self.store.item_ids("pool")
-        keep = ~np.isin(pool, labeled)
-        stop = self.project.stop_set(self.config.loop.stop_set)
-        if stop is not None and len(stop):
-            keep &= ~np.isin(pool, stop)
-        pool = pool[keep]
-        cap = self.config.semi.max_unlabeled
-        if cap and len(pool) > cap:
-            rng = np.random.default_rng(derive_seed(self.seed, round, "unlabeled"))
-            pool = np.sort(rng.choice(pool, size=cap, replace=False))
-        return pool
-
-    def _warm_start(self, round: int) -> dict | None:
-        """The previous round's weights, when the semi-supervised round starts from them
-        (`semi.warm_epochs` > 0, the previous round had `semi.warm_from` labels) and they are
-        of the same network and classes; else None (fresh weights, as the paper)."""
-        if round == 0 or self.config.semi.warm_epochs <= 0:
-            return None
-        if self.store.count_labeled(self.run, up_to_round=round - 1) < self.config.semi.warm_from:
-            return None  # a model of few labels may be confidently wrong: start afresh
-        try:
-            saved = roundmodel.read_round(self.project, self.run, round - 1)
-        except ModelLost:
-            return None
-        if (saved.get("network") != self.model_name or saved.get("network_options") !=
-                self.net_options or int(saved.get("num_classes", -1)) != self.num_classes):
-            return None
-        return saved["model"]
-
     def _train_val(self, round: int, items: np.ndarray, labels: np.ndarray):
         """Training items and the validation set for early stopping, as (ids, labels) pairs: the
         project's validation split, or, for a project without one (a person's), no validation
@@ -328,6 +272,9 @@ class Runner:
         if len(val_ids):
             return items, labels, val_ids, val_y
         return items, labels, items[:0], labels[:0]
+
+    def _stop_set(self) -> np.ndarray | None:
+        return self.project.stop_set(self.config.loop.stop_set)
 
     def _load_model(self, round: int) -> torch.nn.Module:
         return roundmodel.load_round(self.project, self.run, round, self.device)
@@ -354,6 +301,10 @@ class Runner:
         with self.store.transaction():  # the predictions on the sets commit with the round
             for name, classes in predicted.items():
                 self.store.save_set_predictions(self.run, round, name, classes)
+            roundwork.save_offered_guesses(
+                self.project, self.run, round, model, self.pixels, self.device,
+                self.config.train.val_batch_size,
+                roundmodel.temperature(self.project, self.run, round))
             self.store.save_round(
                 self.run, round,
                 {"test_accuracy": test_acc, "class_hist": hist, "finished_at": time.time(),
@@ -377,7 +328,7 @@ class Runner:
         """The round model's classes on the audit set and the stop set (store/sets.py; the stop
         set is drawn on first use), in one batched forward of the evaluation path."""
         sets = {"audit": self.store.sample_set("audit"),
-                "stop": self.project.stop_set(self.config.loop.stop_set)}
+                "stop": self._stop_set()}
         sets = {name: items for name, items in sets.items() if items is not None and len(items)}
         if not sets:
             return {}
@@ -387,21 +338,12 @@ class Runner:
         bounds = np.cumsum([0] + [len(items) for items in sets.values()])
         out = {name: classes[a:b] for name, a, b in zip(sets, bounds[:-1], bounds[1:])}
         if "stop" in sets:
-            out["stop-view"] = self._predict_view(model, sets["stop"], round)
+            weak = self.config.semi.weak if self.semi else self.config.train.augment
+            out["stop-view"] = roundwork.predict_view(
+                model, self.pixels[sets["stop"]], weak, self.shape[0],
+                derive_seed(self.seed, round, "stop-view"), self.device,
+                self.config.train.val_batch_size)
         return out
-
-    def _predict_view(self, model: torch.nn.Module, items: np.ndarray, round: int) -> np.ndarray:
-        """The round model's classes on one augmented view of `items` (the training's weak
-        augmentation, seeded by the round): how far its predictions move under changes that
-        should not matter, the agreement two rounds cannot be expected to beat."""
-        weak = self.config.semi.weak if self.semi else self.config.train.augment
-        augment = make_augment(weak, self.shape[0])
-        g = torch.Generator().manual_seed(derive_seed(self.seed, round, "stop-view"))
-        x = torch.from_numpy(np.ascontiguousarray(self.pixels[items])).float().div_(255)
-        with torch.inference_mode():
-            viewed = (augment(x, g) * 255).round_().clamp_(0, 255).to(torch.uint8)
-        return training.predict_proba(model, viewed, self.device,
-                                      self.config.train.val_batch_size).argmax(1)
 
     def _stop_kappa(self, round: int, stop: np.ndarray | None) -> float | None:
         """Cohen's kappa of this round's and the previous round's classes on the stop set."""
@@ -456,7 +398,7 @@ class Runner:
         cfg = self.config.score
         scoring_pass = self.store.scoring_pass(self.run, round)
         if scoring_pass is None:
-            candidates = self._unlabeled_candidates()
+            candidates = roundwork.scoring_candidates(self.store, self.run, self._stop_set())
             if cfg.candidates and len(candidates) > cfg.candidates:
                 rng = np.random.default_rng(derive_seed(self.seed, round, "candidates"))
                 candidates = np.sort(rng.choice(candidates, size=cfg.candidates, replace=False))
@@ -523,10 +465,9 @@ class Runner:
         order = self._select(round, model, candidates, scores, n)
         chosen, chosen_scores = candidates[order], scores[order]
         # The model's top-3 guesses travel with the queue, so the labeling screen needs no torch.
-        probs = calibrate.temper(
-            training.predict_proba(model, self.pixels[chosen], self.device,
-                                   self.config.train.val_batch_size),
-            roundmodel.temperature(self.project, self.run, round))
+        probs = training.predict_proba(
+            model, self.pixels[chosen], self.device, self.config.train.val_batch_size,
+            temperature=roundmodel.temperature(self.project, self.run, round))
         top = np.argsort(-probs, axis=1, kind="stable")[:, :3]
         guesses = [[[int(c), float(np.round(p[c], 4))] for c in row] for row, p in zip(top, probs)]
         self.store.write_queue(self.run, round + 1, chosen, chosen_scores, guesses, "label")

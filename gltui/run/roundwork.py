@@ -1,0 +1,109 @@
+"""The pieces of a round that are not phases: which images a round learns from without labels,
+where its weights start, its calibration temperature, the augmented view the stop rule compares
+against, and the guesses stored for the images a person is offered while the next round trains.
+
+Plain functions of what they are given (no Runner, no events): gltui.run.engine calls them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from gltui.config import Config
+from gltui.learn import calibrate
+from gltui.learn import train as training
+from gltui.learn.augment import make_augment
+from gltui.learn.semi.strong import make_strong
+from gltui.outputs import roundmodel
+from gltui.outputs.roundmodel import ModelLost
+from gltui.project import Project
+from gltui.project.labeler import offered_items
+from gltui.store import Store
+
+AUDIT_FOR_CALIBRATION = 30  # audit labels a temperature is fitted on, else the labeled set's views
+
+
+def scoring_candidates(store: Store, run: str, stop: np.ndarray | None) -> np.ndarray:
+    """What a scoring pass may pick from: the run's unlabeled pool images outside the stop set."""
+    candidates = store.unlabeled_pool(run)
+    return candidates[~np.isin(candidates, stop)] if stop is not None else candidates
+
+
+def unlabeled_for_round(store: Store, labeled: np.ndarray, stop: np.ndarray | None, cap: int,
+                        seed: int) -> np.ndarray:
+    """The pool images a round learns from without labels: the pool (never the audit,
+    validation or test split) minus the images labeled by this round and minus the stop set
+    (its kappa must judge images no round has seen), at most `cap` of them drawn at random with
+    `seed`. A function of the round's labels alone, so a resumed round learns from the same
+    images."""
+    pool = store.item_ids("pool")
+    keep = ~np.isin(pool, labeled)
+    if stop is not None and len(stop):
+        keep &= ~np.isin(pool, stop)
+    pool = pool[keep]
+    if cap and len(pool) > cap:
+        pool = np.sort(np.random.default_rng(seed).choice(pool, size=cap, replace=False))
+    return pool
+
+
+def warm_start(project: Project, run: str, round: int, config: Config, network: str,
+               network_options: dict, num_classes: int) -> dict | None:
+    """The previous round's weights, when the semi-supervised round starts from them
+    (`semi.warm_epochs` > 0, the previous round had `semi.warm_from` labels) and they are of the
+    same network and classes; else None (fresh weights, as the paper)."""
+    if round == 0 or config.semi.warm_epochs <= 0:
+        return None
+    if project.store.count_labeled(run, up_to_round=round - 1) < config.semi.warm_from:
+        return None  # a model of few labels may be confidently wrong: start afresh
+    try:
+        saved = roundmodel.read_round(project, run, round - 1)
+    except ModelLost:
+        return None
+    if (saved.get("network") != network or saved.get("network_options") != network_options
+            or int(saved.get("num_classes", -1)) != num_classes):
+        return None
+    return saved["model"]
+
+
+def temperature(store: Store, pixels, model: torch.nn.Module, items: np.ndarray,
+                labels: np.ndarray, device: torch.device, batch_size: int, seed: int
+                ) -> tuple[float, str]:
+    """The round's calibration (learn/calibrate.py) and what it was fitted on: the temperature
+    every probability a person sees is divided by (queue guesses, predictions, exports, the
+    model folder). Fitted on the audit labels where there are at least AUDIT_FOR_CALIBRATION of
+    them (held out from training; one number fitted changes no class, so the audit accuracy
+    estimate stays unbiased), else on strongly augmented views of the labeled images (no label
+    beyond those counted)."""
+    audit_items, audit_y = store.audit_labels()
+    if len(audit_items) >= AUDIT_FOR_CALIBRATION:
+        logits = calibrate.predict_logits(model, pixels[audit_items], device, batch_size)
+        return calibrate.fit_temperature(logits, audit_y), f"{len(audit_items)} audit labels"
+    t = calibrate.views_temperature(model, pixels[items], labels, make_strong("auto"), views=16,
+                                    seed=seed, device=device)
+    return t, "16 strong views of the labeled images"
+
+
+def predict_view(model: torch.nn.Module, images: np.ndarray, augment_name: str, channels: int,
+                 seed: int, device: torch.device, batch_size: int) -> np.ndarray:
+    """The model's classes on one augmented view of `images` (the training's weak augmentation,
+    seeded): how far its predictions move under changes that should not matter, the agreement
+    two rounds cannot be expected to beat (the stop rule's auto threshold)."""
+    augment = make_augment(augment_name, channels)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255)
+    with torch.inference_mode():
+        viewed = (augment(x, g) * 255).round_().clamp_(0, 255).to(torch.uint8)
+    return training.predict_proba(model, viewed, device, batch_size).argmax(1)
+
+
+def save_offered_guesses(project: Project, run: str, round: int, model: torch.nn.Module,
+                         pixels, device: torch.device, batch_size: int, t: float) -> None:
+    """Store the round model's calibrated guesses on the images the TUI offers while the next
+    round trains (project/labeler.offered_items), so the provisional queue shows them without
+    torch. Call inside the transaction that commits the round."""
+    items = offered_items(project, run, round)
+    if len(items) == 0:
+        return
+    probs = training.predict_proba(model, pixels[items], device, batch_size, temperature=t)
+    project.store.save_guesses(run, round, items, probs)
