@@ -189,7 +189,7 @@ def test_enter_without_a_guess_says_so_and_writes_nothing(person):
             said = [n for n in notifications(app) if "No guess" in n[1]]
             return entry, said, commits, screen._entry()
     entry, said, commits, after = asyncio.run(go())
-    assert len(said) == 1 and "\n" not in said[0][1] and "0-9" in said[0][1]
+    assert len(said) == 1 and "\n" not in said[0][1] and "0-9 or /" in said[0][1]
     assert commits == [] and after is entry and entry.status == "pending"
 
 
@@ -422,6 +422,9 @@ def test_quit_while_a_round_trains_leaves_at_once_and_says_what_was_saved(
     line = app.exit_line()
     assert line.startswith("gltui: no new labels this session") and "\n" not in line
     assert "round 0 (train) resumes from its last checkpoint on the next start" in line
+    if key == "q":  # a class added during the round: the checkpoint has an output fewer
+        assert main(["classes", str(fresh_project), "--add", "smudge"]) == 0
+        assert "round 0 (train) trains again from its first epoch" in app.exit_line()
     app.engine_thread.join(120)  # cancelled at its next epoch
     assert not app.engine_thread.is_alive()
     with Project.open(fresh_project) as project:

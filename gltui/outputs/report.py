@@ -98,10 +98,11 @@ def collect(project: Project, runs: Sequence[str] | None = None) -> ReportData:
     skipped = [s.name for s in summaries if not finished_rounds(s.rounds)]
     if not shown:
         which = ", ".join(names) if names else "none"
+        how = (f"run `gltui run {project.path} --oracle` or `gltui experiment {project.path}` "
+               "first" if project.has_true_labels() else
+               f"label the waiting images in `gltui {project.path}` and let round 0 train first")
         raise ProjectError(
-            f"{project.path}: no run has a finished round yet (runs: {which}); run "
-            f"`gltui run {project.path} --oracle` or `gltui experiment {project.path}` first"
-        )
+            f"{project.path}: no run has a finished round yet (runs: {which}); {how}")
     lines = learning_curves(shown, project.store)  # one metric for every run shown
     metric = lines[0].metric
     curves = [

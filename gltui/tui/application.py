@@ -84,6 +84,7 @@ class GltuiApp(App[int]):
         self.has_oracle = session.project.has_true_labels()
         self._autostart_timer = None
         self.engine_thread: threading.Thread | None = None  # the drive under way, if any
+        self._classes_at_drive = 0
         self.in_flight: tuple[int | None, str | None] | None = None  # (round, phase) at quit
         self._saved_at_start = session.saved_counts()
 
@@ -164,6 +165,8 @@ class GltuiApp(App[int]):
         self._cancel.clear()
         self.live.worker, self.live.error = "running", None
         self.live.phase = None
+        # the engine sizes its model's output by the classes it read at the start of the drive
+        self._classes_at_drive = len(self.session.class_list.fold)
         self.engine_thread = threading.Thread(target=self._drive, name="gltui-engine",
                                               daemon=True)
         self.engine_thread.start()
@@ -336,8 +339,14 @@ class GltuiApp(App[int]):
         if self.in_flight is not None:
             round, phase = self.in_flight
             what = f"round {round} ({phase})" if round is not None else "the round in flight"
-            line += (f"; {what} resumes from its last checkpoint on the next start "
-                     f"(gltui {self.session.path})")
+            self.session.refresh_classes()
+            grown = len(self.session.class_list.fold) != self._classes_at_drive
+            if phase == "train" and grown:  # its checkpoint has an output fewer: trained anew
+                line += (f"; {what} trains again from its first epoch on the next start, with "
+                         f"an output for the class added meanwhile (gltui {self.session.path})")
+            else:
+                line += (f"; {what} resumes from its last checkpoint on the next start "
+                         f"(gltui {self.session.path})")
         return line
 
     # -- command palette ------------------------------------------------------------------------

@@ -360,8 +360,8 @@ class LabelingScreen(Screen):
             self.app.bell()
             return
         if not entry.guesses:
-            self.app.notify("No guess for this image: no model has guessed it yet. Label it "
-                            "with 0-9 or / (the class list).", severity="warning")
+            self.app.notify("No guess for this image yet: label it with 0-9 or /.",
+                            severity="warning")
             return
         self.label_index(int(entry.guesses[0][0]), entry)
 
