@@ -1,4 +1,5 @@
-"""Shared fixtures. Paths: the repo root, the bundled sample data, the real MNIST beside the project."""
+"""Shared fixtures. Paths: the repo root, the bundled sample data, the real MNIST beside the
+project."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # tests run against this checkout even where gltui is not installed
+# tests run against this checkout even where gltui is not installed
+if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 SAMPLE_MNIST = REPO_ROOT / "sample_data" / "mnist"
 
@@ -202,14 +204,15 @@ def labeling_template(tmp_path_factory, small_project_template) -> Path:
     """A small project after round 0: trained, scored, 20 images queued for labeling."""
     import shutil
 
-    from gltui.run import engine
     from gltui.project import Project, run_lock
+    from gltui.run import engine
 
     path = tmp_path_factory.mktemp("tui") / "proj"
     shutil.copytree(small_project_template, path)
     with Project.open(path) as project:
         with run_lock(project, "main"):  # on the CPU: the same queue on a CUDA machine
-            assert engine.Runner(project, "main", engine.RunOptions(device="cpu")).drive() == "label"
+            options = engine.RunOptions(device="cpu")
+            assert engine.Runner(project, "main", options).drive() == "label"
     return path
 
 

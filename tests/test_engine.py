@@ -4,7 +4,8 @@ The small project (tests/conftest.py) has 700 pool digits, a tiny training profi
 a round takes about a second. Kills are real SIGKILLs of a `gltui run` subprocess, placed either
 at a named point (GLTUI_FAULT, armed by tests/faults_launch.py: tests/faults.py wraps gltui's
 functions at the start of each phase, after an epoch checkpoint, after a scoring chunk, inside
-the oracle's label transaction) or at a random instant, timed from the moment the child holds the run lock.
+the oracle's label transaction) or at a random instant, timed from the end of the child's start-up
+(its GLTUI_STARTED marker: the run lock taken, torch imported, Runner.drive entered).
 
 Every run compared with the uninterrupted one is the shared reference command (tests/conftest.py:
 REFERENCE_ARGS, on the CPU with one torch thread), so the reference run is made once per session
@@ -23,9 +24,8 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REFERENCE_ARGS, REFERENCE_ENV, fault_env, final_state, gltui_command, run_gltui
 
-from conftest import (REFERENCE_ARGS, REFERENCE_ENV, fault_env, final_state, gltui_command,
-                      run_gltui)
 from gltui.cli import main
 from gltui.project import Project
 

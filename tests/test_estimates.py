@@ -15,16 +15,16 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import init_args
+from test_cli import one_error_line, tree_digest
+
 from gltui.cli import main
 from gltui.config import Config
-from gltui.project import Labeler, Project
 from gltui.errors import ProjectError
-from gltui.views.estimates import Estimate, audit_estimates, stable_stop, wilson_interval
 from gltui.learn.stopping import cohen_kappa, stable_streak
+from gltui.project import Labeler, Project
 from gltui.store import RoundRow
-from test_cli import one_error_line, tree_digest
+from gltui.views.estimates import Estimate, audit_estimates, stable_stop, wilson_interval
 
 AUDIT = 60
 
@@ -94,7 +94,7 @@ def audited(tmp_path_factory, small_npz):
     """A small project with an audit set of 60, run with the oracle to 80 labels."""
     path = tmp_path_factory.mktemp("audit") / "proj"
     assert main(init_args(path, small_npz, "--audit", str(AUDIT), "--budget", "80")) == 0
-    assert main(["run", str(path), "--oracle", "--quiet"]) == 0
+    assert main(["run", str(path), "--oracle", "--quiet", "--device", "cpu"]) == 0
     return path
 
 
@@ -123,16 +123,16 @@ def test_the_audit_set_is_a_random_draw_that_is_never_trained_on(audited):
 
 
 def test_the_estimate_is_the_round_models_accuracy_on_the_audit_images(audited):
-    from gltui.project.folder import STOP_SHARE
-    from gltui.run.engine import Runner
     from gltui.learn import train as training
+    from gltui.project.folder import STOP_SHARE
+    from gltui.run.engine import Runner, RunOptions
 
     with Project.open(audited) as project:
         estimates = audit_estimates(project.store, "main")
         rounds = project.store.rounds("main")
         assert sorted(estimates) == [r.round for r in rounds] == [0, 1, 2]
         items, labels = project.store.audit_labels()
-        runner = Runner(project, "main")
+        runner = Runner(project, "main", RunOptions(device="cpu"))  # as the run was driven
         for r in rounds:
             model = runner._load_model(r.round)
             direct = training.evaluate(model, project.pixels[items], labels, "cpu")
@@ -157,7 +157,8 @@ def test_a_project_without_test_or_validation_split_draws_its_audit_estimates(au
     """A person's project (no test split, no validation split): the curve every view draws is
     the audit estimate per labeled count, not the training accuracy; without an audit label
     (or without the store) it stays the training accuracy, named as not an estimate."""
-    from gltui.views.curves import AUDIT as AUDIT_METRIC, TRAINING, learning_curves, metric_title
+    from gltui.views.curves import AUDIT as AUDIT_METRIC
+    from gltui.views.curves import TRAINING, learning_curves, metric_title
 
     with Project.open(audited) as project:
         summary = project.summary("main")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import fault_env, run_gltui
+
 from gltui.cli import main
 from gltui.project import Labeler, Project
 
@@ -149,4 +149,5 @@ def tree(path: Path) -> dict:
     """A file's bytes, or a folder's relative paths and bytes."""
     if path.is_file():
         return {".": path.read_bytes()}
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(path)): p.read_bytes()
+            for p in sorted(path.rglob("*")) if p.is_file()}

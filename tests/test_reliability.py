@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REFERENCE_ARGS, REFERENCE_ENV, SAMPLE_MNIST, fault_env, init_args
+
 from gltui.cli import main
 from gltui.project import Project
 
@@ -37,7 +37,7 @@ def one_error_line(capsys) -> str:
     return err[0]
 
 
-# ---- random SIGKILLs ------------------------------------------------------------------------------
+# ---- random SIGKILLs -----------------------------------------------------------------------------
 
 
 def test_chaos_five_sigkills_one_per_phase_end_in_the_uninterrupted_state(
@@ -59,7 +59,7 @@ def test_chaos_five_sigkills_one_per_phase_end_in_the_uninterrupted_state(
     assert outside and all(k[4] > 0 for k in outside), result["kill_log"]
 
 
-# ---- Ctrl-C ---------------------------------------------------------------------------------------
+# ---- Ctrl-C --------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_ctrl_c_in_evaluate_query_and_label_exits_130_and_resumes_to_the_same_st
     assert chaos.compare(chaos.final_state(fresh_project), uninterrupted_int) == []
 
 
-# ---- bad project folders and databases ------------------------------------------------------------
+# ---- bad project folders and databases -----------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -250,7 +250,7 @@ def test_init_with_a_bad_labels_csv_exits_2_naming_it(rows, subfolder, words, tm
     assert not (tmp_path / "proj").exists()
 
 
-# ---- a full disk in init and export ---------------------------------------------------------------
+# ---- a full disk in init and export --------------------------------------------------------------
 
 
 def enospc(path) -> OSError:
@@ -319,7 +319,7 @@ def test_disk_full_in_export_exits_2_leaves_no_temp_and_changes_nothing(
     assert main(["export", str(label_project), "--format", fmt, "--out", str(out)]) == 0
 
 
-# ---- two processes writing one project ------------------------------------------------------------
+# ---- two processes writing one project -----------------------------------------------------------
 
 
 def test_two_runs_driven_at_once_on_one_project_lose_nothing(small_project_template, tmp_path,

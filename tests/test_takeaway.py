@@ -30,7 +30,8 @@ def trained_template(tmp_path_factory, small_npz) -> Path:
     """The small npz project (800 digits) after two oracle rounds, scoring chunks of 200."""
     path = tmp_path_factory.mktemp("trained") / "proj"
     assert main(init_args(path, small_npz, "--chunk-size", "200")) == 0
-    assert main(["run", str(path), "--oracle", "--quiet", "--max-rounds", "2"]) == 0
+    assert main(["run", str(path), "--oracle", "--quiet", "--max-rounds", "2",
+                 "--device", "cpu"]) == 0  # exact comparisons below: the CPU
     return path
 
 
@@ -38,7 +39,7 @@ def trained_template(tmp_path_factory, small_npz) -> Path:
 def predicted_template(tmp_path_factory, trained_template) -> Path:
     path = tmp_path_factory.mktemp("predicted") / "proj"
     shutil.copytree(trained_template, path)
-    assert main(["predict", str(path)]) == 0
+    assert main(["predict", str(path), "--device", "cpu"]) == 0
     return path
 
 
@@ -85,7 +86,7 @@ def test_predict_twice_computes_nothing_and_prints_one_line(predicted_template, 
     with Project.open(path) as project:
         versions = project.store.prediction_versions("main")
     capsys.readouterr()
-    assert main(["predict", str(path)]) == 0
+    assert main(["predict", str(path), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "4 of 4 chunks were stored already" in out, out
     with Project.open(path) as project:
@@ -95,13 +96,13 @@ def test_predict_twice_computes_nothing_and_prints_one_line(predicted_template, 
 def test_predict_resumes_after_a_kill_with_the_uninterrupted_results(
         trained_template, predicted_template, tmp_path):
     path = _copy(trained_template, tmp_path)
-    proc = run_gltui("predict", str(path), env=fault_env("chunk:2"))
+    proc = run_gltui("predict", str(path), "--device", "cpu", env=fault_env("chunk:2"))
     assert proc.returncode == -9, proc.stderr
     with Project.open(path) as project:
         assert project.store.done_prediction_chunks("main") == {0, 1}
         assert project.store.predictions("main") is None  # unfinished: exports refuse it
         before = project.store.prediction_versions("main")
-    proc = run_gltui("predict", str(path))
+    proc = run_gltui("predict", str(path), "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     assert "2 of 4 chunks were stored already" in proc.stdout
     resumed, whole = Project.open(path), Project.open(predicted_template)
@@ -150,7 +151,8 @@ def test_predict_with_no_finished_round_is_refused(fresh_project, capsys):
 def test_predict_round_must_be_finished(predicted_template, tmp_path, capsys):
     path = _copy(predicted_template, tmp_path)
     _fails_with_one_line(["predict", str(path), "--round", "7"], capsys, "no finished round 7")
-    assert main(["predict", str(path), "--round", "0"]) == 0  # another round replaces the pass
+    # another round replaces the pass
+    assert main(["predict", str(path), "--round", "0", "--device", "cpu"]) == 0
     with Project.open(path) as project:
         assert project.store.predictions("main").round == 0
 
@@ -322,8 +324,9 @@ def person_project(tmp_path_factory, photo_folder) -> Path:
     path = tmp_path_factory.mktemp("person") / "proj"
     assert main(["init", str(path), "--data", f"folder:{photo_folder}", "--profile", "tiny",
                  "--k", "2", "--initial", "20", "--audit", "0"]) == 0
-    assert main(["run", str(path), "--quiet"]) == 0  # round 0, then the queue waits for a person
-    assert main(["predict", str(path)]) == 0
+    # round 0, then the queue waits for a person
+    assert main(["run", str(path), "--quiet", "--device", "cpu"]) == 0
+    assert main(["predict", str(path), "--device", "cpu"]) == 0
     return path
 
 
@@ -436,7 +439,7 @@ def test_add_converts_skips_duplicates_and_the_next_pass_sees_the_images(
         assert project.store.integrity_check() == "ok"
     # The next pass (here predict's; scoring reads the same unlabeled pool) covers them.
     capsys.readouterr()
-    assert main(["predict", str(path)]) == 0
+    assert main(["predict", str(path), "--device", "cpu"]) == 0
     with Project.open(path) as project:
         assert np.isin(new, project.store.predictions("main").items).all()
     # Adding the same data again adds nothing.
@@ -507,8 +510,9 @@ def test_labeled_to_160_then_predictions_agree_at_the_test_accuracy(tmp_path):
     path = tmp_path / "e2e"
     assert main(["init", str(path), "--data", f"folder:{SAMPLE_MNIST}", "--profile", "quick",
                  "--k", "2", "--val-size", "100", "--candidates", "500"]) == 0
-    assert main(["run", str(path), "--oracle", "--quiet", "--budget", "160"]) == 0
-    assert main(["predict", str(path)]) == 0
+    assert main(["run", str(path), "--oracle", "--quiet", "--budget", "160",
+                 "--device", "cpu"]) == 0
+    assert main(["predict", str(path), "--device", "cpu"]) == 0
     out = tmp_path / "all.jsonl"
     assert main(["export", str(path), "--format", "jsonl", "--with-predictions",
                  "--out", str(out)]) == 0
