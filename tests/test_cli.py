@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-import shutil
-
 from conftest import SAMPLE_MNIST, init_args
+
 from gltui.cli import main
 from gltui.data import load
 from gltui.project import Project

@@ -14,14 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import fault_env, gltui_command
+
 from gltui.cli import main
 from gltui.project import Project
 from gltui.store import RoundRow
-from gltui.views.savings import (CurvePoint, class_shares, group_curves, headline, mean_std,
-                                 savings)
 from gltui.views.curves import run_curve
+from gltui.views.savings import CurvePoint, class_shares, group_curves, headline, mean_std, savings
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ["rde-s0", "random-s0", "rde-s1"]

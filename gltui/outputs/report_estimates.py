@@ -7,7 +7,13 @@ from __future__ import annotations
 from typing import Sequence
 
 from gltui.project import Project
-from gltui.views.estimates import Estimate, audit_estimates, audit_progress, round_ceilings, stable_stop
+from gltui.views.estimates import (
+    Estimate,
+    audit_estimates,
+    audit_progress,
+    round_ceilings,
+    stable_stop,
+)
 
 
 def _pct(value: float | None) -> str:
