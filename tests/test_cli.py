@@ -1,4 +1,5 @@
-"""The CLI contract: init, status, export round trips, and bad input (exit 2, one line, no change)."""
+"""The CLI contract: init, status, export round trips, and bad input (exit 2, one line, no
+change)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def test_init_and_status_json(tmp_path, small_npz, capsys):
     (["run", "{p}", "--run", "bad name!", "--strategy", "random"], "run name"),
     (["status", "{file}"], "is a file"),
     (["export", "{p}", "--format", "xml", "--out", "x"], "xml"),
-    (["export", "{p}", "--format", "csv", "--out", "{tmp}/e.csv", "--run", "nope"], "no run 'nope'"),
+    (["export", "{p}", "--format", "csv", "--out", "{tmp}/e.csv", "--run", "nope"],
+     "no run 'nope'"),
     (["init", "{p}", "--data", "npz:{npz}"], "already a gltui project"),
     (["init", "{tmp}/new", "--data", "folder:{unlabeled}"], "no class names"),
     (["bogus-command"], ""),
@@ -82,8 +84,8 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(
         shutil.copy(png, unlabeled / png.name)
     empty_npz = tmp_path / "empty.npz"  # an empty pool
     np.savez(empty_npz, x=np.zeros((0, 28, 28), np.uint8), y=np.zeros(0, np.int64))
-    fill = dict(empty_npz=empty_npz, p=fresh_project, missing=tmp_path / "missing", bad_idx=bad_idx, npz=small_npz,
-                file=a_file, tmp=tmp_path, unlabeled=unlabeled)
+    fill = dict(empty_npz=empty_npz, p=fresh_project, missing=tmp_path / "missing",
+                bad_idx=bad_idx, npz=small_npz, file=a_file, tmp=tmp_path, unlabeled=unlabeled)
     argv = [a.format(**fill) for a in argv]
     before = tree_digest(fresh_project)
     capsys.readouterr()
@@ -106,9 +108,11 @@ def test_a_refused_second_driver_changes_nothing(fresh_project, capsys):
             runs_before = [(r.name, r.config, r.phase, r.round) for r in project.store.runs()]
             events_before = project.store.events("main")
             capsys.readouterr()
-            assert main(["run", str(fresh_project), "--max-rounds", "5", "--k", "3", "--quiet"]) == 2
+            assert main(["run", str(fresh_project), "--max-rounds", "5", "--k", "3",
+                         "--quiet"]) == 2
             assert "being driven by another process" in one_error_line(capsys)
-            assert [(r.name, r.config, r.phase, r.round) for r in project.store.runs()] == runs_before
+            runs_after = [(r.name, r.config, r.phase, r.round) for r in project.store.runs()]
+            assert runs_after == runs_before
             assert project.store.events("main") == events_before
             assert tree_digest(fresh_project) == before
             # An existing run asked for another strategy is refused before the lock is even tried.
@@ -160,7 +164,8 @@ def test_export_csv_and_jsonl_match_the_store(finished_project, tmp_path):
 
 def test_export_imagefolder_reimports_with_the_same_labels(finished_project, tmp_path):
     out = tmp_path / "folder"
-    assert main(["export", str(finished_project), "--format", "imagefolder", "--out", str(out)]) == 0
+    assert main(["export", str(finished_project), "--format", "imagefolder",
+                 "--out", str(out)]) == 0
     again = load(f"folder:{out}")
     with Project.open(finished_project) as project:
         items, labels = project.store.labeled("main")

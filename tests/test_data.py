@@ -1,4 +1,5 @@
-"""gltui.data: every reader on real (or format-true) data, and every bad input -> one-line DataError."""
+"""gltui.data: every reader on real (or format-true) data, and every bad input -> one-line
+DataError."""
 
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ def test_missing_path(tmp_path):
 
 
 def test_import_is_headless_and_light():
-    code = "import sys, gltui.data; print(sorted(m for m in ('textual', 'torch', 'PIL') if m in sys.modules))"
+    code = ("import sys, gltui.data; "
+            "print(sorted(m for m in ('textual', 'torch', 'PIL') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -100,7 +102,8 @@ def test_to_pil_and_save_image(tmp_path, digits):
     save_image(grey, tmp_path / "out" / "g.png")
     save_image(rgb, tmp_path / "out" / "c.png")
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "g.png")), grey[0])
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "c.png")).transpose(2, 0, 1), rgb)
+    saved = np.asarray(Image.open(tmp_path / "out" / "c.png"))
+    assert np.array_equal(saved.transpose(2, 0, 1), rgb)
 
 
 # ------------------------------------------------------------------------------------------
@@ -138,7 +141,8 @@ def test_idx_real_mnist(shared_mnist_dir):
     seconds = time.perf_counter() - t0
     print(f"idx MNIST 60k+10k loaded in {seconds:.2f}s")
     check_dataset(ds)
-    assert ds.train.images.shape == (60000, 1, 28, 28) and ds.test.images.shape == (10000, 1, 28, 28)
+    assert ds.train.images.shape == (60000, 1, 28, 28)
+    assert ds.test.images.shape == (10000, 1, 28, 28)
     assert ds.train.labels[:5].tolist() == [5, 0, 4, 1, 9]
     assert ds.test.labels[:5].tolist() == [7, 2, 1, 0, 4]
     assert ds.classes == MNIST_CLASSES
@@ -227,7 +231,8 @@ def write_cifar(root: Path, sizes=(20, 20), test=10, protocol=pickle.HIGHEST_PRO
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     batches = {}
-    for name, n in [*((f"data_batch_{i + 1}", n) for i, n in enumerate(sizes)), ("test_batch", test)]:
+    files = [*((f"data_batch_{i + 1}", n) for i, n in enumerate(sizes)), ("test_batch", test)]
+    for name, n in files:
         d = {
             b"batch_label": name.encode(),
             b"labels": rng.integers(0, 10, n).tolist(),
@@ -236,7 +241,8 @@ def write_cifar(root: Path, sizes=(20, 20), test=10, protocol=pickle.HIGHEST_PRO
         }
         (folder / name).write_bytes(pickle.dumps(d, protocol=protocol))
         batches[name] = d
-    names = [n.encode() for n in "airplane automobile bird cat deer dog frog horse ship truck".split()]
+    words = "airplane automobile bird cat deer dog frog horse ship truck"
+    names = [n.encode() for n in words.split()]
     meta = {b"num_cases_per_batch": 10000, b"label_names": names, b"num_vis": 3072}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=protocol))
     return folder, batches
@@ -265,9 +271,11 @@ def test_cifar100(tmp_path):
         d = {b"fine_labels": rng.integers(0, 100, n).tolist(), b"coarse_labels": [0] * n,
              b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
         (folder / name).write_bytes(pickle.dumps(d))
-    (folder / "meta").write_bytes(pickle.dumps({b"fine_label_names": [f"c{i}".encode() for i in range(100)]}))
+    fine = [f"c{i}".encode() for i in range(100)]
+    (folder / "meta").write_bytes(pickle.dumps({b"fine_label_names": fine}))
     ds = load(f"cifar:{tmp_path}")
-    assert len(ds.train) == 12 and len(ds.test) == 4 and ds.num_classes == 100 and ds.classes[7] == "c7"
+    assert len(ds.train) == 12 and len(ds.test) == 4
+    assert ds.num_classes == 100 and ds.classes[7] == "c7"
 
 
 class _Evil:
@@ -343,7 +351,8 @@ def test_folder_train_test_subfolders(tmp_path, digits):
 def test_folder_flat_with_labels_csv(tmp_path, digits):
     x, y = digits
     names = write_pngs(tmp_path, x[:20])
-    rows = ["file,label"] + [f"{n},{y[i]}" for i, n in enumerate(names) if i % 4]  # every 4th unlabeled
+    # every 4th unlabeled
+    rows = ["file,label"] + [f"{n},{y[i]}" for i, n in enumerate(names) if i % 4]
     rows.append(f"{names[1]},{y[1]}")  # a duplicate row that agrees is fine
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     ds = load(f"folder:{tmp_path}")
@@ -369,11 +378,13 @@ def test_folder_modes(tmp_path, digits):
     x, _ = digits
     rgb = np.stack([x[0], x[1], x[2]], axis=-1)
     Image.fromarray(rgb).save(tmp_path / "a.png")
-    Image.fromarray(rgb).convert("RGBA").save(tmp_path / "b.PNG")  # alpha dropped, extension any case
+    # alpha dropped, extension any case
+    Image.fromarray(rgb).convert("RGBA").save(tmp_path / "b.PNG")
     Image.fromarray(rgb).convert("P").save(tmp_path / "c.bmp")
     Image.fromarray(rgb).save(tmp_path / "d.webp", lossless=True)
     ds = load(f"folder:{tmp_path}")
-    assert ds.train.images.shape == (4, 3, 28, 28) and ds.train.names == ["a.png", "b.PNG", "c.bmp", "d.webp"]
+    assert ds.train.images.shape == (4, 3, 28, 28)
+    assert ds.train.names == ["a.png", "b.PNG", "c.bmp", "d.webp"]
     for i in (0, 1, 3):
         assert np.array_equal(ds.train.images[i].transpose(1, 2, 0), rgb)
     grey = load(f"folder:{tmp_path}", channels=1)
@@ -399,7 +410,8 @@ def test_folder_mixed_sizes_need_conversion(tmp_path, digits):
     Image.fromarray(x[3]).resize((20, 24)).save(tmp_path / "bad.png")
     ds = load(f"folder:{tmp_path}", resize=(16, 16), channels=3)
     assert ds.train.images.shape == (4, 3, 16, 16)
-    want = np.asarray(Image.fromarray(x[0]).convert("RGB").resize((16, 16), Image.Resampling.BILINEAR))
+    want = np.asarray(Image.fromarray(x[0]).convert("RGB").resize((16, 16),
+                                                                  Image.Resampling.BILINEAR))
     assert np.array_equal(ds.train.images[0].transpose(1, 2, 0), want)
 
 
@@ -481,7 +493,8 @@ def test_npz(tmp_path, digits):
     np.savez(f, x=x[:50], y=y[:50], x_test=x[50:60], y_test=y[50:60])
     ds = load(f"npz:{f}")
     check_dataset(ds)
-    assert ds.train.images.shape == (50, 1, 28, 28) and np.array_equal(ds.train.images[:, 0], x[:50])
+    assert ds.train.images.shape == (50, 1, 28, 28)
+    assert np.array_equal(ds.train.images[:, 0], x[:50])
     assert np.array_equal(ds.test.labels, y[50:60]) and ds.classes == MNIST_CLASSES
     rgba = np.stack([x[:8], x[8:16], x[16:24], np.full_like(x[:8], 7)], axis=-1)  # N,H,W,4
     np.savez(f, x=rgba, classes=np.array(["a", "b"]))

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ["rde-s0", "random-s0", "rde-s1"]
 
 
-# ---- pure computations, worked by hand -------------------------------------------------------------
+# ---- pure computations, worked by hand ---------------------------------------------------------
 
 RDE = [{20: 0.50, 40: 0.70, 80: 0.90}, {20: 0.60, 40: 0.80, 80: 0.94}]
 RANDOM = [
@@ -110,10 +110,14 @@ def round_row(**values) -> RoundRow:
 
 def test_run_curve_uses_finished_rounds_and_the_chosen_metric():
     rounds = [round_row(**r) for r in [
-        {"round": 0, "n_labeled": 20, "val_accuracy": 0.5, "test_accuracy": 0.4, "finished_at": 1.0},
-        {"round": 1, "n_labeled": 40, "val_accuracy": 0.6, "test_accuracy": 0.55, "finished_at": 2.0},
-        {"round": 2, "n_labeled": 40, "val_accuracy": 0.7, "test_accuracy": 0.65, "finished_at": 3.0},
-        {"round": 3, "n_labeled": 80, "val_accuracy": 0.8, "test_accuracy": None, "finished_at": None},
+        {"round": 0, "n_labeled": 20, "val_accuracy": 0.5, "test_accuracy": 0.4,
+         "finished_at": 1.0},
+        {"round": 1, "n_labeled": 40, "val_accuracy": 0.6, "test_accuracy": 0.55,
+         "finished_at": 2.0},
+        {"round": 2, "n_labeled": 40, "val_accuracy": 0.7, "test_accuracy": 0.65,
+         "finished_at": 3.0},
+        {"round": 3, "n_labeled": 80, "val_accuracy": 0.8, "test_accuracy": None,
+         "finished_at": None},
     ]]
     assert run_curve(rounds, "test") == {20: 0.4, 40: 0.65}  # the later round at 40 stands
     assert run_curve(rounds, "validation") == {20: 0.5, 40: 0.7}
@@ -124,7 +128,7 @@ def test_class_shares():
     assert shares.tolist() == [[0.25, 0.75, 0.0], [0.0, 0.0, 0.0], [0.25, 0.25, 0.5]]
 
 
-# ---- a real experiment: killed once, resumed, reported ---------------------------------------------
+# ---- a real experiment: killed once, resumed, reported -----------------------------------------
 
 
 def experiment_args(project: Path, report: Path, strategies: str, seeds: str, *extra: str):
@@ -168,7 +172,8 @@ def test_experiment_resumes_and_runs_every_strategy_and_seed(experiment, capsys)
         curves = {}
         for name in RUNS:
             strategy, seed = name.rsplit("-s", 1)
-            assert (rows[name].strategy, rows[name].seed, rows[name].phase) == (strategy, int(seed), "done")
+            row = rows[name]
+            assert (row.strategy, row.seed, row.phase) == (strategy, int(seed), "done")
             rounds = project.store.rounds(name)
             assert [(r.round, r.n_labeled) for r in rounds] == [(0, 20), (1, 40)]
             assert all(r.test_accuracy is not None for r in rounds)

@@ -199,7 +199,8 @@ def test_quit_mid_training_cancels_and_resumes(fresh_project):
     from gltui.config import Config
     from gltui.project import run_lock
 
-    with Project.open(fresh_project) as project:  # a round that would train for ever: only q stops it
+    # a round that would train for ever: only q stops it
+    with Project.open(fresh_project) as project:
         config = Config.from_json(project.require_run("main").config)
         config.train.max_epochs = config.train.patience = 10_000
         project.store.set_run_config("main", config.to_json(), {"max_epochs": 10_000})

@@ -91,7 +91,8 @@ def test_a_label_that_cannot_be_written_is_shown_not_saved_and_nothing_is_lost(
             screen = app.screen
             await pilot.press("3")  # committed
             assert db_labels(label_project)[queue[0]] == 3
-            with Project.open(label_project) as holder:  # a second connection, as another process has
+            # a second connection, as another process has
+            with Project.open(label_project) as holder:
                 with holder.store.transaction():  # holds the write lock
                     await pilot.press("5")
                     await pilot.pause(0.2)
