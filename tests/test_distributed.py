@@ -2,7 +2,7 @@
 process.
 
 What is checked, on the small project of tests/conftest.py (700 pool digits, tiny profile, k = 2,
-chunks of 64 images: 11 chunks, so the last wave leaves a rank idle):
+chunks of 64 images: 10 chunks since the stop set is drawn at init):
   - a scoring pass shared by 2 ranks, resumed after a SIGKILL of rank 0 mid-pass, gives exactly
     the single process's scores and queue for the same model;
   - 2-rank DDP training sees exactly the single process's inputs and dropout masks (the first
@@ -250,7 +250,9 @@ def test_shared_scoring_resumed_after_sigkill_equals_one_process(tmp_path, small
     with Project.open(path) as project:
         done = project.store.done_chunks("main", 0)
         _, _, n_chunks = project.store.scoring_pass("main", 0)
-    assert len(done) == 3 and n_chunks == 11  # 3 of 11 chunks saved when rank 0 died
+    candidates, _ = pass_scores(single, 0)
+    assert n_chunks == -(-len(candidates) // 64) >= 4  # chunks of 64 (RUN_ARGS)
+    assert len(done) == 3  # 3 chunks saved when rank 0 died
 
     # stops to label
     resumed = torchrun(2, str(path), "--quiet", "--chunk-size", "64", "--device", "cpu")

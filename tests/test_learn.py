@@ -119,7 +119,7 @@ def test_model_output_shapes(name, channels, size):
 
 
 def test_model_registry_and_auto():
-    assert set(MODELS) == {"mnist", "cifar"}
+    assert set(MODELS) == {"mnist", "cifar", "small"}  # small: the semi-supervised rounds' net
     assert resolve_model_name("auto", 1) == "mnist" and resolve_model_name("auto", 3) == "cifar"
     assert resolve_model_name("cifar", 1) == "cifar"
     with pytest.raises(ValueError, match="unknown model"):

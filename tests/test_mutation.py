@@ -32,7 +32,7 @@ def test_a_labeled_item_put_in_the_next_queue_fails_the_property_test(tmp_path):
     shutil.copytree(REPO_ROOT / "gltui", copy / "gltui",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "tests").mkdir()
-    for name in ("conftest.py", "test_engine_properties.py"):
+    for name in ("conftest.py", "faults.py", "faults_launch.py", "test_engine_properties.py"):
         shutil.copy(REPO_ROOT / "tests" / name, copy / "tests" / name)
     shutil.copy(REPO_ROOT / "pyproject.toml", copy / "pyproject.toml")
     (copy / "sample_data").symlink_to(REPO_ROOT / "sample_data")
