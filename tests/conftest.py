@@ -224,3 +224,15 @@ def label_project(tmp_path, labeling_template) -> Path:
     dest = tmp_path / "proj"
     shutil.copytree(labeling_template, dest)
     return dest
+
+
+async def wait_for(pilot, condition, timeout: float = 90.0, what: str = "condition") -> None:
+    """Let a Textual app run (Pilot) until `condition()` holds; fail naming `what` after
+    `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.05)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 from gltui.project import Project
 
@@ -32,14 +33,6 @@ def db_state(path: Path, round: int = 1):
         queue = project.store.queue("main", round)
         items, labels = project.store.labeled("main")
         return queue, dict(zip(items.tolist(), labels.tolist())), project.summary("main")
-
-
-async def wait_for(pilot, condition, timeout: float = 90.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def test_label_keys_commit_each_label(label_project):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 
 import numpy as np
 import pytest
+from conftest import wait_for
 
 pytest.importorskip("textual")
 
@@ -24,14 +24,6 @@ def make(path, **kw):
     kw.setdefault("autostart", False)
     kw.setdefault("autostart_delay", None)
     return make_app(path, **kw)
-
-
-async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await pilot.pause(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ already committed is lost; a label that was not written is not shown as given.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 from gltui.project import Project
 
@@ -38,14 +38,6 @@ def db_labels(path: Path) -> dict[int, int]:
 def first_queue(path: Path) -> list[int]:
     with Project.open(path) as project:
         return [e.item for e in project.store.queue("main", 1)]
-
-
-async def wait_for(pilot, condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def test_engine_worker_failure_is_one_line_on_screen_and_the_app_keeps_running(

@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wait_for
 
 from gltui.cli import main
 from gltui.project import Labeler, Project, run_lock
@@ -41,14 +42,6 @@ def make(path, **kw):
     kw.setdefault("autostart", False)
     kw.setdefault("autostart_delay", None)
     return make_app(path, **kw)
-
-
-async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def store_guesses(path: Path, round: int) -> np.ndarray:
@@ -398,7 +391,7 @@ def test_history_holds_audit_labels_and_unsure_marks_and_says_which(person):
 def test_quit_while_a_round_trains_leaves_at_once_and_says_what_was_saved(
         fresh_project, key, code):
     """The engine is asked to stop and not waited for: the app has exited while the engine
-    thread is still inside its epoch; the thread stops at its next check; the round resumes
+    thread is still held at its cancel check; the thread stops at its next check; the round resumes
     from its checkpoint (tests/test_tui.py: test_quit_mid_training_cancels_and_resumes)."""
     from gltui.config import Config
 
@@ -408,8 +401,20 @@ def test_quit_while_a_round_trains_leaves_at_once_and_says_what_was_saved(
         config.train.min_steps_per_epoch = 40  # epochs of seconds: the quit lands inside one
         project.store.set_run_config("main", config.to_json(), {"max_epochs": 10_000})
 
+    release = threading.Event()
+
+    class HeldCancel(threading.Event):
+        """The engine thread, once asked to stop, is held at its check until the test has seen
+        the app exit: an app that waited for the thread would never exit."""
+        def is_set(self) -> bool:
+            asked = super().is_set()
+            if asked:
+                release.wait(60)
+            return asked
+
     async def go():
         app = make(fresh_project, autostart=True)
+        app._cancel = HeldCancel()
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: app.live.epoch >= 1, 120, "the first epoch")
             await pilot.press(key)
@@ -417,6 +422,7 @@ def test_quit_while_a_round_trains_leaves_at_once_and_says_what_was_saved(
             alive = app.engine_thread.is_alive()
         return app, alive
     app, alive = asyncio.run(go())
+    release.set()
     assert alive  # not waited for
     assert app.return_code == code
     line = app.exit_line()
