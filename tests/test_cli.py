@@ -194,3 +194,18 @@ def test_reading_a_project_does_not_import_torch(finished_project):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
+
+
+def test_status_into_a_file_never_cuts_a_name(fresh_project, capsys):
+    """Piped into a file or a log (no terminal, rich's default 80 columns), `gltui status` prints
+    its tables at their natural width: a long run name and its strategy come out whole."""
+    from gltui.project import runs
+
+    name = "random-seed-three-with-a-long-name"
+    with Project.open(fresh_project) as project:
+        runs.commit(project, runs.plan(project, name, runs.Knobs(strategy="random"), seed=3))
+    capsys.readouterr()
+    assert main(["status", str(fresh_project)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert [name, "random", "3"] in [row[:3] for row in rows]
+    assert not any("…" in cell for row in rows for cell in row)

@@ -5,6 +5,7 @@ tables on stdout (the CLI prints them; the TUI's palette captures them). No Text
 from __future__ import annotations
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from gltui.project.classes import ClassList
@@ -13,6 +14,23 @@ from gltui.views.curves import learning_curves, metric_title
 from gltui.views.estimates import SMALL_N, audit_estimates, audit_progress
 
 out = Console(highlight=False, soft_wrap=True)
+
+
+def show(table: Table) -> None:
+    """Print a table: in a terminal at the terminal's width; into a file, a pipe or a log at its
+    natural width, so nothing is cut to rich's default 80 columns."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        natural = Measurement.get(out, out.options.update(max_width=10_000), table).maximum
+        Console(highlight=False, soft_wrap=True, file=out.file,
+                width=max(out.width, natural)).print(table)
+
+
+def name_column(table: Table, header: str, names) -> None:
+    """A column of names (runs, strategies): never wrapped or cut, whatever the width."""
+    table.add_column(header, no_wrap=True,
+                     min_width=max([len(header), *(len(str(n)) for n in names)]))
 
 
 def status_table(project, summaries) -> None:
@@ -24,15 +42,16 @@ def status_table(project, summaries) -> None:
               f"test {counts.get('test', 0)}{audit_note}, "
               f"{len(ClassList.read(project.store).live)} classes")
     table = Table(box=None, pad_edge=False)
-    for col in ("run", "strategy", "seed", "profile", "phase", "round", "labeled", "pool",
-                "queued", "note"):
+    name_column(table, "run", [s.name for s in summaries])
+    name_column(table, "strategy", [s.strategy for s in summaries])
+    for col in ("seed", "profile", "phase", "round", "labeled", "pool", "queued", "note"):
         table.add_column(col, justify="right" if col in ("seed", "round", "labeled", "pool",
                                                           "queued") else "left")
     for s in summaries:
         table.add_row(s.name, s.strategy, str(s.seed), s.profile, s.phase, str(s.round),
                       str(s.n_labeled), str(s.n_pool), str(s.n_queued or ""),
                       s.stop_reason or "")
-    out.print(table)
+    show(table)
     n_val = counts.get("val", 0)
     if 0 < n_val < SMALL_N:
         out.print(f"validation accuracy comes from only {n_val} images: a rough figure")
@@ -54,8 +73,9 @@ def estimates_table(project, summaries) -> None:
         return
     table = Table(title="accuracy estimate (audit set, 95% Wilson interval) and stability "
                   "(kappa vs the previous round on the stop set)", box=None, pad_edge=False)
-    for col in ("run", "round", "labeled", "audit estimate", "test", "kappa"):
-        table.add_column(col, justify="left" if col in ("run", "audit estimate") else "right")
+    name_column(table, "run", [s.name for s in summaries])
+    for col in ("round", "labeled", "audit estimate", "test", "kappa"):
+        table.add_column(col, justify="left" if col == "audit estimate" else "right")
     for s in summaries:
         for r in finished_rounds(s.rounds):
             est = (estimates[s.name] or {}).get(r.round)
@@ -65,7 +85,7 @@ def estimates_table(project, summaries) -> None:
                 "no audit labels yet" if est is None else est.text(),
                 "" if r.test_accuracy is None else f"{r.test_accuracy:.3f}",
                 "" if r.stop_kappa is None else f"{r.stop_kappa:.4f}")
-    out.print(table)
+    show(table)
 
 
 def curve_table(summaries, store=None) -> None:
@@ -84,4 +104,4 @@ def curve_table(summaries, store=None) -> None:
     for n in budgets:
         cells = [dict(c.points).get(n) for c in curves]
         table.add_row(str(n), *("" if acc is None else f"{acc:.4f}" for acc in cells))
-    out.print(table)
+    show(table)
