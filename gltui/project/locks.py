@@ -26,12 +26,21 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator, Protocol
 
 from gltui.errors import RunLocked
+from gltui.store import Store
 
-if TYPE_CHECKING:
-    from gltui.project.folder import Project
+
+class Project(Protocol):
+    """What the locks need of a project (project/folder.Project has it): its folder, a run's
+    checkpoint folder, and the store (to say what a busy run is doing). A protocol, so this
+    module, which folder.py imports, imports nothing of folder.py."""
+
+    path: Path
+    store: Store
+
+    def run_dir(self, name: str) -> Path: ...
 
 ADD_LOCK = "add.lock"
 DOING = {"train": "training", "evaluate": "evaluating", "score": "scoring",
@@ -41,7 +50,7 @@ VERBS = ("init", "run", "status", "export", "predict", "add", "classes", "report
 
 
 @contextlib.contextmanager
-def run_lock(project: "Project", run: str) -> Iterator[None]:
+def run_lock(project: Project, run: str) -> Iterator[None]:
     """An exclusive flock on checkpoints/RUN/lock; RunLocked (one line) when another process
     holds it."""
     with _flock(project.run_dir(run) / "lock") as holder:
@@ -52,7 +61,7 @@ def run_lock(project: "Project", run: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def add_lock(project: "Project") -> Iterator[None]:
+def add_lock(project: Project) -> Iterator[None]:
     """An exclusive flock on checkpoints/add.lock: one `gltui add` at a time."""
     with _flock(project.path / "checkpoints" / ADD_LOCK) as holder:
         if holder is not None:
@@ -117,7 +126,7 @@ def _holder(text: str) -> str:
     return f"pid {pid}, {command[:40]}" if command else f"pid {pid}"
 
 
-def _phase(project: "Project", run: str) -> str | None:
+def _phase(project: Project, run: str) -> str | None:
     try:
         row = project.store.run(run)
     except Exception:  # a reader's best effort: the refusal stands without it
@@ -127,6 +136,6 @@ def _phase(project: "Project", run: str) -> str | None:
     return f"{DOING.get(row.phase, row.phase)} round {row.round}" if row.phase != "done" else None
 
 
-def _busy(project: "Project", what: str, holder: str, doing: str | None = None) -> str:
+def _busy(project: Project, what: str, holder: str, doing: str | None = None) -> str:
     doing = f": {doing}" if doing and ("gltui run" in holder or "TUI" in holder) else ""
     return f"{project.path} is busy: {what} ({holder}{doing}); try again when it ends"
