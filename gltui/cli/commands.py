@@ -10,6 +10,7 @@ TUI (imported only then) for interactive work.
     gltui add PROJECT --data SPEC
     gltui classes PROJECT [--add NAME | --rename OLD NEW | --merge A B]
     gltui report PROJECT --out DIR
+    gltui check PROJECT [--json] [--run NAME]   likely label mistakes, near-duplicates, leaks
     gltui PROJECT                 the TUI on that project
     gltui --oracle / gltui        headless run / TUI on the bundled sample project
 
@@ -37,10 +38,12 @@ from gltui.cli.args import (
     size,
     strategy_list,
 )
+from gltui.cli.check import add_parser as add_check_parser
+from gltui.cli.check import cmd_check
 from gltui.config import PERSON_SCHEDULE, PRESETS, PROFILES, Config, input_shape
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add",
-            "classes")
+            "classes", "check")
 
 
 def build_parser() -> dict[str, argparse.ArgumentParser]:
@@ -154,6 +157,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--report", required=True, type=Path, help="folder for report.md and figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     parsers["experiment"] = p
+    add_check_parser(parsers)
 
     p = Parser(
         prog="gltui",
@@ -223,6 +227,7 @@ def _fail(message: str, code: int) -> int:
 
 def cmd_init(args) -> int:
     from gltui import data
+    from gltui.data.duplicates import scan
     from gltui.project import Project
     from gltui.project.runs import Knobs, merged
 
@@ -254,7 +259,8 @@ def cmd_init(args) -> int:
         stratified=args.stratified, strategy=config.score.strategy, force=args.force,
         audit=args.audit,
     )
-    for line in (dataset.note, warning):
+    near = scan(project.pixels, seed=config.seed).note(str(args.project))  # a warning only
+    for line in (dataset.note, warning, near):
         if line:
             print(f"gltui: {line}", file=sys.stderr)
     counts = project.store.count_items()
@@ -484,6 +490,7 @@ COMMAND_FUNCS = {
     "predict": cmd_predict,
     "add": cmd_add,
     "classes": cmd_classes,
+    "check": cmd_check,
     "main": cmd_main,
 }
 

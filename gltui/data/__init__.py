@@ -17,7 +17,8 @@ One module per reader (idx, cifar, folder, npz, npy), each exposing
 `loader.READERS` maps a spec's kind to it. core.py holds the types and the checks the readers
 share, images.py the image <-> array conversions (stretch or letterbox), decode.py a folder's
 files into one array (headers checked before decoding), counts.py the per-folder counts that
-init and add print. A new format is a new module with a `read` and one READERS entry.
+init and add print, duplicates.py the near-duplicate search (init's and add's warning, gltui
+check). A new format is a new module with a `read` and one READERS entry.
 
 Every bad input raises `DataError` whose message is one line naming the file and the problem; no
 reader lets an OSError, a PIL error or a pickle error escape for bad input. Only numpy and PIL are

@@ -22,7 +22,8 @@ Atomic: a kill at any instant leaves the old project or the new one. The steps:
 The add lock is held throughout, so two `add`s cannot interleave (project/locks.py); runs go on
 meanwhile and see the new images from their next round (Project.pixels maps the new file). A
 temporary pixels file a killed `add` left behind is removed first (under the lock, so it is no
-other add's). No torch.
+other add's). Near copies (not exact) of images the project holds, or within the batch, are
+only warned of (data/duplicates.scan: at most 10,000 images looked at). No torch.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import numpy as np
 
 from gltui import data as data_mod
 from gltui.data.core import shorten
+from gltui.data.duplicates import scan
 from gltui.errors import ProjectError
 from gltui.fsio import atomic_write
 from gltui.project import PIXELS_NAME, Project
@@ -119,6 +121,9 @@ def add_images(project: Project, spec: str) -> AddOutcome:
             project.store.append_items(first, names, labels[keep], {ADDITIONS: additions})
             project.pixels = np.load(target, mmap_mode="r")
             project.meta = project.store.meta()
+    if len(keep):  # near copies of what the project holds: a warning, after the lock
+        near = scan(project.pixels[:first + len(keep)], new_from=first, seed=first)
+        notes += [line] if (line := near.note(str(project.path))) else []
     return AddOutcome(added=len(keep), duplicates=len(images) - len(keep),
                       n_pool=project.store.count_items().get("pool", 0),
                       note="; ".join(notes) or None,

@@ -1,0 +1,298 @@
+"""`gltui check`: likely label mistakes by out-of-fold predictions, near-duplicates and leaks, on
+real MNIST digits with planted mistakes and planted near copies (a 1-px shift, brightness
++-10 %, a JPEG q75 round trip); `init` and `add` warn of near copies; bad input changes
+nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SAMPLE_MNIST, read_digits
+
+from gltui.cli import main
+from gltui.data.duplicates import near_duplicates, pair_distances, scan
+
+N_LABELED, N_FLIPS, N_POOL, N_PLANTED, N_LEAKS = 300, 15, 500, 10, 3
+SHIFTS = [(0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, -1), (1, -1), (-1, 1)]
+
+
+def near_copy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) uint8 -> a near copy: shifted 1 px, brightness +-10 %, re-saved as JPEG q75."""
+    from PIL import Image
+
+    dy, dx = SHIFTS[rng.integers(len(SHIFTS))]
+    x = np.roll(image.astype(np.float32), (dy, dx), axis=(0, 1)) * rng.choice([0.9, 1.1])
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(x, 0, 255).astype(np.uint8)).save(buf, format="JPEG", quality=75)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())))
+
+
+def file_bytes(path: Path) -> dict[str, str]:
+    """A digest of every file of a project folder: what must not change."""
+    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+# ---- near-duplicates: numpy only, fast -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def planted_digits(digits):
+    """600 real digits + a near copy of 40 of them (appended): images (N, 1, 28, 28), the true
+    digits, and the (source, copy) pairs."""
+    x, y = digits
+    rng = np.random.default_rng(0)
+    sources = rng.choice(len(x), 40, replace=False)
+    copies = np.stack([near_copy(x[i], rng) for i in sources])
+    images = np.concatenate([x, copies])[:, None]
+    truth = np.concatenate([y, y[sources]])
+    pairs = [(int(s), len(x) + k) for k, s in enumerate(sources)]
+    return images, truth, pairs
+
+
+def test_near_copies_are_grouped_and_distinct_digits_are_not(planted_digits):
+    images, truth, pairs = planted_digits
+    groups = near_duplicates(images)
+    group_of = {int(m): i for i, g in enumerate(groups) for m in g.members}
+    found = sum(group_of.get(s, -1) == group_of.get(c, -2) for s, c in pairs)
+    assert found >= 0.95 * len(pairs), f"{found} of {len(pairs)} planted copies grouped"
+    planted = {m for p in pairs for m in p}
+    natural = [g for g in groups if not set(g.members.tolist()) <= planted]
+    assert len(natural) <= 1, natural  # the closest natural pairs of MNIST: plain 1s at 0.0136
+    for g in groups:
+        assert len(set(truth[g.members].tolist())) == 1, f"different digits grouped: {g}"
+    assert [g.distance for g in groups] == sorted(g.distance for g in groups)
+
+
+def test_the_distance_tolerates_a_shift_and_separates_different_digits(planted_digits):
+    images, truth, pairs = planted_digits
+    planted = pair_distances(images, np.asarray(pairs))
+    assert planted.max() <= 0.01
+    a = np.flatnonzero(truth[:600] == 3)[:20]
+    b = np.flatnonzero(truth[:600] == 8)[:20]
+    different = pair_distances(images, np.stack([a, b], axis=1))
+    assert different.min() > 0.05
+    shifted = np.roll(images[:1], 1, axis=3)
+    assert pair_distances(np.concatenate([images[:1], shifted]), np.array([[0, 1]]))[0] < 1e-3
+
+
+def test_scan_counts_only_groups_that_hold_a_new_image(planted_digits):
+    images, _, pairs = planted_digits
+    everything = scan(images)
+    assert everything.groups >= 38 and everything.checked == everything.total == len(images)
+    only_new = scan(images, new_from=600)  # the copies are the new images
+    assert only_new.groups == everything.groups
+    assert scan(images[:600], new_from=590).groups == 0  # no copy among the new ones
+    limited = scan(images, limit=300, seed=1)
+    assert limited.checked == 300 and "random draw" in (limited.note("p") or "among 300 of")
+    assert "`gltui check p`" in everything.note("p")
+
+
+@pytest.mark.slow
+def test_ten_thousand_real_mnist_images_take_seconds(shared_mnist_dir):
+    from gltui import data
+
+    x = data.load(f"idx:{shared_mnist_dir}").train.images[:10_000]
+    rng = np.random.default_rng(3)
+    sources = rng.choice(len(x), 200, replace=False)
+    images = np.concatenate([x, np.stack([near_copy(x[i, 0], rng)[None] for i in sources])])
+    started = time.perf_counter()
+    groups = near_duplicates(images)
+    seconds = time.perf_counter() - started
+    group_of = {int(m): i for i, g in enumerate(groups) for m in g.members}
+    found = sum(group_of.get(int(s), -1) == group_of.get(10_000 + k, -2)
+                for k, s in enumerate(sources))
+    assert found >= 190 and seconds < 30, (found, seconds)
+    assert len(groups) - found <= 2  # reported groups that no planted copy explains
+
+
+# ---- gltui check on a person's project -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def check_data(tmp_path_factory):
+    """A person's npz: 300 labeled digits (15 labels flipped), 500 unlabeled ones, near copies of
+    10 unlabeled digits (unlabeled) and of 3 test digits (labeled), 200 test digits."""
+    x, y = read_digits(SAMPLE_MNIST, N_LABELED + N_POOL)
+    x_test, y_test = read_digits(SAMPLE_MNIST / "test", 200)
+    rng = np.random.default_rng(7)
+    given = y.copy()
+    flipped = rng.choice(N_LABELED, N_FLIPS, replace=False)
+    given[flipped] = (y[flipped] + rng.integers(1, 10, N_FLIPS)) % 10
+    given[N_LABELED:] = -1
+    sources = N_LABELED + rng.choice(N_POOL, N_PLANTED, replace=False)
+    leaked = rng.choice(len(x_test), N_LEAKS, replace=False)
+    copies = [near_copy(x[i], rng) for i in sources] + [near_copy(x_test[i], rng) for i in leaked]
+    images = np.concatenate([x, np.stack(copies)])
+    truth = np.concatenate([y, y[sources], y_test[leaked]])
+    # the copies of test digits are labeled (rightly): a leak into the training set
+    given = np.concatenate([given, np.full(N_PLANTED, -1), y_test[leaked]])
+    path = tmp_path_factory.mktemp("check-data") / "person.npz"
+    np.savez(path, x=images, y=given, x_test=x_test, y_test=y_test)
+    n = len(x)
+    return {
+        "npz": path, "flipped": {f"train:{i}" for i in flipped},
+        "planted": [{f"train:{s}", f"train:{n + k}"} for k, s in enumerate(sources)],
+        "leaks": [{f"test/test:{t}", f"train:{n + N_PLANTED + k}"} for k, t in enumerate(leaked)],
+        "truth": {**{f"train:{i}": int(v) for i, v in enumerate(truth)},
+                  **{f"test/test:{i}": int(v) for i, v in enumerate(y_test)}},
+    }
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory, check_data):
+    """The project, what `init` wrote on stderr, `gltui check --json`'s output (run while
+    another process holds the run's lock, as `gltui run` does), and the files before and
+    after the check."""
+    from gltui.project import Project, run_lock
+
+    path = tmp_path_factory.mktemp("check") / "proj"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["init", str(path), "--data", f"npz:{check_data['npz']}", "--profile",
+                     "tiny", "--semi", "off"]) == 0
+    out = io.StringIO()
+    with Project.open(path) as project, run_lock(project, "main"):  # a run is being driven
+        before = file_bytes(path)
+        with contextlib.redirect_stdout(out):
+            assert main(["check", str(path), "--json", "--device", "cpu"]) == 0
+        after = file_bytes(path)
+    return {"path": path, "init_stderr": err.getvalue(), "result": json.loads(out.getvalue()),
+            "before": before, "after": after}
+
+
+def test_check_finds_the_flipped_labels(checked, check_data):
+    issues = checked["result"]["label_issues"]
+    first = [i["file"] for i in issues[:2 * N_FLIPS]]
+    found = check_data["flipped"] & set(first)
+    assert len(found) >= 10, f"{len(found)} of {N_FLIPS} flipped labels in the first {len(first)}"
+    truth = check_data["truth"]
+    right = [i for i in issues if i["file"] in check_data["flipped"]]
+    # the likely class of a flipped label is mostly the digit itself
+    assert sum(i["likely"] == str(truth[i["file"]]) for i in right) >= 0.7 * len(right)
+    assert [i["score"] for i in issues] == sorted((i["score"] for i in issues), reverse=True)
+    assert all(i["label"] != i["likely"] for i in issues)
+    assert not any(f.startswith("test/") for f in (i["file"] for i in issues))
+
+
+def test_check_groups_planted_copies_and_marks_leaks(checked, check_data):
+    result = checked["result"]
+    groups = [set(g) for g in result["near_duplicates"]]
+    for pair in check_data["planted"] + check_data["leaks"]:
+        assert any(pair <= g for g in groups), f"planted pair {pair} not grouped"
+    truth = check_data["truth"]
+    for g in result["near_duplicates"]:
+        assert len({truth[f] for f in g}) == 1, f"different digits grouped: {g}"
+    details = result["duplicate_groups"]
+    for pair in check_data["leaks"]:
+        (group,) = [d for d in details if pair <= set(d["files"])]
+        assert group["leak"] and {"test", "labeled"} <= set(group["splits"]), group
+    for d in details:  # a leak: an evaluation image beside a training one
+        where = set(d["splits"])
+        assert d["leak"] == bool(where & {"test", "audit", "val"} and where & {"labeled", "pool"})
+    assert result["leaks"] >= N_LEAKS
+    leaks = [d["leak"] for d in details]
+    assert leaks == sorted(leaks, reverse=True)  # leaks first
+
+
+def test_check_json_shape_and_nothing_changed(checked):
+    result = checked["result"]
+    assert set(result) >= {"label_issues", "near_duplicates"}
+    assert all(set(i) == {"file", "label", "likely", "score"} for i in result["label_issues"])
+    assert all(isinstance(g, list) and all(isinstance(f, str) for f in g)
+               for g in result["near_duplicates"])
+    assert checked["before"] == checked["after"]
+
+
+def test_init_warns_of_near_duplicates(checked):
+    lines = [ln for ln in checked["init_stderr"].splitlines() if "near-duplicate" in ln]
+    assert len(lines) == 1 and "gltui check" in lines[0]
+
+
+def test_add_warns_of_near_copies_of_project_images(tmp_path, checked, check_data):
+    import shutil
+
+    path = tmp_path / "proj"
+    shutil.copytree(checked["path"], path)
+    x, _ = read_digits(SAMPLE_MNIST, 5)
+    rng = np.random.default_rng(11)
+    new = np.stack([near_copy(x[i], rng) for i in range(5)])
+    np.savez(tmp_path / "more.npz", x=new)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["add", str(path), "--data", f"npz:{tmp_path / 'more.npz'}"]) == 0
+    warned = [ln for ln in err.getvalue().splitlines() if "near-duplicate" in ln]
+    assert len(warned) == 1 and "5 groups" in warned[0], err.getvalue()
+
+
+def test_text_summary_names_issues_and_leaks():
+    from gltui.outputs.check import CheckResult, DuplicateGroup, LabelIssue
+
+    result = CheckResult(
+        run="main", n_labeled=300, n_images=1000,
+        label_issues=[LabelIssue("train:4", "7", "1", 0.98)],
+        duplicates=[DuplicateGroup(["test/test:3", "train:9"], ["test", "pool"], 0.004),
+                    DuplicateGroup(["train:1", "train:2"], ["pool", "labeled"], 0.005)])
+    text = "\n".join(result.lines())
+    assert "train:4  7 → 1  0.980" in text
+    assert "LEAK  test/test:3 [test], train:9 [pool]" in text
+    assert "1 of them LEAKS" in text
+
+
+# ---- bad input: one line, exit 2, nothing changed -----------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["no-project", "unknown-run", "too-few-labels", "bad-device"])
+def test_bad_input_is_one_line_and_changes_nothing(case, fresh_project, tmp_path, capsys):
+    args = {"no-project": [str(tmp_path / "nothing")],
+            "unknown-run": [str(fresh_project), "--run", "nope"],
+            "too-few-labels": [str(fresh_project)],  # the seed set: 20 labels
+            "bad-device": [str(fresh_project), "--device", "cuda"]}[case]
+    if case == "bad-device":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+    before = file_bytes(fresh_project)
+    capsys.readouterr()
+    code = main(["check", *args])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("gltui: ")
+    expected = {"no-project": "gltui init", "unknown-run": "no run 'nope'",
+                "too-few-labels": "label more images", "bad-device": "--device cpu"}[case]
+    assert expected in err
+    assert file_bytes(fresh_project) == before
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_out_of_fold_probabilities_are_deterministic(digits):
+    from gltui.config import TrainConfig
+    from gltui.learn.label_issues import fold_of, out_of_fold_probs
+
+    x, y = digits
+    cfg = TrainConfig(max_epochs=1, min_steps_per_epoch=2, batch_size=16, augment="grey")
+    a = out_of_fold_probs(x[:48, None], y[:48], 10, cfg, seed=3, views=2)
+    b = out_of_fold_probs(x[:48, None], y[:48], 10, cfg, seed=3, views=2)
+    assert np.array_equal(a, b) and a.shape == (48, 10)
+    folds = fold_of(y[:48], 4, 3)
+    assert np.bincount(folds).tolist() == [12, 12, 12, 12]
+
+
+def test_the_near_duplicate_search_imports_no_torch():
+    """init and add use it; they must not pay for torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gltui.data.duplicates, gltui.project.add, gltui.cli.check; "
+            "print(sorted(m for m in ('torch', 'textual', 'kornia') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"
