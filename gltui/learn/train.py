@@ -95,6 +95,23 @@ def _labels(y: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(y), dtype=torch.int64).reshape(-1).to(device)
 
 
+def labeled_inputs(train_x, train_y, val_x, val_y, device: torch.device):
+    """(x, y, val_x, val_y, fixed) on `device`, checked: a non-empty labeled set with one label
+    per image. No validation set (`fixed`): a fixed schedule, the last weights kept, and the
+    accuracy each epoch reports is the training set's, without augmentation; nothing is chosen
+    by it. Validation is moved once, not per epoch. `fit` and `semi.train.fit_semi` share it."""
+    x = as_uint8_tensor(train_x, device)
+    y = _labels(train_y, device)
+    if len(x) == 0:
+        raise ValueError("cannot train on an empty labeled set")
+    if len(y) != len(x):
+        raise ValueError(f"{len(x)} images but {len(y)} labels")
+    fixed = len(val_y) == 0
+    if fixed:
+        return x, y, x, y, True
+    return x, y, as_uint8_tensor(val_x, device), _labels(val_y, device), False
+
+
 @torch.inference_mode()
 def _logits_chunks(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch.device,
                    batch_size: int):
@@ -187,21 +204,9 @@ def fit(
     """
     started = time.perf_counter()
     device = resolve_device(device)
-    x = as_uint8_tensor(train_x, device)
-    y = _labels(train_y, device)
+    x, y, val_x, val_y, fixed = labeled_inputs(train_x, train_y, val_x, val_y, device)
     n, channels, height, width = x.shape
-    if n == 0:
-        raise ValueError("cannot train on an empty labeled set")
-    if len(y) != n:
-        raise ValueError(f"{n} images but {len(y)} labels")
-    # No validation set: a fixed schedule (max_epochs, the last weights kept). The accuracy each
-    # epoch reports is then the training set's, without augmentation; nothing is chosen by it.
-    fixed = len(val_y) == 0
     name = resolve_model_name(model_name, channels)
-    if fixed:
-        val_x, val_y = x, y
-    else:
-        val_x, val_y = as_uint8_tensor(val_x, device), _labels(val_y, device)  # once, not per epoch
 
     sharded = group is not None and group.world_size > 1
     # `model` is the network itself (what is checkpointed and returned); `forward` is what the

@@ -48,10 +48,10 @@ from gltui.learn.train import (
     FitResult,
     _cpu_copy,
     _forked_rng,
-    _labels,
     _optimizer_state_cpu,
     class_weights,
     evaluate,
+    labeled_inputs,
 )
 
 CHECKPOINT_FORMAT = 1
@@ -65,10 +65,6 @@ class SemiEpochReport(EpochReport):
     sup_loss: float = 0.0  # mean labeled loss
     unsup_loss: float = 0.0  # mean unsupervised loss (before lambda_u)
     mask_rate: float = 0.0  # share of unlabeled images whose pseudo-label counted
-
-
-def _resolve_name(name: str, channels: int) -> str:
-    return resolve_model_name(name, channels)
 
 
 def net_options(name: str, cfg: SemiConfig) -> dict:
@@ -153,25 +149,15 @@ def fit_semi(
     """
     started = time.perf_counter()
     device = resolve_device(device)
-    x = as_uint8_tensor(train_x, device)
-    y = _labels(train_y, device)
+    x, y, val_x, val_y, fixed = labeled_inputs(train_x, train_y, val_x, val_y, device)
     u = as_uint8_tensor(unlabeled_x, device)
     n, channels, height, width = x.shape
     n_u = len(u)
-    if n == 0:
-        raise ValueError("cannot train on an empty labeled set")
-    if len(y) != n:
-        raise ValueError(f"{n} images but {len(y)} labels")
     if n_u and tuple(u.shape[1:]) != (channels, height, width):
         raise ValueError(f"unlabeled images are {tuple(u.shape[1:])}, labeled "
                          f"{(channels, height, width)}")
-    fixed = len(val_y) == 0
-    if fixed:
-        val_x, val_y = x, y
-    else:
-        val_x, val_y = as_uint8_tensor(val_x, device), _labels(val_y, device)
 
-    name = _resolve_name(model_name, channels)
+    name = resolve_model_name(model_name, channels)
     algorithm = algorithm_class(cfg.algorithm)(cfg, num_classes, device, n_u)
     use_pool = algorithm.student_view != "none" and n_u > 0 and cfg.uratio > 0
     max_epochs = cfg.warm_epochs if (init is not None and cfg.warm_epochs > 0) else cfg.epochs
