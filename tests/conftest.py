@@ -3,11 +3,18 @@ project."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Under pytest-xdist (`-n 2`: one worker per core) each worker's torch, and every gltui it
+# starts, takes one thread: two workers of two threads each on two cores would fight. Set before
+# anything imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # tests run against this checkout even where gltui is not installed
@@ -236,3 +243,14 @@ async def wait_for(pilot, condition, timeout: float = 90.0, what: str = "conditi
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await pilot.pause(0.05)
+
+
+# The longest tests start first: under `-n auto` (xdist's load scheduling hands out tests in
+# collection order) they then run beside the short ones instead of alone at the end.
+START_FIRST = ("test_labeled_to_160_then_predictions_agree_at_the_test_accuracy",
+               "test_person_and_engine_with_crashes_keep_the_invariants",
+               "test_experiment_resumes_and_runs_every_strategy_and_seed")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.originalname not in START_FIRST)  # stable: else as collected

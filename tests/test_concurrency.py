@@ -104,6 +104,7 @@ def test_a_busy_project_is_one_line_naming_the_holder_and_nothing_changes(
         run.communicate()
 
 
+@pytest.mark.slow
 def test_add_beside_a_run_lands_and_the_run_scores_the_new_images(fresh_project, more_digits):
     """The run is paused after training round 0 (its pixels mapped); `add` goes through (it no
     longer needs the run's lock); the run, let go, scores a pass that holds the new images."""
@@ -118,6 +119,7 @@ def test_add_beside_a_run_lands_and_the_run_scores_the_new_images(fresh_project,
     _check_scored_new_images(fresh_project, "main")
 
 
+@pytest.mark.slow
 def test_a_run_created_while_add_works_sees_the_new_images(fresh_project, more_digits):
     """The issue's IndexError: a run whose pixels were mapped before `add` renamed its file, and
     which reads the new items after `add` committed them."""

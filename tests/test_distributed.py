@@ -220,6 +220,7 @@ def test_ddp_fit_sees_the_single_process_batches(digits, tmp_path, capsys, one_t
 # ---- whole runs under torchrun ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_world_size_one_is_the_single_process_run(tmp_path, small_project_template, single):
     path = tmp_path / "proj"
     shutil.copytree(small_project_template, path)
@@ -235,6 +236,7 @@ def test_world_size_one_is_the_single_process_run(tmp_path, small_project_templa
         assert np.array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_shared_scoring_resumed_after_sigkill_equals_one_process(tmp_path, small_project_template,
                                                                  single):
     """Round 0 trained by one process (so the model is the single run's), then its pass scored by
@@ -262,6 +264,7 @@ def test_shared_scoring_resumed_after_sigkill_equals_one_process(tmp_path, small
     assert queue_items(path, 1) == queue_items(single, 1)
 
 
+@pytest.mark.slow
 def test_two_rank_oracle_run_against_one_process(single, two_ranks, capsys):
     """The selected images are not guaranteed identical: round r's model is trained by DDP, whose
     weights differ from one process's in the float rounding (see the test above), and the
@@ -302,6 +305,7 @@ def test_two_rank_oracle_run_against_one_process(single, two_ranks, capsys):
     assert weights < 0.02 and scores < 0.01, (weights, scores)
 
 
+@pytest.mark.slow
 def test_two_rank_run_killed_mid_training_resumes_to_the_uninterrupted_state(
         tmp_path, small_project_template, two_ranks):
     """Rank 0 SIGKILLed after the 2nd epoch checkpoint of round 0; the resumed 2-rank run ends

@@ -77,9 +77,12 @@ def test_stops_at_label_phase_without_oracle(fresh_project):
         assert again.summary("main").n_queued == 20
 
 
-@pytest.mark.parametrize("fault", [
-    "phase:train", "epoch:2", "phase:evaluate", "phase:score", "chunk:2", "phase:query",
-    "phase:label", "label",
+@pytest.mark.parametrize("fault", [  # the fast lane kills in scoring; the full suite everywhere
+    *(pytest.param(f, marks=pytest.mark.slow)
+      for f in ("phase:train", "epoch:2", "phase:evaluate")),
+    "chunk:2",
+    *(pytest.param(f, marks=pytest.mark.slow)
+      for f in ("phase:score", "phase:query", "phase:label", "label")),
 ])
 def test_resume_after_sigkill_equals_uninterrupted(fault, fresh_project, uninterrupted,
                                                    one_thread):
@@ -92,6 +95,7 @@ def test_resume_after_sigkill_equals_uninterrupted(fault, fresh_project, uninter
     assert leftovers == []
 
 
+@pytest.mark.slow
 def test_the_package_has_no_fault_hook(fresh_project, uninterrupted):
     """Fault injection lives in tests/faults.py: no module of gltui/ reads a fault variable, and
     a plain `python -m gltui` with the old switch and a fault set runs to the end, untouched."""
@@ -132,6 +136,7 @@ def test_malformed_fault_specs_are_refused(fault):
         faults.parse("phase:train", "TERM")
 
 
+@pytest.mark.slow
 def test_resume_after_kills_at_random_instants(fresh_project, uninterrupted, one_thread,
                                                 tmp_path):
     """Each kill falls uniform(0, 3) s after the child's start-up ended: it holds the run lock
@@ -181,6 +186,7 @@ def test_second_driver_is_refused(fresh_project, capsys):
             assert '"phase"' in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_budget_and_target_accuracy_stop_rules(fresh_project):
     assert main(["run", str(fresh_project), "--oracle", "--quiet", "--budget", "50",
                  "--chunk-size", "256"]) == 0
@@ -199,6 +205,7 @@ def test_target_accuracy_stops_after_the_round_that_reaches_it(fresh_project):
         assert len(s.rounds) == 1 and s.rounds[0].val_accuracy >= 0.05
 
 
+@pytest.mark.slow
 def test_runs_share_pool_validation_and_test(fresh_project):
     assert main(["run", str(fresh_project), "--run", "random-1", "--strategy", "random",
                  "--seed", "1", "--oracle", "--quiet", "--max-rounds", "2"]) == 0
@@ -223,6 +230,7 @@ def _labels(project, run):
                   for item, _, label, _, source, rnd, _ in project.store.labeled_detail(run))
 
 
+@pytest.mark.slow
 def test_damaged_model_file_is_retrained_to_the_same_result(fresh_project, uninterrupted,
                                                             one_thread):
     killed = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env("phase:score"))
@@ -234,6 +242,7 @@ def test_damaged_model_file_is_retrained_to_the_same_result(fresh_project, unint
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.0], ids=["half", "empty"])
+@pytest.mark.slow
 def test_truncated_epoch_checkpoint_restarts_the_round_to_the_same_result(
         keep, fresh_project, uninterrupted, one_thread):
     killed = gltui("run", str(fresh_project), *RUN_ARGS, env=fault_env("epoch:2"))
@@ -245,6 +254,7 @@ def test_truncated_epoch_checkpoint_restarts_the_round_to_the_same_result(
     assert not ckpt.exists()  # the round finished and its epoch checkpoint was cleared
 
 
+@pytest.mark.slow
 def test_disk_full_while_checkpointing_exits_2_and_leaves_no_temp_file(
         fresh_project, monkeypatch, capsys):
     import errno

@@ -77,6 +77,7 @@ def pinned_threads():
 # The default 600 s timeout was hit on 2 cores at a load average of ~15 (other test runs beside
 # it); a timeout inside a hypothesis example is then reported as a flaky replay, not as slowness.
 @pytest.mark.timeout(1800)
+@pytest.mark.slow
 def test_person_and_engine_with_crashes_keep_the_invariants(label_project, monkeypatch,
                                                             pinned_threads, capsys):
     template = label_project  # round 0 trained, round 1's 20 images queued for a person

@@ -98,6 +98,7 @@ def audited(tmp_path_factory, small_npz):
     return path
 
 
+@pytest.mark.slow
 def test_the_audit_set_is_a_random_draw_that_is_never_trained_on(audited):
     with Project.open(audited) as project:
         store = project.store
@@ -264,6 +265,7 @@ def test_a_persons_project_gets_an_audit_queue_labeled_one_transaction_each(pers
 # ---- --stop-when-stable ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stop_when_stable_ends_the_run(fresh_project, capsys):
     """With a fixed threshold of 0.0001 (the rule, not the threshold, is under test; a tiny
     model's rounds rarely agree much), `--stop-when-stable 1` ends the run at round 1, the first
@@ -282,6 +284,7 @@ def test_stop_when_stable_ends_the_run(fresh_project, capsys):
         assert (loop.stable_rounds, loop.stable_kappa) == (1, 0.0001)
 
 
+@pytest.mark.slow
 def test_the_automatic_threshold_is_each_rounds_own_agreement(fresh_project):
     """By default (no --stable-kappa) the rule compares each round's kappa with the round's own
     agreement between the stop set and an augmented view of it: the run stops exactly at the

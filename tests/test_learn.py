@@ -175,6 +175,7 @@ def test_augment_none_auto_and_bad_preset(mnist):
         make_augment("mixup", 1)
 
 
+@pytest.mark.slow
 def test_augmented_digits_still_read_as_digits(trained, mnist):
     """The distortions are strong but label-preserving: a model trained on them (3 epochs) reads
     distorted test digits far above chance, and worse than clean ones (they do perturb)."""

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO_ROOT
 
 MUTATION = (
@@ -27,6 +28,7 @@ MUTATION = (
 )
 
 
+@pytest.mark.slow
 def test_a_labeled_item_put_in_the_next_queue_fails_the_property_test(tmp_path):
     copy = tmp_path / "repo"
     shutil.copytree(REPO_ROOT / "gltui", copy / "gltui",

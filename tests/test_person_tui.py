@@ -88,6 +88,7 @@ class Person:
             time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_a_person_labels_their_own_images_from_zero(tmp_path, digit_folder):
     from gltui.cli import main
 

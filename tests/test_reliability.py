@@ -40,6 +40,7 @@ def one_error_line(capsys) -> str:
 # ---- random SIGKILLs -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_chaos_five_sigkills_one_per_phase_end_in_the_uninterrupted_state(
         tmp_path, small_project_template, reference_project, capsys):
     result = chaos.chaos(n=5, seed=7, workdir=tmp_path, template=small_project_template,
@@ -106,8 +107,9 @@ def _has_scored_chunk(project: Path) -> bool:
         return bool(p.store.done_chunks("main", row.round))
 
 
-@pytest.mark.parametrize("phase, ready", [("train", _has_epoch_checkpoint),
-                                          ("score", _has_scored_chunk)])
+@pytest.mark.parametrize("phase, ready", [
+    pytest.param("train", _has_epoch_checkpoint, marks=pytest.mark.slow),
+    ("score", _has_scored_chunk)])
 def test_ctrl_c_exits_130_with_one_line_and_resumes_to_the_same_state(
         phase, ready, fresh_project, uninterrupted_int, one_thread):
     interrupted, seen = _interrupt_in(fresh_project, phase, ready)
@@ -123,6 +125,7 @@ def test_ctrl_c_exits_130_with_one_line_and_resumes_to_the_same_state(
 
 
 @pytest.mark.parametrize("point", ["phase:evaluate", "phase:query", "phase:label", "label"])
+@pytest.mark.slow
 def test_ctrl_c_in_evaluate_query_and_label_exits_130_and_resumes_to_the_same_state(
         point, fresh_project, uninterrupted_int, one_thread):
     """The short phases last milliseconds, so SIGINT comes from inside the process at a named
@@ -175,7 +178,7 @@ def read_only(paths: list[Path]):
 
 @pytest.mark.parametrize("what, code, words", [
     ("folder", 2, "project folder is not writable"),  # a read-only mount, say
-    ("database", 2, "read-only"),  # gltui.db itself read-only, its folder writable
+    pytest.param("database", 2, "read-only", marks=pytest.mark.slow),  # gltui.db itself only
 ])
 def test_unwritable_project_fails_with_one_line_and_changes_nothing(
         what, code, words, fresh_project, capsys):
@@ -322,6 +325,7 @@ def test_disk_full_in_export_exits_2_leaves_no_temp_and_changes_nothing(
 # ---- two processes writing one project -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_runs_driven_at_once_on_one_project_lose_nothing(small_project_template, tmp_path,
                                                              reference_state):
     """Two `gltui run` processes write one gltui.db at the same time (runs `main` and `b`, the

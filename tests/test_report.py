@@ -164,6 +164,7 @@ def experiment(tmp_path_factory, small_project_template):
     return project, report
 
 
+@pytest.mark.slow
 def test_experiment_resumes_and_runs_every_strategy_and_seed(experiment, capsys):
     project_path, report = experiment
     with Project.open(project_path) as project:

@@ -188,6 +188,7 @@ def _init_peak_rss_kib(tmp_path: Path, n: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+@pytest.mark.slow
 def test_init_peak_rss_does_not_grow_with_the_pixels(tmp_path):
     """A 30,000-image init peaks at about the RSS of a 1,000-image one: neither the source nor
     pixels.npy stays resident (a mapped output or a copied input would add 92 MB)."""

@@ -509,7 +509,8 @@ def test_labeled_to_160_then_predictions_agree_at_the_test_accuracy(tmp_path):
     The quick profile: the tiny one stops at ~0.6 accuracy, where the two differ by 5 points."""
     path = tmp_path / "e2e"
     assert main(["init", str(path), "--data", f"folder:{SAMPLE_MNIST}", "--profile", "quick",
-                 "--k", "2", "--val-size", "100", "--candidates", "500"]) == 0
+                 "--k", "2", "--val-size", "100", "--candidates", "500",
+                 "--semi-profile", "demo"]) == 0
     assert main(["run", str(path), "--oracle", "--quiet", "--budget", "160",
                  "--device", "cpu"]) == 0
     assert main(["predict", str(path), "--device", "cpu"]) == 0
