@@ -1,0 +1,25 @@
+"""The soak's short version (benchmarks/soak.py): six gltui processes at once on one project
+(oracle runs, a person's run, a scripted person labeling, add, predict, export, status), about a
+third of them SIGKILLed at a random instant. After every process: the project opens, integrity
+ok, no item with two active labels, every acknowledged label present, pixels for every item, no
+traceback, every refusal one line; at the end an undisturbed run finishes. The full run (200
+processes) and its figures: docs/reliability.md."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.soak import soak  # noqa: E402
+
+
+@pytest.mark.slow
+def test_six_processes_at_random_with_kills_lose_nothing(tmp_path):
+    result = soak(iterations=36, procs=6, seed=1, kill_rate=0.3, workdir=tmp_path)
+    print(result)
+    assert result["problems"] == [], result["problems"]
+    assert result["iterations"] == 36 and result["kills"] >= 3, result
+    assert result["acknowledged"] >= 1 and result["by_verb"].get("add", 0) >= 1, result
