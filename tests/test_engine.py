@@ -96,6 +96,22 @@ def test_resume_after_sigkill_equals_uninterrupted(fault, fresh_project, uninter
 
 
 @pytest.mark.slow
+def test_a_run_stopped_by_its_limit_goes_on_when_the_limit_is_raised(fresh_project, uninterrupted,
+                                                                    one_thread):
+    """`--max-rounds 1` ends the run after round 0; the same command with the reference's
+    `--max-rounds 2` then goes on (round 0 scored and queried as if it had not stopped) and ends
+    in the reference's state. A run still at its limit stays done."""
+    once = [a if a != "2" else "1" for a in RUN_ARGS]  # --max-rounds 1
+    assert main(["run", str(fresh_project), *once]) == 0
+    assert final_state(fresh_project)["phase"] == "done"
+    assert main(["run", str(fresh_project), *once]) == 0  # the limit stands: nothing moves
+    with Project.open(fresh_project) as project:
+        assert project.require_run("main").round == 0
+    resume(fresh_project)  # --max-rounds 2
+    assert final_state(fresh_project) == uninterrupted
+
+
+@pytest.mark.slow
 def test_the_package_has_no_fault_hook(fresh_project, uninterrupted):
     """Fault injection lives in tests/faults.py: no module of gltui/ reads a fault variable, and
     a plain `python -m gltui` with the old switch and a fault set runs to the end, untouched."""

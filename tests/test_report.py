@@ -196,7 +196,7 @@ def test_experiment_resumes_and_runs_every_strategy_and_seed(experiment, capsys)
     capsys.readouterr()
     assert main(experiment_args(project_path, first, *FIRST)) == 0
     out = capsys.readouterr().out
-    assert out.count("done already") == 2
+    assert out.count("(goes on if its limit was raised)") == 2
     assert not re.search(r"round +\d+:", out)
     # The experiment's own report covers its runs only.
     text = (first / "report.md").read_text()

@@ -414,7 +414,8 @@ def cmd_experiment(args) -> int:
     with Project.open(args.project) as project:
         def on_run(started) -> None:
             how = ("new" if started.created else
-                   "done already" if started.phase == "done" else
+                   f"done at round {started.round} (goes on if its limit was raised)"
+                   if started.phase == "done" else
                    f"resuming at round {started.round}, {started.phase} "
                    f"({started.finished_rounds} rounds finished)")
             out.print(f"[bold]run {started.name}[/] ({started.index}/{started.total}): {how}")

@@ -119,6 +119,9 @@ class Runner:
         trainer: the engine knows nothing of who listens."""
         while True:
             row = self.project.require_run(self.run)
+            if row.phase == "done" and self._reopens(row):
+                self.store.set_phase(self.run, "score", row.round)  # as if it had not stopped
+                continue
             if row.phase == "done":
                 self.emit(RunDone(self.run, row.stop_reason or "done"))
                 return "done"
@@ -142,6 +145,21 @@ class Runner:
                 self.store.add_event(self.run, "model-lost", {"round": row.round,
                                                               "path": str(lost.path)})
                 self.store.set_phase(self.run, "train", row.round)
+
+    def _reopens(self, row) -> bool:
+        """Whether a run that stopped at its label budget or round limit goes on: both were
+        raised since (`gltui run PROJECT --budget N`) and the pool has images left. Its last
+        round is then scored and queried as if it had never stopped, so the run ends where one
+        given the higher limit from the start ends. Other stops (stable predictions, a target,
+        an exhausted pool) stand."""
+        reason, loop = row.stop_reason or "", self.config.loop
+        if not (reason.startswith("label budget") or reason.endswith("rounds done")):
+            return False
+        if loop.budget and self.store.count_labeled(self.run) >= loop.budget:
+            return False
+        if loop.max_rounds and row.round + 1 >= loop.max_rounds:
+            return False
+        return self.store.count_unlabeled_pool(self.run) > 0
 
     def emit(self, event: Event) -> None:
         self.options.on_event(event)

@@ -78,8 +78,8 @@ def check(project: Project, plan: Plan) -> list[run_policy.RunPlan]:
     """Every run of the plan checked against the project, changing nothing (project/runs.plan): an
     existing run must have the plan's strategy and seed and, where the plan sets them, its
     profile, k and candidates (project/runs.PROTOCOL): its rounds would otherwise mix two
-    protocols in one curve. A new budget or round limit is taken; a run that is already done stays
-    done."""
+    protocols in one curve. A new budget or round limit is taken: a run done at its old limit goes
+    on (engine.Runner._reopens); one done for another reason stays done."""
     return [run_policy.plan(project, name, plan.knobs(strategy), seed=seed,
                             frozen=run_policy.PROTOCOL)
             for name, strategy, seed in plan.runs()]
