@@ -192,6 +192,10 @@ SEMI_PROFILES: dict[str, dict] = {
 # `--semi-profile` says otherwise.
 SEMI_FOR_PROFILE = {"quick": "person", "paper": "bench", "tiny": "tiny"}
 
+# `gltui check`'s cross-fitting (learn/label_issues.py): each of CHECK_FOLDS models trains on
+# the other folds' labels; below CHECK_MIN_PER_FOLD labels a fold, a fold's model says little.
+CHECK_FOLDS, CHECK_MIN_PER_FOLD = 4, 10
+
 
 def semi_config(profile: str = "bench", **changes) -> SemiConfig:
     """The SemiConfig of a profile (SEMI_PROFILES), with `changes` on top."""

@@ -43,3 +43,8 @@ class DiskError(ProjectError):
 
 class DataError(GltuiError):
     """Bad input data: one line naming the offending file or path, the problem and the fix."""
+
+
+class Cancelled(Exception):
+    """Work stopped because its caller asked it to (a TUI page closed while its check ran): not
+    a failure, nothing to show."""

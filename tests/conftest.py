@@ -62,6 +62,55 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     return read_digits(SAMPLE_MNIST, 600)
 
 
+# ---- a person's data with planted label mistakes and near copies (gltui check, its TUI page) ----
+
+N_LABELED, N_FLIPS, N_POOL, N_PLANTED, N_LEAKS = 300, 15, 500, 10, 3
+SHIFTS = [(0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, -1), (1, -1), (-1, 1)]
+
+
+def near_copy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) uint8 -> a near copy: shifted 1 px, brightness +-10 %, re-saved as JPEG q75."""
+    import io
+
+    from PIL import Image
+
+    dy, dx = SHIFTS[rng.integers(len(SHIFTS))]
+    x = np.roll(image.astype(np.float32), (dy, dx), axis=(0, 1)) * rng.choice([0.9, 1.1])
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(x, 0, 255).astype(np.uint8)).save(buf, format="JPEG", quality=75)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())))
+
+
+@pytest.fixture(scope="session")
+def check_data(tmp_path_factory):
+    """A person's npz: 300 labeled digits (15 labels flipped), 500 unlabeled ones, near copies of
+    10 unlabeled digits (unlabeled) and of 3 test digits (labeled), 200 test digits."""
+    x, y = read_digits(SAMPLE_MNIST, N_LABELED + N_POOL)
+    x_test, y_test = read_digits(SAMPLE_MNIST / "test", 200)
+    rng = np.random.default_rng(7)
+    given = y.copy()
+    flipped = rng.choice(N_LABELED, N_FLIPS, replace=False)
+    given[flipped] = (y[flipped] + rng.integers(1, 10, N_FLIPS)) % 10
+    given[N_LABELED:] = -1
+    sources = N_LABELED + rng.choice(N_POOL, N_PLANTED, replace=False)
+    leaked = rng.choice(len(x_test), N_LEAKS, replace=False)
+    copies = [near_copy(x[i], rng) for i in sources] + [near_copy(x_test[i], rng) for i in leaked]
+    images = np.concatenate([x, np.stack(copies)])
+    truth = np.concatenate([y, y[sources], y_test[leaked]])
+    # the copies of test digits are labeled (rightly): a leak into the training set
+    given = np.concatenate([given, np.full(N_PLANTED, -1), y_test[leaked]])
+    path = tmp_path_factory.mktemp("check-data") / "person.npz"
+    np.savez(path, x=images, y=given, x_test=x_test, y_test=y_test)
+    n = len(x)
+    return {
+        "npz": path, "flipped": {f"train:{i}" for i in flipped},
+        "planted": [{f"train:{s}", f"train:{n + k}"} for k, s in enumerate(sources)],
+        "leaks": [{f"test/test:{t}", f"train:{n + N_PLANTED + k}"} for k, t in enumerate(leaked)],
+        "truth": {**{f"train:{i}": int(v) for i, v in enumerate(truth)},
+                  **{f"test/test:{i}": int(v) for i, v in enumerate(y_test)}},
+    }
+
+
 # ---- running gltui and reading a run's outcome ------------------------------------------------
 
 

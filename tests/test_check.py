@@ -14,24 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_MNIST, read_digits
+from conftest import N_FLIPS, N_LEAKS, SAMPLE_MNIST, near_copy, read_digits
 
 from gltui.cli import main
 from gltui.data.duplicates import near_duplicates, pair_distances, scan
-
-N_LABELED, N_FLIPS, N_POOL, N_PLANTED, N_LEAKS = 300, 15, 500, 10, 3
-SHIFTS = [(0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, -1), (1, -1), (-1, 1)]
-
-
-def near_copy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(H, W) uint8 -> a near copy: shifted 1 px, brightness +-10 %, re-saved as JPEG q75."""
-    from PIL import Image
-
-    dy, dx = SHIFTS[rng.integers(len(SHIFTS))]
-    x = np.roll(image.astype(np.float32), (dy, dx), axis=(0, 1)) * rng.choice([0.9, 1.1])
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(x, 0, 255).astype(np.uint8)).save(buf, format="JPEG", quality=75)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())))
 
 
 def file_bytes(path: Path) -> dict[str, str]:
@@ -114,36 +100,6 @@ def test_ten_thousand_real_mnist_images_take_seconds(shared_mnist_dir):
 
 
 # ---- gltui check on a person's project -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def check_data(tmp_path_factory):
-    """A person's npz: 300 labeled digits (15 labels flipped), 500 unlabeled ones, near copies of
-    10 unlabeled digits (unlabeled) and of 3 test digits (labeled), 200 test digits."""
-    x, y = read_digits(SAMPLE_MNIST, N_LABELED + N_POOL)
-    x_test, y_test = read_digits(SAMPLE_MNIST / "test", 200)
-    rng = np.random.default_rng(7)
-    given = y.copy()
-    flipped = rng.choice(N_LABELED, N_FLIPS, replace=False)
-    given[flipped] = (y[flipped] + rng.integers(1, 10, N_FLIPS)) % 10
-    given[N_LABELED:] = -1
-    sources = N_LABELED + rng.choice(N_POOL, N_PLANTED, replace=False)
-    leaked = rng.choice(len(x_test), N_LEAKS, replace=False)
-    copies = [near_copy(x[i], rng) for i in sources] + [near_copy(x_test[i], rng) for i in leaked]
-    images = np.concatenate([x, np.stack(copies)])
-    truth = np.concatenate([y, y[sources], y_test[leaked]])
-    # the copies of test digits are labeled (rightly): a leak into the training set
-    given = np.concatenate([given, np.full(N_PLANTED, -1), y_test[leaked]])
-    path = tmp_path_factory.mktemp("check-data") / "person.npz"
-    np.savez(path, x=images, y=given, x_test=x_test, y_test=y_test)
-    n = len(x)
-    return {
-        "npz": path, "flipped": {f"train:{i}" for i in flipped},
-        "planted": [{f"train:{s}", f"train:{n + k}"} for k, s in enumerate(sources)],
-        "leaks": [{f"test/test:{t}", f"train:{n + N_PLANTED + k}"} for k, t in enumerate(leaked)],
-        "truth": {**{f"train:{i}": int(v) for i, v in enumerate(truth)},
-                  **{f"test/test:{i}": int(v) for i, v in enumerate(y_test)}},
-    }
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +202,52 @@ def test_text_summary_names_issues_and_leaks():
     assert "1 of them LEAKS" in text
 
 
+def test_dismissed_findings_are_left_out_and_the_json_keeps_its_layout(tmp_path, checked):
+    """What the TUI's check page does on `d` (outputs.check.dismiss: a key in the project's
+    meta): the next `gltui check` leaves the finding out, and only it."""
+    import shutil
+
+    from gltui.outputs.check import DISMISSED, dismiss, dismissed
+    from gltui.project import Project
+    from gltui.project.classes import ClassList
+
+    path = tmp_path / "proj"
+    shutil.copytree(checked["path"], path)
+    before = checked["result"]
+    issue, group = before["label_issues"][0], before["duplicate_groups"][-1]
+    with Project.open(path) as project:
+        store = project.store
+        ids = {name: item for item, name in store.item_names(range(store.item_end())).items()}
+        classes = ClassList.read(store)
+        label = classes.live[classes.live_names.index(issue["label"])]
+        keys = [f"label:{ids[issue['file']]}:{label}",
+                "dup:" + ",".join(str(i) for i in sorted(ids[f] for f in group["files"]))]
+        for key in [*keys, keys[0]]:  # a second dismissal of the same finding changes nothing
+            dismiss(store, key)
+        assert store.meta()[DISMISSED] == keys and dismissed(store) == set(keys)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["check", str(path), "--json", "--device", "cpu"]) == 0
+    after = json.loads(out.getvalue())
+    assert list(after) == list(before)  # the same layout: no key added
+    assert after["label_issues"] == [i for i in before["label_issues"] if i != issue]
+    assert after["duplicate_groups"] == [g for g in before["duplicate_groups"] if g != group]
+    assert after["near_duplicates"] == [g["files"] for g in after["duplicate_groups"]]
+
+
+def test_finding_keys_and_the_dismissed_count_in_the_summary():
+    from gltui.outputs.check import CheckResult, DuplicateGroup, LabelIssue
+
+    issue = LabelIssue("train:4", "7", "1", 0.98, item=4, label_index=7, likely_index=1)
+    group = DuplicateGroup(["train:9", "test/test:3"], ["pool", "test"], 0.004, items=[812, 9])
+    assert (issue.key, group.key) == ("label:4:7", "dup:9,812")
+    result = CheckResult(run="main", n_labeled=300, n_images=1000, label_issues=[issue],
+                         duplicates=[group], dismissed=2)
+    assert result.lines()[0].endswith(", 1 of them LEAKS across splits; 2 dismissed findings "
+                                      "left out")
+    assert "dismissed" not in CheckResult(run="main", n_labeled=3, n_images=9).lines()[0]
+
+
 # ---- bad input: one line, exit 2, nothing changed -----------------------------------------------
 
 
@@ -287,11 +289,13 @@ def test_out_of_fold_probabilities_are_deterministic(digits):
 
 
 def test_the_near_duplicate_search_imports_no_torch():
-    """init and add use it; they must not pay for torch."""
+    """init and add use it; they must not pay for torch. Nor does the TUI's check page for its
+    estimate and its dismissals (outputs.check imports torch only when a check runs)."""
     import subprocess
     import sys
 
-    code = ("import sys, gltui.data.duplicates, gltui.project.add, gltui.cli.check; "
+    code = ("import sys, gltui.data.duplicates, gltui.project.add, gltui.cli.check, "
+            "gltui.outputs.check; "
             "print(sorted(m for m in ('torch', 'textual', 'kornia') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])

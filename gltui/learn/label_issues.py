@@ -21,15 +21,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gltui.config import TrainConfig
+from gltui.config import CHECK_FOLDS, CHECK_MIN_PER_FOLD, TrainConfig
+from gltui.errors import Cancelled
 from gltui.learn.augment import make_augment
 from gltui.learn.calibrate import predict_views
 from gltui.learn.models import resolve_model_name
 from gltui.learn.seeding import derive_seed
 from gltui.learn.train import fit
 
-FOLDS = 4  # cross-fitting folds: each model trains on 3/4 of the labels
-MIN_PER_FOLD = 10  # labels per fold below which a fold's model says little
+FOLDS, MIN_PER_FOLD = CHECK_FOLDS, CHECK_MIN_PER_FOLD  # config.py: torch-free, for outputs/check
 VIEWS = 4  # the image and 3 weak augmentations, softmax averaged
 
 
@@ -58,10 +58,11 @@ def fold_of(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 def out_of_fold_probs(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: TrainConfig, *,
                       model_name: str = "small", folds: int = FOLDS, views: int = VIEWS,
                       seed: int = 0, device: str | torch.device = "cpu",
-                      on_fold: Callable[[int, int], None] | None = None) -> np.ndarray:
+                      on_fold: Callable[[int, int], None] | None = None,
+                      cancel: Callable[[], bool] | None = None) -> np.ndarray:
     """(N, classes) float32: each image's softmax (averaged over `views` views) from the model
     trained on the other folds. x: uint8 (N, C, H, W); y: int labels. on_fold(done, folds)
-    after each fold."""
+    after each fold; cancel() true after an epoch raises errors.Cancelled (a closed TUI page)."""
     x = np.asarray(x)
     y = np.asarray(y, dtype=np.int64)
     if len(y) < folds * MIN_PER_FOLD:
@@ -74,7 +75,10 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, num_classes: int, cfg: Train
     for k in range(folds):
         train, held = fold != k, fold == k
         result = fit(name, x[train], y[train], none, np.zeros(0, np.int64), num_classes, cfg,
-                     seed=derive_seed(seed, "fold", k), device=device)
+                     seed=derive_seed(seed, "fold", k), device=device,
+                     on_epoch=None if cancel is None else lambda *_: not cancel())
+        if cancel is not None and cancel():
+            raise Cancelled("the check was cancelled")
         probs[held] = predict_views(result.model, x[held], augment, views,
                                     derive_seed(seed, "fold-views", k), device=device).numpy()
         if on_fold is not None:

@@ -9,31 +9,45 @@
 
 Only reads: no lock is taken and nothing is written, so it works beside a run being driven (it
 checks the labels as they are when it reads them). Bad input raises ProjectError first. Item
-names are the `file` column of the exports (store item names). Imports torch.
+names are the `file` column of the exports (store item names). Imports torch when `check` runs.
+
+A finding a person dismissed (the TUI's check page, `d`) is left out from then on: its stable
+key (`LabelIssue.key`: "label:ITEM:LABEL", `DuplicateGroup.key`: "dup:ID,ID,...") is kept in
+the project's meta under DISMISSED (`dismiss`), and the summary line says how many were left
+out. A label issue's key names the label it doubts, so a relabeled image is checked afresh.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from gltui.config import TrainConfig
+from gltui.config import CHECK_FOLDS, CHECK_MIN_PER_FOLD, TrainConfig
 from gltui.data.duplicates import near_duplicates
 from gltui.errors import ProjectError
-from gltui.learn.device import resolve_device
-from gltui.learn.label_issues import FOLDS, MIN_PER_FOLD, find_label_issues, out_of_fold_probs
 from gltui.project import Project
 from gltui.project.classes import ClassList
 from gltui.store import SPLITS
+
+if TYPE_CHECKING:
+    from gltui.store import Store
 
 # The cross-fitted models' schedule: the small net with the run's augmentation, a fixed number
 # of epochs (no validation split to stop on: every label is in some fold). MNIST, 1,000 labels:
 # 20 epochs give 94 % out-of-fold accuracy in ~45 s on one core; `tiny` (the tests') is shorter.
 CHECK_EPOCHS = {"tiny": 10}
 DEFAULT_EPOCHS = 20
+BATCH, MIN_STEPS = 64, 10  # an epoch: at least 10 steps of 64 images, however few the labels
 EVALUATION = ("test", "audit", "val")  # a near copy of one of these in training data is a leak
 TRAINING = ("labeled", "pool")
+DISMISSED = "check_dismissed"  # meta key: the keys of the findings a person dismissed
+FOLDS, MIN_PER_FOLD = CHECK_FOLDS, CHECK_MIN_PER_FOLD  # config.py (label_issues reads them too)
+# The estimate a waiting person is shown (`estimated_seconds`), from the measurements: MNIST,
+# 1,000 labels, 20 epochs and 21,000 images: 46 s on one core; 300 labels, 10 epochs: ~13 s.
+TRAIN_S_PER_SAMPLE = 6e-4  # one image through one training step of the small net, one core
+DUPLICATE_S_PER_IMAGE = 4e-4
 
 
 @dataclass
@@ -42,6 +56,13 @@ class LabelIssue:
     label: str
     likely: str
     score: float  # 1 - out-of-fold p(label): 1 = the models never believe it
+    item: int = -1  # the store's ids: the image, its given label and the likely class
+    label_index: int = -1
+    likely_index: int = -1
+
+    @property
+    def key(self) -> str:
+        return f"label:{self.item}:{self.label_index}"
 
     def as_json(self) -> dict:
         return {"file": self.file, "label": self.label, "likely": self.likely,
@@ -53,6 +74,11 @@ class DuplicateGroup:
     files: list[str]
     splits: list[str]  # per file: labeled, pool, val, audit or test
     distance: float  # data/duplicates.py: 1 - correlation, 0 = identical
+    items: list[int] = field(default_factory=list)  # the store's ids of `files`
+
+    @property
+    def key(self) -> str:
+        return "dup:" + ",".join(str(i) for i in sorted(self.items))
 
     @property
     def leak(self) -> bool:
@@ -71,6 +97,7 @@ class CheckResult:
     n_images: int
     label_issues: list[LabelIssue] = field(default_factory=list)
     duplicates: list[DuplicateGroup] = field(default_factory=list)  # leaks first
+    dismissed: int = 0  # findings left out because a person dismissed them
 
     def as_json(self) -> dict:
         return {
@@ -87,7 +114,8 @@ class CheckResult:
         out = [f"run {self.run!r}: {len(self.label_issues)} likely label mistakes among "
                f"{self.n_labeled} labels; {len(self.duplicates)} groups of near-duplicates among "
                f"{self.n_images} images" + (f", {leaks} of them LEAKS across splits"
-                                             if leaks else "")]
+                                             if leaks else "")
+               + (f"; {self.dismissed} dismissed findings left out" if self.dismissed else "")]
         if self.label_issues:
             out.append("likely label mistakes (file  label → likely  score):")
             width = max(len(i.file) for i in self.label_issues[:top])
@@ -103,9 +131,16 @@ class CheckResult:
         return out
 
 
-def check(project: Project, run: str = "main", *, device: str | None = None) -> CheckResult:
-    """The run's label issues and the project's near-duplicates (module doc). ProjectError for
-    an unknown run or too few labels to cross-fit, before any training."""
+def check(project: Project, run: str = "main", *, device: str | None = None,
+          on_fold: Callable[[int, int], None] | None = None,
+          cancel: Callable[[], bool] | None = None) -> CheckResult:
+    """The run's label issues and the project's near-duplicates (module doc), the dismissed
+    ones left out. ProjectError for an unknown run or too few labels to cross-fit, before any
+    training. on_fold(done, folds) after each fold's model; cancel() true raises
+    errors.Cancelled after the epoch under way."""
+    from gltui.learn.device import resolve_device
+    from gltui.learn.label_issues import find_label_issues, out_of_fold_probs
+
     row = project.require_run(run)
     config = project.run_config(run)
     store = project.store
@@ -120,21 +155,56 @@ def check(project: Project, run: str = "main", *, device: str | None = None) -> 
     if len(np.unique(labels)) < 2:
         raise ProjectError(f"run {run!r}: every label is {classes.name(int(labels[0]))!r}; "
                            "label images of at least two classes first")
-    cfg = TrainConfig(lr=2e-3, batch_size=64, min_steps_per_epoch=10,
-                      max_epochs=CHECK_EPOCHS.get(config.train.profile, DEFAULT_EPOCHS),
-                      augment=config.train.augment)
+    cfg = TrainConfig(lr=2e-3, batch_size=BATCH, min_steps_per_epoch=MIN_STEPS,
+                      max_epochs=check_epochs(config.train.profile), augment=config.train.augment)
     dev = resolve_device(device or config.device)
     pixels = project.pixels
     probs = out_of_fold_probs(pixels[items], labels, len(classes.fold), cfg, seed=row.seed,
-                              device=dev)
+                              device=dev, on_fold=on_fold, cancel=cancel)
     found = find_label_issues(probs, labels)
     names = store.item_names(items[found.order])
     issues = [LabelIssue(file=names[int(items[i])], label=classes.name(int(labels[i])),
                          likely=classes.name(int(classes.fold[found.likely[i]])),
-                         score=float(found.score[i])) for i in found.order]
+                         score=float(found.score[i]), item=int(items[i]),
+                         label_index=int(labels[i]),
+                         likely_index=int(classes.fold[found.likely[i]])) for i in found.order]
     n_images, duplicates = duplicate_groups(project, items)
-    return CheckResult(run=run, n_labeled=len(items), n_images=n_images, label_issues=issues,
-                       duplicates=duplicates)
+    gone = dismissed(store)
+    kept = [i for i in issues if i.key not in gone]
+    kept_groups = [g for g in duplicates if g.key not in gone]
+    return CheckResult(run=run, n_labeled=len(items), n_images=n_images, label_issues=kept,
+                       duplicates=kept_groups,
+                       dismissed=len(issues) - len(kept) + len(duplicates) - len(kept_groups))
+
+
+def check_epochs(profile: str) -> int:
+    return CHECK_EPOCHS.get(profile, DEFAULT_EPOCHS)
+
+
+def estimated_seconds(project: Project, run: str = "main") -> float:
+    """About how long `check` takes on one CPU core (what the TUI shows while it runs): each
+    of FOLDS models trains its epochs of at least MIN_STEPS batches; the near-duplicate
+    search looks at every image. Reads counts only (no torch)."""
+    store = project.store
+    n = store.count_labeled(run)
+    epochs = check_epochs(project.run_config(run).train.profile)
+    samples = FOLDS * epochs * max((FOLDS - 1) / FOLDS * n, MIN_STEPS * BATCH)
+    images = sum(store.count_items().values())
+    return samples * TRAIN_S_PER_SAMPLE + images * DUPLICATE_S_PER_IMAGE
+
+
+def dismissed(store: "Store") -> set[str]:
+    """The keys of the findings a person dismissed (module doc)."""
+    return set(store.meta().get(DISMISSED) or [])
+
+
+def dismiss(store: "Store", key: str) -> None:
+    """Leave the finding with this key out of every later check: one transaction, read and
+    written under the write lock (a dismissal made meanwhile by another process is kept)."""
+    with store.transaction():
+        keys = list(store.meta().get(DISMISSED) or [])
+        if key not in keys:
+            store.set_meta({DISMISSED: [*keys, key]})
 
 
 def duplicate_groups(project: Project, labeled: np.ndarray) -> tuple[int, list[DuplicateGroup]]:
@@ -161,6 +231,7 @@ def duplicate_groups(project: Project, labeled: np.ndarray) -> tuple[int, list[D
     members = np.concatenate([g.members for g in groups]) if groups else np.zeros(0, np.int64)
     names = store.item_names(ids[members])
     found = [DuplicateGroup(files=[names[int(ids[m])] for m in g.members],
-                            splits=[str(where[m]) for m in g.members], distance=g.distance)
+                            splits=[str(where[m]) for m in g.members], distance=g.distance,
+                            items=[int(ids[m]) for m in g.members])
              for g in groups]
     return len(ids), sorted(found, key=lambda g: not g.leak)  # stable: closest first within

@@ -57,6 +57,7 @@ class GltuiApp(App[int]):
         Binding("d", "show('dashboard')", "Dashboard"),
         Binding("l", "show('labeling')", "Label"),
         Binding("g", "show('gallery')", "Gallery"),
+        Binding("k", "check", "Check", show=False),
         Binding("o", "toggle_oracle", "Oracle"),
         Binding("r", "resume", "Resume", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -123,6 +124,16 @@ class GltuiApp(App[int]):
         if action == "toggle_oracle" and not self.has_oracle:
             return False  # no true labels: neither shown in the footer nor bound
         return True
+
+    def action_check(self) -> None:
+        """The check page (screens/check.py) over the current screen; back on it, the screen
+        reads the store afresh (a fix there changed a label)."""
+        from gltui.tui.screens.check import CheckScreen
+
+        while isinstance(self.screen, ModalScreen) and not isinstance(self.screen, CheckScreen):
+            self.pop_screen()
+        if not isinstance(self.screen, CheckScreen):
+            self.push_screen(CheckScreen(), lambda _: self._update_screen(full=True))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -248,9 +259,10 @@ class GltuiApp(App[int]):
 
     def write(self, what: str, call: Callable[[], T]) -> tuple[bool, T | None]:
         """Run one write action of a screen (a label, skip, undo, review fix, history edit, new
-        class): (True, its result), or, when it could not be written (another process holds the
-        write lock, a full disk, a read-only folder, a refused name), (False, None) after one
-        line in place. Nothing was written then, and the screen stays where it was."""
+        class, check fix or dismissal): (True, its result), or, when it could not be written
+        (another process holds the write lock, a full disk, a read-only folder, a refused name),
+        (False, None) after one line in place. Nothing was written then, and the screen stays
+        where it was."""
         try:
             return True, call()
         except GltuiError as err:
@@ -358,6 +370,8 @@ class GltuiApp(App[int]):
                             lambda: self.action_show("labeling"))
         yield SystemCommand("Gallery", "Most and least confusing pool images",
                             lambda: self.action_show("gallery"))
+        yield SystemCommand("Check labels", "Likely label mistakes, near-duplicates and leaks: "
+                            "fix or dismiss each", self.action_check)
         yield SystemCommand("Grid view", "Label ten images at a time / one large image",
                             self.action_toggle_grid)
         if self.has_oracle:

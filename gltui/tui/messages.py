@@ -3,8 +3,9 @@
 The engine worker posts each engine event (a `gltui.events` dataclass) to the app from its thread,
 wrapped in one `EngineEvent`; the app dispatches on the event's type. Epoch and chunk progress can
 come many times a second, so such a message `can_replace` the one of the same kind and run just
-before it in the queue: the UI never falls behind the engine. `gltui.events` is torch-free, and so
-is this module.
+before it in the queue: the UI never falls behind the engine. The check page's thread worker
+posts its progress and its result to the page (`CheckProgress`, `CheckDone`, `CheckFailed`).
+`gltui.events` is torch-free, and so is this module.
 """
 
 from __future__ import annotations
@@ -60,3 +61,27 @@ class SummaryRead(Message):
     def __init__(self, summary) -> None:
         super().__init__()
         self.summary = summary
+
+
+class CheckProgress(Message):
+    """The check page's worker trained `done` of its `folds` cross-fitted models."""
+
+    def __init__(self, done: int, folds: int) -> None:
+        super().__init__()
+        self.done, self.folds = done, folds
+
+
+class CheckDone(Message):
+    """The check page's worker finished: its outputs.check.CheckResult (dismissals left out)."""
+
+    def __init__(self, result) -> None:
+        super().__init__()
+        self.result = result
+
+
+class CheckFailed(Message):
+    """The check page's worker raised: one line for the page, the traceback for the log."""
+
+    def __init__(self, error: str, detail: str) -> None:
+        super().__init__()
+        self.error, self.detail = error, detail

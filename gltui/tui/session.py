@@ -195,6 +195,20 @@ class Session:
         else:
             self.labeler.relabel(row.item, label)
 
+    # -- the check page (outputs/check.py: torch-free until its check runs) ---------------------
+
+    def check_seconds(self) -> float:
+        """About how long the check of this run takes (the page shows it while it runs)."""
+        from gltui.outputs.check import estimated_seconds
+
+        return estimated_seconds(self.project, self.run)
+
+    def dismiss_finding(self, key: str) -> None:
+        """A check finding a person dismissed: no later check lists it (the project's meta)."""
+        from gltui.outputs.check import dismiss
+
+        dismiss(self.project.store, key)
+
     # -- reading --------------------------------------------------------------------------------
 
     def summary(self) -> RunSummary:

@@ -1,0 +1,231 @@
+"""Check: the run's likely label mistakes and the project's near-duplicate groups, as `gltui
+check` finds them (outputs/check.py), each fixed or dismissed with one key.
+
+The check trains its cross-fitted models in a Textual thread worker with its own connection to
+the project, so the page says "checking… (about N s)" and stays responsive; closing the page
+cancels the worker after the epoch under way. Then the findings: label issues first, most
+suspicious first (file, given label → likely class, score), then the near-duplicate groups
+(each file with its split, LEAK where an evaluation image sits beside a training one), with the
+highlighted image beside them. Findings a person dismissed before are left out by the check.
+
+    f, enter   a label issue: relabel the image to the likely class, as the history page
+               relabels (Session.relabel: the old label row is marked undone, never deleted)
+    d          dismiss the finding: its key goes into the project's meta, and no later check
+               (this page or `gltui check`) lists it again
+A near-duplicate group has no fix: gltui has no action that takes an image out of a run (a skip
+only leaves a queued image for now), so only `d` is offered there, and the page says so. Each
+write goes through `app.write`: one that cannot be written is one line, and the finding stays.
+"""
+
+from __future__ import annotations
+
+import traceback
+from functools import partial
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Static
+
+from gltui.outputs.check import DuplicateGroup, LabelIssue
+from gltui.tui import messages as m
+
+NO_FIX = "near copies: d dismisses them; no fix (gltui cannot take a copy out of a run)"
+# (header, width): fixed, so the table fits beside the image at 80 columns (the side panel
+# shows the highlighted finding in full)
+COLUMNS = (("finding", 7), ("file", 16), ("label", 7), ("score", 5))
+
+
+class CheckScreen(ModalScreen):
+    DEFAULT_CSS = """
+    CheckScreen { background: $background; }
+    #check-title { height: 2; padding: 0 1; }
+    #check-body { height: 1fr; }
+    #check-table { width: 1fr; height: 100%; }
+    #check-side { width: 34; height: 100%; padding: 0 1; }
+    #check-image { width: 28; height: 14; }
+    """
+    BINDINGS = [
+        Binding("escape", "dismiss", "Back"),
+        Binding("k", "dismiss", "Back", show=False),
+        Binding("f", "fix", "Fix"),
+        Binding("enter", "fix", "Fix", show=False, priority=True),  # before the table's select
+        Binding("d", "drop", "Dismiss"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="check")
+        self.findings: list[LabelIssue | DuplicateGroup] = []
+        self.result = None  # the worker's CheckResult, once it came
+        self.error: str | None = None
+        self.estimate = 0.0
+        self.folds_done: tuple[int, int] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="check-title")
+        with Horizontal(id="check-body"):
+            yield DataTable(id="check-table", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="check-side"):
+                yield self.app.image_class(id="check-image")
+                yield Static(id="check-note")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for header, width in COLUMNS:
+            table.add_column(header, width=width)
+        table.focus()
+        session = self.app.session
+        self.estimate = session.check_seconds()
+        self._title()
+        self.run_worker(partial(self._check, session.path, session.run, self.app.device),
+                        thread=True, group="check", exit_on_error=False)
+
+    # -- the worker (its own thread and connection) ---------------------------------------------
+
+    def _check(self, path, run: str, device: str | None) -> None:
+        from textual.worker import get_current_worker
+
+        from gltui.errors import Cancelled
+        from gltui.outputs.check import check
+        from gltui.project import Project
+
+        worker = get_current_worker()
+        try:
+            with Project.open(path) as project:
+                result = check(project, run, device=device, cancel=lambda: worker.is_cancelled,
+                               on_fold=lambda done, n: self.post_message(m.CheckProgress(done, n)))
+        except Cancelled:  # the page was closed: nobody waits for the result
+            return
+        except Exception as err:  # noqa: BLE001 - one line on the page, the app keeps running
+            line = (str(err).splitlines() or [type(err).__name__])[0]
+            self.post_message(m.CheckFailed(line, traceback.format_exc()))
+            return
+        self.post_message(m.CheckDone(result))
+
+    def on_check_progress(self, msg: m.CheckProgress) -> None:
+        self.folds_done = (msg.done, msg.folds)
+        self._title()
+
+    def on_check_failed(self, msg: m.CheckFailed) -> None:
+        self.error = msg.error
+        self.log.error(msg.detail)
+        self._title()
+        self.query_one("#check-note", Static).update("")
+
+    def on_check_done(self, msg: m.CheckDone) -> None:
+        self.result = msg.result
+        self.findings = [*msg.result.label_issues, *msg.result.duplicates]
+        self.fill(keep=0)
+
+    # -- showing --------------------------------------------------------------------------------
+
+    def _title(self) -> None:
+        title = Text(no_wrap=True, overflow="ellipsis")
+        if self.error is not None:
+            title.append(f"The check stopped: {self.error}", style="bold red")
+        elif self.result is None:
+            title.append(f"checking… (about {max(1, round(self.estimate))} s)", style="bold")
+            if self.folds_done:
+                title.append(f"  {self.folds_done[0]} of {self.folds_done[1]} cross-fitted "
+                             "models trained", style="dim")
+        else:
+            issues = sum(isinstance(f, LabelIssue) for f in self.findings)
+            groups = [f for f in self.findings if isinstance(f, DuplicateGroup)]
+            leaks = sum(g.leak for g in groups)
+            title.append(f"{issues} likely label mistakes, {len(groups)} near-duplicate groups"
+                         + (f" ({leaks} LEAKS)" if leaks else ""), style="bold")
+            if self.result.dismissed:
+                title.append(f"  {self.result.dismissed} dismissed earlier, not listed",
+                             style="dim")
+        title.append("\n")
+        if self.result is not None and not self.findings:
+            title.append("Nothing left to look at. Escape goes back.", style="dim")
+        elif isinstance(self.current, DuplicateGroup):
+            title.append(NO_FIX, style="yellow")
+        elif self.current is not None:
+            title.append("f or enter relabels it to the likely class, d dismisses it", style="dim")
+        self.query_one("#check-title", Static).update(title)
+
+    def fill(self, keep: int = 0) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for i, f in enumerate(self.findings):
+            if isinstance(f, LabelIssue):  # Text: a name's brackets are not markup
+                cells = ("label", f.file, f"{f.label} → {f.likely}", f"{f.score:.3f}")
+            else:
+                cells = ("LEAK" if f.leak else "copies", ", ".join(f.files), "",
+                         f"{f.distance:.3f}")
+            table.add_row(*(Text(c, no_wrap=True, overflow="ellipsis") for c in cells),
+                          key=str(i))
+        if self.findings:
+            table.move_cursor(row=min(keep, len(self.findings) - 1))
+        self._show(table.cursor_row)
+
+    @property
+    def current(self) -> LabelIssue | DuplicateGroup | None:
+        row = self.query_one(DataTable).cursor_row
+        return self.findings[row] if 0 <= row < len(self.findings) else None
+
+    def _show(self, index: int) -> None:
+        self._title()
+        self.refresh_bindings()
+        note = self.query_one("#check-note", Static)
+        f = self.current
+        if f is None:
+            note.update("")
+            return
+        session = self.app.session
+        item = f.item if isinstance(f, LabelIssue) else f.items[0]
+        self.query_one("#check-image").image = session.picture(item)
+        if isinstance(f, LabelIssue):
+            note.update(Text(f"{f.file}\nlabeled {f.label}; the models that never saw it say "
+                             f"{f.likely} (score {f.score:.3f})\nf relabels it {f.likely}, "
+                             "d dismisses"))
+        else:
+            files = "\n".join(f"{name} [{split}]" for name, split in zip(f.files, f.splits))
+            what = "LEAK: an evaluation image beside a training one\n" if f.leak else ""
+            note.update(Text(f"{what}{files}\n(distance {f.distance:.3f}; shown: the first)\n"
+                             "d dismisses; nothing to fix"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show(event.cursor_row)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Fix only on a label issue, dismiss only on a finding (hidden from the footer else)."""
+        if action == "fix":
+            return isinstance(self.current, LabelIssue)
+        if action == "drop":
+            return self.current is not None
+        return True
+
+    # -- the keys -------------------------------------------------------------------------------
+
+    def action_fix(self) -> None:
+        f = self.current
+        if not isinstance(f, LabelIssue):
+            self.app.bell()
+            return
+        session = self.app.session
+        saved, _ = self.app.write("fix", lambda: session.relabel(f.item, f.likely_index))
+        if saved:
+            self.notify(f"{f.file}: {f.label} → {f.likely}")
+            self._leave(f)
+
+    def action_drop(self) -> None:
+        f = self.current
+        if f is None:
+            self.app.bell()
+            return
+        saved, _ = self.app.write("dismissal",
+                                  lambda: self.app.session.dismiss_finding(f.key))
+        if saved:
+            self._leave(f)
+
+    def _leave(self, finding) -> None:
+        """A fixed or dismissed finding leaves the list; the cursor stays at its place."""
+        index = self.findings.index(finding)
+        self.findings.pop(index)
+        self.fill(keep=index)

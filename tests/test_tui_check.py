@@ -1,0 +1,208 @@
+"""The check page (`k`), driven by Pilot on a real project: 300 labeled MNIST digits with 15
+labels flipped, near copies of pool and test digits (conftest.check_data). The check runs for
+real in the page's thread worker (the tiny profile: ~15 s on one core); the page lists the
+planted mistakes with their likely class, `f` relabels one (the old label row undone, not
+deleted), `d` dismisses a finding for good (the page reopened and headless `gltui check` leave
+it out), and a fix under another process's write lock is one line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import wait_for
+
+from gltui.cli import main
+from gltui.project import Project
+
+pytest.importorskip("textual")
+
+CHECK_S = 240  # the wait for the worker's check on a busy machine (it takes ~15 s on one core)
+
+
+@pytest.fixture(scope="module")
+def check_template(tmp_path_factory, check_data) -> Path:
+    path = tmp_path_factory.mktemp("tui-check") / "proj"
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["init", str(path), "--data", f"npz:{check_data['npz']}", "--profile",
+                     "tiny", "--semi", "off"]) == 0
+    return path
+
+
+@pytest.fixture
+def check_project(tmp_path, check_template) -> Path:
+    dest = tmp_path / "proj"
+    shutil.copytree(check_template, dest)
+    return dest
+
+
+def make(path: Path):
+    from gltui.tui.app import make_app
+
+    return make_app(path, images="halfcell", show_timing=False, autostart=False,
+                    autostart_delay=None, device="cpu")
+
+
+async def open_check(app, pilot, palette: bool = False):
+    """Press k (or take the palette's entry) and wait for the worker's findings; the page said
+    "checking…" meanwhile."""
+    from gltui.tui.screens.check import CheckScreen
+
+    if palette:
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        commands["Check labels"].callback()
+        await pilot.pause()
+    else:
+        await pilot.press("k")
+    screen = app.screen
+    assert isinstance(screen, CheckScreen)
+    assert "checking… (about " in str(screen.query_one("#check-title").render())
+    await wait_for(pilot, lambda: screen.result is not None or screen.error is not None,
+                   CHECK_S, "the check")
+    assert screen.error is None, screen.error
+    return screen
+
+
+def label_rows(path: Path, item: int) -> list[tuple[int, str, bool]]:
+    """Every label row of an item in run main, undone ones too: (label, source, undone)."""
+    conn = sqlite3.connect(path / "gltui.db")
+    try:
+        return conn.execute("SELECT label, source, undone_at IS NOT NULL FROM labels "
+                            "WHERE run = 'main' AND item = ? ORDER BY id", (item,)).fetchall()
+    finally:
+        conn.close()
+
+
+def errors(app) -> list[tuple[str, str]]:
+    return [(n.title, n.message) for n in app._notifications if n.severity == "error"]
+
+
+def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_data):
+    from textual.widgets import DataTable
+
+    from gltui.outputs.check import LabelIssue
+
+    truth = check_data["truth"]
+
+    async def go():
+        app = make(check_project)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await open_check(app, pilot)
+            issues = [f for f in screen.findings if isinstance(f, LabelIssue)]
+            assert issues and screen.findings[:len(issues)] == issues  # label issues first
+            assert [i.score for i in issues] == sorted((i.score for i in issues), reverse=True)
+            planted = [i for i in issues if i.file in check_data["flipped"]
+                       and i.likely == str(truth[i.file])]
+            assert len(planted) >= 5, [(i.file, i.label, i.likely) for i in issues[:20]]
+            target = planted[0]
+            row = screen.findings.index(target)
+            table = screen.query_one(DataTable)
+            assert [str(c) for c in table.get_row_at(row)[:3]] == [
+                "label", target.file, f"{target.label} → {target.likely}"]
+            table.move_cursor(row=row)
+            await pilot.pause()
+            assert "relabels it" in str(screen.query_one("#check-note").render())
+            n = len(screen.findings)
+            await pilot.press("f")
+            assert target not in screen.findings and len(screen.findings) == n - 1
+            assert table.row_count == n - 1
+            second = planted[1]  # enter fixes too
+            table.move_cursor(row=screen.findings.index(second))
+            await pilot.pause()
+            await pilot.press("enter")
+            assert second not in screen.findings and len(screen.findings) == n - 2
+            assert not errors(app)
+        return target, second
+
+    target, second = asyncio.run(go())
+    with Project.open(check_project) as project:
+        items, labels = project.store.labeled("main")
+        active = dict(zip(items.tolist(), labels.tolist()))
+    assert active[target.item] == target.likely_index == truth[target.file]
+    assert active[second.item] == second.likely_index
+    # the old label is undone, not deleted; the fix is a human label
+    assert label_rows(check_project, target.item) == [
+        (target.label_index, "seed", True), (target.likely_index, "human", False)]
+
+
+def test_dismissed_findings_stay_dismissed_on_the_page_and_headless(check_project, capsys):
+    from gltui.outputs.check import DISMISSED, DuplicateGroup, LabelIssue
+    from gltui.tui.screens.check import NO_FIX
+
+    async def go():
+        app = make(check_project)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await open_check(app, pilot)
+            first = screen.findings[0]
+            assert isinstance(first, LabelIssue)
+            before = list(screen.findings)
+            await pilot.press("d")
+            assert first not in screen.findings
+            group_row = next(i for i, f in enumerate(screen.findings)
+                             if isinstance(f, DuplicateGroup) and f.leak)
+            screen.query_one("#check-table").move_cursor(row=group_row)
+            await pilot.pause()
+            group = screen.current
+            # a group has no fix: f does nothing, the footer offers only Dismiss, the page says so
+            assert not screen.check_action("fix", ()) and screen.check_action("drop", ())
+            assert NO_FIX in str(screen.query_one("#check-title").render())
+            await pilot.press("f")
+            assert group in screen.findings
+            await pilot.press("d")
+            assert group not in screen.findings
+            assert not errors(app)
+            await pilot.press("escape")
+            assert app.screen is not screen
+            again = await open_check(app, pilot, palette=True)  # afresh: the two stay out
+            keys = [f.key for f in again.findings]
+            assert keys == [f.key for f in before if f not in (first, group)]
+            assert again.result.dismissed == 2
+            assert "2 dismissed earlier" in str(again.query_one("#check-title").render())
+        return first, group
+
+    first, group = asyncio.run(go())
+    with Project.open(check_project) as project:
+        assert project.store.meta()[DISMISSED] == [first.key, group.key]
+    capsys.readouterr()
+    assert main(["check", str(check_project), "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "; 2 dismissed findings left out" in lines[0]
+    assert not any(ln.startswith(f"  {first.file} ") and "→" in ln for ln in lines)
+    assert not any(group.files[0] in ln for ln in lines if ln.startswith("  LEAK"))
+
+
+def test_a_fix_under_a_write_lock_is_one_line_and_the_finding_stays(check_project,
+                                                                      monkeypatch):
+    from gltui.store import connection
+
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.2)
+
+    async def go():
+        app = make(check_project)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await open_check(app, pilot)
+            first = screen.findings[0]
+            with Project.open(check_project) as holder, holder.store.transaction():
+                await pilot.press("f")  # another process holds the write lock
+                await pilot.pause(0.2)
+                await pilot.press("d")
+                await pilot.pause(0.2)
+                assert app.is_running and app.screen is screen
+                told = errors(app)
+                assert [t for t, _ in told] == ["Not saved", "Not saved"], told
+                for (_, message), what in zip(told, ("fix", "dismissal")):
+                    assert message.startswith(f"The {what} was not saved: ")
+                    assert "write lock" in message and "\n" not in message, message
+                assert screen.findings[0] is first  # still listed, still under the cursor
+            assert label_rows(check_project, first.item) == [(first.label_index, "seed", False)]
+            await pilot.press("f")  # the lock is free again: the same key fixes it
+            assert first not in screen.findings
+        return first
+
+    first = asyncio.run(go())
+    assert label_rows(check_project, first.item)[-1] == (first.likely_index, "human", False)
