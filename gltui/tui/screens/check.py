@@ -25,12 +25,12 @@ from functools import partial
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from gltui.outputs.check import DuplicateGroup, LabelIssue
 from gltui.tui import messages as m
+from gltui.tui.widgets.table_page import table_beside_image
 
 NO_FIX = "near copies: d dismisses them; no fix (gltui cannot take a copy out of a run)"
 # (header, width): fixed, so the table fits beside the image at 80 columns (the side panel
@@ -42,10 +42,6 @@ class CheckScreen(ModalScreen):
     DEFAULT_CSS = """
     CheckScreen { background: $background; }
     #check-title { height: 2; padding: 0 1; }
-    #check-body { height: 1fr; }
-    #check-table { width: 1fr; height: 100%; }
-    #check-side { width: 34; height: 100%; padding: 0 1; }
-    #check-image { width: 28; height: 14; }
     """
     BINDINGS = [
         Binding("escape", "dismiss", "Back"),
@@ -65,12 +61,7 @@ class CheckScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(id="check-title")
-        with Horizontal(id="check-body"):
-            yield DataTable(id="check-table", cursor_type="row", zebra_stripes=True)
-            with Vertical(id="check-side"):
-                yield self.app.image_class(id="check-image")
-                yield Static(id="check-note")
-        yield Footer(compact=True, show_command_palette=False)
+        yield from table_beside_image(self.app.image_class, "check")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -10,9 +10,10 @@ import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
+
+from gltui.tui.widgets.table_page import table_beside_image
 
 KINDS = {  # what the kind column says
     "seed": "seed",
@@ -26,10 +27,6 @@ KINDS = {  # what the kind column says
 class HistoryScreen(ModalScreen):
     DEFAULT_CSS = """
     HistoryScreen { background: $background; }
-    #history-body { height: 1fr; }
-    #history-table { width: 1fr; height: 100%; }
-    #history-side { width: 34; height: 100%; padding: 0 1; }
-    #history-image { width: 28; height: 14; }
     """
     BINDINGS = [
         Binding("escape", "dismiss", "Back"),
@@ -40,12 +37,7 @@ class HistoryScreen(ModalScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="history-body"):
-            yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
-            with Vertical(id="history-side"):
-                yield self.app.image_class(id="history-image")
-                yield Static(id="history-note")
-        yield Footer(compact=True, show_command_palette=False)
+        yield from table_beside_image(self.app.image_class, "history")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

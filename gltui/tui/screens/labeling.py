@@ -6,14 +6,12 @@ queue appears here when it is ready. Meanwhile the screen offers the *provisiona
 (Session.provisional: audit images, then a seeded random draw of the pool), so the person
 never waits; those labels count for the next round, and the new queue replaces it when ready.
 
-A key acts on the image that was on screen when it was pressed (tui/on_screen.py): a key pressed
-just before a new queue replaced the screen labels the image the person saw, never the new one;
-a key pressed twice before the next image was drawn does nothing the second time, and says so.
-Keys are positions among the classes in use (Session.key_class): after a merge they shift.
+A key acts on the image on screen when it was pressed (tui/on_screen.py), never on a newer
+one; pressed twice before the next image was drawn, it acts once and says so. Keys are
+positions among the classes in use (Session.key_class): after a merge they shift.
 
-Enter accepts the model's top guess; `e` reviews the confident guesses a page at a time
-(screens/review.py); `h` lists earlier labels to relabel (screens/history.py); `c` adds a class
-(screens/class_name.py); `n` marks an image unsure (never trained on).
+Enter accepts the top guess; `e` reviews confident guesses (screens/review.py), `h` relabels
+(screens/history.py), `c` adds a class (screens/class_name.py), `n` marks unsure (never trained).
 """
 
 from __future__ import annotations
@@ -35,8 +33,7 @@ from gltui.tui.widgets.thumbnail import Thumbnail
 from gltui.tui.widgets.title_bar import TitleBar
 
 GRID_COLUMNS, GRID_ROWS = 5, 2
-# The keys that act on an image: handled here with the key's own time (on_key), not through the
-# bindings, which the footer and help still show.
+# Keys that act on an image: handled with the key's own time (on_key); the bindings are for show.
 IMAGE_KEYS = {*(str(i) for i in range(10)), "enter", "s", "n", "slash", "c"}
 
 KEY_HELP = """\
