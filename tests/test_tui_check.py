@@ -117,6 +117,8 @@ def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_da
             await pilot.press("enter")
             assert second not in screen.findings and len(screen.findings) == n - 2
             assert not errors(app)
+            # the exit line counts the fixes (no new label was given)
+            assert app.exit_line().startswith("gltui: no new labels, 2 changed this session")
         return target, second
 
     target, second = asyncio.run(go())
@@ -200,8 +202,10 @@ def test_a_fix_under_a_write_lock_is_one_line_and_the_finding_stays(check_projec
                     assert "write lock" in message and "\n" not in message, message
                 assert screen.findings[0] is first  # still listed, still under the cursor
             assert label_rows(check_project, first.item) == [(first.label_index, "seed", False)]
+            assert ", 1 changed" not in app.exit_line()  # the refused fix changed nothing
             await pilot.press("f")  # the lock is free again: the same key fixes it
             assert first not in screen.findings
+            assert ", 1 changed" in app.exit_line()
         return first
 
     first = asyncio.run(go())

@@ -346,6 +346,8 @@ class GltuiApp(App[int]):
         given = max(0, labels + audit - sum(self._saved_at_start))
         what = ("no new labels" if given == 0 else
                 f"{given} label{'s' if given != 1 else ''} saved")
+        if self.session.relabeled:
+            what += f", {self.session.relabeled} changed"
         line = (f"gltui: {what} this session ({labels} in run {self.session.run!r}"
                 + (f", {audit} audit labels" if audit else "") + ")")
         if self.in_flight is not None:

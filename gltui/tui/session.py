@@ -75,6 +75,7 @@ class Session:
             raise
         self.path = self.project.path
         self.run = run
+        self.relabeled = 0  # labels this session changed (history, check page): for the exit line
         self.strategy = row.strategy
         self.class_list = ClassList.read(self.project.store)
         self.patience = self.project.run_config(run).train.patience
@@ -162,7 +163,9 @@ class Session:
         return self.labeler.undo_audit() if audit else self.labeler.undo()
 
     def relabel(self, item: int, label: int) -> int:
-        return self.labeler.relabel(item, label)
+        result = self.labeler.relabel(item, label)
+        self.relabeled += 1  # after the write: a refused one changed nothing
+        return result
 
     def add_class(self, name: str) -> int:
         """A new class (ProjectError for an empty or repeated name); returns its index."""
