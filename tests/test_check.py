@@ -1,4 +1,4 @@
-"""`gltui check`: likely label mistakes by out-of-fold predictions, near-duplicates and leaks, on
+"""`gltui check`: label issues by out-of-fold predictions, near-duplicates and leaks, on
 real MNIST digits with planted mistakes and planted near copies (a 1-px shift, brightness
 +-10 %, a JPEG q75 round trip); `init` and `add` warn of near copies; bad input changes
 nothing."""

@@ -111,13 +111,15 @@ class CheckResult:
     def lines(self, top: int = 20) -> list[str]:
         """The text summary: counts, then the first `top` of each finding."""
         leaks = sum(g.leak for g in self.duplicates)
-        out = [f"run {self.run!r}: {len(self.label_issues)} likely label mistakes among "
+        out = [f"run {self.run!r}: {len(self.label_issues)} label issues (another class out of "
+               f"fold) among "
                f"{self.n_labeled} labels; {len(self.duplicates)} groups of near-duplicates among "
                f"{self.n_images} images" + (f", {leaks} of them LEAKS across splits"
                                              if leaks else "")
                + (f"; {self.dismissed} dismissed findings left out" if self.dismissed else "")]
         if self.label_issues:
-            out.append("likely label mistakes (file  label → likely  score):")
+            out.append("label issues, most suspicious first; the top ones are the likely mistakes "
+                       "(file  label → likely  score):")
             width = max(len(i.file) for i in self.label_issues[:top])
             out += [f"  {i.file:<{width}}  {i.label} → {i.likely}  {i.score:.3f}"
                     for i in self.label_issues[:top]]

@@ -126,7 +126,8 @@ class CheckScreen(ModalScreen):
             issues = sum(isinstance(f, LabelIssue) for f in self.findings)
             groups = [f for f in self.findings if isinstance(f, DuplicateGroup)]
             leaks = sum(g.leak for g in groups)
-            title.append(f"{issues} likely label mistakes, {len(groups)} near-duplicate groups"
+            title.append(f"{issues} label issues (most suspicious first), "
+                         f"{len(groups)} near-duplicate groups"
                          + (f" ({leaks} LEAKS)" if leaks else ""), style="bold")
             if self.result.dismissed:
                 title.append(f"  {self.result.dismissed} dismissed earlier, not listed",
