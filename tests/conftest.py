@@ -65,20 +65,7 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 # ---- a person's data with planted label mistakes and near copies (gltui check, its TUI page) ----
 
 N_LABELED, N_FLIPS, N_POOL, N_PLANTED, N_LEAKS = 300, 15, 500, 10, 3
-SHIFTS = [(0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (-1, -1), (1, -1), (-1, 1)]
-
-
-def near_copy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(H, W) uint8 -> a near copy: shifted 1 px, brightness +-10 %, re-saved as JPEG q75."""
-    import io
-
-    from PIL import Image
-
-    dy, dx = SHIFTS[rng.integers(len(SHIFTS))]
-    x = np.roll(image.astype(np.float32), (dy, dx), axis=(0, 1)) * rng.choice([0.9, 1.1])
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(x, 0, 255).astype(np.uint8)).save(buf, format="JPEG", quality=75)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())))
+from benchmarks.health_check import near_copy  # noqa: E402 (the benchmark's planted copies)
 
 
 @pytest.fixture(scope="session")
