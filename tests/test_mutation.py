@@ -37,6 +37,9 @@ def test_a_labeled_item_put_in_the_next_queue_fails_the_property_test(tmp_path):
     for name in ("conftest.py", "faults.py", "faults_launch.py", "test_engine_properties.py"):
         shutil.copy(REPO_ROOT / "tests" / name, copy / "tests" / name)
     shutil.copy(REPO_ROOT / "pyproject.toml", copy / "pyproject.toml")
+    # conftest imports benchmarks/health_check.py: a copy, so that it finds the mutated gltui
+    shutil.copytree(REPO_ROOT / "benchmarks", copy / "benchmarks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "sample_data").symlink_to(REPO_ROOT / "sample_data")
 
     path, old, new = MUTATION

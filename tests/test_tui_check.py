@@ -132,6 +132,7 @@ def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_da
         (target.label_index, "seed", True), (target.likely_index, "human", False)]
 
 
+@pytest.mark.slow
 def test_dismissed_findings_stay_dismissed_on_the_page_and_headless(check_project, capsys):
     from gltui.outputs.check import DISMISSED, DuplicateGroup, LabelIssue
     from gltui.tui.screens.check import NO_FIX
@@ -178,6 +179,7 @@ def test_dismissed_findings_stay_dismissed_on_the_page_and_headless(check_projec
     assert not any(group.files[0] in ln for ln in lines if ln.startswith("  LEAK"))
 
 
+@pytest.mark.slow
 def test_a_fix_under_a_write_lock_is_one_line_and_the_finding_stays(check_project,
                                                                       monkeypatch):
     from gltui.store import connection
