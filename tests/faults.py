@@ -122,8 +122,10 @@ def started_marker(path: Path) -> None:
         drive = module.Runner.drive
 
         def wrapped(self, *args, **kwargs):
-            if not path.exists():
-                path.write_text(str(os.getpid()))
+            if not path.exists():  # whole or absent to a reader: written aside, then renamed
+                aside = path.with_name(f".{path.name}.{os.getpid()}")
+                aside.write_text(str(os.getpid()))
+                os.replace(aside, path)
             return drive(self, *args, **kwargs)
         setattr(module.Runner, "drive", wrapped)
 
