@@ -168,6 +168,34 @@ def _optimizer_state_cpu(state: dict) -> dict:
     }
 
 
+class Best:
+    """A fit's early-stopping record: the best validation accuracy so far, its epoch and weights,
+    and the epochs of patience left. `fixed` (no validation split) keeps the latest epoch."""
+
+    def __init__(self, module: nn.Module, patience: int):
+        self.patience = patience
+        self.accuracy, self.epoch, self.patience_left = -1.0, 0, patience
+        self.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    def observe(self, epoch: int, accuracy: float, module: nn.Module, fixed: bool) -> None:
+        if fixed or accuracy > self.accuracy:
+            self.accuracy, self.epoch, self.patience_left = accuracy, epoch, self.patience
+            self.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        else:
+            self.patience_left -= 1
+
+    def checkpoint(self) -> dict:
+        """The record's part of a fit checkpoint (plain CPU tensors and numbers)."""
+        return {"best_state": _cpu_copy(self.state), "best_val_accuracy": self.accuracy,
+                "best_epoch": self.epoch, "patience_left": self.patience_left}
+
+    def restore(self, checkpoint: dict, device: torch.device) -> None:
+        self.state = {k: v.to(device) for k, v in checkpoint["best_state"].items()}
+        self.accuracy = float(checkpoint["best_val_accuracy"])
+        self.epoch, self.patience_left = (int(checkpoint["best_epoch"]),
+                                          int(checkpoint["patience_left"]))
+
+
 def _forked_rng(device: torch.device):
     """torch.random.fork_rng for the CPU plus `device`'s own generator, if it has one."""
     if device.type == "cpu":
@@ -227,8 +255,7 @@ def fit(
     steps = max(math.ceil(n / batch), cfg.min_steps_per_epoch)
     perms = math.ceil(steps * batch / n)  # whole permutations, so every image is seen equally often
 
-    epoch, best_acc, best_epoch, patience_left = 0, -1.0, 0, cfg.patience
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    epoch, best = 0, Best(model, cfg.patience)
     if resume is not None:
         if (resume.get("format") != CHECKPOINT_FORMAT or resume.get("seed") != seed
                 or resume.get("model_name") != name):
@@ -236,9 +263,8 @@ def fit(
                              "differ)")
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
-        best_state = {k: v.to(device) for k, v in resume["best_state"].items()}
-        epoch, best_acc = int(resume["epoch"]), float(resume["best_val_accuracy"])
-        best_epoch, patience_left = int(resume["best_epoch"]), int(resume["patience_left"])
+        best.restore(resume, device)
+        epoch = int(resume["epoch"])
 
     def make_checkpoint() -> dict:
         return {
@@ -249,14 +275,11 @@ def fit(
             "seed": seed,
             "model": _cpu_copy(model.state_dict()),
             "optimizer": _optimizer_state_cpu(optimizer.state_dict()),
-            "best_state": _cpu_copy(best_state),
-            "best_val_accuracy": best_acc,
-            "best_epoch": best_epoch,
-            "patience_left": patience_left,
+            **best.checkpoint(),
         }
 
     stopped = ("max-epochs" if epoch >= cfg.max_epochs
-               else ("early-stop" if patience_left <= 0 else ""))
+               else ("early-stop" if best.patience_left <= 0 else ""))
     # Dropout draws from torch's global RNG; fork it so that seeding it per epoch leaves the
     # caller's global stream exactly as it was.
     with _forked_rng(device), (sharded_dropout(model) if sharded
@@ -303,22 +326,20 @@ def fit(
                 val_acc = correct.item() / len(val_y)
             else:
                 val_acc = evaluate(model, val_x, val_y, device, cfg.val_batch_size)
-            if fixed or val_acc > best_acc:
-                best_acc, best_epoch, patience_left = val_acc, epoch, cfg.patience
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                patience_left -= 1
-            report = EpochReport(epoch, cfg.max_epochs, loss_sum.item() / steps, val_acc, best_acc,
-                                 best_epoch, patience_left, time.perf_counter() - t0)
+            best.observe(epoch, val_acc, model, fixed)
+            report = EpochReport(epoch, cfg.max_epochs, loss_sum.item() / steps, val_acc,
+                                 best.accuracy, best.epoch, best.patience_left,
+                                 time.perf_counter() - t0)
             if on_epoch is not None and on_epoch(report, make_checkpoint) is False:
                 stopped = "cancelled"
-            elif patience_left <= 0:
+            elif best.patience_left <= 0:
                 stopped = "early-stop"
             elif epoch >= cfg.max_epochs:
                 stopped = "max-epochs"
             if sharded:  # rank 0's decision: only it knows whether its caller cancelled
                 stopped = group.broadcast(stopped)
 
-    model.load_state_dict(best_state)
+    model.load_state_dict(best.state)
     model.eval()
-    return FitResult(model, best_acc, best_epoch, epoch, stopped, time.perf_counter() - started)
+    return FitResult(model, best.accuracy, best.epoch, epoch, stopped,
+                     time.perf_counter() - started)

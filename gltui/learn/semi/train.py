@@ -43,6 +43,7 @@ from gltui.learn.seeding import derive_seed
 from gltui.learn.semi import SemiConfig, algorithm_class
 from gltui.learn.semi.strong import make_strong
 from gltui.learn.train import (
+    Best,
     EpochCallback,
     EpochReport,
     FitResult,
@@ -189,8 +190,7 @@ def fit_semi(
     def autocast():
         return (torch.autocast(device.type, dtype=torch.bfloat16) if bf16
                 else contextlib.nullcontext())
-    epoch, best_acc, best_epoch, patience_left = 0, -1.0, 0, cfg.patience
-    best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
+    epoch, best = 0, Best(evaluated, cfg.patience)
     if resume is not None:
         if (resume.get("format") != CHECKPOINT_FORMAT or resume.get("kind") != CHECKPOINT_KIND
                 or resume.get("seed") != seed or resume.get("model_name") != name
@@ -202,9 +202,8 @@ def fit_semi(
         ema.load_state_dict(resume["ema"])
         optimizer.load_state_dict(resume["optimizer"])
         algorithm.load_state_dict(resume["algorithm_state"])
-        best_state = {k: v.to(device) for k, v in resume["best_state"].items()}
-        epoch, best_acc = int(resume["epoch"]), float(resume["best_val_accuracy"])
-        best_epoch, patience_left = int(resume["best_epoch"]), int(resume["patience_left"])
+        best.restore(resume, device)
+        epoch = int(resume["epoch"])
 
     def make_checkpoint() -> dict:
         return {
@@ -219,14 +218,11 @@ def fit_semi(
             "ema": _cpu_copy(ema.state_dict()),
             "optimizer": _optimizer_state_cpu(optimizer.state_dict()),
             "algorithm_state": _cpu_copy(algorithm.state_dict()),
-            "best_state": _cpu_copy(best_state),
-            "best_val_accuracy": best_acc,
-            "best_epoch": best_epoch,
-            "patience_left": patience_left,
+            **best.checkpoint(),
         }
 
     stopped = ("max-epochs" if epoch >= max_epochs
-               else ("early-stop" if cfg.patience and patience_left <= 0 else ""))
+               else ("early-stop" if cfg.patience and best.patience_left <= 0 else ""))
     # The paper nets' dropout draws from torch's global RNG: forked, and seeded per epoch, as in
     # fit.
     with _forked_rng(device):
@@ -289,24 +285,21 @@ def fit_semi(
                                      mask_rate.detach()])
 
             val_acc = evaluate(evaluated, val_x, val_y, device, cfg.val_batch_size)
-            if fixed or val_acc > best_acc:
-                best_acc, best_epoch, patience_left = val_acc, epoch, cfg.patience
-                best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
-            else:
-                patience_left -= 1
+            best.observe(epoch, val_acc, evaluated, fixed)
             means = (sums / steps).tolist()
-            report = SemiEpochReport(epoch, max_epochs, means[0], val_acc, best_acc, best_epoch,
-                                     patience_left, time.perf_counter() - t0, sup_loss=means[1],
-                                     unsup_loss=means[2], mask_rate=means[3])
+            report = SemiEpochReport(epoch, max_epochs, means[0], val_acc, best.accuracy,
+                                     best.epoch, best.patience_left, time.perf_counter() - t0,
+                                     sup_loss=means[1], unsup_loss=means[2], mask_rate=means[3])
             if on_epoch is not None and on_epoch(report, make_checkpoint) is False:
                 stopped = "cancelled"
-            elif cfg.patience > 0 and patience_left <= 0:
+            elif cfg.patience > 0 and best.patience_left <= 0:
                 stopped = "early-stop"
             elif epoch >= max_epochs:
                 stopped = "max-epochs"
 
-    evaluated.load_state_dict(best_state)
+    evaluated.load_state_dict(best.state)
     evaluated.eval()
     for p in evaluated.parameters():
         p.requires_grad_(True)
-    return FitResult(evaluated, best_acc, best_epoch, epoch, stopped, time.perf_counter() - started)
+    return FitResult(evaluated, best.accuracy, best.epoch, epoch, stopped,
+                     time.perf_counter() - started)
