@@ -73,7 +73,8 @@ class ProgressView:
         elif isinstance(event, events.RoundFinished):
             test = "   n/a" if event.test_accuracy is None else f"{event.test_accuracy:.4f}"
             out.print(
-                f"round {event.round:>2}: {event.n_labeled:>6} labeled  {event.fit_label:<5} "
+                f"{event.run} round {event.round:>2}: {event.n_labeled:>6} labeled  "
+                f"{event.fit_label:<5} "
                 f"{event.val_accuracy:.4f}"
                 f"  test {test}  {event.seconds:6.1f} s"
             )
