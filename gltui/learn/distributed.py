@@ -130,8 +130,15 @@ def init(device: str | torch.device = "auto") -> Group:
     return Group(dist.get_rank(), dist.get_world_size(), want)
 
 
-def close() -> None:
+def close(done: bool = False) -> None:
+    """Leave the process group. `done`: every rank reached the end of the job, so they first
+    meet at a barrier: no rank tears its connections down while another is still reading from
+    them (a teardown race once aborted rank 0 with "terminate called without an active
+    exception" at the end of a finished run). On an error there is no barrier: torchrun stops
+    the other ranks."""
     if dist.is_initialized():
+        if done:
+            dist.barrier()
         dist.destroy_process_group()
 
 

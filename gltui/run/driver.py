@@ -82,16 +82,19 @@ def drive_distributed(path, name: str, knobs: Knobs = Knobs(), *, seed: int | No
                            "or cuda")
     check_device(device)
     group = distributed.init(device or "auto")
+    done = False
     try:
+        outcome = None
         if not group.is_main:
             from gltui.run.ranks import follow
 
             follow(path, group)
-            return None
-        with Project.open(path) as project:
-            outcome = drive(project, name, knobs, seed=seed, oracle=oracle, on_event=on_event,
-                            group=group)
-        group.broadcast(None)  # done: the other ranks may leave (on an error torchrun stops them)
+        else:
+            with Project.open(path) as project:
+                outcome = drive(project, name, knobs, seed=seed, oracle=oracle,
+                                on_event=on_event, group=group)
+            group.broadcast(None)  # done: the others may leave (on an error torchrun stops them)
+        done = True
         return outcome
     finally:
-        distributed.close()
+        distributed.close(done)
