@@ -27,7 +27,7 @@ from tests.test_tui_crash import TMUX, Terminal, _alive  # noqa: E402
 pytestmark = pytest.mark.skipif(TMUX is None, reason="needs tmux for a real terminal")
 
 N_IMAGES, QUEUE = 520, 10
-NAME = re.compile(r"#\d+ of \d+\s+(d\d{4}\.jpg)")
+NAME = re.compile(r"#\d+ of \d+[^\n]*\n[^\n]*?(d\d{4}\.jpg)")  # the name: the next line
 
 
 @pytest.fixture

@@ -69,6 +69,26 @@ def test_fit_cells_keeps_the_shape():
     assert fit_cells(0, 10, 28, 28, 2.0) == (0, 0)
 
 
+def test_under_tmux_the_kitty_probe_is_not_sent(monkeypatch, capfd):
+    """tmux takes a Kitty query (APC) as the pane's title: under tmux it is never written; the
+    sixel query and anything else go through, and sys.__stdout__ comes back."""
+    import sys
+
+    from gltui.tui.images import _terminal_queries
+
+    real = sys.__stdout__
+    for tmux, kitty_sent in (("/tmp/tmux-0/default,1,0", False), ("", True)):
+        monkeypatch.setenv("TMUX", tmux)
+        with _terminal_queries():
+            sys.__stdout__.write("\x1b_Gi=7,s=1,v=1,a=q;AAAA\x1b\\")
+            sys.__stdout__.write("\x1b[c")
+            sys.__stdout__.flush()
+        assert sys.__stdout__ is real
+        out = capfd.readouterr().out
+        assert "\x1b[c" in out
+        assert ("\x1b_G" in out) is kitty_sent
+
+
 @pytest.mark.parametrize("renderer", ["halfcell", "unicode", "none", "sixel", "tgp"])
 def test_grid_tiles_keep_the_picture_aspect(label_project, renderer):
     """In grid view every tile's picture box has the picture's shape in pixels (cells 1:2 here:

@@ -297,6 +297,43 @@ def test_after_a_merge_keys_are_the_classes_in_use_and_guesses_fold(label_projec
     assert header.split() == ["n", "0", "1", "2", "3", "4", "5", "6", "8", "9"]
 
 
+def test_the_side_panel_says_which_key_labels_which_class_and_the_strip_shows_keys(
+        label_project):
+    """Two classes that start alike (square, star): the legend maps every key to its class,
+    the strip shows the key each image was labeled with (not a first letter), and an unsure
+    mark counts as unsure, not as skipped."""
+    from gltui.tui.widgets.guess_panel import GuessPanel
+    from gltui.tui.widgets.queue_strip import QueueStrip
+
+    for old, new in (("1", "square"), ("7", "star")):
+        assert main(["classes", str(label_project), "--rename", old, new]) == 0
+
+    async def go():
+        app = make(label_project)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            for key in ("1", "7", "n"):
+                await drawn(pilot, screen)
+                await pilot.press(key)
+            await drawn(pilot, screen)
+            return text(screen.query_one(GuessPanel)), text(screen.query_one(QueueStrip))
+    panel, strip = asyncio.run(go())
+    legend = panel[panel.index("keys"):]
+    assert " 1  square" in legend and " 7  star" in legend and " 9  9" in legend
+    cells, info = strip.splitlines()[:2]
+    assert cells.split()[:4] == ["1", "7", "?", "·"]
+    assert "2 labeled · 0 skipped · 1 unsure" in info
+
+
+def test_a_long_nested_name_keeps_its_file_name():
+    from gltui.tui.widgets.guess_panel import shorten_left
+
+    name = "2024/06/holiday in the mountains/camera two/IMG_0001.jpg"
+    assert shorten_left(name, 30) == "…" + name[-29:] and len(shorten_left(name, 30)) == 30
+    assert shorten_left(name, 30).endswith("camera two/IMG_0001.jpg")
+    assert shorten_left("a/b.jpg", 30) == "a/b.jpg"
+
+
 def test_a_rename_beside_the_open_tui_shows_on_the_next_redraw(label_project):
     from gltui.tui.widgets.class_table import ClassTable
 

@@ -15,6 +15,7 @@ otherwise leak into the app as key presses); `none` never imports textual-image 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from typing import Iterator
 
@@ -46,6 +47,37 @@ def _no_terminal_queries() -> Iterator[None]:
         sys.__stdout__ = real  # type: ignore[misc]
 
 
+class _NoKittyQuery:
+    """Stands in for sys.__stdout__ under tmux while textual-image probes the terminal: its Kitty
+    query (an APC sequence) is dropped. tmux never passes APC on to the terminal; it takes it as
+    the pane's title, which then reads `Gi=...,s=1,v=1`. The sixel query goes through as is."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if text.startswith("\x1b_G"):
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _terminal_queries() -> Iterator[None]:
+    """The probes textual-image sends on import, less the ones the terminal cannot answer."""
+    if not os.environ.get("TMUX"):
+        yield
+        return
+    real = sys.__stdout__
+    sys.__stdout__ = _NoKittyQuery(real)  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        sys.__stdout__ = real  # type: ignore[misc]
+
+
 def image_widget_class(choice: str = "auto"):
     """The Textual widget class that draws images for a renderer choice."""
     if choice not in RENDERERS:
@@ -64,7 +96,8 @@ def image_widget_class(choice: str = "auto"):
         with _no_terminal_queries():
             import textual_image.widget as ti
     else:
-        import textual_image.widget as ti
+        with _terminal_queries():
+            import textual_image.widget as ti
     if choice == "auto":
         from textual_image.renderable import Image as detected
         from textual_image.renderable.halfcell import Image as halfcell

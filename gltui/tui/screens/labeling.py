@@ -182,9 +182,10 @@ class LabelingScreen(Screen):
             self.query_one(GuessPanel).show(
                 entry, name=session.item_name(entry.item), size=len(self.entries),
                 class_name=session.class_name, class_key=session.class_key,
-                n_classes=len(session.classes), strategy=session.strategy,
+                classes=session.classes, strategy=session.strategy,
                 random_pick=self.random_queue)
-            self.query_one(QueueStrip).show(self.entries, self.cursor, session.class_name)
+            self.query_one(QueueStrip).show(self.entries, self.cursor, session.class_name,
+                                            session.class_key)
             self._prefetch()
         self.query_one("#label-banner", Static).update(self._banner())
 
