@@ -24,39 +24,21 @@ from gltui.data import to_pil  # noqa: F401  the one (C, H, W) -> PIL conversion
 RENDERERS = ("auto", "sixel", "tgp", "halfcell", "unicode", "none")
 
 
-class _NotATerminal:
-    """Stands in for sys.__stdout__ while textual-image is imported, so it queries nothing."""
+class _ProbeStdout:
+    """Stands in for sys.__stdout__ while textual-image is imported (it probes the terminal then).
 
-    def __init__(self, stream):
-        self._stream = stream
+    `queries=False`: not a terminal, so it sends no query at all. Under tmux (`$TMUX`) the Kitty
+    query, an APC sequence, is dropped: tmux never passes APC on to the terminal, it takes it as
+    the pane's title (which then read `Gi=...,s=1,v=1`); the sixel query goes through."""
+
+    def __init__(self, stream, queries: bool):
+        self._stream, self._queries = stream, queries
 
     def isatty(self) -> bool:
-        return False
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
-
-
-@contextlib.contextmanager
-def _no_terminal_queries() -> Iterator[None]:
-    real = sys.__stdout__
-    sys.__stdout__ = _NotATerminal(real)  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        sys.__stdout__ = real  # type: ignore[misc]
-
-
-class _NoKittyQuery:
-    """Stands in for sys.__stdout__ under tmux while textual-image probes the terminal: its Kitty
-    query (an APC sequence) is dropped. tmux never passes APC on to the terminal; it takes it as
-    the pane's title, which then reads `Gi=...,s=1,v=1`. The sixel query goes through as is."""
-
-    def __init__(self, stream):
-        self._stream = stream
+        return self._queries and self._stream.isatty()
 
     def write(self, text: str) -> int:
-        if text.startswith("\x1b_G"):
+        if text.startswith("\x1b_G") and os.environ.get("TMUX"):
             return len(text)
         return self._stream.write(text)
 
@@ -65,13 +47,10 @@ class _NoKittyQuery:
 
 
 @contextlib.contextmanager
-def _terminal_queries() -> Iterator[None]:
-    """The probes textual-image sends on import, less the ones the terminal cannot answer."""
-    if not os.environ.get("TMUX"):
-        yield
-        return
+def _terminal_queries(queries: bool = True) -> Iterator[None]:
+    """The probes textual-image sends on import: none, or those the terminal can answer."""
     real = sys.__stdout__
-    sys.__stdout__ = _NoKittyQuery(real)  # type: ignore[misc]
+    sys.__stdout__ = _ProbeStdout(real, queries)  # type: ignore[misc]
     try:
         yield
     finally:
@@ -93,7 +72,7 @@ def image_widget_class(choice: str = "auto"):
     if choice == "unicode" and "textual_image" not in sys.modules:
         # Neither needs to know what the terminal can do; the cell size stays at the VT340
         # default (10x20 px), i.e. square pixels take one column by half a row.
-        with _no_terminal_queries():
+        with _terminal_queries(False):
             import textual_image.widget as ti
     else:
         with _terminal_queries():

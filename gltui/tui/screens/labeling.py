@@ -27,7 +27,7 @@ from textual.widgets import Footer, Static
 from gltui.tui.images import cell_aspect, fit_cells
 from gltui.tui.messages import QueueChanged
 from gltui.tui.on_screen import OnScreen, same_image
-from gltui.tui.widgets.guess_panel import GuessPanel
+from gltui.tui.widgets.guess_panel import KEY_HELP, GuessPanel
 from gltui.tui.widgets.queue_strip import QueueStrip
 from gltui.tui.widgets.thumbnail import Thumbnail
 from gltui.tui.widgets.title_bar import TitleBar
@@ -35,14 +35,6 @@ from gltui.tui.widgets.title_bar import TitleBar
 GRID_COLUMNS, GRID_ROWS = 5, 2
 # Keys that act on an image: handled with the key's own time (on_key); the bindings are for show.
 IMAGE_KEYS = {*(str(i) for i in range(10)), "enter", "s", "n", "slash", "c"}
-
-KEY_HELP = """\
-[b]0-9[/]  label as that class
-[b]⏎[/]    accept the top guess
-[b]/[/]    class list  [b]c[/] new class
-[b]s[/]    skip  [b]n[/] unsure  [b]u[/] undo
-[b]e[/]    review sure guesses
-[b]h[/]    history  [b]v[/] grid  [b]←/→[/] move"""
 
 
 class LabelingScreen(Screen):

@@ -12,6 +12,15 @@ from textual.widgets import Static
 
 from gltui.config import strategy_info
 
+# The keys, under the panel (the labeling screen's side).
+KEY_HELP = """\
+[b]0-9[/]  label as that class
+[b]⏎[/]    accept the top guess
+[b]/[/]    class list  [b]c[/] new class
+[b]s[/]    skip  [b]n[/] unsure  [b]u[/] undo
+[b]e[/]    review sure guesses
+[b]h[/]    history  [b]v[/] grid  [b]←/→[/] move"""
+
 
 def _bar(p: float, width: int = 12) -> str:
     full = int(round(p * width))
