@@ -119,6 +119,7 @@ def schedule(text: str) -> str:
 def add_loop_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", choices=STRATEGIES, help="selection strategy (default rde)")
     p.add_argument("--max-rounds", type=positive, help="stop after N training rounds")
+    p.add_argument("--schedule", type=schedule, help="exponential (default) or fixed:N")
     p.add_argument("--budget", type=positive, help="stop once N images are labeled")
     p.add_argument("--target-accuracy", type=accuracy, help="stop at this validation accuracy")
     p.add_argument("--stop-when-stable", type=at_least_one, metavar="K",
@@ -129,7 +130,6 @@ def add_loop_options(p: argparse.ArgumentParser) -> None:
                    "agreement with an augmented view of the stop set; a fixed 0.99 never fired "
                    "on MNIST: docs/results/stopping.md)")
     p.add_argument("--k", type=positive, help="augmented copies per image for rde (default 8)")
-    p.add_argument("--schedule", type=schedule, help="exponential (default) or fixed:N")
     p.add_argument("--warm-start", type=positive, metavar="N",
                    help="queues drawn at random while fewer than N images are labeled "
                    "(default 40; 0 = guided from the first queue, as in the paper)")

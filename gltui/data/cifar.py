@@ -11,15 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gltui.data.core import (
-    DataError,
-    ReadResult,
-    Split,
-    check_label_range,
-    default_classes,
-    int_labels,
-    require_regular_file,
-)
+from gltui.data import core
+from gltui.data.core import DataError, ReadResult, Split
 from gltui.data.images import convert_splits
 
 
@@ -46,11 +39,11 @@ def _allowed_pickle_globals() -> dict[tuple[str, str], Any]:
         # how protocol-2 pickles written by Python 3 store bytes
         ("_codecs", "encode"): codecs.encode,
     }
-    for core in ("numpy.core", "numpy._core"):
-        allowed[(f"{core}.multiarray", "_reconstruct")] = resolve(
+    for np_core in ("numpy.core", "numpy._core"):
+        allowed[(f"{np_core}.multiarray", "_reconstruct")] = resolve(
             "_reconstruct", "numpy._core.multiarray", "numpy.core.multiarray"
         )
-        allowed[(f"{core}.numeric", "_frombuffer")] = resolve(  # protocol-5 pickles
+        allowed[(f"{np_core}.numeric", "_frombuffer")] = resolve(  # protocol-5 pickles
             "_frombuffer", "numpy._core.numeric", "numpy.core.numeric"
         )
     return {k: v for k, v in allowed.items() if v is not None}
@@ -80,7 +73,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 def _read_cifar_pickle(path: Path) -> dict[str, Any]:
     # a FIFO named data_batch_1 would block the open below
-    require_regular_file(path, "give the CIFAR batch file itself")
+    core.require_regular_file(path, "give the CIFAR batch file itself")
     try:
         with open(path, "rb") as f:
             obj = _RestrictedUnpickler(f, path).load()
@@ -112,7 +105,7 @@ def _cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray | N
     labels = None
     if label_key in d:
         try:
-            labels = int_labels(d[label_key], path, f"'{label_key}'")
+            labels = core.int_labels(d[label_key], path, f"'{label_key}'")
         except (TypeError, ValueError) as e:
             raise DataError(f"{path}: '{label_key}' is not a list of integers ({e})") from e
         if len(labels) != len(data):
@@ -157,7 +150,7 @@ def _load_cifar(root: Path) -> ReadResult:
         parts = [(p, *_cifar_batch(p, label_key)) for p in paths]
         if classes is not None:
             for p, _, y in parts:
-                check_label_range(y, len(classes), p)
+                core.check_label_range(y, len(classes), p)
         arrays = [x for _, x, _ in parts]
         images = np.ascontiguousarray(arrays[0] if len(arrays) == 1 else np.concatenate(arrays))
         if len(images) == 0:
@@ -173,9 +166,10 @@ def _load_cifar(root: Path) -> ReadResult:
     train = read_split(batches)
     test = read_split(test_files) if test_files[0].is_file() else None
     if classes is None:
-        classes = default_classes(train.labels, test.labels if test else None, at_least=10)
-        check_label_range(train.labels, len(classes), batches[0])  # only -2 and below can fail here
-        check_label_range(test.labels if test else None, len(classes), test_files[0])
+        classes = core.default_classes(train.labels, test.labels if test else None, at_least=10)
+        # only -2 and below can fail here:
+        core.check_label_range(train.labels, len(classes), batches[0])
+        core.check_label_range(test.labels if test else None, len(classes), test_files[0])
     return train, test, classes
 
 

@@ -9,16 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from gltui.data.core import (
-    DataError,
-    IndexNames,
-    ReadResult,
-    Split,
-    check_label_range,
-    default_classes,
-    int_labels,
-    require_regular_file,
-)
+from gltui.data import core
+from gltui.data.core import DataError, IndexNames, ReadResult, Split
 from gltui.data.images import convert_array, is_padded
 
 NPY_LABELS_SUFFIX = ".labels.npy"  # pool.npy -> pool.labels.npy: int labels, -1 = unknown
@@ -71,18 +63,18 @@ def _load_npy(path: Path) -> ReadResult:
     labels_path, classes_path = npy_companions(path)
     labels = None
     if os.path.lexists(labels_path):
-        require_regular_file(labels_path, "make it a .npy file or remove it")
+        core.require_regular_file(labels_path, "make it a .npy file or remove it")
         try:
             raw = np.load(labels_path, allow_pickle=False)
         except Exception as e:
             raise DataError(f"{labels_path}: cannot read as .npy ({type(e).__name__}: {e})") from e
-        labels = int_labels(raw, labels_path, "the labels")
+        labels = core.int_labels(raw, labels_path, "the labels")
         if len(labels) != len(images):
             raise DataError(
                 f"{labels_path}: {len(labels)} labels but {path.name} holds {len(images)} images"
             )
     if os.path.lexists(classes_path):
-        require_regular_file(classes_path, "make it a text file or remove it")
+        core.require_regular_file(classes_path, "make it a text file or remove it")
         try:
             lines = classes_path.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as e:
@@ -91,8 +83,8 @@ def _load_npy(path: Path) -> ReadResult:
         if len(set(classes)) != len(classes):
             raise DataError(f"{classes_path}: a class name appears twice")
     else:
-        classes = default_classes(labels)
-    check_label_range(labels, len(classes), labels_path)
+        classes = core.default_classes(labels)
+    core.check_label_range(labels, len(classes), labels_path)
     return Split(images, labels, IndexNames("train:", len(images))), None, classes
 
 

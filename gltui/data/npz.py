@@ -9,15 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from gltui.data.core import (
-    DataError,
-    IndexNames,
-    ReadResult,
-    Split,
-    check_label_range,
-    default_classes,
-    int_labels,
-)
+from gltui.data import core
+from gltui.data.core import DataError, IndexNames, ReadResult, Split
 from gltui.data.images import convert_splits
 
 
@@ -79,7 +72,7 @@ def _load_npz(path: Path) -> ReadResult:
             raise DataError(f"{path}: '{xk}' holds no images (empty dataset)")
         y = None
         if yk in arrays:
-            y = int_labels(arrays[yk], path, f"'{yk}'")
+            y = core.int_labels(arrays[yk], path, f"'{yk}'")
             if len(y) != len(x):
                 raise DataError(f"{path}: '{yk}' has {len(y)} labels but '{xk}' has {len(x)} "
                                 f"images")
@@ -100,9 +93,9 @@ def _load_npz(path: Path) -> ReadResult:
         classes = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
                    for v in c.tolist()]
     else:
-        classes = default_classes(train.labels, test.labels if test else None)
-    check_label_range(train.labels, len(classes), path)
-    check_label_range(test.labels if test else None, len(classes), path)
+        classes = core.default_classes(train.labels, test.labels if test else None)
+    core.check_label_range(train.labels, len(classes), path)
+    core.check_label_range(test.labels if test else None, len(classes), path)
     return train, test, classes
 
 

@@ -5,10 +5,14 @@ wrapped in one `EngineEvent`; the app dispatches on the event's type. Epoch and 
 come many times a second, so such a message `can_replace` the one of the same kind and run just
 before it in the queue: the UI never falls behind the engine. The check page's thread worker
 posts its progress and its result to the page (`CheckProgress`, `CheckDone`, `CheckFailed`).
-`gltui.events` is torch-free, and so is this module.
+`gltui.events` is torch-free, and so is this module. Messages that only carry fields are
+dataclasses (Textual's Message calls `__post_init__`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
@@ -31,57 +35,54 @@ class EngineEvent(Message):
                 and theirs.run == mine.run)
 
 
+@dataclass
 class DriveEnded(Message):
     """The worker returned: outcome is "label", "done" or "cancelled"."""
 
-    def __init__(self, outcome: str) -> None:
-        super().__init__()
-        self.outcome = outcome
+    outcome: str
 
 
+@dataclass
 class DriveFailed(Message):
     """The worker raised: one line for the screen, the traceback for the log."""
 
-    def __init__(self, error: str, detail: str) -> None:
-        super().__init__()
-        self.error, self.detail = error, detail
+    error: str
+    detail: str
 
 
+@dataclass
 class QueueChanged(Message):
     """A label, skip or undo was committed on the labeling screen (pending is what is left)."""
 
-    def __init__(self, pending: int, size: int) -> None:
-        super().__init__()
-        self.pending, self.size = pending, size
+    pending: int
+    size: int
 
 
+@dataclass
 class SummaryRead(Message):
     """A screen read the run's summary from the store afresh (the title bar shows it)."""
 
-    def __init__(self, summary) -> None:
-        super().__init__()
-        self.summary = summary
+    summary: Any
 
 
+@dataclass
 class CheckProgress(Message):
     """The check page's worker trained `done` of its `folds` cross-fitted models."""
 
-    def __init__(self, done: int, folds: int) -> None:
-        super().__init__()
-        self.done, self.folds = done, folds
+    done: int
+    folds: int
 
 
+@dataclass
 class CheckDone(Message):
     """The check page's worker finished: its outputs.check.CheckResult (dismissals left out)."""
 
-    def __init__(self, result) -> None:
-        super().__init__()
-        self.result = result
+    result: Any
 
 
+@dataclass
 class CheckFailed(Message):
     """The check page's worker raised: one line for the page, the traceback for the log."""
 
-    def __init__(self, error: str, detail: str) -> None:
-        super().__init__()
-        self.error, self.detail = error, detail
+    error: str
+    detail: str

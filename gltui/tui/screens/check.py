@@ -25,11 +25,11 @@ from functools import partial
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from gltui.outputs.check import DuplicateGroup, LabelIssue
 from gltui.tui import messages as m
+from gltui.tui.screens.full import FullScreen
 from gltui.tui.widgets.table_page import table_beside_image
 
 NO_FIX = "near copies: d dismisses them; no fix (gltui cannot take a copy out of a run)"
@@ -38,9 +38,8 @@ NO_FIX = "near copies: d dismisses them; no fix (gltui cannot take a copy out of
 COLUMNS = (("finding", 7), ("file", 16), ("label", 7), ("score", 5))
 
 
-class CheckScreen(ModalScreen):
+class CheckScreen(FullScreen):
     DEFAULT_CSS = """
-    CheckScreen { background: $background; }
     #check-title { height: 2; padding: 0 1; }
     """
     BINDINGS = [

@@ -10,9 +10,9 @@ import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from gltui.tui.screens.full import FullScreen
 from gltui.tui.widgets.table_page import table_beside_image
 
 KINDS = {  # what the kind column says
@@ -24,10 +24,7 @@ KINDS = {  # what the kind column says
 }
 
 
-class HistoryScreen(ModalScreen):
-    DEFAULT_CSS = """
-    HistoryScreen { background: $background; }
-    """
+class HistoryScreen(FullScreen):
     BINDINGS = [
         Binding("escape", "dismiss", "Back"),
         Binding("h", "dismiss", "Back", show=False),
@@ -81,9 +78,8 @@ class HistoryScreen(ModalScreen):
     def action_relabel(self, key: int) -> None:
         """Key `key`: the key-th class in use."""
         session = self.app.session
-        label = session.key_class(key)
-        if not self.rows or label is None:
-            self.app.bell()
+        label = self.class_for_key(key, bool(self.rows))
+        if label is None:
             return
         row = self.rows[self.query_one(DataTable).cursor_row]
         if row.label == label:

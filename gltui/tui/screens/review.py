@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from gltui.tui.screens.full import FullScreen
 from gltui.tui.session import CONFIDENT
 from gltui.tui.widgets.thumbnail import Thumbnail
 
@@ -32,9 +32,8 @@ def pages(entries: list) -> list[list]:
     return out
 
 
-class ReviewScreen(ModalScreen):
+class ReviewScreen(FullScreen):
     DEFAULT_CSS = """
-    ReviewScreen { background: $background; }
     #review-title { height: 1; padding: 0 1; }
     #review-grid { grid-size: 5 2; grid-gutter: 0 1; height: 1fr; padding: 0 1; }
     #review-grid Thumbnail { height: 100%; }
@@ -118,9 +117,8 @@ class ReviewScreen(ModalScreen):
     def action_fix(self, key: int) -> None:
         """A wrong guess fixed with the key of its class (the key-th class in use)."""
         session = self.app.session
-        label = session.key_class(key)
-        if not self.page or label is None:
-            self.app.bell()
+        label = self.class_for_key(key, bool(self.page))
+        if label is None:
             return
         entry = self.page[self.cursor]
         saved, _ = self.app.write("label", lambda: session.label(entry.item, label))
