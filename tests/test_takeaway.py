@@ -277,7 +277,10 @@ def test_model_export_reproduces_predict_in_a_fresh_process(predicted_template, 
                           cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert np.array_equal(np.load(tmp_path / "classes.npy"), found.labels)
-    assert np.array_equal(np.load(tmp_path / "probs.npy"), found.probs)  # exactly, on the CPU
+    # The same arithmetic (softmax(logits / T), float32). Bit for bit only where the forwards hold
+    # the same images: predict's forwards follow its chunks, and on an AVX-512 CPU a convolution's
+    # last bit depends on the batch (measured: 17 of 660 probabilities 1-2 ulp apart).
+    assert np.allclose(np.load(tmp_path / "probs.npy"), found.probs, rtol=0, atol=1e-6)
 
 
 def test_load_model_refuses_code_in_the_weights(predicted_template, tmp_path):

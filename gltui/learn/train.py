@@ -146,7 +146,8 @@ def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor,
                   temperature: float = 1.0) -> np.ndarray:
     """Softmax probabilities, float32 (N, classes), of `model` on uint8 images `x` (eval mode),
     calibrated by `temperature`: softmax(logits / T), the same arithmetic as predict's pass
-    (learn/score.predict_chunks), so a model folder reproduces `gltui predict` exactly."""
+    (learn/score.predict_chunks), so a model folder reproduces `gltui predict`: the classes, and
+    the probabilities to float32 rounding (bit for bit where the forwards hold the same images)."""
     device = resolve_device(device)
     parts = [(logits.float() / temperature).softmax(1).cpu()
              for _, logits in _logits_chunks(model, x, device, batch_size)]
