@@ -102,3 +102,85 @@ def test_a_label_that_cannot_be_written_is_shown_not_saved_and_nothing_is_lost(
             assert db_labels(label_project)[queue[1]] == 5
             assert screen.shown_item == queue[2]
     asyncio.run(go())
+
+
+def db_dump(path: Path) -> list[str]:
+    """The whole database as SQL text: what a refused write must leave as it was."""
+    import sqlite3
+
+    conn = sqlite3.connect(path / "gltui.db")
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+async def _open_review_page(pilot, app) -> None:
+    """The review page with at least one confident guess on it (threshold lowered as needed)."""
+    await pilot.press("e")
+    review = app.screen
+    assert type(review).__name__ == "ReviewScreen"
+    while not review.page and review.threshold > 0.06:
+        await pilot.press("minus")
+    assert review.page, "no guess on the review page"
+
+
+async def _wrong_guess_key(pilot, app) -> None:
+    """A digit that is not the first review entry's top guess: the fix key."""
+    await pilot.press(str((app.screen.page[0].guesses[0][0] + 1) % 10))
+
+
+# action: (what the screen calls the write, keys before the lock, keys under it)
+WRITE_ACTIONS = {
+    "skip": ("skip", [], ["s"]),
+    "unsure": ("unsure mark", [], ["n"]),
+    "undo": ("undo", ["3"], ["u"]),
+    "history edit": ("new label", ["3", "h"], ["5"]),
+    "new class": ("new class", ["c", *"smudge"], ["enter"]),
+    "review fix": ("label", [_open_review_page], [_wrong_guess_key]),
+    "review page": ("page", [_open_review_page], ["enter"]),
+}
+
+
+@pytest.mark.parametrize("action", list(WRITE_ACTIONS))
+def test_every_write_action_under_a_held_write_lock_is_one_line_and_changes_nothing(
+        label_project, monkeypatch, action):
+    """Another process holds the write lock past the busy timeout: each write action of the
+    screens (label has its own test above; the check page's fix is in test_tui_check) shows one
+    line in place, writes nothing (the database dumped before and after is the same) and the app
+    goes on; with the lock released, the same keys write."""
+    from gltui.store import connection
+
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.2)
+    what, before, under = WRITE_ACTIONS[action]
+
+    async def press(pilot, app, keys) -> None:
+        for key in keys:
+            await (key(pilot, app) if callable(key) else pilot.press(key))
+
+    async def go():
+        app = make(label_project)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await press(pilot, app, before)
+            screen = app.screen
+            dump = db_dump(label_project)
+            with Project.open(label_project) as holder:
+                with holder.store.transaction():  # holds the write lock
+                    await press(pilot, app, under)
+                    await pilot.pause(0.2)
+                    assert app.is_running
+                    told = [(t, msg) for t, msg, sev in notifications(app) if sev == "error"]
+                    assert len(told) == 1 and told[0][0] == "Not saved", told
+                    message = told[0][1]
+                    assert message.startswith(f"The {what} was not saved: ") and \
+                        "write lock" in message and "\n" not in message, message
+            assert db_dump(label_project) == dump  # nothing written, nothing half-written
+            if action == "new class":  # the prompt is back with the name typed
+                assert type(app.screen).__name__ == "ClassNamePrompt"
+                assert app.screen.query_one("Input").value == "smudge"
+            else:
+                assert app.screen is screen  # where the keys left it
+            await press(pilot, app, under)  # the lock is free again: the same keys write
+            await pilot.pause(0.1)
+            assert db_dump(label_project) != dump
+    asyncio.run(go())

@@ -20,16 +20,17 @@ class ClassNamePrompt(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, existing: list[str]) -> None:
+    def __init__(self, existing: list[str], name: str = "") -> None:
         super().__init__()
         self.existing = existing  # the project's class names: a new one must differ
+        self.typed = name  # typed already (a name that could not be saved comes back)
 
     def compose(self) -> ComposeResult:
         help_line = (f"New class number {len(self.existing)}: the image under the cursor is "
                      "labeled with it. Escape cancels.")
         with Vertical(id="class-name-box"):
             yield Static(help_line, id="class-name-help")
-            yield Input(placeholder="class name", id="class-name-input")
+            yield Input(self.typed, placeholder="class name", id="class-name-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:

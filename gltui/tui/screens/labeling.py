@@ -400,11 +400,12 @@ class LabelingScreen(Screen):
     def action_add_class(self) -> None:
         self.add_class(self._entry())
 
-    def add_class(self, entry) -> None:
-        """c: name a new class; the image on screen now (if pending) is labeled with it."""
+    def add_class(self, entry, name: str = "") -> None:
+        """c: name a new class; the image on screen now (if pending) is labeled with it. A name
+        that could not be saved comes back in the prompt, for Enter once the write can go."""
         from gltui.tui.screens.class_name import ClassNamePrompt
 
-        self.app.push_screen(ClassNamePrompt(list(self.app.session.classes)),
+        self.app.push_screen(ClassNamePrompt(list(self.app.session.classes), name),
                              lambda name: self._class_named(name, entry))
 
     def _class_named(self, name: str | None, entry) -> None:
@@ -413,6 +414,7 @@ class LabelingScreen(Screen):
         session = self.app.session
         saved, index = self.app.write("new class", lambda: session.add_class(name))
         if not saved:
+            self.add_class(entry, name)
             return
         key = session.class_key(index)
         key = str(key) if key is not None and key < 10 else "/"
