@@ -11,9 +11,10 @@ new one is a verb drawn at random:
 
   run-main   gltui run P --oracle --max-rounds 6          (trains, scores, labels with the oracle)
   run-p      gltui run P --run p --max-rounds 6           (stops at each queue for the person)
-  label      a person labeling 1-8 pending images of run p with the Labeler (what the TUI's keys
-             call), each its own committed transaction, printing `ack ITEM LABEL` right after
-             each commit: the acknowledged labels
+  label      a person labeling 1-8 pending images of run p in the TUI itself, its keys pressed
+             by Textual's Pilot (benchmarks/soak_label.py), each key its own committed
+             transaction, printing `ack ITEM LABEL` once the screen shows the label given: the
+             acknowledged labels
   add        gltui add P --data npz:BATCH                 (the next 40 sample digits)
   predict    gltui predict P                              (run main's latest finished round)
   export     gltui export P --format csv|jsonl|imagefolder
@@ -61,25 +62,7 @@ POOL, BATCH = 800, 40
 RUN = ["--quiet", "--max-rounds", "6", "--device", "cpu"]
 VERBS = {"run-main": 3, "run-p": 2, "label": 3, "add": 2, "predict": 1, "export": 2,
          "status": 1}
-LABEL_SCRIPT = r"""
-import random, sys
-import numpy as np
-from gltui.errors import GltuiError
-from gltui.project import Labeler, Project
-try:
-    project = Project.open(sys.argv[1])
-    labeler = Labeler(project, "p")
-    rng = random.Random(int(sys.argv[2]))
-    pending = [e.item for e in labeler.queue() if e.status == "pending"]
-    rng.shuffle(pending)
-    for item in pending[:rng.randint(1, 8)]:
-        label = int(project.store.true_labels(np.asarray([item]))[0])
-        labeler.label(item, label)
-        print(f"ack {item} {label}", flush=True)
-except GltuiError as err:  # as the TUI shows a write that failed: one line
-    print(f"gltui: {err}", file=sys.stderr)
-    raise SystemExit(2)
-"""
+LABEL = REPO_ROOT / "benchmarks" / "soak_label.py"  # the TUI, driven by Pilot
 
 
 def make_project(work: Path) -> tuple[Path, list[Path]]:
@@ -128,7 +111,7 @@ class Soak:
         if verb == "run-p":
             return [*gltui, "run", p, "--run", "p", *RUN]
         if verb == "label":
-            return [sys.executable, "-c", LABEL_SCRIPT, p, str(self.rng.randrange(1 << 30))]
+            return [sys.executable, str(LABEL), p, "p", str(self.rng.randrange(1 << 30))]
         if verb == "add":
             batch = self.batches[self.next_batch % len(self.batches)]
             self.next_batch += 1
