@@ -300,3 +300,17 @@ def test_the_near_duplicate_search_imports_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"
+
+
+def test_the_summary_line_counts_in_words():
+    """One finding of each kind reads '1 label issue', '1 group' (a person's trial read
+    '1 groups'); more read in the plural."""
+    from gltui.outputs.check import CheckResult, DuplicateGroup, LabelIssue
+
+    one = CheckResult("main", 1, 2, [LabelIssue("a.png", "three", "two", 0.9)],
+                      [DuplicateGroup(["a.png", "b.png"], ["labeled", "pool"], 0.01)])
+    assert one.lines()[0] == ("run 'main': 1 label issue (another class out of fold) among "
+                              "1 label; 1 group of near-duplicates among 2 images")
+    two = CheckResult("main", 60, 400, one.label_issues * 2, one.duplicates * 2)
+    assert two.lines()[0].startswith("run 'main': 2 label issues (another class out of fold) "
+                                     "among 60 labels; 2 groups of near-duplicates among 400")

@@ -30,6 +30,7 @@ from gltui.errors import ProjectError
 from gltui.project import Project
 from gltui.project.classes import ClassList
 from gltui.store import SPLITS
+from gltui.views.words import count
 
 if TYPE_CHECKING:
     from gltui.store import Store
@@ -111,11 +112,11 @@ class CheckResult:
     def lines(self, top: int = 20) -> list[str]:
         """The text summary: counts, then the first `top` of each finding."""
         leaks = sum(g.leak for g in self.duplicates)
-        out = [f"run {self.run!r}: {len(self.label_issues)} label issues (another class out of "
-               f"fold) among "
-               f"{self.n_labeled} labels; {len(self.duplicates)} groups of near-duplicates among "
-               f"{self.n_images} images" + (f", {leaks} of them LEAKS across splits"
-                                             if leaks else "")
+        out = [f"run {self.run!r}: {count(len(self.label_issues), 'label issue')} (another "
+               f"class out of fold) among {count(self.n_labeled, 'label')}; "
+               f"{count(len(self.duplicates), 'group')} of near-duplicates among "
+               f"{count(self.n_images, 'image')}" + (f", {leaks} of them LEAKS across splits"
+                                                     if leaks else "")
                + (f"; {self.dismissed} dismissed findings left out" if self.dismissed else "")]
         if self.label_issues:
             out.append("label issues, most suspicious first; the top ones are the likely mistakes "

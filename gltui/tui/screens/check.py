@@ -31,6 +31,7 @@ from gltui.outputs.check import DuplicateGroup, LabelIssue
 from gltui.tui import messages as m
 from gltui.tui.screens.full import FullScreen
 from gltui.tui.widgets.table_page import table_beside_image
+from gltui.views.words import count
 
 NO_FIX = "near copies: d dismisses them; no fix (gltui cannot take a copy out of a run)"
 # (header, width): fixed, so the table fits beside the image at 80 columns (the side panel
@@ -125,8 +126,8 @@ class CheckScreen(FullScreen):
             issues = sum(isinstance(f, LabelIssue) for f in self.findings)
             groups = [f for f in self.findings if isinstance(f, DuplicateGroup)]
             leaks = sum(g.leak for g in groups)
-            title.append(f"{issues} label issues (most suspicious first), "
-                         f"{len(groups)} near-duplicate groups"
+            title.append(f"{count(issues, 'label issue')} (most suspicious first), "
+                         f"{count(len(groups), 'near-duplicate group')}"
                          + (f" ({leaks} LEAKS)" if leaks else ""), style="bold")
             if self.result.dismissed:
                 title.append(f"  {self.result.dismissed} dismissed earlier, not listed",

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 from gltui.tui.screens.full import FullScreen
 from gltui.tui.session import CONFIDENT
 from gltui.tui.widgets.thumbnail import Thumbnail
+from gltui.views.words import count
 
 COLUMNS, ROWS = 5, 2
 PAGE = COLUMNS * ROWS
@@ -139,7 +140,8 @@ class ReviewScreen(FullScreen):
             if not saved:
                 return
         self.confirmed += len(rest)
-        self.notify(f"{len(self.page)} labels: {len(rest)} confirmed, {len(self.fixed)} fixed.")
+        self.notify(f"{count(len(self.page), 'label')}: {len(rest)} confirmed, "
+                    f"{len(self.fixed)} fixed.")
         self.cursor = 0
         self.load()
 
