@@ -212,3 +212,15 @@ def test_a_fix_under_a_write_lock_is_one_line_and_the_finding_stays(check_projec
 
     first = asyncio.run(go())
     assert label_rows(check_project, first.item)[-1] == (first.likely_index, "human", False)
+
+
+def test_the_time_left_follows_the_measured_pace_once_a_fold_is_trained():
+    """Before a fold ends the page shows the prior (one idle core's) estimate; after, the pace it
+    measured: 2 of 4 folds in 60 s leave 60 s, whatever the prior said (a busy machine took 150 s
+    for a check announced as 31 s)."""
+    from gltui.tui.screens.check import seconds_left
+
+    assert seconds_left(5.0, 0, 4, prior=31.0) == 31.0
+    assert seconds_left(60.0, 2, 4, prior=31.0) == 60.0
+    assert seconds_left(90.0, 1, 4, prior=31.0) == 270.0
+    assert seconds_left(100.0, 4, 4, prior=31.0) == 0.0
