@@ -202,6 +202,7 @@ def test_text_summary_names_issues_and_leaks():
     assert "1 of them LEAKS" in text
 
 
+@pytest.mark.slow  # the fast lane keeps test_check_finds_the_flipped_labels
 def test_dismissed_findings_are_left_out_and_the_json_keeps_its_layout(tmp_path, checked):
     """What the TUI's check page does on `d` (outputs.check.dismiss: a key in the project's
     meta): the next `gltui check` leaves the finding out, and only it."""

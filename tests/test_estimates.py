@@ -200,6 +200,7 @@ def test_status_json_and_report_show_the_estimate_with_its_n(audited, tmp_path, 
     assert "rounds (" in text and "stops after round" in text
 
 
+@pytest.mark.slow  # the fast lane keeps the estimate-is-the-accuracy test
 def test_a_late_audit_label_counts_in_the_estimate(audited, tmp_path):
     """Predictions are stored, labels read when shown: relabeling one audit image (here to a
     wrong class) moves every round's estimate by exactly that image, and undo restores it."""

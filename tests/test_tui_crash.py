@@ -143,6 +143,7 @@ def test_labels_pressed_before_a_sigkill_survive_and_undo_still_works(terminal_p
     assert queue_state(path)[:2] == [(first, "labeled", 3), (second, "labeled", 7)]
 
 
+@pytest.mark.slow  # the fast lane keeps the labels-before-a-sigkill test
 def test_a_sigkill_as_the_key_is_sent_leaves_the_label_whole_or_absent(terminal_project):
     path, open_terminal = terminal_project
     before = queue_state(path)
