@@ -315,3 +315,26 @@ def test_the_summary_line_counts_in_words():
     two = CheckResult("main", 60, 400, one.label_issues * 2, one.duplicates * 2)
     assert two.lines()[0].startswith("run 'main': 2 label issues (another class out of fold) "
                                      "among 60 labels; 2 groups of near-duplicates among 400")
+
+
+def test_past_its_limit_the_search_keeps_every_evaluation_and_labeled_image(checked, check_data):
+    """A large project: the search compares every labeled and evaluation image and a seeded
+    random draw of the pool (its cost grows as N^2), says so, and still finds every leak."""
+    from gltui.outputs.check import CheckResult, duplicate_groups
+    from gltui.project import Project
+
+    with Project.open(checked["path"]) as project:
+        items, _ = project.store.labeled("main")
+        counts = project.store.count_items()
+        total = sum(counts.values())
+        kept = len(items) + total - counts["pool"]  # labeled + test, audit, val
+        limit = kept + 50
+        compared, there, groups = duplicate_groups(project, items, limit=limit)
+        again = duplicate_groups(project, items, limit=limit)
+    assert (compared, there) == (limit, total) and limit < total
+    assert [g.files for g in groups] == [g.files for g in again[2]]  # the same draw each time
+    for pair in check_data["leaks"]:  # a test image beside a labeled one: both always compared
+        assert any(pair <= set(g.files) and g.leak for g in groups), pair
+    line = CheckResult(run="main", n_labeled=len(items), n_images=compared, n_total=there,
+                       duplicates=groups).lines()[0]
+    assert f"among {compared:,} of the {there:,} images" in line and "random draw" in line

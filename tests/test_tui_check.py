@@ -104,6 +104,8 @@ def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_da
             table = screen.query_one(DataTable)
             assert [str(c) for c in table.get_row_at(row)[:3]] == [
                 "label", target.file, f"{target.label} → {target.likely}"]
+            label_column = list(table.columns.values())[2]  # "label → likely" is never cut
+            assert label_column.width >= max(len(f"{i.label} → {i.likely}") for i in issues)
             table.move_cursor(row=row)
             await pilot.pause()
             assert "relabels it" in str(screen.query_one("#check-note").render())
@@ -224,3 +226,16 @@ def test_the_time_left_follows_the_measured_pace_once_a_fold_is_trained():
     assert seconds_left(60.0, 2, 4, prior=31.0) == 60.0
     assert seconds_left(90.0, 1, 4, prior=31.0) == 270.0
     assert seconds_left(100.0, 4, 4, prior=31.0) == 0.0
+
+
+def test_the_label_column_keeps_a_class_pair_whole_beside_the_image_at_80_columns():
+    from gltui.tui.screens.check import column_widths
+
+    widths = column_widths(46, len("three → two"))  # the table's width at 80 columns
+    assert widths["label"] == len("three → two") and widths["file"] >= 8
+    assert sum(widths.values()) + 2 * len(widths) <= 46
+    wide = column_widths(120, len("three → two"))  # a wider table gives the room to the files
+    assert wide["label"] == widths["label"] and wide["file"] > widths["file"]
+    cramped = column_widths(20, 40)  # never a negative or vanishing column
+    assert cramped["file"] == 8 and cramped["label"] >= len("label")
+

@@ -43,6 +43,8 @@ PAIR_BLOCK = 1024  # candidate pairs verified at a time
 SCAN_LIMIT = 10_000  # images `scan` looks at: ~2.5 s on one core (init and add stay quick)
 SCAN_BYTES = 8 << 20  # ... and at most this many bytes of pixels (10,000 MNIST images, 2,730 of
 # 3x32x32): the look's memory and time stay bounded whatever the image size
+CHECK_LIMIT = 100_000  # images `gltui check` compares: ~45 s on one core (N^2: 59,000 take ~16 s)
+CHECK_BYTES = 256 << 20  # ... and at most this many bytes of pixels (87,381 images of 3x32x32)
 
 
 @dataclass(frozen=True)
@@ -93,18 +95,34 @@ def scan(images: np.ndarray, *, new_from: int = 0, limit: int = SCAN_LIMIT,
     For `init` (new_from 0) and `add` (new_from: the first added image)."""
     images = images if images.ndim == 4 else images[:, None]
     n = len(images)
-    limit = max(2, min(limit, SCAN_BYTES // max(1, images[0].nbytes if n else 1)))
+    limit = bounded_limit(images, limit, SCAN_BYTES)
     if n > limit:
-        rng = np.random.default_rng(seed)
-        new = rng.choice(np.arange(new_from, n), size=min(n - new_from, limit), replace=False)
-        old = rng.choice(new_from, size=min(new_from, limit - len(new)), replace=False)
-        rows = np.sort(np.concatenate([old, new]))
-        picked = _gather(images, rows)
+        rows = bounded_rows(n, np.arange(new_from, n), limit, seed)
+        picked = gather(images, rows)
     else:
         rows, picked = np.arange(n), images
     groups = [g for g in near_duplicates(picked) if rows[g.members[-1]] >= new_from]
     return DuplicateScan(groups=len(groups), images=sum(len(g.members) for g in groups),
                          checked=len(rows), total=n)
+
+
+def bounded_limit(images: np.ndarray, limit: int, max_bytes: int) -> int:
+    """How many of `images` a bounded look compares: `limit`, fewer where their pixels would
+    pass `max_bytes` (at least 2)."""
+    return max(2, min(limit, max_bytes // max(1, images[0].nbytes if len(images) else 1)))
+
+
+def bounded_rows(n: int, first: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """At most `limit` of the rows 0..n-1, ascending: the rows in `first` (a seeded random draw
+    of them if they are more than `limit`), then a seeded random draw of the others. The same
+    arguments give the same rows, so a finding a person dismissed is found, and left out,
+    again."""
+    rng = np.random.default_rng(seed)
+    first = np.asarray(first, dtype=np.int64)
+    chosen = rng.choice(first, size=min(len(first), limit), replace=False)
+    others = np.setdiff1d(np.arange(n), first, assume_unique=True)
+    rest = rng.choice(others, size=min(len(others), limit - len(chosen)), replace=False)
+    return np.sort(np.concatenate([rest, chosen]))
 
 
 def coarse_vectors(images: np.ndarray) -> np.ndarray:
@@ -174,7 +192,7 @@ def pair_distances(images: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return out
 
 
-def _gather(images: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def gather(images: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """images[rows] (rows ascending), read block by block. For a memory-mapped pool the pages
     each block touched are dropped from this process's memory after it (MADV_DONTNEED: they are
     read again from the file if needed), so a draw spread over a large pool never holds it all."""

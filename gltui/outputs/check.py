@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from gltui.config import CHECK_FOLDS, CHECK_MIN_PER_FOLD, TrainConfig
-from gltui.data.duplicates import near_duplicates
+from gltui.data.duplicates import (
+    CHECK_BYTES,
+    CHECK_LIMIT,
+    bounded_limit,
+    bounded_rows,
+    gather,
+    near_duplicates,
+)
 from gltui.errors import ProjectError
 from gltui.project import Project
 from gltui.project.classes import ClassList
@@ -95,10 +102,11 @@ class DuplicateGroup:
 class CheckResult:
     run: str
     n_labeled: int
-    n_images: int
+    n_images: int  # images the near-duplicate search compared
     label_issues: list[LabelIssue] = field(default_factory=list)
     duplicates: list[DuplicateGroup] = field(default_factory=list)  # leaks first
     dismissed: int = 0  # findings left out because a person dismissed them
+    n_total: int = 0  # images the project holds (more than n_images past CHECK_LIMIT)
 
     def as_json(self) -> dict:
         return {
@@ -107,7 +115,14 @@ class CheckResult:
             "duplicate_groups": [g.as_json() for g in self.duplicates],
             "leaks": sum(g.leak for g in self.duplicates),
             "run": self.run, "labels_checked": self.n_labeled, "images_checked": self.n_images,
+            "images_total": max(self.n_total, self.n_images),
         }
+
+    def _among(self) -> str:
+        if self.n_total <= self.n_images:
+            return count(self.n_images, "image")
+        return (f"{self.n_images:,} of the {self.n_total:,} images (every labeled and evaluation "
+                "image, and a random draw of the pool)")
 
     def lines(self, top: int = 20) -> list[str]:
         """The text summary: counts, then the first `top` of each finding."""
@@ -115,8 +130,7 @@ class CheckResult:
         out = [f"run {self.run!r}: {count(len(self.label_issues), 'label issue')} (another "
                f"class out of fold) among {count(self.n_labeled, 'label')}; "
                f"{count(len(self.duplicates), 'group')} of near-duplicates among "
-               f"{count(self.n_images, 'image')}" + (f", {leaks} of them LEAKS across splits"
-                                                     if leaks else "")
+               + self._among() + (f", {leaks} of them LEAKS across splits" if leaks else "")
                + (f"; {self.dismissed} dismissed findings left out" if self.dismissed else "")]
         if self.label_issues:
             out.append("label issues, most suspicious first; the top ones are the likely mistakes "
@@ -171,11 +185,12 @@ def check(project: Project, run: str = "main", *, device: str | None = None,
                          score=float(found.score[i]), item=int(items[i]),
                          label_index=int(labels[i]),
                          likely_index=int(classes.fold[found.likely[i]])) for i in found.order]
-    n_images, duplicates = duplicate_groups(project, items)
+    n_images, n_total, duplicates = duplicate_groups(project, items)
     gone = dismissed(store)
     kept = [i for i in issues if i.key not in gone]
     kept_groups = [g for g in duplicates if g.key not in gone]
-    return CheckResult(run=run, n_labeled=len(items), n_images=n_images, label_issues=kept,
+    return CheckResult(run=run, n_labeled=len(items), n_images=n_images, n_total=n_total,
+                       label_issues=kept,
                        duplicates=kept_groups,
                        dismissed=len(issues) - len(kept) + len(duplicates) - len(kept_groups))
 
@@ -192,7 +207,7 @@ def estimated_seconds(project: Project, run: str = "main") -> float:
     n = store.count_labeled(run)
     epochs = check_epochs(project.run_config(run).train.profile)
     samples = FOLDS * epochs * max((FOLDS - 1) / FOLDS * n, MIN_STEPS * BATCH)
-    images = sum(store.count_items().values())
+    images = min(sum(store.count_items().values()), CHECK_LIMIT)
     return samples * TRAIN_S_PER_SAMPLE + images * DUPLICATE_S_PER_IMAGE
 
 
@@ -210,10 +225,13 @@ def dismiss(store: "Store", key: str) -> None:
             store.set_meta({DISMISSED: [*keys, key]})
 
 
-def duplicate_groups(project: Project, labeled: np.ndarray) -> tuple[int, list[DuplicateGroup]]:
-    """(images looked at, the near-duplicate groups over every image of the project): leaks
-    first, then the closest groups. `labeled`: the run's labeled items (their split reads
-    `labeled`, the other pool images `pool`)."""
+def duplicate_groups(project: Project, labeled: np.ndarray,
+                     limit: int = CHECK_LIMIT) -> tuple[int, int, list[DuplicateGroup]]:
+    """(images compared, images there are, the near-duplicate groups over the project's
+    images): leaks first, then the closest groups. `labeled`: the run's labeled items (their
+    split reads `labeled`, the other pool images `pool`). Past `limit` images (or CHECK_BYTES
+    of pixels) the search compares every labeled and evaluation image and a seeded random draw
+    of the rest of the pool: its cost grows as N^2 (a 1M-image pool would take hours)."""
     store = project.store
     ids, where = [], []
     for split in SPLITS:
@@ -228,8 +246,14 @@ def duplicate_groups(project: Project, labeled: np.ndarray) -> tuple[int, list[D
     order = np.argsort(ids, kind="stable")
     ids, where = ids[order], where[order]
     pixels = project.pixels
+    total = len(ids)
+    limit = bounded_limit(pixels, limit, CHECK_BYTES)
+    if total > limit:
+        rows = bounded_rows(total, np.flatnonzero(where != "pool"), limit)
+        ids, where = ids[rows], where[rows]
     # the usual project: items are rows 0..N-1, so the memory map is read block by block
-    images = pixels[:len(ids)] if np.array_equal(ids, np.arange(len(ids))) else pixels[ids]
+    images = (pixels[:len(ids)] if np.array_equal(ids, np.arange(len(ids)))
+              else gather(pixels, ids))
     groups = near_duplicates(images)
     members = np.concatenate([g.members for g in groups]) if groups else np.zeros(0, np.int64)
     names = store.item_names(ids[members])
@@ -237,4 +261,4 @@ def duplicate_groups(project: Project, labeled: np.ndarray) -> tuple[int, list[D
                             splits=[str(where[m]) for m in g.members], distance=g.distance,
                             items=[int(ids[m]) for m in g.members])
              for g in groups]
-    return len(ids), sorted(found, key=lambda g: not g.leak)  # stable: closest first within
+    return len(ids), total, sorted(found, key=lambda g: not g.leak)  # stable: closest first within

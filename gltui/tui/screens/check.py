@@ -35,9 +35,20 @@ from gltui.tui.widgets.table_page import table_beside_image
 from gltui.views.words import count
 
 NO_FIX = "near copies: d dismisses them; no fix (gltui cannot take a copy out of a run)"
-# (header, width): fixed, so the table fits beside the image at 80 columns (the side panel
-# shows the highlighted finding in full)
-COLUMNS = (("finding", 7), ("file", 16), ("label", 7), ("score", 5))
+# the columns' headers; their widths follow the table's width and the findings (column_widths)
+COLUMNS = ("finding", "file", "label", "score")
+FIXED = {"finding": 7, "score": 5}
+NARROWEST_FILE = 8
+
+
+def column_widths(table_width: int, label_needed: int) -> dict[str, int]:
+    """The columns' widths in a table `table_width` cells wide (each column also takes 2 cells
+    of padding): "label → likely" whole where it fits (a person must tell "three → two" from
+    "three → one"), the file column the rest and at least NARROWEST_FILE; at 80 columns the
+    table is 46 wide. The side panel shows the highlighted finding in full either way."""
+    room = max(0, table_width - 2 * len(COLUMNS) - sum(FIXED.values()))
+    label = max(len("label"), min(label_needed, room - NARROWEST_FILE))
+    return {**FIXED, "file": max(NARROWEST_FILE, room - label), "label": label}
 
 
 def seconds_left(elapsed: float, done: int, folds: int, prior: float) -> float:
@@ -76,8 +87,7 @@ class CheckScreen(FullScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for header, width in COLUMNS:
-            table.add_column(header, width=width)
+        self._columns(table)
         table.focus()
         session = self.app.session
         self.estimate = session.check_seconds()
@@ -157,15 +167,30 @@ class CheckScreen(FullScreen):
             title.append("f or enter relabels it to the likely class, d dismisses it", style="dim")
         self.query_one("#check-title", Static).update(title)
 
+    def _columns(self, table: DataTable) -> None:
+        """(Re)build the columns for the table's width and the findings' label cells."""
+        needed = max((len(self._cells(f)[2]) for f in self.findings), default=0)
+        widths = column_widths(table.size.width or 46, needed)
+        table.clear(columns=True)
+        for header in COLUMNS:
+            table.add_column(header, width=widths[header])
+
+    @staticmethod
+    def _cells(f: LabelIssue | DuplicateGroup) -> tuple[str, str, str, str]:
+        if isinstance(f, LabelIssue):
+            return ("label", f.file, f"{f.label} → {f.likely}", f"{f.score:.3f}")
+        return ("LEAK" if f.leak else "copies", ", ".join(f.files), "", f"{f.distance:.3f}")
+
+    def on_resize(self) -> None:
+        if self.result is not None:  # after the layout, when the table has its new width
+            row = max(0, self.query_one(DataTable).cursor_row)
+            self.call_after_refresh(self.fill, row)
+
     def fill(self, keep: int = 0) -> None:
         table = self.query_one(DataTable)
-        table.clear()
+        self._columns(table)
         for i, f in enumerate(self.findings):
-            if isinstance(f, LabelIssue):  # Text: a name's brackets are not markup
-                cells = ("label", f.file, f"{f.label} → {f.likely}", f"{f.score:.3f}")
-            else:
-                cells = ("LEAK" if f.leak else "copies", ", ".join(f.files), "",
-                         f"{f.distance:.3f}")
+            cells = self._cells(f)  # Text below: a name's brackets are not markup
             table.add_row(*(Text(c, no_wrap=True, overflow="ellipsis") for c in cells),
                           key=str(i))
         if self.findings:
