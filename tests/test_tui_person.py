@@ -176,6 +176,37 @@ def test_review_page_fix_then_confirm(label_project):
     assert len(rows) == len(page) and all(r[3] == 1 and not r[4] for r in rows)
 
 
+def test_review_tiles_stay_readable_in_an_80_column_terminal(label_project):
+    """At 80 columns the page has three tiles a row (five left a 28-px digit 14 half-cells
+    wide: too small to judge); up and down move a row; widening to 120 columns gives five a
+    row again and keeps the first image on the page."""
+    from gltui.tui.widgets.thumbnail import Thumbnail
+
+    async def go():
+        app = make(label_project)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("e")
+            review = app.screen
+            while max(map(len, review.pages), default=0) < 4 and review.threshold > 0.06:
+                await pilot.press("minus")
+            while len(review.page) < 4:
+                await pilot.press("pagedown")
+            await pilot.pause()
+            assert review.columns == 3 and max(map(len, review.pages)) <= 6
+            tiles = [t for t in review.query(Thumbnail) if t.display]
+            assert len(tiles) == len(review.page)
+            assert all(t.box[0] >= 18 for t in tiles), [t.box for t in tiles]
+            await pilot.press("down")
+            assert review.cursor == 3
+            first = review.page[0].item
+            await pilot.resize_terminal(120, 40)
+            await pilot.pause()
+            assert review.columns == 5 and first in [e.item for e in review.page]
+            await pilot.press("up")
+            assert review.cursor == 0
+    asyncio.run(go())
+
+
 def test_provisional_queue_while_the_round_trains(label_project):
     """The queue done, the worker trains and scores; the screen offers the previous pass's
     next-ranked images, each label committed on its key and counted for the next round; the new

@@ -1,6 +1,8 @@
 """Review: the queued images the model is confident about, grouped by its guess, a page at a time.
 
-A page holds up to ten images that the model puts in one class. The person moves to a wrong one
+A page holds up to two rows of images that the model puts in one class: five a row in a terminal
+of 120 columns or more, four from 96, three below (`columns_for`: at 80 columns five a row left
+a 28-px digit 14 px wide in half-cells, three leave it 18). The person moves to a wrong one
 and presses its right key (committed at once, like any label), then confirms the rest of the page
 with Enter: the page's remaining guesses are human labels committed in one transaction (one key,
 one transaction). `+`/`-` move the confidence threshold; Escape goes back to labeling.
@@ -19,15 +21,21 @@ from gltui.tui.session import CONFIDENT
 from gltui.tui.widgets.thumbnail import Thumbnail
 from gltui.views.words import count
 
-COLUMNS, ROWS = 5, 2
+COLUMNS, ROWS = 5, 2  # the most columns, and the rows of a page
 PAGE = COLUMNS * ROWS
+TILE_COLUMNS = 24  # the width a tile is given at least, columns permitting (columns_for)
 
 
-def pages(entries: list) -> list[list]:
-    """Pages of at most PAGE entries, each of one guessed class (entries come grouped)."""
+def columns_for(width: int) -> int:
+    """Tiles a row in a screen `width` cells wide: 3 to COLUMNS, each TILE_COLUMNS wide."""
+    return max(3, min(COLUMNS, width // TILE_COLUMNS))
+
+
+def pages(entries: list, size: int = PAGE) -> list[list]:
+    """Pages of at most `size` entries, each of one guessed class (entries come grouped)."""
     out: list[list] = []
     for e in entries:
-        if not out or len(out[-1]) == PAGE or out[-1][0].guesses[0][0] != e.guesses[0][0]:
+        if not out or len(out[-1]) == size or out[-1][0].guesses[0][0] != e.guesses[0][0]:
             out.append([])
         out[-1].append(e)
     return out
@@ -46,8 +54,8 @@ class ReviewScreen(FullScreen):
         *[Binding(str(i), f"fix({i})", show=False) for i in range(1, 10)],
         Binding("left", "move(-1)", "Previous", show=False),
         Binding("right", "move(1)", "Next", show=False),
-        Binding("up", "move(-5)", "Up", show=False),
-        Binding("down", "move(5)", "Down", show=False),
+        Binding("up", "move(-1, True)", "Up", show=False),
+        Binding("down", "move(1, True)", "Down", show=False),
         Binding("pagedown", "next_page", "Next page", key_display="PgDn"),
         Binding("plus", "threshold(0.05)", "Threshold +", key_display="+"),
         Binding("minus", "threshold(-0.05)", "Threshold -", key_display="-", show=False),
@@ -58,6 +66,7 @@ class ReviewScreen(FullScreen):
         super().__init__(id="review")
         self.threshold = threshold
         self.page: list = []
+        self.columns = COLUMNS  # tiles a row: columns_for the screen's width
         self.page_index = 0
         self.cursor = 0
         self.fixed: dict[int, int] = {}  # item -> the label the person gave on this page
@@ -71,12 +80,28 @@ class ReviewScreen(FullScreen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        self.columns = columns_for(self.app.size.width)
+        self.query_one("#review-grid").styles.grid_size_columns = self.columns
         self.load()
+
+    def on_resize(self) -> None:
+        columns = columns_for(self.app.size.width)
+        if columns == self.columns:
+            return
+        first = self.page[0].item if self.page else None
+        self.columns = columns
+        self.query_one("#review-grid").styles.grid_size_columns = columns
+        self.load()
+        where = [i for i, p in enumerate(self.pages) if any(e.item == first for e in p)]
+        if where and where[0] != self.page_index:  # the page that holds the first image seen
+            self.page_index, self.cursor = where[0], 0
+            self.load()
 
     def load(self) -> None:
         """Read the queue afresh and show the current page (labeled images have left it)."""
         session = self.app.session
-        self.pages = pages(session.confident(session.queue(), self.threshold))
+        self.pages = pages(session.confident(session.queue(), self.threshold),
+                           self.columns * ROWS)
         self.page_index = min(self.page_index, max(0, len(self.pages) - 1))
         self.page = self.pages[self.page_index] if self.pages else []
         self.cursor = min(self.cursor, max(0, len(self.page) - 1))
@@ -110,8 +135,9 @@ class ReviewScreen(FullScreen):
             cell.show(e.item, session.picture(e.item), caption)
             cell.set_class(i == self.cursor, "-cursor")
 
-    def action_move(self, step: int) -> None:
+    def action_move(self, step: int, rows: bool = False) -> None:
         if self.page:
+            step = step * self.columns if rows else step
             self.cursor = min(max(0, self.cursor + step), len(self.page) - 1)
             self.show()
 
