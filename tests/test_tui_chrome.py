@@ -131,6 +131,38 @@ def test_gallery_tiles_keep_the_picture_aspect(label_project):
 
 # ---- clean sixel output ------------------------------------------------------------------------
 
+def test_one_line_captions_and_titles_are_cut_with_an_ellipsis_never_wrapped_away():
+    """Textual 8 ignores rich's Text(no_wrap=True): a grid caption "3. triangle?" in a tile 11
+    columns wide wrapped, and its one-row box showed "3." alone (a person's trial: every image
+    the model took for a triangle looked unguessed). Fixed-height text is cut with "…"."""
+    from rich.text import Text
+    from textual.app import App
+
+    from gltui.tui.widgets.halfcell_image import HalfcellImage
+    from gltui.tui.widgets.thumbnail import Thumbnail
+    from gltui.tui.widgets.title_bar import TitleBar
+
+    class Tiny(App):
+        CSS = "Thumbnail { width: 11; }"
+
+        def compose(self):
+            yield TitleBar()
+            yield Thumbnail(HalfcellImage)
+
+    async def go():
+        app = Tiny()
+        async with app.run_test(size=(30, 10)) as pilot:
+            tile = app.query_one(Thumbnail)
+            tile.show(1, None, Text("3. triangle?"))
+            bar = app.query_one(TitleBar)
+            bar.update(Text("gltui Label  shapes · main (rde) · round 1 · label"))
+            await pilot.pause()
+            caption = tile.query_one(".thumb-caption")
+            assert str(caption.render_line(0).text).strip() == "3. triangl…"
+            assert str(bar.render_line(0).text).rstrip().endswith("…")
+    asyncio.run(go())
+
+
 def test_sixel_selects_every_colour_it_defines():
     """xterm draws after `#N;2;r;g;b` in the colour selected before: a grey band above the
     digit, stripes and specks in it. Every definition must be followed by its select."""

@@ -62,7 +62,7 @@ def seconds_left(elapsed: float, done: int, folds: int, prior: float) -> float:
 
 class CheckScreen(FullScreen):
     DEFAULT_CSS = """
-    #check-title { height: 2; padding: 0 1; }
+    #check-title { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
     BINDINGS = [
         Binding("escape", "dismiss", "Back"),

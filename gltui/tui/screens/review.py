@@ -43,7 +43,7 @@ def pages(entries: list, size: int = PAGE) -> list[list]:
 
 class ReviewScreen(FullScreen):
     DEFAULT_CSS = """
-    #review-title { height: 1; padding: 0 1; }
+    #review-title { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     #review-grid { grid-size: 5 2; grid-gutter: 0 1; height: 1fr; padding: 0 1; }
     #review-grid Thumbnail { height: 100%; }
     #review-grid Thumbnail > .thumb-image { height: 1fr; width: auto; }

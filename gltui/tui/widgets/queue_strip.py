@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 
 class QueueStrip(Static):
-    DEFAULT_CSS = "QueueStrip { height: 2; }"
+    DEFAULT_CSS = "QueueStrip { height: 2; text-wrap: nowrap; text-overflow: ellipsis; }"
 
     def show(self, entries, cursor: int, class_name: Callable[[int | None], str],
              class_key: Callable[[int], int | None] = lambda index: None) -> None:

@@ -21,7 +21,8 @@ class Thumbnail(Vertical):
     DEFAULT_CSS = """
     Thumbnail { width: 1fr; height: auto; align: center top; }
     Thumbnail > .thumb-image { width: 12; height: 6; }
-    Thumbnail > .thumb-caption { width: 100%; height: 1; text-align: center; }
+    Thumbnail > .thumb-caption { width: 100%; height: 1; text-align: center; text-wrap: nowrap;
+                                  text-overflow: ellipsis; }
     Thumbnail.-cursor > .thumb-caption { text-style: reverse bold; }
     """
 

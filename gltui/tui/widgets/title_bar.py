@@ -8,7 +8,8 @@ from textual.widgets import Static
 
 class TitleBar(Static):
     DEFAULT_CSS = """
-    TitleBar { dock: top; height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    TitleBar { dock: top; height: 1; background: $panel; color: $foreground; padding: 0 1;
+               text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def show(self, *, project: str, run: str, strategy: str, round: int, phase: str,
