@@ -114,3 +114,35 @@ def test_each_round_stores_calibrated_guesses_for_the_images_offered_while_the_n
         for item, row in zip(items, want):
             c, p = stored[int(item)][0]
             assert c == int(row.argmax()) and p == pytest.approx(float(row.max()), abs=1e-5)
+
+
+def test_a_small_projects_whole_audit_set_fits_the_temperature(trained, tmp_path):
+    """A small project's audit set holds fewer than 30 images: once every one is labeled (at
+    least 10), the temperature is fitted on them, not on the labeled images' views (in a
+    person's trial 27 of 27 audit labels were never used, and a model at 33 % audit accuracy
+    showed its guesses at 1.00)."""
+    from gltui.outputs import roundmodel
+    from gltui.run import roundwork
+
+    assert roundwork.audit_calibrates(27, 27) and roundwork.audit_calibrates(30, 1000)
+    assert not roundwork.audit_calibrates(27, 100) and not roundwork.audit_calibrates(9, 9)
+    path = tmp_path / "proj"
+    shutil.copytree(trained, path)
+    with Project.open(path) as project:
+        store = project.store
+        items, labels = store.labeled("main")
+        model = roundmodel.load_round(project, "main", 0, torch.device("cpu"))
+        views = roundwork.temperature(store, project.pixels, model, items, labels,
+                                      torch.device("cpu"), 256, seed=0)
+        assert store.sample_set("audit") is None  # drawn here: a small project's whole set
+        few = store.unlabeled_pool("main")[:12]
+        assert store.save_sample_set("audit", few, seed=0)
+        truth = store.true_labels(few)
+        store.add_audit_labels(few[:11], truth[:11], "human")
+        one_short = roundwork.temperature(store, project.pixels, model, items, labels,
+                                          torch.device("cpu"), 256, seed=0)
+        store.add_audit_labels(few[11:], truth[11:], "human")
+        fitted = roundwork.temperature(store, project.pixels, model, items, labels,
+                                       torch.device("cpu"), 256, seed=0)
+    assert "views" in views[1] and one_short == views
+    assert fitted[1] == "12 audit labels" and fitted[0] != views[0]

@@ -22,6 +22,16 @@ from gltui.project.labeler import offered_items
 from gltui.store import Store
 
 AUDIT_FOR_CALIBRATION = 30  # audit labels a temperature is fitted on, else the labeled set's views
+AUDIT_WHOLE_SET_MIN = 10  # ... or fewer, at least this many, where they are the whole audit set: a
+# small project's audit set is a tenth of its images (27 of 271 in a person's trial, where a
+# 20-label model at 33 % audit accuracy showed its guesses at 1.00: views kept T near 1)
+
+
+def audit_calibrates(n_labels: int, set_size: int) -> bool:
+    """Whether `n_labels` audit labels, of an audit set of `set_size` images, fit the round's
+    temperature (one number: it changes no class, so the audit estimate stays unbiased)."""
+    return n_labels >= AUDIT_FOR_CALIBRATION or (
+        n_labels >= AUDIT_WHOLE_SET_MIN and n_labels >= set_size)
 
 
 def scoring_candidates(store: Store, run: str, stop: np.ndarray | None) -> np.ndarray:
@@ -71,12 +81,13 @@ def temperature(store: Store, pixels, model: torch.nn.Module, items: np.ndarray,
                 ) -> tuple[float, str]:
     """The round's calibration (learn/calibrate.py) and what it was fitted on: the temperature
     every probability a person sees is divided by (queue guesses, predictions, exports, the
-    model folder). Fitted on the audit labels where there are at least AUDIT_FOR_CALIBRATION of
-    them (held out from training; one number fitted changes no class, so the audit accuracy
-    estimate stays unbiased), else on strongly augmented views of the labeled images (no label
-    beyond those counted)."""
+    model folder). Fitted on the audit labels where there are enough of them (audit_calibrates:
+    held out from training; one number fitted changes no class, so the audit accuracy estimate
+    stays unbiased), else on strongly augmented views of the labeled images (no label beyond
+    those counted)."""
     audit_items, audit_y = store.audit_labels()
-    if len(audit_items) >= AUDIT_FOR_CALIBRATION:
+    audit_set = store.sample_set("audit")
+    if audit_calibrates(len(audit_items), 0 if audit_set is None else len(audit_set)):
         logits = calibrate.predict_logits(model, pixels[audit_items], device, batch_size)
         return calibrate.fit_temperature(logits, audit_y), f"{len(audit_items)} audit labels"
     t = calibrate.views_temperature(model, pixels[items], labels, make_strong("auto"), views=16,
