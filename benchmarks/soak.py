@@ -29,10 +29,20 @@ process's stderr holds no traceback, and an exit status other than 0 (or a kill)
 with exactly one line (a busy lock, a run with no finished round yet). At the end, with nothing
 else running, `run main` is driven to its end undisturbed and checked the same way.
 
+Then the end state of run `main` is compared with an uninterrupted run's (benchmarks/chaos.py:
+the same labels, rounds, queues with their scores, phase and stop reason). That reference is a
+fresh project that `main` drives alone, given the same `add`s at the same points of the run:
+which batches landed, in which order, is read off the soak project's pixels (each added block
+of 40 rows is one batch file), and each round's scoring pass stored its candidates, whose
+largest item says how many of those batches the round saw; the reference is driven round by
+round (`--max-rounds r+1` stops it after round r's evaluation) and given them before the round
+is scored. (Training reads the labeled images only: the soak's runs are not semi-supervised.)
+
 With --json the last line is one JSON object: iterations, kills, by_verb (verb -> processes),
-exits (status -> count), acknowledged, busy (one-line refusals naming a busy lock), seconds,
-problems. Exit status 0 when there is no problem. The test suite runs a short version
-(tests/test_soak.py, marked slow); results: docs/reliability.md.
+exits (status -> count), acknowledged, busy (one-line refusals naming a busy lock), items,
+adds_landed, reference ("same" or what differs), seconds, problems. Exit status 0 when there
+is no problem. The test suite runs a short version (tests/test_soak.py, marked slow); results:
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -59,7 +69,10 @@ if str(REPO_ROOT) not in sys.path:
 from gltui.project import Project  # noqa: E402
 
 POOL, BATCH = 800, 40
-RUN = ["--quiet", "--max-rounds", "6", "--device", "cpu"]
+MAX_ROUNDS = 5  # rounds 0-4 (20 to 320 labels): the stop is always the round limit, never the
+# pool's size, which the adds make depend on timing (pool-based stops would make the reference
+# replay below depend on when they were checked)
+RUN = ["--quiet", "--max-rounds", str(MAX_ROUNDS), "--device", "cpu"]
 VERBS = {"run-main": 3, "run-p": 2, "label": 3, "add": 2, "predict": 1, "export": 2,
          "status": 1}
 LABEL = REPO_ROOT / "benchmarks" / "soak_label.py"  # the TUI, driven by Pilot
@@ -196,6 +209,64 @@ class Soak:
         except Exception as err:  # the project must always open
             self.problem(f"after {where}: the project does not open: {err}")
 
+    # -- the uninterrupted reference ------------------------------------------------------------
+
+    def landed_batches(self) -> list[Path]:
+        """The batch files whose `add` landed, in the order they landed: each block of BATCH
+        rows after the first POOL is the pixels of one batch file."""
+        with Project.open(self.project) as project:
+            pixels = np.asarray(project.pixels[POOL:project.store.item_end()])
+        files = {self._key(np.load(b)["x"]): b for b in self.batches}
+        return [files[self._key(pixels[s:s + BATCH])] for s in range(0, len(pixels), BATCH)]
+
+    @staticmethod
+    def _key(x: np.ndarray) -> bytes:
+        return np.ascontiguousarray(x, dtype=np.uint8).reshape(len(x), -1).tobytes()
+
+    def horizons(self) -> dict[int, int]:
+        """Per round of run main that was scored: how many added batches its pass saw."""
+        with Project.open(self.project) as project:
+            store = project.store
+            out = {}
+            for r in range(store.run("main").round + 1):
+                started = store.scoring_pass("main", r)
+                if started is not None:
+                    seen = int(started[0].max()) + 1  # the largest candidate, and the rows before
+                    out[r] = max(0, -(-(seen - POOL) // BATCH))
+            return out
+
+    def compare_with_reference(self) -> str:
+        """Drive a fresh project's `main` alone, replaying the landed adds where the soak's run
+        saw them (module doc); "same" when its end state equals the soak's, else what differs
+        (also a problem)."""
+        from benchmarks.chaos import compare, final_state
+
+        work = self.work / "reference"
+        work.mkdir(exist_ok=True)
+        reference, _ = make_project(work)
+        batches, gltui = self.landed_batches(), [sys.executable, "-m", "gltui"]
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+
+        def call(*args: str) -> None:
+            done = subprocess.run([*gltui, *args], cwd=REPO_ROOT, capture_output=True,
+                                  text=True, env=env)
+            if done.returncode != 0:
+                raise RuntimeError(f"reference: gltui {args[0]} exited {done.returncode}: "
+                                   f"{done.stderr[-300:]}")
+
+        added = 0
+        for r, seen in sorted(self.horizons().items()):
+            call("run", str(reference), "--oracle", "--quiet", "--max-rounds", str(r + 1),
+                 "--device", "cpu")
+            for batch in batches[added:seen]:
+                call("add", str(reference), "--data", f"npz:{batch}")
+            added = max(added, seen)
+        call("run", str(reference), "--oracle", *RUN)
+        problems = compare(final_state(self.project), final_state(reference))
+        for p in problems:
+            self.problem(f"run main against the uninterrupted reference: {p}")
+        return "same" if not problems else "; ".join(problems)
+
     def problem(self, text: str) -> None:
         self.stats["problems"].append(text)
         self.log(f"PROBLEM {text}")
@@ -229,10 +300,12 @@ class Soak:
             n_items = project.store.item_end()
         if not main_done:
             self.problem("run main did not reach done")
+        reference = self.compare_with_reference()
         return {"iterations": ended, "procs": self.procs, "kills": self.stats["kills"],
                 "by_verb": dict(self.stats["by_verb"]), "exits": dict(self.stats["exits"]),
                 "acknowledged": len(self.acked), "busy": self.stats["busy"],
-                "items": n_items, "seconds": round(time.time() - started, 1),
+                "items": n_items, "adds_landed": len(self.landed_batches()),
+                "reference": reference, "seconds": round(time.time() - started, 1),
                 "problems": self.stats["problems"]}
 
 

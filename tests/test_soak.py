@@ -2,8 +2,9 @@
 (oracle runs, a person's run, a scripted person labeling, add, predict, export, status), about a
 third of them SIGKILLed at a random instant. After every process: the project opens, integrity
 ok, no item with two active labels, every acknowledged label present, pixels for every item, no
-traceback, every refusal one line; at the end an undisturbed run finishes. The full run (200
-processes) and its figures: docs/reliability.md."""
+traceback, every refusal one line; at the end an undisturbed run finishes, and run `main` ends
+exactly where an uninterrupted run given the same adds at the same rounds ends. The full run
+(200 processes) and its figures: docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -23,3 +24,4 @@ def test_six_processes_at_random_with_kills_lose_nothing(tmp_path):
     assert result["problems"] == [], result["problems"]
     assert result["iterations"] == 36 and result["kills"] >= 2, result  # 4 measured (seed 1)
     assert result["acknowledged"] >= 1 and result["by_verb"].get("add", 0) >= 1, result
+    assert result["reference"] == "same" and result["adds_landed"] >= 1, result
