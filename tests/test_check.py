@@ -17,7 +17,7 @@ import pytest
 from conftest import N_FLIPS, N_LEAKS, SAMPLE_MNIST, near_copy, read_digits
 
 from gltui.cli import main
-from gltui.data.duplicates import near_duplicates, pair_distances, scan
+from gltui.data.duplicates import coarse_vectors, near_duplicates, outliers, pair_distances, scan
 
 
 def file_bytes(path: Path) -> dict[str, str]:
@@ -79,6 +79,61 @@ def test_scan_counts_only_groups_that_hold_a_new_image(planted_digits):
     limited = scan(images, limit=300, seed=1)
     assert limited.checked == 300 and "random draw" in (limited.note("p") or "among 300 of")
     assert "`gltui check p`" in everything.note("p")
+
+
+def unusual_images(rng: np.random.Generator, digits: np.ndarray) -> np.ndarray:
+    """Six images no digit set should hold: noise, a black and a white frame, stripes, and two
+    inverted digits (N, 1, 28, 28)."""
+    noise = rng.integers(0, 256, (2, 1, 28, 28), dtype=np.uint8)
+    flat = np.stack([np.zeros((1, 28, 28), np.uint8), np.full((1, 28, 28), 255, np.uint8)])
+    stripes = np.zeros((1, 1, 28, 28), np.uint8)
+    stripes[0, 0, ::4] = 255
+    inverted = 255 - digits[:2, None]
+    return np.concatenate([noise, flat, stripes, inverted])
+
+
+def test_outliers_are_the_planted_unusual_images_first(planted_digits):
+    images, _, _ = planted_digits
+    odd = unusual_images(np.random.default_rng(5), images[100:, 0])
+    rows, scores = outliers(coarse_vectors(np.concatenate([images, odd])))
+    planted = set(range(len(images), len(images) + len(odd)))
+    assert set(rows[:len(odd)].tolist()) == planted, rows[:10]  # the six come first
+    assert len(rows) - len(odd) <= 0.005 * len(images)  # few natural digits pass the bar
+    assert list(scores) == sorted(scores, reverse=True)
+
+
+def test_check_lists_images_added_that_are_unlike_the_rest(tmp_path, checked):
+    """`gltui add` brings noise, blank frames, stripes and inverted digits into the pool: the
+    check's image findings put them first among the outliers, in the pool."""
+    import shutil
+
+    from gltui.outputs.check import CheckResult, image_findings
+    from gltui.project import Project
+
+    path = tmp_path / "proj"
+    shutil.copytree(checked["path"], path)
+    x, _ = read_digits(SAMPLE_MNIST, 2)
+    np.savez(tmp_path / "odd.npz", x=unusual_images(np.random.default_rng(6), x)[:, 0])
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["add", str(path), "--data", f"npz:{tmp_path / 'odd.npz'}"]) == 0
+    with Project.open(path) as project:
+        end = project.store.item_end()
+        items, _ = project.store.labeled("main")
+        found = image_findings(project, items)
+    added = set(range(end - 6, end))
+    ranks = [i for i, o in enumerate(found.outliers) if o.item in added]
+    assert len(ranks) == 6 and ranks[-1] <= 7, [(o.item, o.split, o.score)
+                                                for o in found.outliers[:10]]
+    assert all(found.outliers[i].split == "pool" for i in ranks)
+    result = CheckResult(run="main", n_labeled=len(items), n_images=found.compared,
+                         outliers=found.outliers)
+    assert result.as_json()["outliers"][0] == found.outliers[0].as_json()
+    text = "\n".join(result.lines())
+    assert f"{count_word(len(found.outliers))}" in text and "outliers, unlike every" in text
+
+
+def count_word(n: int) -> str:
+    return f"{n} outlier" + ("" if n == 1 else "s")
 
 
 @pytest.mark.slow
@@ -320,7 +375,7 @@ def test_the_summary_line_counts_in_words():
 def test_past_its_limit_the_search_keeps_every_evaluation_and_labeled_image(checked, check_data):
     """A large project: the search compares every labeled and evaluation image and a seeded
     random draw of the pool (its cost grows as N^2), says so, and still finds every leak."""
-    from gltui.outputs.check import CheckResult, duplicate_groups
+    from gltui.outputs.check import CheckResult, image_findings
     from gltui.project import Project
 
     with Project.open(checked["path"]) as project:
@@ -329,10 +384,11 @@ def test_past_its_limit_the_search_keeps_every_evaluation_and_labeled_image(chec
         total = sum(counts.values())
         kept = len(items) + total - counts["pool"]  # labeled + test, audit, val
         limit = kept + 50
-        compared, there, groups = duplicate_groups(project, items, limit=limit)
-        again = duplicate_groups(project, items, limit=limit)
+        found = image_findings(project, items, limit=limit)
+        again = image_findings(project, items, limit=limit)
+    compared, there, groups = found.compared, found.total, found.duplicates
     assert (compared, there) == (limit, total) and limit < total
-    assert [g.files for g in groups] == [g.files for g in again[2]]  # the same draw each time
+    assert [g.files for g in groups] == [g.files for g in again.duplicates]  # the same draw
     for pair in check_data["leaks"]:  # a test image beside a labeled one: both always compared
         assert any(pair <= set(g.files) and g.leak for g in groups), pair
     line = CheckResult(run="main", n_labeled=len(items), n_images=compared, n_total=there,

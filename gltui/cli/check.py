@@ -13,13 +13,15 @@ from gltui.cli.args import Parser
 def add_parser(parsers: dict) -> None:
     p = Parser(prog="gltui check",
                description="A health check of a run's labels: likely label mistakes (out-of-fold "
-               "predictions), near-duplicate images and leaks across splits. Changes nothing.")
+               "predictions), near-duplicate images, leaks across splits and outliers. Changes "
+               "nothing.")
     p.add_argument("project", type=Path)
     p.add_argument("--run", default="main", help="the run whose labels are checked")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
     p.add_argument("--json", action="store_true",
                    help='{"label_issues": [{file, label, likely, score}], "near_duplicates": '
-                   "[[file, ...]]} on stdout, most suspicious first")
+                   '[[file, ...]], "outliers": [{file, split, score}]} on stdout, most suspicious '
+                   "first")
     parsers["check"] = p
 
 

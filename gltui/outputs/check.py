@@ -6,6 +6,8 @@
     near-duplicates   groups of near-identical images over every split (data/duplicates.py); a
                       group that holds an evaluation image (test, audit, validation) and a
                       training one (labeled or pool) is a LEAK
+    outliers          images unlike every other one (data/duplicates.outliers: noise, a blank
+                      or inverted scan, a photo among digits), most unusual first
 
 Only reads: no lock is taken and nothing is written, so it works beside a run being driven (it
 checks the labels as they are when it reads them). Bad input raises ProjectError first. Item
@@ -25,14 +27,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from gltui.config import CHECK_FOLDS, CHECK_MIN_PER_FOLD, TrainConfig
-from gltui.data.duplicates import (
-    CHECK_BYTES,
-    CHECK_LIMIT,
-    bounded_limit,
-    bounded_rows,
-    gather,
-    near_duplicates,
-)
+from gltui.data import duplicates as dup
 from gltui.errors import ProjectError
 from gltui.project import Project
 from gltui.project.classes import ClassList
@@ -99,6 +94,21 @@ class DuplicateGroup:
 
 
 @dataclass
+class Outlier:
+    file: str
+    split: str  # labeled, pool, val, audit or test
+    score: float  # data/duplicates.outliers: 1 = nothing like it in the project
+    item: int = -1
+
+    @property
+    def key(self) -> str:
+        return f"out:{self.item}"
+
+    def as_json(self) -> dict:
+        return {"file": self.file, "split": self.split, "score": round(self.score, 4)}
+
+
+@dataclass
 class CheckResult:
     run: str
     n_labeled: int
@@ -107,6 +117,7 @@ class CheckResult:
     duplicates: list[DuplicateGroup] = field(default_factory=list)  # leaks first
     dismissed: int = 0  # findings left out because a person dismissed them
     n_total: int = 0  # images the project holds (more than n_images past CHECK_LIMIT)
+    outliers: list[Outlier] = field(default_factory=list)  # most unusual first
 
     def as_json(self) -> dict:
         return {
@@ -114,6 +125,7 @@ class CheckResult:
             "near_duplicates": [g.files for g in self.duplicates],
             "duplicate_groups": [g.as_json() for g in self.duplicates],
             "leaks": sum(g.leak for g in self.duplicates),
+            "outliers": [o.as_json() for o in self.outliers],
             "run": self.run, "labels_checked": self.n_labeled, "images_checked": self.n_images,
             "images_total": max(self.n_total, self.n_images),
         }
@@ -131,6 +143,7 @@ class CheckResult:
                f"class out of fold) among {count(self.n_labeled, 'label')}; "
                f"{count(len(self.duplicates), 'group')} of near-duplicates among "
                + self._among() + (f", {leaks} of them LEAKS across splits" if leaks else "")
+               + (f"; {count(len(self.outliers), 'outlier')}" if self.outliers else "")
                + (f"; {self.dismissed} dismissed findings left out" if self.dismissed else "")]
         if self.label_issues:
             out.append("label issues, most suspicious first; the top ones are the likely mistakes "
@@ -142,7 +155,11 @@ class CheckResult:
             out.append("near-duplicates (file [split], ...):")
             out += [("  LEAK  " if g.leak else "  ") + ", ".join(
                 f"{f} [{s}]" for f, s in zip(g.files, g.splits)) for g in self.duplicates[:top]]
-        hidden = max(0, len(self.label_issues) - top) + max(0, len(self.duplicates) - top)
+        if self.outliers:
+            out.append("outliers, unlike every other image (file [split]  score):")
+            out += [f"  {o.file} [{o.split}]  {o.score:.3f}" for o in self.outliers[:top]]
+        hidden = sum(max(0, len(found) - top)
+                     for found in (self.label_issues, self.duplicates, self.outliers))
         if hidden:
             out.append(f"{hidden} more: `gltui check --json` lists every finding")
         return out
@@ -185,14 +202,14 @@ def check(project: Project, run: str = "main", *, device: str | None = None,
                          score=float(found.score[i]), item=int(items[i]),
                          label_index=int(labels[i]),
                          likely_index=int(classes.fold[found.likely[i]])) for i in found.order]
-    n_images, n_total, duplicates = duplicate_groups(project, items)
+    images = image_findings(project, items)
     gone = dismissed(store)
-    kept = [i for i in issues if i.key not in gone]
-    kept_groups = [g for g in duplicates if g.key not in gone]
-    return CheckResult(run=run, n_labeled=len(items), n_images=n_images, n_total=n_total,
-                       label_issues=kept,
-                       duplicates=kept_groups,
-                       dismissed=len(issues) - len(kept) + len(duplicates) - len(kept_groups))
+    found = (issues, images.duplicates, images.outliers)
+    kept = [[f for f in fs if f.key not in gone] for fs in found]
+    return CheckResult(run=run, n_labeled=len(items), n_images=images.compared,
+                       n_total=images.total, label_issues=kept[0], duplicates=kept[1],
+                       outliers=kept[2],
+                       dismissed=sum(map(len, found)) - sum(map(len, kept)))
 
 
 def check_epochs(profile: str) -> int:
@@ -207,7 +224,7 @@ def estimated_seconds(project: Project, run: str = "main") -> float:
     n = store.count_labeled(run)
     epochs = check_epochs(project.run_config(run).train.profile)
     samples = FOLDS * epochs * max((FOLDS - 1) / FOLDS * n, MIN_STEPS * BATCH)
-    images = min(sum(store.count_items().values()), CHECK_LIMIT)
+    images = min(sum(store.count_items().values()), dup.CHECK_LIMIT)
     return samples * TRAIN_S_PER_SAMPLE + images * DUPLICATE_S_PER_IMAGE
 
 
@@ -225,13 +242,21 @@ def dismiss(store: "Store", key: str) -> None:
             store.set_meta({DISMISSED: [*keys, key]})
 
 
-def duplicate_groups(project: Project, labeled: np.ndarray,
-                     limit: int = CHECK_LIMIT) -> tuple[int, int, list[DuplicateGroup]]:
-    """(images compared, images there are, the near-duplicate groups over the project's
-    images): leaks first, then the closest groups. `labeled`: the run's labeled items (their
-    split reads `labeled`, the other pool images `pool`). Past `limit` images (or CHECK_BYTES
-    of pixels) the search compares every labeled and evaluation image and a seeded random draw
-    of the rest of the pool: its cost grows as N^2 (a 1M-image pool would take hours)."""
+@dataclass
+class ImageFindings:
+    compared: int  # images the search looked at
+    total: int  # images the project holds
+    duplicates: list[DuplicateGroup]  # leaks first, then the closest groups
+    outliers: list[Outlier]  # most unusual first
+
+
+def image_findings(project: Project, labeled: np.ndarray,
+                   limit: int = dup.CHECK_LIMIT) -> ImageFindings:
+    """The near-duplicate groups and the outliers among the project's images (one pass over
+    their coarse vectors). `labeled`: the run's labeled items (their split reads `labeled`, the
+    other pool images `pool`). Past `limit` images (or CHECK_BYTES of pixels) the search
+    compares every labeled and evaluation image and a seeded random draw of the rest of the
+    pool: its cost grows as N^2 (a 1M-image pool would take hours)."""
     store = project.store
     ids, where = [], []
     for split in SPLITS:
@@ -247,18 +272,22 @@ def duplicate_groups(project: Project, labeled: np.ndarray,
     ids, where = ids[order], where[order]
     pixels = project.pixels
     total = len(ids)
-    limit = bounded_limit(pixels, limit, CHECK_BYTES)
+    limit = dup.bounded_limit(pixels, limit, dup.CHECK_BYTES)
     if total > limit:
-        rows = bounded_rows(total, np.flatnonzero(where != "pool"), limit)
+        rows = dup.bounded_rows(total, np.flatnonzero(where != "pool"), limit)
         ids, where = ids[rows], where[rows]
     # the usual project: items are rows 0..N-1, so the memory map is read block by block
     images = (pixels[:len(ids)] if np.array_equal(ids, np.arange(len(ids)))
-              else gather(pixels, ids))
-    groups = near_duplicates(images)
-    members = np.concatenate([g.members for g in groups]) if groups else np.zeros(0, np.int64)
+              else dup.gather(pixels, ids))
+    vectors = dup.coarse_vectors(images)
+    groups = dup.near_duplicates(images, vectors=vectors)
+    odd, scores = dup.outliers(vectors)
+    members = np.concatenate([*(g.members for g in groups), odd]).astype(np.int64)
     names = store.item_names(ids[members])
     found = [DuplicateGroup(files=[names[int(ids[m])] for m in g.members],
                             splits=[str(where[m]) for m in g.members], distance=g.distance,
                             items=[int(ids[m]) for m in g.members])
              for g in groups]
-    return len(ids), total, sorted(found, key=lambda g: not g.leak)  # stable: closest first within
+    unusual = [Outlier(file=names[int(ids[m])], split=str(where[m]), score=float(sc),
+                       item=int(ids[m])) for m, sc in zip(odd, scores)]
+    return ImageFindings(len(ids), total, sorted(found, key=lambda g: not g.leak), unusual)

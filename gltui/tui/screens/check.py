@@ -5,16 +5,18 @@ The check trains its cross-fitted models in a Textual thread worker with its own
 the project, so the page says "checking… (about N s)" and stays responsive; closing the page
 cancels the worker after the epoch under way. Then the findings: label issues first, most
 suspicious first (file, given label → likely class, score), then the near-duplicate groups
-(each file with its split, LEAK where an evaluation image sits beside a training one), with the
-highlighted image beside them. Findings a person dismissed before are left out by the check.
+(each file with its split, LEAK where an evaluation image sits beside a training one), then the
+outliers (images unlike every other one), with the highlighted image beside them. Findings a
+person dismissed before are left out by the check.
 
     f, enter   a label issue: relabel the image to the likely class, as the history page
                relabels (Session.relabel: the old label row is marked undone, never deleted)
     d          dismiss the finding: its key goes into the project's meta, and no later check
                (this page or `gltui check`) lists it again
-A near-duplicate group has no fix: gltui has no action that takes an image out of a run (a skip
-only leaves a queued image for now), so only `d` is offered there, and the page says so. Each
-write goes through `app.write`: one that cannot be written is one line, and the finding stays.
+A near-duplicate group and an outlier have no fix: gltui has no action that takes an image out
+of a run (a skip only leaves a queued image for now), so only `d` is offered there, and the page
+says so. Each write goes through `app.write`: one that cannot be written is one line, and the
+finding stays.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from gltui.outputs.check import DuplicateGroup, LabelIssue
+from gltui.outputs.check import DuplicateGroup, LabelIssue, Outlier
 from gltui.tui import messages as m
 from gltui.tui.screens.full import FullScreen
 from gltui.tui.widgets.table_page import table_beside_image
 from gltui.views.words import count
 
 NO_FIX = "near copies: d dismisses them; no fix (gltui cannot take a copy out of a run)"
+NO_FIX_OUTLIER = "an outlier: d dismisses it; no fix (gltui cannot take an image out of a run)"
 # the columns' headers; their widths follow the table's width and the findings (column_widths)
 COLUMNS = ("finding", "file", "label", "score")
 FIXED = {"finding": 7, "score": 5}
@@ -132,7 +135,8 @@ class CheckScreen(FullScreen):
 
     def on_check_done(self, msg: m.CheckDone) -> None:
         self.result = msg.result
-        self.findings = [*msg.result.label_issues, *msg.result.duplicates]
+        self.findings = [*msg.result.label_issues, *msg.result.duplicates,
+                         *msg.result.outliers]
         self.fill(keep=0)
 
     # -- showing --------------------------------------------------------------------------------
@@ -152,9 +156,11 @@ class CheckScreen(FullScreen):
             issues = sum(isinstance(f, LabelIssue) for f in self.findings)
             groups = [f for f in self.findings if isinstance(f, DuplicateGroup)]
             leaks = sum(g.leak for g in groups)
+            odd = sum(isinstance(f, Outlier) for f in self.findings)
             title.append(f"{count(issues, 'label issue')} (most suspicious first), "
                          f"{count(len(groups), 'near-duplicate group')}"
-                         + (f" ({leaks} LEAKS)" if leaks else ""), style="bold")
+                         + (f" ({leaks} LEAKS)" if leaks else "")
+                         + (f", {count(odd, 'outlier')}" if odd else ""), style="bold")
             if self.result.dismissed:
                 title.append(f"  {self.result.dismissed} dismissed earlier, not listed",
                              style="dim")
@@ -163,6 +169,8 @@ class CheckScreen(FullScreen):
             title.append("Nothing left to look at. Escape goes back.", style="dim")
         elif isinstance(self.current, DuplicateGroup):
             title.append(NO_FIX, style="yellow")
+        elif isinstance(self.current, Outlier):
+            title.append(NO_FIX_OUTLIER, style="yellow")
         elif self.current is not None:
             title.append("f or enter relabels it to the likely class, d dismisses it", style="dim")
         self.query_one("#check-title", Static).update(title)
@@ -176,9 +184,11 @@ class CheckScreen(FullScreen):
             table.add_column(header, width=widths[header])
 
     @staticmethod
-    def _cells(f: LabelIssue | DuplicateGroup) -> tuple[str, str, str, str]:
+    def _cells(f: LabelIssue | DuplicateGroup | Outlier) -> tuple[str, str, str, str]:
         if isinstance(f, LabelIssue):
             return ("label", f.file, f"{f.label} → {f.likely}", f"{f.score:.3f}")
+        if isinstance(f, Outlier):
+            return ("outlier", f.file, f.split, f"{f.score:.3f}")
         return ("LEAK" if f.leak else "copies", ", ".join(f.files), "", f"{f.distance:.3f}")
 
     def on_resize(self) -> None:
@@ -198,7 +208,7 @@ class CheckScreen(FullScreen):
         self._show(table.cursor_row)
 
     @property
-    def current(self) -> LabelIssue | DuplicateGroup | None:
+    def current(self) -> LabelIssue | DuplicateGroup | Outlier | None:
         row = self.query_one(DataTable).cursor_row
         return self.findings[row] if 0 <= row < len(self.findings) else None
 
@@ -211,12 +221,16 @@ class CheckScreen(FullScreen):
             note.update("")
             return
         session = self.app.session
-        item = f.item if isinstance(f, LabelIssue) else f.items[0]
+        item = f.items[0] if isinstance(f, DuplicateGroup) else f.item
         self.query_one("#check-image").image = session.picture(item)
         if isinstance(f, LabelIssue):
             note.update(Text(f"{f.file}\nlabeled {f.label}; the models that never saw it say "
                              f"{f.likely} (score {f.score:.3f})\nf relabels it {f.likely}, "
                              "d dismisses"))
+        elif isinstance(f, Outlier):
+            note.update(Text(f"{f.file} [{f.split}]\nunlike every other image of the project "
+                             f"(score {f.score:.3f}): a wrong file, a blank or damaged scan?\n"
+                             "d dismisses; nothing to fix"))
         else:
             files = "\n".join(f"{name} [{split}]" for name, split in zip(f.files, f.splits))
             what = "LEAK: an evaluation image beside a training one\n" if f.leak else ""
