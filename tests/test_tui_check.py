@@ -12,6 +12,7 @@ import contextlib
 import io
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,8 @@ def errors(app) -> list[tuple[str, str]]:
 def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_data):
     from textual.widgets import DataTable
 
-    from gltui.outputs.check import LabelIssue
+    from gltui.outputs.check import LabelIssue, Outlier
+    from gltui.tui import messages as m
 
     truth = check_data["truth"]
 
@@ -106,6 +108,22 @@ def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_da
                 "label", target.file, f"{target.label} → {target.likely}"]
             label_column = list(table.columns.values())[2]  # "label → likely" is never cut
             assert label_column.width >= max(len(f"{i.label} → {i.likely}") for i in issues)
+            # an outlier (this project holds none past the bar: one is given to the page) is
+            # listed last, with its split, and no fix is offered for it
+            item = screen.findings[0].item
+            odd = [Outlier(file="odd.png", split="pool", score=0.9, item=item)]
+            screen.on_check_done(m.CheckDone(replace(screen.result, outliers=odd)))
+            await pilot.pause()
+            assert screen.findings[-1:] == odd and "1 outlier" in str(
+                screen.query_one("#check-title").render())
+            last = len(screen.findings) - 1
+            assert [str(c) for c in table.get_row_at(last)[:3]] == ["outlier", "odd.png", "pool"]
+            table.move_cursor(row=last)
+            await pilot.pause()
+            assert "unlike every other image" in str(screen.query_one("#check-note").render())
+            assert not screen.check_action("fix", ()) and screen.check_action("drop", ())
+            screen.on_check_done(m.CheckDone(replace(screen.result, outliers=[])))
+            await pilot.pause()
             table.move_cursor(row=row)
             await pilot.pause()
             assert "relabels it" in str(screen.query_one("#check-note").render())
