@@ -176,6 +176,32 @@ def test_review_page_fix_then_confirm(label_project):
     assert len(rows) == len(page) and all(r[3] == 1 and not r[4] for r in rows)
 
 
+def test_a_queue_confirmed_whole_on_the_review_page_starts_the_next_round(label_project):
+    """The review page's Enter confirmed the last pending images: back on the labeling screen
+    (now the provisional queue), the app is told the queue is done and starts the engine, as a
+    last label key does."""
+    async def go():
+        app = make(label_project, autostart_delay=0)
+        started = []
+        app.start_drive = lambda: started.append(True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            queue, _, _ = db_state(label_project)
+            for e in queue[:-3]:  # all but three labeled on the labeling screen
+                await pilot.press(str(e.guesses[0][0]))
+            assert not started
+            await pilot.press("e")
+            review = app.screen
+            while review.threshold > 0.05:
+                await pilot.press("minus")
+            while review.page:
+                await pilot.press("enter")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen.id == "labeling" and app.screen.provisional
+            assert started == [True]
+    asyncio.run(go())
+
+
 def test_review_tiles_stay_readable_in_an_80_column_terminal(label_project):
     """At 80 columns the page has three tiles a row (five left a 28-px digit 14 half-cells
     wide: too small to judge); up and down move a row; widening to 120 columns gives five a

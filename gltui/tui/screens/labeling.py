@@ -436,10 +436,19 @@ class LabelingScreen(Screen):
         self.app.push_screen(ReviewScreen(), lambda _: self._back_from_list())
 
     def _back_from_list(self) -> None:
-        """Back from history or review: the queue as the store has it now."""
+        """Back from history or review: the queue as the store has it now, and the app told
+        how much of it is left, also when the review confirmed all of it (the screen has then
+        turned to the provisional queue, and the next round must still start: a hand trial's
+        round waited for ever after its last page was confirmed)."""
+        was_queue = not self.provisional
         self.reload()
         if not self.provisional:
             self.post_message(QueueChanged(self.pending(), len(self.entries)))
+        elif was_queue:  # the queue was finished on the list page
+            queue = self.app.session.queue()
+            if queue:
+                self.post_message(QueueChanged(
+                    sum(e.status == "pending" for e in queue), len(queue)))
 
     def action_undo(self) -> None:
         if not self._can_label():
