@@ -293,3 +293,25 @@ def test_disk_full_while_checkpointing_exits_2_and_leaves_no_temp_file(
     assert main(["run", str(fresh_project), *RUN_ARGS]) == 0
     with Project.open(fresh_project) as project:
         assert project.summary("main").phase == "done"
+
+
+def test_a_run_whose_selectable_pool_runs_out_ends_with_pool_exhausted(tmp_path):
+    """Every pool image but the stop set (held out, never queued) gets labeled: the run ends
+    "pool exhausted" rather than scoring an empty pool and failing in its query (a person's
+    small project: its last 24 pool images were the stop set)."""
+    import numpy as np
+    from conftest import SAMPLE_MNIST, read_digits
+
+    x, y = read_digits(SAMPLE_MNIST, 80)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    path = tmp_path / "proj"
+    assert main(["init", str(path), "--data", f"npz:{tmp_path / 'd.npz'}", "--profile", "tiny",
+                 "--val-size", "0", "--audit", "0", "--initial", "20", "--k", "2",
+                 "--semi", "off", "--schedule", "fixed:20"]) == 0
+    assert main(["run", str(path), "--oracle", "--quiet", "--device", "cpu"]) == 0
+    with Project.open(path) as project:
+        row = project.store.run("main")
+        stop = project.stop_set(project.run_config("main").loop.stop_set)
+        labeled = project.store.count_labeled("main")
+    assert row.phase == "done" and row.stop_reason == "pool exhausted", row
+    assert len(stop) > 0 and labeled == 80 - len(stop)

@@ -159,7 +159,13 @@ class Runner:
             return False
         if loop.max_rounds and row.round + 1 >= loop.max_rounds:
             return False
-        return self.store.count_unlabeled_pool(self.run) > 0
+        return self._selectable() > 0
+
+    def _selectable(self) -> int:
+        """The unlabeled pool images a queue may take: those outside the stop set (held out to
+        measure stability, never queued). A person's small project labels every other one: its
+        last 24 pool images were the stop set, and the next query had nothing to choose from."""
+        return len(roundwork.scoring_candidates(self.store, self.run, self._stop_set()))
 
     def emit(self, event: Event) -> None:
         self.options.on_event(event)
@@ -403,7 +409,7 @@ class Runner:
             return f"label budget {loop.budget} spent"
         if loop.max_rounds and round + 1 >= loop.max_rounds:
             return f"{loop.max_rounds} rounds done"
-        pool = self.store.count_unlabeled_pool(self.run)
+        pool = self._selectable()
         n = self._next_batch(n_labeled)
         if pool == 0:
             return "pool exhausted"
@@ -477,6 +483,9 @@ class Runner:
         # are not queued again; their labels count for the next round.
         fresh = ~np.isin(candidates, self.store.labeled(self.run)[0])
         candidates, scores = candidates[fresh], scores[fresh]
+        if len(candidates) == 0:  # every candidate labeled meanwhile, or none to begin with
+            self.store.set_phase(self.run, "done", round, stop_reason="pool exhausted")
+            return
         n_labeled = self.store.count_labeled(self.run, up_to_round=round)
         n = min(self._next_batch(n_labeled), len(candidates))
         model = self._load_model(round)
