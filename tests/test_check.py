@@ -215,6 +215,8 @@ def test_check_groups_planted_copies_and_marks_leaks(checked, check_data):
 
 def test_check_json_shape_and_nothing_changed(checked):
     result = checked["result"]
+    issues, labels = len(result["label_issues"]), result["labels_checked"]
+    assert result["agreement"] == round(1 - issues / labels, 4)  # no finding dismissed here
     assert set(result) >= {"label_issues", "near_duplicates"}
     assert all(set(i) == {"file", "label", "likely", "score"} for i in result["label_issues"])
     assert all(isinstance(g, list) and all(isinstance(f, str) for f in g)
@@ -394,3 +396,16 @@ def test_past_its_limit_the_search_keeps_every_evaluation_and_labeled_image(chec
     line = CheckResult(run="main", n_labeled=len(items), n_images=compared, n_total=there,
                        duplicates=groups).lines()[0]
     assert f"among {compared:,} of the {there:,} images" in line and "random draw" in line
+
+
+def test_the_summary_warns_when_the_cross_fitted_models_agree_with_few_labels():
+    """A person's colour photos: the labels-only models agreed with 59 % of 220 labels, nearly
+    all right, and listed 90 "issues"; the summary says the list is mostly their errors."""
+    from gltui.outputs.check import CheckResult
+
+    weak = CheckResult("main", 220, 271, agreement=0.59)
+    assert weak.lines()[1].startswith("note: the cross-fitted models agree with only 59%")
+    assert weak.as_json()["agreement"] == 0.59
+    strong = CheckResult("main", 1000, 11000, agreement=0.94)
+    assert strong.weak_models() is None and not any("note:" in ln for ln in strong.lines())
+

@@ -164,6 +164,9 @@ class CheckScreen(FullScreen):
             if self.result.dismissed:
                 title.append(f"  {self.result.dismissed} dismissed earlier, not listed",
                              style="dim")
+            if self.result.weak_models():
+                title.append(f"  models agree with {self.result.agreement:.0%} of the labels: "
+                             "most label issues are their errors", style="yellow")
         title.append("\n")
         if self.result is not None and not self.findings:
             title.append("Nothing left to look at. Escape goes back.", style="dim")
