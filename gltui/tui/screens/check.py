@@ -82,6 +82,7 @@ class CheckScreen(FullScreen):
         self.error: str | None = None
         self.estimate = 0.0  # seconds, before the first fold: one core's, from the label count
         self.started = 0.0
+        self.estimated_at = 0.0  # when `estimate` was made: the title counts down from it
         self.folds_done: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
@@ -94,7 +95,8 @@ class CheckScreen(FullScreen):
         table.focus()
         session = self.app.session
         self.estimate = session.check_seconds()
-        self.started = time.monotonic()
+        self.started = self.estimated_at = time.monotonic()
+        self.set_interval(1.0, self._tick)
         self._title()
         self.run_worker(partial(self._check, session.path, session.run, self.app.device),
                         thread=True, group="check", exit_on_error=False)
@@ -125,6 +127,7 @@ class CheckScreen(FullScreen):
         self.folds_done = (msg.done, msg.folds)
         self.estimate = seconds_left(time.monotonic() - self.started, msg.done, msg.folds,
                                      self.estimate)
+        self.estimated_at = time.monotonic()
         self._title()
 
     def on_check_failed(self, msg: m.CheckFailed) -> None:
@@ -141,13 +144,19 @@ class CheckScreen(FullScreen):
 
     # -- showing --------------------------------------------------------------------------------
 
+    def _tick(self) -> None:
+        """Once a second while the check runs: the time left counts down between folds."""
+        if self.result is None and self.error is None:
+            self._title()
+
     def _title(self) -> None:
         title = Text(no_wrap=True, overflow="ellipsis")
         if self.error is not None:
             title.append(f"The check stopped: {self.error}", style="bold red")
         elif self.result is None:
             left = " left" if self.folds_done else ""
-            title.append(f"checking… (about {max(1, round(self.estimate))} s{left})",
+            to_go = self.estimate - (time.monotonic() - self.estimated_at)
+            title.append(f"checking… (about {max(1, round(to_go))} s{left})",
                          style="bold")
             if self.folds_done:
                 title.append(f"  {self.folds_done[0]} of {self.folds_done[1]} cross-fitted "
