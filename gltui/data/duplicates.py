@@ -22,11 +22,13 @@ of the same digit). What does, in two stages:
 Pairs within MAX_DISTANCE are joined into groups (union-find).
 
 Outliers come from the same coarse vectors: an image's score is 1 - the mean cosine of its
-OUTLIER_NEIGHBOURS most similar other images; an image far from all others (a robust z of
-its score over OUTLIER_Z) is unusual for the set. On 10,000 MNIST digits with 16 planted
-images, the ten most unusual were all planted (noise, blank, striped, inverted), digits on their
-side came 12th-46th, filled discs not at all (they look like zeros); 2 natural digits of 10,000
-passed z 8. Cost: the candidate stage is
+OUTLIER_NEIGHBOURS most similar other images; an image far from all others (a robust z of its
+score over OUTLIER_Z, and the score over OUTLIER_MIN_SCORE) is unusual for the set. On 10,000
+MNIST digits with 16 planted images, the ten most unusual were all planted (noise, blank,
+striped, inverted), digits on their side came 12th-46th, filled discs not at all (they look
+like zeros); 2 natural digits passed z 8, none the score floor (the highest scored 0.241).
+
+Cost: the candidate stage is
 N^2/2 dot products of ~50 numbers; 10,000 MNIST images take ~2.5 s on one core in all, 59,000
 ~16 s. Images are read block by block, so a memory-mapped pool is never loaded whole. `scan`
 is the bounded look `init` and `add` take: at most SCAN_LIMIT images and SCAN_BYTES of pixels,
@@ -52,7 +54,10 @@ SCAN_BYTES = 8 << 20  # ... and at most this many bytes of pixels (10,000 MNIST 
 # 3x32x32): the look's memory and time stay bounded whatever the image size
 OUTLIER_NEIGHBOURS = 5  # the neighbours an image's outlier score averages
 OUTLIER_Z = 8.0  # robust z (median, MAD) an outlier's score passes (2 natural MNIST digits of
-# 10,000 do)
+# 10,000 do) ...
+OUTLIER_MIN_SCORE = 0.35  # ... and the score itself: planted noise, blanks, stripes and inverted
+# digits scored 0.575-1.0 on MNIST, its most unusual natural digits ~0.18, and the two ordinary
+# shapes a hand trial's 271 colour photos flagged without it 0.275 and 0.334
 CHECK_LIMIT = 100_000  # images `gltui check` compares: ~45 s on one core (N^2: 59,000 take ~16 s)
 CHECK_BYTES = 256 << 20  # ... and at most this many bytes of pixels (87,381 images of 3x32x32)
 
@@ -160,10 +165,12 @@ def coarse_vectors(images: np.ndarray) -> np.ndarray:
 
 
 def outliers(vectors: np.ndarray, *, neighbours: int = OUTLIER_NEIGHBOURS,
-             z: float = OUTLIER_Z) -> tuple[np.ndarray, np.ndarray]:
+             z: float = OUTLIER_Z,
+             min_score: float = OUTLIER_MIN_SCORE) -> tuple[np.ndarray, np.ndarray]:
     """(rows, scores) of the images unlike all others (module docstring), most unusual first:
     score = 1 - the mean cosine of an image's `neighbours` nearest others, kept where its robust
-    z over all scores passes `z`. Each ROW_BLOCK of rows is multiplied by every row."""
+    z over all scores passes `z` and the score `min_score`. Each ROW_BLOCK of rows is multiplied
+    by every row."""
     n = len(vectors)
     k = min(neighbours, n - 1)
     if k < 1:
@@ -176,7 +183,7 @@ def outliers(vectors: np.ndarray, *, neighbours: int = OUTLIER_NEIGHBOURS,
         score[s:s + len(sims)] = 1 - best.mean(axis=1)
     median = float(np.median(score))
     spread = 1.4826 * float(np.median(np.abs(score - median))) or 1e-6
-    rows = np.flatnonzero((score - median) / spread > z)
+    rows = np.flatnonzero(((score - median) / spread > z) & (score >= min_score))
     rows = rows[np.argsort(-score[rows], kind="stable")]
     return rows, score[rows]
 
