@@ -178,6 +178,13 @@ def test_dismissed_findings_stay_dismissed_on_the_page_and_headless(check_projec
             assert group in screen.findings
             await pilot.press("d")
             assert group not in screen.findings
+            screen.query_one("#check-table").move_cursor(row=0)
+            await pilot.pause()
+            third = screen.current
+            await pilot.press("d")  # a slip: taken back with u, in its place, listed again
+            assert third not in screen.findings and screen.check_action("undo_drop", ())
+            await pilot.press("u")
+            assert screen.findings[0] == third and [f for _, f in screen.dropped] == [first, group]
             assert not errors(app)
             await pilot.press("escape")
             assert app.screen is not screen

@@ -250,6 +250,14 @@ def dismissed(store: "Store") -> set[str]:
     return set(store.meta().get(DISMISSED) or [])
 
 
+def undismiss(store: "Store", key: str) -> None:
+    """List the finding with this key again (a dismissal taken back): one transaction."""
+    with store.transaction():
+        keys = list(store.meta().get(DISMISSED) or [])
+        if key in keys:
+            store.set_meta({DISMISSED: [k for k in keys if k != key]})
+
+
 def dismiss(store: "Store", key: str) -> None:
     """Leave the finding with this key out of every later check: one transaction, read and
     written under the write lock (a dismissal made meanwhile by another process is kept)."""

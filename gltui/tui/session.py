@@ -212,6 +212,12 @@ class Session:
 
         dismiss(self.project.store, key)
 
+    def undismiss_finding(self, key: str) -> None:
+        """A dismissal taken back: the finding is listed again."""
+        from gltui.outputs.check import undismiss
+
+        undismiss(self.project.store, key)
+
     # -- reading --------------------------------------------------------------------------------
 
     def summary(self) -> RunSummary:

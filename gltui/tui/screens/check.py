@@ -13,6 +13,8 @@ person dismissed before are left out by the check.
                relabels (Session.relabel: the old label row is marked undone, never deleted)
     d          dismiss the finding: its key goes into the project's meta, and no later check
                (this page or `gltui check`) lists it again
+    u          take back the last dismissal of this visit: the finding is listed again, in
+               its place
 A near-duplicate group and an outlier have no fix: gltui has no action that takes an image out
 of a run (a skip only leaves a queued image for now), so only `d` is offered there, and the page
 says so. Each write goes through `app.write`: one that cannot be written is one line, and the
@@ -73,6 +75,7 @@ class CheckScreen(FullScreen):
         Binding("f", "fix", "Fix"),
         Binding("enter", "fix", "Fix", show=False, priority=True),  # before the table's select
         Binding("d", "drop", "Dismiss"),
+        Binding("u", "undo_drop", "Undo dismiss"),
     ]
 
     def __init__(self) -> None:
@@ -83,6 +86,7 @@ class CheckScreen(FullScreen):
         self.estimate = 0.0  # seconds, before the first fold: one core's, from the label count
         self.started = 0.0
         self.estimated_at = 0.0  # when `estimate` was made: the title counts down from it
+        self.dropped: list[tuple[int, object]] = []  # (index, finding) dismissed this visit
         self.folds_done: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
@@ -258,6 +262,8 @@ class CheckScreen(FullScreen):
             return isinstance(self.current, LabelIssue)
         if action == "drop":
             return self.current is not None
+        if action == "undo_drop":
+            return bool(self.dropped)
         return True
 
     # -- the keys -------------------------------------------------------------------------------
@@ -281,7 +287,20 @@ class CheckScreen(FullScreen):
         saved, _ = self.app.write("dismissal",
                                   lambda: self.app.session.dismiss_finding(f.key))
         if saved:
+            self.dropped.append((self.findings.index(f), f))
             self._leave(f)
+
+    def action_undo_drop(self) -> None:
+        if not self.dropped:
+            self.app.bell()
+            return
+        index, f = self.dropped[-1]
+        saved, _ = self.app.write("undo", lambda: self.app.session.undismiss_finding(f.key))
+        if saved:
+            self.dropped.pop()
+            self.findings.insert(min(index, len(self.findings)), f)
+            self.fill(keep=index)
+            self.refresh_bindings()
 
     def _leave(self, finding) -> None:
         """A fixed or dismissed finding leaves the list; the cursor stays at its place."""
