@@ -25,7 +25,7 @@ log2(classes) = no idea). You label the most confusing images, the model retrain
 | key | where | what |
 | --- | --- | --- |
 | `d` `l` `g` | anywhere | dashboard, labeling, gallery |
-| `k` | anywhere | check labels: likely mistakes, near copies, leaks (`f` fix, `d` dismiss) |
+| `k` | anywhere | check: mistakes, near copies, leaks, outliers (`f` fix, `d` dismiss, `u` undo) |
 | `0`-`9` | labeling | label the image as that class (committed at once) |
 | `enter` | labeling | accept the model's top guess (a human label like any other) |
 | `/` `c` | labeling | pick a class from the list / add a new class |
