@@ -235,7 +235,7 @@ class Soak:
                     out[r] = max(0, -(-(seen - POOL) // BATCH))
             return out
 
-    def compare_with_reference(self) -> str:
+    def compare_with_reference(self, batches: list[Path]) -> str:
         """Drive a fresh project's `main` alone, replaying the landed adds where the soak's run
         saw them (module doc); "same" when its end state equals the soak's, else what differs
         (also a problem)."""
@@ -244,7 +244,7 @@ class Soak:
         work = self.work / "reference"
         work.mkdir(exist_ok=True)
         reference, _ = make_project(work)
-        batches, gltui = self.landed_batches(), [sys.executable, "-m", "gltui"]
+        gltui = [sys.executable, "-m", "gltui"]
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
 
         def call(*args: str) -> None:
@@ -300,11 +300,12 @@ class Soak:
             n_items = project.store.item_end()
         if not main_done:
             self.problem("run main did not reach done")
-        reference = self.compare_with_reference()
+        landed = self.landed_batches()
+        reference = self.compare_with_reference(landed)
         return {"iterations": ended, "procs": self.procs, "kills": self.stats["kills"],
                 "by_verb": dict(self.stats["by_verb"]), "exits": dict(self.stats["exits"]),
                 "acknowledged": len(self.acked), "busy": self.stats["busy"],
-                "items": n_items, "adds_landed": len(self.landed_batches()),
+                "items": n_items, "adds_landed": len(landed),
                 "reference": reference, "seconds": round(time.time() - started, 1),
                 "problems": self.stats["problems"]}
 
