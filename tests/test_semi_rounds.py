@@ -130,7 +130,9 @@ def test_semi_is_a_run_knob(tmp_path, semi_template):
         kinds = [e.kind for e in project.store.events("main", ["config"])]
     assert kinds, "the change is recorded"
     saved = weights(path, 0)
-    assert saved["network"] == "mnist"  # labels only: the paper's net
+    # labels only: the run's own net (the tiny profile's small net at its default width; the
+    # paper's net under the other profiles), not the semi-supervised rounds' (width 8)
+    assert (saved["network"], saved["network_options"]) == ("small", {})
     assert main(["run", str(path), "--semi", "maybe"]) == 2
 
 

@@ -257,7 +257,7 @@ def test_model_export_reproduces_predict_in_a_fresh_process(predicted_template, 
     from gltui import __version__
 
     assert meta["classes"] == [str(i) for i in range(10)]
-    assert meta["input_shape"] == [1, 28, 28] and meta["network"] == "mnist"
+    assert meta["input_shape"] == [1, 28, 28] and meta["network"] == "small"  # tiny's net
     assert meta["gltui_version"] == __version__ and (meta["run"], meta["round"]) == ("main", 1)
     assert "/ 255" in meta["preprocessing"]["to_float"]
     with Project.open(predicted_template) as project:

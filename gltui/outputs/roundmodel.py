@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from gltui.config import Config
+from gltui.config import PROFILE_MODEL, Config
 from gltui.errors import ProjectError
 from gltui.fsio import atomic_write
 from gltui.learn import models
@@ -43,11 +43,15 @@ class ModelLost(Exception):
 
 def network_for(config: Config, channels: int) -> tuple[str, dict]:
     """(network name, constructor options) that a run of `config` trains: the semi-supervised
-    rounds' small net (its width), else the configured (paper) net."""
+    rounds' small net (its width), else the configured net (`auto`: the profile's, else the
+    preset's paper net)."""
     if config.semi.enabled:
         name = models.resolve_model_name(config.semi.model, channels)
         return name, ({"width": config.semi.width} if name == "small" else {})
-    return models.resolve_model_name(config.model, channels), {}
+    name = config.model
+    if name == "auto":
+        name = PROFILE_MODEL.get(config.train.profile, name)
+    return models.resolve_model_name(name, channels), {}
 
 
 def network(project: "Project", run: str) -> tuple[str, tuple[int, int, int], Config]:
