@@ -283,8 +283,10 @@ async def wait_for(pilot, condition, timeout: float = 90.0, what: str = "conditi
 
 # The longest tests start first: under `-n auto` (xdist's load scheduling hands out tests in
 # collection order) they then run beside the short ones instead of alone at the end.
-START_FIRST = ("test_labeled_to_160_then_predictions_agree_at_the_test_accuracy",
+START_FIRST = ("test_dismissed_findings_stay_dismissed_when_the_page_opens_again",
+               "test_six_processes_at_random_with_kills_lose_nothing",
                "test_person_and_engine_with_crashes_keep_the_invariants",
+               "test_two_rank_oracle_run_against_one_process",
                "test_experiment_resumes_and_runs_every_strategy_and_seed")
 
 

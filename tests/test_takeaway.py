@@ -503,17 +503,15 @@ def test_add_killed_at_any_step_leaves_the_old_project_or_the_new(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)  # ~2 min on one thread (the demo's semi-supervised rounds)
 def test_labeled_to_160_then_predictions_agree_at_the_test_accuracy(tmp_path):
     """A project labeled to 160 images by the oracle, then predict and an export with
     predictions: the predicted labels of the unlabeled images agree with their true labels at the
-    test accuracy the run reports (-2 to +4 points: see below); the model export gives the same
-    predictions.
-    The quick profile: the tiny one stops at ~0.6 accuracy, where the two differ by 5 points."""
+    test accuracy the run reports (-2 to +8 points: see below); the model export gives the same
+    predictions. The tiny profile, labels only (~20 s on one thread; the demo's semi-supervised
+    rounds took ~5.5 min): a prediction put on the wrong image would agree at ~10 %."""
     path = tmp_path / "e2e"
-    assert main(["init", str(path), "--data", f"folder:{SAMPLE_MNIST}", "--profile", "quick",
-                 "--k", "2", "--val-size", "100", "--candidates", "500",
-                 "--semi-profile", "demo"]) == 0
+    assert main(["init", str(path), "--data", f"folder:{SAMPLE_MNIST}", "--profile", "tiny",
+                 "--k", "2", "--val-size", "100", "--candidates", "500", "--semi", "off"]) == 0
     assert main(["run", str(path), "--oracle", "--quiet", "--budget", "160",
                  "--device", "cpu"]) == 0
     assert main(["predict", str(path), "--device", "cpu"]) == 0
@@ -532,10 +530,12 @@ def test_labeled_to_160_then_predictions_agree_at_the_test_accuracy(tmp_path):
         test_accuracy = project.store.rounds("main")[-1].test_accuracy
         images = np.asarray(project.pixels[items])
     print(f"agreement {agreement:.4f} test accuracy {test_accuracy:.4f}")
-    # The unlabeled remainder is easier than the test set once guided picks took the hard
-    # images, so the agreement may lie above the test accuracy (+3.5 points measured with this
-    # version's recipe, +1.1 with plain rde); never below it by more than 2.
-    assert -0.02 <= agreement - test_accuracy <= 0.04, (agreement, test_accuracy)
+    # The sample's pool digits are easier than its test digits for a weak model, and more so once
+    # guided picks took the hard ones: measured on the 2-core AMD EPYC, 0.842 against 0.793
+    # (+4.9 points, one torch thread), 0.882 against 0.846 (+3.6, two); a random run on one
+    # thread: 0.743 against 0.693 (+5.0); at 96 % (the demo's semi rounds) +3.5. Never below the
+    # test accuracy by more than 2.
+    assert -0.02 <= agreement - test_accuracy <= 0.08, (agreement, test_accuracy)
     assert main(["export", str(path), "--format", "model", "--out", str(tmp_path / "m")]) == 0
     import gltui
 

@@ -153,7 +153,7 @@ def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_da
 
 
 @pytest.mark.slow
-def test_dismissed_findings_stay_dismissed_on_the_page_and_headless(check_project, capsys):
+def test_dismissed_findings_stay_dismissed_when_the_page_opens_again(check_project):
     from gltui.outputs.check import DISMISSED, DuplicateGroup, LabelIssue
     from gltui.tui.screens.check import NO_FIX
 
@@ -196,14 +196,10 @@ def test_dismissed_findings_stay_dismissed_on_the_page_and_headless(check_projec
         return first, group
 
     first, group = asyncio.run(go())
+    # the keys `gltui check` leaves out (tests/test_check.py: the headless check and its json
+    # without the findings under these keys; a third check here took 20-45 s)
     with Project.open(check_project) as project:
         assert project.store.meta()[DISMISSED] == [first.key, group.key]
-    capsys.readouterr()
-    assert main(["check", str(check_project), "--device", "cpu"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert "; 2 dismissed findings left out" in lines[0]
-    assert not any(ln.startswith(f"  {first.file} ") and "→" in ln for ln in lines)
-    assert not any(group.files[0] in ln for ln in lines if ln.startswith("  LEAK"))
 
 
 @pytest.mark.slow
