@@ -97,6 +97,11 @@ def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_da
             screen = await open_check(app, pilot)
             issues = [f for f in screen.findings if isinstance(f, LabelIssue)]
             assert issues and screen.findings[:len(issues)] == issues  # label issues first
+            # every column is left of the scrollbar (the score column was cut to "scor")
+            table = screen.query_one("#check-table", DataTable)
+            assert table.max_scroll_y > 0, "the findings must outgrow the page for this check"
+            used = sum(c.get_render_width(table) for c in table.columns.values())
+            assert used <= table.scrollable_content_region.width, used
             assert [i.score for i in issues] == sorted((i.score for i in issues), reverse=True)
             planted = [i for i in issues if i.file in check_data["flipped"]
                        and i.likely == str(truth[i.file])]

@@ -50,7 +50,8 @@ def column_widths(table_width: int, label_needed: int) -> dict[str, int]:
     """The columns' widths in a table `table_width` cells wide (each column also takes 2 cells
     of padding): "label → likely" whole where it fits (a person must tell "three → two" from
     "three → one"), the file column the rest and at least NARROWEST_FILE; at 80 columns the
-    table is 46 wide. The side panel shows the highlighted finding in full either way."""
+    table is 46 wide, 44 beside its scrollbar. The side panel shows the highlighted finding in
+    full either way."""
     room = max(0, table_width - 2 * len(COLUMNS) - sum(FIXED.values()))
     label = max(len("label"), min(label_needed, room - NARROWEST_FILE))
     return {**FIXED, "file": max(NARROWEST_FILE, room - label), "label": label}
@@ -194,7 +195,10 @@ class CheckScreen(FullScreen):
     def _columns(self, table: DataTable) -> None:
         """(Re)build the columns for the table's width and the findings' label cells."""
         needed = max((len(self._cells(f)[2]) for f in self.findings), default=0)
-        widths = column_widths(table.size.width or 46, needed)
+        # the vertical scrollbar (findings outgrow the page) covers the table's last cells: the
+        # score column was cut to "scor" at every width
+        width = (table.size.width or 46) - table.styles.scrollbar_size_vertical
+        widths = column_widths(width, needed)
         table.clear(columns=True)
         for header in COLUMNS:
             table.add_column(header, width=widths[header])
