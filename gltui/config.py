@@ -294,7 +294,7 @@ PROFILES: dict[str, dict] = {
 }
 # The network a profile trains when the run's model is `auto` (else the preset's): `tiny` trains
 # the small BN net, ~8x the paper net's images/s on a CPU, so a test's round takes a second or two
-# (the small project's 2-round reference run: 26.5 s with the paper net, 10 s with this one).
+# (the small project's 2-round reference run: 26.5 s with the paper net, 10.8 s with this one).
 PROFILE_MODEL = {"tiny": "small"}
 
 

@@ -290,5 +290,17 @@ START_FIRST = ("test_dismissed_findings_stay_dismissed_when_the_page_opens_again
                "test_experiment_resumes_and_runs_every_strategy_and_seed")
 
 
+# Under `-n auto --dist loadgroup` (pyproject) every test of these modules runs on one worker, so
+# their costly module fixtures (test_learn's fit, test_report's experiment: 25-45 s each) are
+# built once, not once per worker.
+ONE_WORKER = ("calibration", "check", "classes", "cli", "distributed", "estimates", "learn",
+              "report", "results", "semi_rounds", "takeaway")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.path.stem.removeprefix("test_")
+        if module in ONE_WORKER:
+            item.add_marker(pytest.mark.xdist_group(module))
     items.sort(key=lambda item: item.originalname not in START_FIRST)  # stable: else as collected

@@ -16,9 +16,6 @@ from gltui.learn import calibrate
 from gltui.learn.stopping import stable_streak, thresholds, view_kappas
 from gltui.project import Project
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("calibration")
-
 
 def test_ece_and_the_accuracy_of_confident_guesses_on_hand_made_numbers():
     # four guesses at 0.95 confidence, three right: ECE = |0.75 - 0.95| over that bin

@@ -19,9 +19,6 @@ from conftest import N_FLIPS, N_LEAKS, SAMPLE_MNIST, near_copy, read_digits
 from gltui.cli import main
 from gltui.data.duplicates import coarse_vectors, near_duplicates, outliers, pair_distances, scan
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("check")
-
 
 def file_bytes(path: Path) -> dict[str, str]:
     """A digest of every file of a project folder: what must not change."""

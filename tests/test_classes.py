@@ -21,9 +21,6 @@ from gltui.cli import main
 from gltui.project import Labeler, Project, run_lock
 from gltui.project.classes import ClassList
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("classes")
-
 AUDIT = 10
 DIGITS = [str(d) for d in range(10)]
 

@@ -17,9 +17,6 @@ from gltui.cli import main
 from gltui.data import load
 from gltui.project import Project
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("cli")
-
 
 def tree_digest(path: Path) -> str:
     """A digest of every file under path (names and bytes): 'nothing changed' made checkable."""

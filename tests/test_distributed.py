@@ -46,9 +46,6 @@ from gltui.learn import distributed
 from gltui.learn.device import chunks_to_device
 from gltui.project import Project
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("distributed")
-
 ROOT = Path(__file__).resolve().parents[1]
 # The shared reference command (tests/conftest.py), forced onto the CPU and gloo: --oracle --quiet
 # --max-rounds 2 --chunk-size 64 --device cpu; its single-process run is made once per session.

@@ -26,9 +26,6 @@ from gltui.project import Labeler, Project
 from gltui.store import RoundRow
 from gltui.views.estimates import Estimate, audit_estimates, stable_stop, wilson_interval
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("estimates")
-
 AUDIT = 60
 
 

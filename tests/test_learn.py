@@ -32,9 +32,6 @@ from gltui.learn.train import (
     resolve_device,
 )
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("learn")
-
 
 @pytest.fixture(scope="module")
 def mnist() -> data.Dataset:

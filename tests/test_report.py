@@ -22,10 +22,6 @@ from gltui.store import RoundRow
 from gltui.views.curves import run_curve
 from gltui.views.savings import CurvePoint, class_shares, group_curves, headline, mean_std, savings
 
-# Under `-n auto --dist loadgroup` (pyproject) every test of this module runs on one worker, so the
-# module's experiment fixture (~30 s) is built once, not once per worker.
-pytestmark = pytest.mark.xdist_group("report-experiment")
-
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ["rde-s0", "random-s0", "rde-s1"]
 

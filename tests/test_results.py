@@ -21,9 +21,6 @@ from gltui.run.events import PhaseStarted
 from gltui.tui.session import Session
 from gltui.views import curves, galleries
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("results")
-
 
 class StopBeforeEvaluate(Exception):
     """Stands for a process killed between training a round and evaluating it."""

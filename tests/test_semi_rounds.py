@@ -18,9 +18,6 @@ from conftest import REFERENCE_ENV, fault_env, final_state, init_args, run_gltui
 from gltui.cli import main
 from gltui.project import Project
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("semi-rounds")
-
 SEMI_RUN = ["--oracle", "--quiet", "--max-rounds", "2", "--chunk-size", "64", "--device", "cpu"]
 
 

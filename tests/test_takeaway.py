@@ -22,9 +22,6 @@ from gltui.cli import main
 from gltui.project import Project, run_lock
 from gltui.project.locks import add_lock
 
-# one worker runs this module: its module fixtures are built once (pyproject: --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("takeaway")
-
 # ---- projects ------------------------------------------------------------------------------------
 
 
