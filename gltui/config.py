@@ -68,6 +68,15 @@ STRATEGIES = tuple(STRATEGY_INFO)
 BASELINE_STRATEGY = "random"  # what every guided strategy is compared with
 
 
+def default_strategy(semi: bool) -> str:
+    """The guided strategy of a run created without one. Labels-only rounds: the paper's rde.
+    Rounds that also learn from the unlabeled pool: margin, which kept level with random where
+    rde fell behind it (docs/results/mnist-semi.md: guided - random at 80 / 160 labels, mean of
+    3 MNIST seeds, margin -0.34 / -0.01 points, rde -0.79 / -0.81; grey shapes, seed 0, margin
+    +5.2 / +0.9 / +0.2 at 80 / 160 / 320, rde -4.3 / -3.1 / -2.5)."""
+    return "margin" if semi else "rde"
+
+
 def strategy_info(name: str) -> StrategyInfo:
     """The strategy's description; ValueError naming the choices for an unknown name."""
     if name not in STRATEGY_INFO:
@@ -77,7 +86,9 @@ def strategy_info(name: str) -> StrategyInfo:
 
 @dataclass
 class ScoreConfig:
-    strategy: str = "rde"  # rde (paper) | random | entropy | margin | least-confidence | bald
+    # rde (paper) | random | entropy | margin | least-confidence | bald; a new run's comes from
+    # default_strategy unless it names one
+    strategy: str = "rde"
     k: int = 8  # augmented copies per image for rde
     chunk_size: int = 2048  # images per scoring chunk: the unit of progress and of resume
     candidates: int = 0  # score a random subset of this many pool images (0 = the whole pool)

@@ -39,7 +39,7 @@ def test_the_demo_builds_the_sample_runs_both_and_resumes(tmp_path, monkeypatch,
     assert rounds == [("main", "0", "20"), ("main", "1", "40"),
                       ("random", "0", "20"), ("random", "1", "40")], out
     header = next(line for line in out.splitlines() if line.startswith("labeled"))
-    assert "main (rde)" in header and "random (random)" in header
+    assert "main (margin)" in header and "random (random)" in header  # semi rounds: margin
     with Project.open(path) as project:
         for run in ("main", "random"):
             assert project.store.count_labeled(run) == 40

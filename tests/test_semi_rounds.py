@@ -54,6 +54,19 @@ def test_init_stores_semi_and_the_round_model_is_the_small_net(semi_reference):
     assert saved["network"] == "small" and saved["network_options"] == {"width": 8}
 
 
+def test_a_project_s_guided_strategy_is_margin_with_semi_rounds_and_rde_without(
+        semi_template, small_project_template):
+    """config.default_strategy: what `init` gives `main`, and what `experiment` compares with
+    random when no --strategies are named."""
+    from gltui.run.experiment import default_strategies
+
+    for path, guided in ((semi_template, "margin"), (small_project_template, "rde")):
+        with Project.open(path) as project:
+            assert project.store.run("main").strategy == guided
+            assert project.run_config("main").score.strategy == guided
+            assert default_strategies(project) == [guided, "random"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["epoch:1", "epoch:2", "phase:evaluate", "chunk:1"])
 def test_a_semi_round_killed_resumes_to_the_identical_state(fault, tmp_path, semi_template,

@@ -117,7 +117,9 @@ def schedule(text: str) -> str:
 
 
 def add_loop_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--strategy", choices=STRATEGIES, help="selection strategy (default rde)")
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="selection strategy (a new project's default: margin with "
+                   "semi-supervised rounds, rde, the paper's, without)")
     p.add_argument("--max-rounds", type=positive, help="stop after N training rounds")
     p.add_argument("--schedule", type=schedule, help="exponential (default) or fixed:N")
     p.add_argument("--budget", type=positive, help="stop once N images are labeled")

@@ -142,8 +142,9 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
                 description="Guided vs random: one oracle run per strategy and seed (named "
                 "STRATEGY-sSEED) on this project's pool, resumable, then the report.")
     p.add_argument("project", type=Path)
-    p.add_argument("--strategies", type=strategy_list, default=["rde", "random"],
-                   help="comma-separated strategies (default rde,random)")
+    p.add_argument("--strategies", type=strategy_list,
+                   help="comma-separated strategies (default: the guided strategy of the "
+                   "project's semi setting, margin or rde, and random)")
     p.add_argument("--seeds", type=seed_list, default=[0, 1, 2],
                    help="comma-separated run seeds (default 0,1,2)")
     p.add_argument("--budget", type=positive, help="stop each run once N images are labeled")
@@ -256,7 +257,7 @@ def cmd_init(args) -> int:
         config.loop.schedule = PERSON_SCHEDULE  # a person labels: queues sized for a sitting
     project = Project.init(
         args.project, dataset, config, val_size=args.val_size, initial=args.initial,
-        stratified=args.stratified, strategy=config.score.strategy, force=args.force,
+        stratified=args.stratified, strategy=args.strategy, force=args.force,
         audit=args.audit,
     )
     near = scan(project.pixels, seed=config.seed).note(str(args.project))  # a warning only
@@ -270,7 +271,8 @@ def cmd_init(args) -> int:
         + (f"{counts['audit']} audit images (label them to estimate accuracy), "
            if counts.get("audit") else "")
         + f"{len(project.classes)} classes; run `main` "
-        f"({config.score.strategy}, profile {config.train.profile}, seed {config.seed})"
+        f"({project.store.run('main').strategy}, profile {config.train.profile}, "
+        f"seed {config.seed})"
     )
     for line in data.folder_lines(dataset.train.names, dataset.train.labels):
         print(f"  {line}")
@@ -406,12 +408,13 @@ def cmd_experiment(args) -> int:
     from gltui.run import experiment
     from gltui.views.tables import out
 
-    plan = experiment.Plan(
-        strategies=args.strategies, seeds=args.seeds, budget=args.budget,
-        max_rounds=args.max_rounds, profile=args.profile, k=args.k, candidates=args.candidates,
-        device=args.device,
-    )
     with Project.open(args.project) as project:
+        plan = experiment.Plan(
+            strategies=args.strategies or experiment.default_strategies(project),
+            seeds=args.seeds, budget=args.budget, max_rounds=args.max_rounds,
+            profile=args.profile, k=args.k, candidates=args.candidates, device=args.device,
+        )
+
         def on_run(started) -> None:
             how = ("new" if started.created else
                    f"done at round {started.round} (goes on if its limit was raised)"

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from gltui import data as data_mod
-from gltui.config import Config
+from gltui.config import Config, default_strategy
 from gltui.errors import ProjectError
 from gltui.fsio import atomic_folder
 from gltui.learn.seeding import derive_seed
@@ -137,7 +137,7 @@ class Project:
         val_size: int | None = None,
         initial: int = 20,
         stratified: bool = False,
-        strategy: str = "rde",
+        strategy: str | None = None,
         force: bool = False,
         audit: int | None = None,
     ) -> "Project":
@@ -148,7 +148,8 @@ class Project:
 
         audit: images set aside as the audit set (store/sets.py), drawn at random from the pool
         images without a label (all of the pool where every label is known); None: 10 % of them,
-        at most 200, in a person's project and none where every label is known (0: none)."""
+        at most 200, in a person's project and none where every label is known (0: none).
+        strategy: the run's; None: config.default_strategy for the config's semi setting."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ProjectError(f"{path}: is a file, not a project folder; give a folder path")
@@ -164,6 +165,7 @@ class Project:
                     f"{strangers[0]}: the project folder holds other files; choose a new or "
                     "empty folder"
                 )
+        strategy = strategy or default_strategy(config.semi.enabled)
         check_strategy(strategy)
         if not dataset.classes:
             raise ProjectError(

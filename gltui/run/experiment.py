@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from gltui.config import BASELINE_STRATEGY, default_strategy
 from gltui.errors import ProjectError
 from gltui.project import Project
 from gltui.project import runs as run_policy
@@ -24,7 +25,7 @@ from gltui.run import driver
 
 @dataclass
 class Plan:
-    strategies: Sequence[str] = ("rde", "random")
+    strategies: Sequence[str]  # default_strategies(): the project's guided one and random
     seeds: Sequence[int] = (0, 1, 2)
     budget: int | None = None  # total labels per run (seed set included); None: the project's
     max_rounds: int | None = None  # training rounds per run; None: the project's
@@ -49,6 +50,11 @@ class Plan:
     def runs(self) -> list[tuple[str, str, int]]:
         """(run name, strategy, seed), seed by seed."""
         return [(run_name(s, seed), s, seed) for seed in self.seeds for s in self.strategies]
+
+
+def default_strategies(project: Project) -> list[str]:
+    """The guided strategy for the semi setting of the project's `main` run, and the baseline."""
+    return [default_strategy(project.run_config("main").semi.enabled), BASELINE_STRATEGY]
 
 
 def run_name(strategy: str, seed: int) -> str:
