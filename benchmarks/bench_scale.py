@@ -222,7 +222,7 @@ class Child:
 def run_init(project: Path, pool_file: Path, args) -> dict:
     child = Child(["init", str(project), "--data", f"npy:{pool_file}", "--val-size", "1000",
                    "--initial", "20", "--profile", "tiny", "--chunk-size", str(args.chunk_size),
-                   "--seed", "0"], args.threads)
+                   "--strategy", "rde", "--seed", "0"], args.threads)  # rde: k = 8 views an image
     seconds, _, _ = child.wait()
     return {"seconds": round(seconds, 2), "cpu_s": round(child.cpu_s, 2), **child.memory()}
 
