@@ -117,7 +117,7 @@ async def drawn(pilot, screen) -> None:
     from gltui.tui.on_screen import same_image
 
     await wait_for(pilot, lambda: screen.on_screen.drawn_at and same_image(
-        screen.on_screen.drawn_at[-1][1], screen._entry()), 10, "the image drawn")
+        screen.on_screen.drawn_at[-1][1], screen.current), 10, "the image drawn")
 
 
 # ---- the provisional queue -----------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_enter_without_a_guess_says_so_and_writes_nothing(person):
             await pilot.press("l")
             screen = app.screen
             await drawn(pilot, screen)
-            entry = screen._entry()
+            entry = screen.current
             assert screen.provisional and not entry.guesses
             conn = app.session.project.store.conn
             commits = []
@@ -180,7 +180,7 @@ def test_enter_without_a_guess_says_so_and_writes_nothing(person):
             await pilot.pause()
             conn.set_trace_callback(None)
             said = [n for n in notifications(app) if "No guess" in n[1]]
-            return entry, said, commits, screen._entry()
+            return entry, said, commits, screen.current
     entry, said, commits, after = asyncio.run(go())
     assert len(said) == 1 and "\n" not in said[0][1] and "0-9 or /" in said[0][1]
     assert commits == [] and after is entry and entry.status == "pending"
@@ -203,7 +203,7 @@ def test_a_key_pressed_before_a_new_queue_was_drawn_labels_the_image_that_was_on
             await pilot.press("l")
             screen = app.screen
             await drawn(pilot, screen)
-            seen = screen._entry()
+            seen = screen.current
             assert screen.provisional and seen.audit
             key = events.Key("3", "3")  # pressed now, while `seen` is on screen...
             with Project.open(person) as project:  # ...and the new queue arrives
@@ -211,11 +211,11 @@ def test_a_key_pressed_before_a_new_queue_was_drawn_labels_the_image_that_was_on
             app.post_message(EngineEvent(QueueReady("main", 1, 20)))
             await pilot.pause()
             assert not screen.provisional  # the queue replaced the provisional images
-            first = screen._entry()
+            first = screen.current
             app.post_message(key)  # ...handled only now
             await pilot.pause()
             await pilot.pause()
-            return seen, first, screen._entry(), notifications(app)
+            return seen, first, screen.current, notifications(app)
     seen, first, after, said = asyncio.run(go())
     with Project.open(person) as project:
         audit = dict(zip(*project.store.audit_labels()))
@@ -393,7 +393,7 @@ def test_history_holds_audit_labels_and_unsure_marks_and_says_which(person):
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
             await drawn(pilot, screen)
-            unsure = screen._entry().item
+            unsure = screen.current.item
             await pilot.press("n")
             await pilot.press("h")
             history = app.screen

@@ -24,6 +24,7 @@ from textual.containers import Container, Grid, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from gltui.tui.banner import banner
 from gltui.tui.images import cell_aspect, fit_cells
 from gltui.tui.messages import QueueChanged
 from gltui.tui.on_screen import OnScreen, same_image
@@ -179,7 +180,7 @@ class LabelingScreen(Screen):
             self.query_one(QueueStrip).show(self.entries, self.cursor, session.class_name,
                                             session.class_key)
             self._prefetch()
-        self.query_one("#label-banner", Static).update(self._banner())
+        self.query_one("#label-banner", Static).update(banner(self))
 
     def _show_grid(self) -> None:
         session = self.app.session
@@ -208,49 +209,11 @@ class LabelingScreen(Screen):
         for e in self.entries[self.cursor + 1: self.cursor + 4]:
             session.picture(e.item)
 
-    def _banner(self) -> Text:
-        app = self.app
-        live = app.live
-        if self.provisional:
-            return self._provisional_banner()
-        if self.entries and self.pending() == 0:
-            if live.worker == "running":
-                return Text("Queue done: the engine is retraining…", style="bold yellow")
-            return Text(f"All {len(self.entries)} done. Retraining starts in a moment "
-                        "(u undoes the last label).", style="bold green")
-        if self.entries:
-            return Text("")
-        summary = app.last_summary
-        if summary is not None and summary.phase == "done":
-            return Text(f"The run is done: {summary.stop_reason or ''}. "
-                        "d: dashboard · g: gallery · q: quit", style="bold green")
-        if live.worker == "running":
-            what = {"train": "training", "evaluate": "evaluating", "score": "scoring the pool",
-                    "query": "choosing the next images",
-                    "label": "labeling (oracle)" if app.has_oracle else "labeling"}
-            phase = what.get(live.phase or "", live.phase or "working")
-            return Text(f"Round {live.round}: {phase}… the next queue appears here when it is "
-                        "ready (d: dashboard).", style="bold yellow")
-        if live.worker == "failed":
-            return Text(f"The engine stopped: {live.error} (r retries)", style="bold red")
-        return Text("Nothing to label right now (r resumes the run).", style="dim")
-
-    def _provisional_banner(self) -> Text:
-        live, entry = self.app.live, self._entry()
-        what = "an audit image (never trained on)" if getattr(entry, "audit", False) else \
-            "a random pool image (counts for the next round)"
-        if live.worker == "failed":
-            return Text(f"The engine stopped: {live.error} (r retries)", style="bold red")
-        working = (f"round {live.round} {live.phase or 'working'}" if live.worker == "running"
-                   else "the next queue is on its way")
-        if entry is None or entry.status != "pending":
-            return Text(f"While {working}: nothing more to offer; the next queue appears here.",
-                        style="bold yellow")
-        return Text(f"While {working}: {what}.", style="bold cyan")
-
     # -- actions --------------------------------------------------------------------------------
 
-    def _entry(self):
+    @property
+    def current(self):
+        """The entry under the cursor (None with an empty list)."""
         return self.entries[self.cursor] if self.entries else None
 
     def _can_label(self) -> bool:
@@ -287,7 +250,7 @@ class LabelingScreen(Screen):
     def _target(self, when: float):
         """The entry a key pressed at `when` acts on (see the module doc), or None after a bell
         (and one line when the image it was pressed on was answered already)."""
-        current = self._entry()
+        current = self.current
         seen = self.on_screen.at(when)
         if current is None or seen is None:
             self.app.bell()
@@ -306,7 +269,7 @@ class LabelingScreen(Screen):
     def _answered(self, entry, what: str) -> None:
         """After a write on `entry`: the cursor moves on, or, for an image no longer under the
         cursor (a new queue replaced it after the key was pressed), one line says what was done."""
-        if same_image(entry, self._entry()):
+        if same_image(entry, self.current):
             self._advance()
             return
         self.app.notify(f"{self.app.session.item_name(entry.item)}: {what} (the image on "
@@ -315,10 +278,10 @@ class LabelingScreen(Screen):
 
     def action_label(self, key: int) -> None:
         """A label key through its binding (the footer): the image under the cursor."""
-        if self._entry() is None:
+        if self.current is None:
             self.app.bell()
             return
-        self.label_key(key, self._entry())
+        self.label_key(key, self.current)
 
     def label_key(self, key: int, entry) -> None:
         """Key `key` (0-9): the key-th class in use."""
@@ -341,8 +304,8 @@ class LabelingScreen(Screen):
         self._answered(entry, f"labeled {session.class_name(index)}")
 
     def action_confirm_guess(self) -> None:
-        if self._entry() is not None:
-            self.confirm_guess(self._entry())
+        if self.current is not None:
+            self.confirm_guess(self.current)
 
     def confirm_guess(self, entry) -> None:
         """Enter: the model's top guess is the label (a human label, committed now)."""
@@ -356,8 +319,8 @@ class LabelingScreen(Screen):
         self.label_index(int(entry.guesses[0][0]), entry)
 
     def action_pick_class(self) -> None:
-        if self._entry() is not None:
-            self.pick_class(self._entry())
+        if self.current is not None:
+            self.pick_class(self.current)
 
     def pick_class(self, entry) -> None:
         """/: a class by name, for the image on screen now (even if a queue replaces it)."""
@@ -372,13 +335,13 @@ class LabelingScreen(Screen):
         self.app.push_screen(ClassPicker(self.app.session.classes), chosen)
 
     def action_skip(self) -> None:
-        if self._entry() is not None:
-            self._leave("skipped", self._entry())
+        if self.current is not None:
+            self._leave("skipped", self.current)
 
     def action_unsure(self) -> None:
         """n: the person cannot tell; recorded, out of the queue, never trained on."""
-        if self._entry() is not None:
-            self._leave("unsure", self._entry())
+        if self.current is not None:
+            self._leave("unsure", self.current)
 
     def _leave(self, status: str, entry) -> None:
         """Skip the image, or mark it unsure: an event, and the cursor moves on."""
@@ -398,7 +361,7 @@ class LabelingScreen(Screen):
         self._answered(entry, "skipped" if status == "skipped" else "marked unsure")
 
     def action_add_class(self) -> None:
-        self.add_class(self._entry())
+        self.add_class(self.current)
 
     def add_class(self, entry, name: str = "") -> None:
         """c: name a new class; the image on screen now (if pending) is labeled with it. A name
