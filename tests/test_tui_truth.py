@@ -476,3 +476,27 @@ def test_quit_while_a_round_trains_leaves_at_once_and_says_what_was_saved(
     conn = sqlite3.connect(fresh_project / "gltui.db")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+def test_a_margin_queue_says_what_its_score_is(tmp_path, small_npz):
+    """A score without a unit names itself on the labeling screen ("1 - margin"); only an
+    entropy gets bits and a maximum."""
+    from conftest import init_args
+
+    from gltui.run import engine
+    from gltui.tui.widgets.guess_panel import GuessPanel
+
+    path = tmp_path / "p"
+    assert main(init_args(path, small_npz, "--strategy", "margin")) == 0
+    with Project.open(path) as project:
+        with run_lock(project, "main"):
+            assert engine.Runner(project, "main").drive() == "label"  # round 1: margin's queue
+
+    async def go() -> str:
+        app = make(path, images="none")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.2)
+            return text(app.screen.query_one(GuessPanel))
+
+    panel = asyncio.run(go())
+    assert "(1 - margin)" in panel and "bits" not in panel and "max" not in panel, panel

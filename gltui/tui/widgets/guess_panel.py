@@ -84,6 +84,8 @@ class GuessPanel(Static):
                     text.append(f"score {info.score_text(entry.score)}", style="bold")
                     if info.unit == "bits":  # an entropy: at most log2 of the class count
                         text.append(f"  (max {math.log2(max(2, len(classes))):.2f})", style="dim")
+                    else:  # a plain number: say what it is ("1 - margin")
+                        text.append(f"  ({info.score_name})", style="dim")
                     text.append("\n")
                 text.append("model's guesses\n", style="dim")
             for c, p in entry.guesses[:3]:
