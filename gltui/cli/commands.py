@@ -34,13 +34,13 @@ from gltui.cli.args import (
     class_names,
     classes_file,
     positive,
-    seed_list,
     size,
-    strategy_list,
 )
 from gltui.cli.check import add_parser as add_check_parser
 from gltui.cli.check import cmd_check
-from gltui.config import PERSON_SCHEDULE, PRESETS, PROFILES, Config, input_shape
+from gltui.cli.experiment import add_parser as add_experiment_parser
+from gltui.cli.experiment import cmd_experiment, curves_and_savings
+from gltui.config import PERSON_SCHEDULE, PRESETS, Config, input_shape
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add",
             "classes", "check")
@@ -138,26 +138,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--round", type=int, help="round for the most/least confusing galleries")
     parsers["report"] = p
 
-    p = Parser(prog="gltui experiment",
-                description="Guided vs random: one oracle run per strategy and seed (named "
-                "STRATEGY-sSEED) on this project's pool, resumable, then the report.")
-    p.add_argument("project", type=Path)
-    p.add_argument("--strategies", type=strategy_list,
-                   help="comma-separated strategies (default: the guided strategy of the "
-                   "project's semi setting, margin or rde, and random)")
-    p.add_argument("--seeds", type=seed_list, default=[0, 1, 2],
-                   help="comma-separated run seeds (default 0,1,2)")
-    p.add_argument("--budget", type=positive, help="stop each run once N images are labeled")
-    p.add_argument("--max-rounds", type=positive, help="stop each run after N training rounds")
-    p.add_argument("--profile", choices=list(PROFILES),
-                   help="training profile (existing runs must match)")
-    p.add_argument("--k", type=positive, help="augmented copies per image for rde")
-    p.add_argument("--candidates", type=positive,
-                   help="score a random subset of N pool images per round (0 = all)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
-    p.add_argument("--report", required=True, type=Path, help="folder for report.md and figures")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    parsers["experiment"] = p
+    add_experiment_parser(parsers)
     add_check_parser(parsers)
 
     p = Parser(
@@ -402,48 +383,6 @@ def cmd_report(args) -> int:
     return 0
 
 
-def cmd_experiment(args) -> int:
-    from gltui.cli.progress import ProgressView
-    from gltui.project import Project
-    from gltui.run import experiment
-    from gltui.views.tables import out
-
-    with Project.open(args.project) as project:
-        plan = experiment.Plan(
-            strategies=args.strategies or experiment.default_strategies(project),
-            seeds=args.seeds, budget=args.budget, max_rounds=args.max_rounds,
-            profile=args.profile, k=args.k, candidates=args.candidates, device=args.device,
-        )
-
-        def on_run(started) -> None:
-            how = ("new" if started.created else
-                   f"done at round {started.round} (goes on if its limit was raised)"
-                   if started.phase == "done" else
-                   f"resuming at round {started.round}, {started.phase} "
-                   f"({started.finished_rounds} rounds finished)")
-            out.print(f"[bold]run {started.name}[/] ({started.index}/{started.total}): {how}")
-
-        view = ProgressView(enabled=not args.quiet)
-        with view:
-            outcome = experiment.run(project, plan, report_dir=args.report, on_run=on_run,
-                                     on_event=view.handle)
-        _curves_and_savings(project, outcome.runs)
-    print(f"wrote {outcome.report}")
-    return 0
-
-
-def _curves_and_savings(project, names) -> None:
-    """The runs' curves as a table, then one savings line per guided strategy against random."""
-    from gltui.outputs.report import collect
-    from gltui.views.savings import headline
-    from gltui.views.tables import curve_table
-
-    curve_table([project.summary(name) for name in names], project.store)
-    data = collect(project, names)
-    for strategy, rows in data.savings.items():
-        print(f"{headline(strategy, rows)} ({data.metric} accuracy)")
-
-
 def cmd_main(args) -> int:
     from gltui.cli.progress import ProgressView
     from gltui.project import Project
@@ -478,7 +417,7 @@ def cmd_main(args) -> int:
         _print_outcome(project, args.run, outcome)
         print(f"project: {project.path}")
         if args.project is None:
-            _curves_and_savings(project, [args.run, BASELINE_RUN])
+            curves_and_savings(project, [args.run, BASELINE_RUN])
         else:
             curve_table(project.summaries(), project.store)
     return 0
