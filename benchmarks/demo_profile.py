@@ -5,7 +5,7 @@ both runs take and what they reach, to size the profile (config.SEMI_PROFILES["d
 
 The JSON object replaces fields of the demo's SemiConfig ('{}': the profile as it is). It builds a
 fresh sample project in a temp folder, drives the guided run `main` and the run `random` on the
-same seed set as drive_demo does, and prints each run's test accuracy per round and the wall time.
+same seed set (sample.drive_demo), and prints each run's test accuracy per round and the wall time.
 Figures for the profile in use: README, "The sample demo".
 """
 
@@ -21,10 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gltui import data  # noqa: E402
-from gltui.config import BASELINE_STRATEGY  # noqa: E402
 from gltui.project import Project  # noqa: E402
-from gltui.project.runs import Knobs  # noqa: E402
-from gltui.run import driver, sample  # noqa: E402
+from gltui.run import sample  # noqa: E402
 
 
 def main() -> None:
@@ -42,10 +40,8 @@ def main() -> None:
         Project.init(path, dataset, config, val_size=0, initial=20).close()
         started = time.time()
         with Project.open(path) as project:
-            for run, knobs in (("main", Knobs()), (BASELINE_STRATEGY,
-                                                   Knobs(strategy=BASELINE_STRATEGY))):
-                driver.drive(project, run, knobs, oracle=True, device=args.device)
-            for run in ("main", BASELINE_STRATEGY):
+            sample.drive_demo(project, "main", device=args.device)
+            for run in ("main", sample.BASELINE_RUN):
                 curve = [(r.n_labeled, round(r.test_accuracy, 4))
                          for r in project.store.rounds(run)]
                 print(f"{run} ({project.store.run(run).strategy}): {curve}")
