@@ -116,6 +116,32 @@ def test_new_class_from_the_labeling_screen(label_project):
     assert events(label_project, "add-class")[0][2] == {"index": 10, "name": "smudge"}
 
 
+def test_a_label_through_a_prompt_lands_on_a_list_re_read_meanwhile(label_project):
+    """A prompt's answer (a new class, the class picker) may reach the screen after it re-read
+    its queue on resuming: Textual calls the prompt's callback on the pump that pushed it, and the
+    screen's resume may run first. The label must mark the listed image, the cursor move on, and
+    the queue's count go down (a CI run labeled a stale copy: the image stayed pending on screen
+    and the round never started)."""
+    async def go():
+        app = make(label_project)
+        async with app.run_test(size=(120, 40)) as pilot:
+            queue, _, _ = db_state(label_project)
+            screen = app.screen
+            for k, answer in enumerate((lambda e: screen._class_named("smudge", e),
+                                        lambda e: screen.label_key(10, e))):
+                stale = screen.current
+                screen.reload()  # the resume's re-read, before the prompt's callback
+                assert screen.current is not stale and screen.current.item == stale.item
+                answer(stale)
+                await pilot.pause()
+                _, labels, _ = db_state(label_project)
+                assert labels[queue[k].item] == 10
+                assert screen.entries[k].status == "labeled" and screen.entries[k].label == 10
+                assert screen.pending() == len(queue) - k - 1
+                assert screen.shown_item == queue[k + 1].item
+    asyncio.run(go())
+
+
 def test_history_lists_newest_first_and_relabels(label_project):
     async def go():
         app = make(label_project)

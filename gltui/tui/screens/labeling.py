@@ -257,14 +257,19 @@ class LabelingScreen(Screen):
             return None
         if same_image(seen, current):
             return current
-        # the entry as this list holds it now (a re-read queue has new entry objects)
-        seen = next((e for e in self.entries if same_image(e, seen)), seen)
+        seen = self._listed(seen)
         if seen.status == "pending":
             return seen  # the image the person was looking at, replaced since (a new queue)
         self.app.bell()
         self.app.notify("That key was pressed before this image was on screen, so it did "
                         "nothing; press it again to answer this one.", severity="warning")
         return None
+
+    def _listed(self, entry):
+        """The entry as this list holds it now: a list re-read while a key's prompt was open (a
+        new class, the class picker) has new entry objects, and a label given through the prompt
+        must mark the listed one, or the screen shows it pending and the round never starts."""
+        return next((e for e in self.entries if same_image(e, entry)), entry)
 
     def _answered(self, entry, what: str) -> None:
         """After a write on `entry`: the cursor moves on, or, for an image no longer under the
@@ -295,6 +300,7 @@ class LabelingScreen(Screen):
         session = self.app.session
         if not self._can_label():
             return
+        entry = self._listed(entry)
         audit = getattr(entry, "audit", False)
         saved, _ = self.app.write("label", lambda: session.label(entry.item, index, audit=audit))
         if not saved:  # not saved, so not shown as saved: the image stays pending under the cursor
@@ -347,6 +353,7 @@ class LabelingScreen(Screen):
         """Skip the image, or mark it unsure: an event, and the cursor moves on."""
         if not self._can_label():
             return
+        entry = self._listed(entry)
         if entry.status != "pending":
             self.app.bell()
             return
@@ -382,6 +389,7 @@ class LabelingScreen(Screen):
         key = session.class_key(index)
         key = str(key) if key is not None and key < 10 else "/"
         self.app.notify(f"Class {name!r} added ({key}); the next round's model learns it.")
+        entry = self._listed(entry) if entry is not None else None
         if entry is not None and entry.status == "pending":
             self.label_index(index, entry)
 
