@@ -294,7 +294,7 @@ START_FIRST = ("test_dismissed_findings_stay_dismissed_when_the_page_opens_again
 # their costly module fixtures (test_learn's fit, test_report's experiment: 25-45 s each) are
 # built once, not once per worker.
 ONE_WORKER = ("calibration", "check", "classes", "cli", "distributed", "estimates", "learn",
-              "report", "results", "semi_rounds", "takeaway")
+              "report", "results", "semi_rounds", "takeaway", "tui_check")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks

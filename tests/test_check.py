@@ -293,6 +293,39 @@ def test_dismissed_findings_are_left_out_and_the_json_keeps_its_layout(tmp_path,
     assert after["near_duplicates"] == [g["files"] for g in after["duplicate_groups"]]
 
 
+def test_the_check_key_changes_with_what_the_check_reads_and_only_with_it(tmp_path, checked):
+    """The TUI's check page shows the session's last check again when the key is unchanged
+    (tests/test_tui_check.py): a dismissal leaves the key as it is (the findings are filtered,
+    not recomputed); a relabel and an added class each make a new key."""
+    import shutil
+
+    from gltui.outputs.check import CheckResult, LabelIssue, check_key, dismiss, still_listed
+    from gltui.project import Labeler, Project
+
+    path = tmp_path / "proj"
+    shutil.copytree(checked["path"], path)
+    with Project.open(path) as project:
+        key = check_key(project, "main")
+        assert key == check_key(project) and len(key) == 64
+        dismiss(project.store, "label:0:1")
+        assert check_key(project) == key
+        labeler = Labeler(project, "main")
+        items, labels = project.store.labeled("main")
+        keys = {key}
+        labeler.relabel(int(items[0]), (int(labels[0]) + 1) % 10)
+        keys.add(check_key(project))
+        labeler.add_class("smudge")
+        keys.add(check_key(project))
+        assert len(keys) == 3
+    issues = [LabelIssue(file=f"f{i}", label="1", likely="2", score=0.5, item=i, label_index=1,
+                         likely_index=2) for i in range(3)]
+    result = CheckResult(run="main", n_labeled=3, n_images=3, label_issues=issues, dismissed=1,
+                         key=key)
+    shown = still_listed(result, {issues[1].key})
+    assert shown.label_issues == [issues[0], issues[2]] and shown.dismissed == 2
+    assert shown.key == key and result.label_issues == issues  # the last check is kept whole
+
+
 def test_finding_keys_and_the_dismissed_count_in_the_summary():
     from gltui.outputs.check import CheckResult, DuplicateGroup, LabelIssue
 

@@ -2,8 +2,9 @@
 labels flipped, near copies of pool and test digits (conftest.check_data). The check runs for
 real in the page's thread worker (the tiny profile: ~15 s on one core); the page lists the
 planted mistakes with their likely class, `f` relabels one (the old label row undone, not
-deleted), `d` dismisses a finding for good (the page reopened and headless `gltui check` leave
-it out), and a fix under another process's write lock is one line."""
+deleted), `d` dismisses a finding for good (the page opened again and headless `gltui check`
+leave it out), and a fix under another process's write lock is one line. Opened again with no
+label changed, the page shows the session's last check at once; after a fix it checks afresh."""
 
 from __future__ import annotations
 
@@ -35,6 +36,18 @@ def check_template(tmp_path_factory, check_data) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def template_check(check_template):
+    """The template's check, run once headless (outputs/check.check, what the page's worker
+    runs): the tests about what the page does with findings start from it (the session's last
+    check, which the page shows again while nothing it read has changed); the first test runs
+    the page's own worker."""
+    from gltui.outputs.check import check
+
+    with Project.open(check_template) as project:
+        return check(project, "main", device="cpu")
+
+
 @pytest.fixture
 def check_project(tmp_path, check_template) -> Path:
     dest = tmp_path / "proj"
@@ -49,9 +62,11 @@ def make(path: Path):
                     autostart_delay=None, device="cpu")
 
 
-async def open_check(app, pilot, palette: bool = False):
+async def open_check(app, pilot, palette: bool = False, again: bool = False,
+                     wait: bool = True):
     """Press k (or take the palette's entry) and wait for the worker's findings; the page said
-    "checking…" meanwhile."""
+    "checking…" meanwhile. `again`: nothing changed since the session's last check, so the
+    page shows that one at once, and no worker trains."""
     from gltui.tui.screens.check import CheckScreen
 
     if palette:
@@ -62,7 +77,14 @@ async def open_check(app, pilot, palette: bool = False):
         await pilot.press("k")
     screen = app.screen
     assert isinstance(screen, CheckScreen)
-    assert "checking… (about " in str(screen.query_one("#check-title").render())
+    title = str(screen.query_one("#check-title").render())
+    if again:
+        assert screen.result is not None and "the last check's" in title, title
+        assert not screen.workers
+        return screen
+    assert "checking… (about " in title, title
+    if not wait:
+        return screen
     await wait_for(pilot, lambda: screen.result is not None or screen.error is not None,
                    CHECK_S, "the check")
     assert screen.error is None, screen.error
@@ -144,6 +166,9 @@ def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_da
             assert not errors(app)
             # the exit line counts the fixes (no new label was given)
             assert app.exit_line().startswith("gltui: no new labels, 2 changed this session")
+            # the fixes changed what the check reads: opened again, it checks afresh
+            await pilot.press("escape")
+            await open_check(app, pilot, wait=False)
         return target, second
 
     target, second = asyncio.run(go())
@@ -158,14 +183,16 @@ def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_da
 
 
 @pytest.mark.slow
-def test_dismissed_findings_stay_dismissed_when_the_page_opens_again(check_project):
+def test_dismissed_findings_stay_dismissed_when_the_page_opens_again(check_project,
+                                                                     template_check):
     from gltui.outputs.check import DISMISSED, DuplicateGroup, LabelIssue
     from gltui.tui.screens.check import NO_FIX
 
     async def go():
         app = make(check_project)
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = await open_check(app, pilot)
+            app.session.remember_check(template_check)
+            screen = await open_check(app, pilot, again=True)
             first = screen.findings[0]
             assert isinstance(first, LabelIssue)
             before = list(screen.findings)
@@ -193,7 +220,8 @@ def test_dismissed_findings_stay_dismissed_when_the_page_opens_again(check_proje
             assert not errors(app)
             await pilot.press("escape")
             assert app.screen is not screen
-            again = await open_check(app, pilot, palette=True)  # afresh: the two stay out
+            # nothing the check reads changed: the last check, less the two dismissed
+            again = await open_check(app, pilot, palette=True, again=True)
             keys = [f.key for f in again.findings]
             assert keys == [f.key for f in before if f not in (first, group)]
             assert again.result.dismissed == 2
@@ -209,6 +237,7 @@ def test_dismissed_findings_stay_dismissed_when_the_page_opens_again(check_proje
 
 @pytest.mark.slow
 def test_a_fix_under_a_write_lock_is_one_line_and_the_finding_stays(check_project,
+                                                                      template_check,
                                                                       monkeypatch):
     from gltui.store import connection
 
@@ -217,7 +246,8 @@ def test_a_fix_under_a_write_lock_is_one_line_and_the_finding_stays(check_projec
     async def go():
         app = make(check_project)
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = await open_check(app, pilot)
+            app.session.remember_check(template_check)
+            screen = await open_check(app, pilot, again=True)
             first = screen.findings[0]
             with Project.open(check_project) as holder, holder.store.transaction():
                 await pilot.press("f")  # another process holds the write lock

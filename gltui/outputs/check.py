@@ -21,7 +21,7 @@ out. A label issue's key names the label it doubts, so a relabeled image is chec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -122,6 +122,7 @@ class CheckResult:
     n_total: int = 0  # images the project holds (more than n_images past CHECK_LIMIT)
     outliers: list[Outlier] = field(default_factory=list)  # most unusual first
     agreement: float | None = None  # share of the labels the out-of-fold models agree with
+    key: str = ""  # what it checked (check_key): the same key, the same findings
 
     def weak_models(self) -> str | None:
         """What to say when the cross-fitted models agree with too few labels (WEAK_AGREEMENT)
@@ -197,6 +198,7 @@ def check(project: Project, run: str = "main", *, device: str | None = None,
     classes = ClassList.read(store)
     items, labels = store.labeled(run)
     labels = classes.fold_labels(labels)
+    key = _key(project, run, items, labels, classes)
     need = FOLDS * MIN_PER_FOLD
     if len(items) < need:
         raise ProjectError(f"run {run!r} has {len(items)} labels; checking them takes at least "
@@ -220,13 +222,46 @@ def check(project: Project, run: str = "main", *, device: str | None = None,
                          label_index=int(labels[i]),
                          likely_index=int(classes.fold[found.likely[i]])) for i in found.order]
     images = image_findings(project, items)
-    gone = dismissed(store)
-    found = (issues, images.duplicates, images.outliers)
+    every = CheckResult(run=run, n_labeled=len(items), n_images=images.compared,
+                        n_total=images.total, label_issues=issues, duplicates=images.duplicates,
+                        outliers=images.outliers, agreement=agreement, key=key)
+    return still_listed(every, dismissed(store))
+
+
+def check_key(project: Project, run: str = "main") -> str:
+    """What a check of `run` would read, as one string: its labels, the class list, the
+    number of images, the schedule and the seed. Equal keys give equal findings (before
+    dismissals), so a page opened again with nothing changed shows the last check's at once
+    (`still_listed`); one relabel, merge, added class or added image makes a new check. Reads
+    the store only (no torch)."""
+    store = project.store
+    classes = ClassList.read(store)
+    items, labels = store.labeled(run)
+    return _key(project, run, items, classes.fold_labels(labels), classes)
+
+
+def _key(project: Project, run: str, items: np.ndarray, labels: np.ndarray,
+         classes: ClassList) -> str:
+    import hashlib
+
+    config = project.run_config(run)
+    digest = hashlib.sha256(np.asarray(items, np.int64).tobytes())
+    digest.update(np.asarray(labels, np.int64).tobytes())
+    digest.update(repr((run, classes.names, classes.fold.tolist(),
+                        sum(project.store.count_items().values()),
+                        check_epochs(config.train.profile), config.train.augment,
+                        project.require_run(run).seed)).encode())
+    return digest.hexdigest()
+
+
+def still_listed(result: CheckResult, gone: set[str]) -> CheckResult:
+    """`result` without the findings whose keys are in `gone` (dismissed), counted as
+    dismissed: how a check leaves out the dismissed findings, and how the last check is shown
+    again, without training anything, after more were dismissed."""
+    found = (result.label_issues, result.duplicates, result.outliers)
     kept = [[f for f in fs if f.key not in gone] for fs in found]
-    return CheckResult(run=run, n_labeled=len(items), n_images=images.compared,
-                       n_total=images.total, label_issues=kept[0], duplicates=kept[1],
-                       outliers=kept[2], agreement=agreement,
-                       dismissed=sum(map(len, found)) - sum(map(len, kept)))
+    return replace(result, label_issues=kept[0], duplicates=kept[1], outliers=kept[2],
+                   dismissed=result.dismissed + sum(map(len, found)) - sum(map(len, kept)))
 
 
 def check_epochs(profile: str) -> int:

@@ -76,6 +76,7 @@ class Session:
         self.path = self.project.path
         self.run = run
         self.relabeled = 0  # labels this session changed (history, check page): for the exit line
+        self._last_check = None  # the check page's last CheckResult (last_check)
         self.strategy = row.strategy
         self.class_list = ClassList.read(self.project.store)
         self.patience = self.project.run_config(run).train.patience
@@ -205,6 +206,18 @@ class Session:
         from gltui.outputs.check import estimated_seconds
 
         return estimated_seconds(self.project, self.run)
+
+    def last_check(self):
+        """The last check this session ran, when nothing it read has changed since (its key),
+        without the findings dismissed meanwhile: the page shows it at once. Else None."""
+        from gltui.outputs.check import check_key, dismissed, still_listed
+
+        if self._last_check is None or check_key(self.project, self.run) != self._last_check.key:
+            return None
+        return still_listed(self._last_check, dismissed(self.project.store))
+
+    def remember_check(self, result) -> None:
+        self._last_check = result
 
     def dismiss_finding(self, key: str) -> None:
         """A check finding a person dismissed: no later check lists it (the project's meta)."""

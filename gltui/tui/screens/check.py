@@ -7,7 +7,9 @@ cancels the worker after the epoch under way. Then the findings: label issues fi
 suspicious first (file, given label → likely class, score), then the near-duplicate groups
 (each file with its split, LEAK where an evaluation image sits beside a training one), then the
 outliers (images unlike every other one), with the highlighted image beside them. Findings a
-person dismissed before are left out by the check.
+person dismissed before are left out by the check. Opened again with nothing changed that the
+check reads (outputs/check.check_key: the labels, classes, images, schedule), the page shows the
+session's last check at once, less what was dismissed since, instead of training again.
 
     f, enter   a label issue: relabel the image to the likely class, as the history page
                relabels (Session.relabel: the old label row is marked undone, never deleted)
@@ -89,6 +91,7 @@ class CheckScreen(FullScreen):
         self.estimated_at = 0.0  # when `estimate` was made: the title counts down from it
         self.dropped: list[tuple[int, object]] = []  # (index, finding) dismissed this visit
         self.folds_done: tuple[int, int] | None = None
+        self.reused = False  # the session's last check, shown again (nothing changed since)
 
     def compose(self) -> ComposeResult:
         yield Static(id="check-title")
@@ -101,6 +104,11 @@ class CheckScreen(FullScreen):
         session = self.app.session
         self.estimate = session.check_seconds()
         self.started = self.estimated_at = time.monotonic()
+        last = session.last_check()
+        if last is not None:  # nothing changed since the last check: no model to train
+            self.reused = True
+            self.on_check_done(m.CheckDone(last))
+            return
         self.set_interval(1.0, self._tick)
         self._title()
         self.run_worker(partial(self._check, session.path, session.run, self.app.device),
@@ -142,6 +150,8 @@ class CheckScreen(FullScreen):
         self.query_one("#check-note", Static).update("")
 
     def on_check_done(self, msg: m.CheckDone) -> None:
+        if not self.reused:
+            self.app.session.remember_check(msg.result)
         self.result = msg.result
         self.findings = [*msg.result.label_issues, *msg.result.duplicates,
                          *msg.result.outliers]
@@ -178,6 +188,8 @@ class CheckScreen(FullScreen):
             if self.result.dismissed:
                 title.append(f"  {self.result.dismissed} dismissed earlier, not listed",
                              style="dim")
+            if self.reused:
+                title.append("  (the last check's: no label changed since)", style="dim")
             if self.result.weak_models():
                 title.append(f"  models agree with {self.result.agreement:.0%} of the labels: "
                              "most label issues are their errors", style="yellow")
