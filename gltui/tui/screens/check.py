@@ -189,7 +189,7 @@ class CheckScreen(FullScreen):
                 title.append(f"  {self.result.dismissed} dismissed earlier, not listed",
                              style="dim")
             if self.reused:
-                title.append("  (the last check's: no label changed since)", style="dim")
+                title.append("  (the last check: nothing changed since)", style="dim")
             if self.result.weak_models():
                 title.append(f"  models agree with {self.result.agreement:.0%} of the labels: "
                              "most label issues are their errors", style="yellow")
