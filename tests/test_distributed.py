@@ -213,6 +213,7 @@ def _fit_rank(rank: int, world: int, port: int, data, out: str) -> None:
         distributed.close()
 
 
+@pytest.mark.slow  # two processes with a gloo group (~20 s); the fast lane keeps the sharding
 def test_ddp_fit_sees_the_single_process_batches(digits, tmp_path, capsys, one_thread):
     """2 ranks vs 1 process, same seed, 40 training digits, 4 epochs of 5 steps. Measured here:
     epoch losses equal to 1e-7 at epoch 1-2 and 3e-5 at epoch 4 (a wrong dropout mask or
