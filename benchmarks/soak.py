@@ -29,14 +29,17 @@ process's stderr holds no traceback, and an exit status other than 0 (or a kill)
 with exactly one line (a busy lock, a run with no finished round yet). At the end, with nothing
 else running, `run main` is driven to its end undisturbed and checked the same way.
 
-Then the end state of run `main` is compared with an uninterrupted run's (benchmarks/chaos.py:
-the same labels, rounds, queues with their scores, phase and stop reason). That reference is a
-fresh project that `main` drives alone, given the same `add`s at the same points of the run:
+Then `run --run p` resumes once, undisturbed, and the end states of both runs are compared with
+uninterrupted runs' (benchmarks/chaos.py: the same labels, rounds, queues with their scores, phase
+and stop reason). That reference is a fresh project whose runs are driven alone, given the same
+`add`s at the same points of each run, and run p the person's labels in the round each was given
+(the soak's person labels only while p waits at its label phase: its script holds the run's lock):
 which batches landed, in which order, is read off the soak project's pixels (each added block
 of 40 rows is one batch file), and each round's scoring pass stored its candidates, whose
 largest item says how many of those batches the round saw; the reference is driven round by
-round (`--max-rounds r+1` stops it after round r's evaluation) and given them before the round
-is scored. (Training reads the labeled images only: the soak's runs are not semi-supervised.)
+round (`--max-rounds r+1` stops it after round r's evaluation), p one queue at a time, and each
+scoring step is taken once exactly the batches its round saw have landed. (Training reads the
+labeled images only: the soak's runs are not semi-supervised.)
 
 With --json the last line is one JSON object: iterations, kills, by_verb (verb -> processes),
 exits (status -> count), acknowledged, busy (one-line refusals naming a busy lock), items,
@@ -223,23 +226,43 @@ class Soak:
     def _key(x: np.ndarray) -> bytes:
         return np.ascontiguousarray(x, dtype=np.uint8).reshape(len(x), -1).tobytes()
 
-    def horizons(self) -> dict[int, int]:
-        """Per round of run main that was scored: how many added batches its pass saw."""
+    def horizons(self, run: str = "main") -> dict[int, int]:
+        """Per round of `run` that was scored: how many added batches its pass saw."""
         with Project.open(self.project) as project:
             store = project.store
             out = {}
-            for r in range(store.run("main").round + 1):
-                started = store.scoring_pass("main", r)
+            for r in range(store.run(run).round + 1):
+                started = store.scoring_pass(run, r)
                 if started is not None:
                     seen = int(started[0].max()) + 1  # the largest candidate, and the rows before
                     out[r] = max(0, -(-(seen - POOL) // BATCH))
             return out
 
+    def person_steps(self) -> tuple[list[tuple[int | None, dict]], list[tuple[int, int]]]:
+        """Run p as the soak left it, as steps to replay: per round r >= 1 it trained, the
+        person's labels of round r, then one `run --run p` (trains round r and, unless it is
+        the run's last, scores it: the batches that pass saw must have landed). Then the labels
+        given to the queue that waits at the end (a person stops mid-queue)."""
+        with Project.open(self.project) as project:
+            store = project.store
+            given: dict[int, list[tuple[int, int]]] = {}
+            for item, _, label, _, source, rnd, _ in store.labeled_detail("p"):
+                if source == "human":
+                    given.setdefault(rnd, []).append((item, label))
+            trained = [r.round for r in store.rounds("p")]
+            row = store.run("p")
+        seen = self.horizons("p")
+        steps = [(seen.get(r), {"labels": given.get(r, []), "run": True})
+                 for r in trained if r >= 1]
+        waiting = given.get(row.round, []) if row.phase == "label" else []
+        return steps, waiting
+
     def compare_with_reference(self, batches: list[Path]) -> str:
-        """Drive a fresh project's `main` alone, replaying the landed adds where the soak's run
-        saw them (module doc); "same" when its end state equals the soak's, else what differs
-        (also a problem)."""
+        """Drive a fresh project's two runs alone, replaying the landed adds where the soak's
+        runs saw them and run p's labels in the rounds the person gave them (module doc); "same"
+        when both runs' end states equal the soak's, else what differs (also a problem)."""
         from benchmarks.chaos import compare, final_state
+        from gltui.project import Labeler
 
         work = self.work / "reference"
         work.mkdir(exist_ok=True)
@@ -254,18 +277,50 @@ class Soak:
                 raise RuntimeError(f"reference: gltui {args[0]} exited {done.returncode}: "
                                    f"{done.stderr[-300:]}")
 
+        # Each step: (the batches that must have landed before it, i.e. what the round it
+        # scores saw, or None when it scores nothing; what it does). main: `--max-rounds r+1`
+        # scores round r-1 and trains round r; the last call scores the last scored round.
+        seen = self.horizons("main")
+        main_steps = [(seen.get(r - 1) if r else None, {"max_rounds": r + 1}) for r in seen]
+        main_steps.append((seen[max(seen)] if seen else None, {"max_rounds": MAX_ROUNDS}))
+        person, waiting = self.person_steps()
+        queues = {"main": main_steps, "p": person}
         added = 0
-        for r, seen in sorted(self.horizons().items()):
-            call("run", str(reference), "--oracle", "--quiet", "--max-rounds", str(r + 1),
-                 "--device", "cpu")
-            for batch in batches[added:seen]:
-                call("add", str(reference), "--data", f"npz:{batch}")
-            added = max(added, seen)
-        call("run", str(reference), "--oracle", *RUN)
-        problems = compare(final_state(self.project), final_state(reference))
+        while any(queues.values()):  # the step that needs the fewest batches next
+            run = min((r for r in queues if queues[r]),
+                      key=lambda r: queues[r][0][0] if queues[r][0][0] is not None else added)
+            need, step = queues[run].pop(0)
+            if need is not None:
+                if need < added:
+                    raise RuntimeError(f"reference: run {run} saw {need} batches after "
+                                       f"{added} had landed")
+                for batch in batches[added:need]:
+                    call("add", str(reference), "--data", f"npz:{batch}")
+                added = need
+            if run == "main":
+                call("run", str(reference), "--oracle", "--quiet", "--max-rounds",
+                     str(step["max_rounds"]), "--device", "cpu")
+                continue
+            self._label(reference, step["labels"], Labeler)
+            call("run", str(reference), "--run", "p", *RUN)
+        self._label(reference, waiting, Labeler)
+        problems = []
+        for run in ("main", "p"):
+            found = compare(final_state(self.project, run), final_state(reference, run))
+            problems += [f"run {run}: {p}" for p in found]
         for p in problems:
-            self.problem(f"run main against the uninterrupted reference: {p}")
+            self.problem(f"against the uninterrupted reference: {p}")
         return "same" if not problems else "; ".join(problems)
+
+    @staticmethod
+    def _label(reference: Path, labels: list[tuple[int, int]], labeler) -> None:
+        """The person's labels of one queue, given in the same order (as the TUI gives them)."""
+        if not labels:
+            return
+        with Project.open(reference) as project:
+            person = labeler(project, "p")
+            for item, label in labels:
+                person.label(item, label)
 
     def problem(self, text: str) -> None:
         self.stats["problems"].append(text)
@@ -295,6 +350,15 @@ class Soak:
         if final.returncode != 0:
             self.problem(f"the final run exited {final.returncode}: {final.stderr[-300:]}")
         self.check("the final run")
+        # run p resumed once, undisturbed: it ends at the queue that waits for the person
+        final = subprocess.run([sys.executable, "-m", "gltui", "run", str(self.project),
+                                "--run", "p", *RUN], cwd=REPO_ROOT, capture_output=True,
+                               text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT),
+                                               "OMP_NUM_THREADS": "1"})
+        if final.returncode != 0:
+            self.problem(f"run p's final resume exited {final.returncode}: "
+                         f"{final.stderr[-300:]}")
+        self.check("run p's final resume")
         with Project.open(self.project) as project:
             main_done = project.store.run("main").phase == "done"
             n_items = project.store.item_end()

@@ -2,8 +2,9 @@
 (oracle runs, a person's run, a scripted person labeling, add, predict, export, status), about a
 third of them SIGKILLed at a random instant. After every process: the project opens, integrity
 ok, no item with two active labels, every acknowledged label present, pixels for every item, no
-traceback, every refusal one line; at the end an undisturbed run finishes, and run `main` ends
-exactly where an uninterrupted run given the same adds at the same rounds ends. The full run
+traceback, every refusal one line; at the end an undisturbed run finishes, run `p` resumes once,
+and both runs end exactly where uninterrupted runs given the same adds at the same rounds (and
+run `p` the person's labels in the same rounds) end. The full run
 (200 processes) and its figures: docs/reliability.md."""
 
 from __future__ import annotations
