@@ -41,7 +41,14 @@ from gltui.config import VERSION
 from gltui.fsio import atomic_folder
 from gltui.learn import models
 from gltui.learn.device import resolve_device
-from gltui.outputs.roundmodel import build, finished_round, load_finished, network, read_round
+from gltui.outputs.roundmodel import (
+    build,
+    finished_round,
+    load_finished,
+    network,
+    read_round,
+    torch_bytes,
+)
 
 if TYPE_CHECKING:
     from gltui.project import Project
@@ -260,7 +267,7 @@ def write_model(project: "Project", run: str, out: Path, round: int | None = Non
         "project": str(project.path.resolve()),
     }
     with atomic_folder(out) as tmp:
-        torch.save(model.state_dict(), tmp / WEIGHTS)
+        (tmp / WEIGHTS).write_bytes(torch_bytes(model.state_dict()))
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
 

@@ -70,7 +70,20 @@ def save_round(project: "Project", run: str, round: int, saved: dict) -> None:
 
 def save_file(obj, path: Path) -> None:
     """torch.save through fsio.atomic_write: the file under its real name is always whole."""
-    atomic_write(path, lambda fh: torch.save(obj, fh))
+    data = torch_bytes(obj)
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+def torch_bytes(obj) -> memoryview:
+    """What torch.save writes, made in memory. Written to a file afterwards, a disk that fills
+    is an OSError (one line: fsio.disk_error); torch's zip writer, writing the file itself,
+    turned the short write into "RuntimeError: unexpected pos" and a traceback (a real full
+    disk, tests/test_full_disk.py)."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getbuffer()
 
 
 def read_round(project: "Project", run: str, round: int) -> dict:
