@@ -129,3 +129,42 @@ def test_a_run_whose_disk_fills_stops_with_one_line_and_resumes_to_the_reference
     resumed = run_gltui("run", str(path), *REFERENCE_ARGS, env=REFERENCE_ENV)
     assert resumed.returncode == 0, resumed.stderr
     assert final_state(path) == reference_state
+
+
+def test_add_onto_a_full_disk_is_one_line_and_changes_nothing(small_disk, small_project_template,
+                                                               tmp_path, capsys):
+    """`add` writes the pixels file anew beside the old one: with ~100 KB to spare it does not
+    fit. Exit 2, one line, the project byte for byte as it was; with room, the same add lands."""
+    import numpy as np
+    from conftest import SAMPLE_MNIST, read_digits
+
+    x, y = read_digits(SAMPLE_MNIST, 900)
+    more = tmp_path / "more.npz"
+    np.savez(more, x=x[800:], y=y[800:])
+    used = sum(p.stat().st_size for p in small_project_template.rglob("*") if p.is_file())
+    disk = small_disk(used // 1024 + 100)
+    path = disk / "proj"
+    shutil.copytree(small_project_template, path)
+    before = files_of(path)
+    capsys.readouterr()
+    assert main(["add", str(path), "--data", f"npz:{more}"]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "the disk is full" in line and ".tmp" not in line, line
+    after = files_of(path)
+    after.pop("checkpoints/add.lock", None)  # the file of the flock add took: it stays
+    assert after == before
+    mount(disk, 8 * 1024, remount=True)
+    assert main(["add", str(path), "--data", f"npz:{more}"]) == 0
+    from gltui.project import Project
+
+    with Project.open(path) as project:
+        assert project.store.item_end() == len(project.pixels) == before_items(before) + 100
+
+
+def before_items(files: dict[str, bytes]) -> int:
+    """How many images a project's pixels.npy held (its header's first dimension)."""
+    import io
+
+    import numpy as np
+
+    return len(np.load(io.BytesIO(files["pixels.npy"]), mmap_mode=None))
