@@ -182,3 +182,30 @@ def test_a_process_that_opened_the_project_before_an_add_reads_the_new_images(
         assert np.array_equal(project.image(N_ITEMS)[0], x[800])
         assert np.array_equal(project.pixels[:N_ITEMS], old)  # the old rows are the same
         assert project.pixels is project.pixels  # mapped once, not per access
+
+
+@pytest.mark.slow
+def test_readers_and_exports_work_while_a_run_is_driven(tmp_path, reference_project, capsys):
+    """The run's lock held (a run is being driven): `status`, `report` and `export` work beside
+    it (README "Guarantees"; `check` beside a run: tests/test_check.py's fixture), while a second
+    driver and `predict` (it writes the run's predictions) are refused with one line."""
+    import shutil
+
+    from gltui.cli import main
+    from gltui.project import run_lock
+
+    path = tmp_path / "proj"
+    shutil.copytree(reference_project, path)
+    with Project.open(path) as project, run_lock(project, "main"):
+        assert main(["status", str(path), "--json"]) == 0
+        assert main(["report", str(path), "--out", str(tmp_path / "report")]) == 0
+        assert main(["export", str(path), "--format", "csv", "--out",
+                     str(tmp_path / "labels.csv")]) == 0
+        for refused in (["run", str(path), *REFERENCE_ARGS],
+                        ["predict", str(path), "--device", "cpu"]):
+            capsys.readouterr()
+            assert main(refused) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and "being driven by another process" in err[0], err
+    assert (tmp_path / "report" / "report.md").exists()
+    assert (tmp_path / "labels.csv").read_text().count("\n") == 41  # a header, 40 labels
