@@ -22,6 +22,10 @@ from conftest import REFERENCE_ARGS, REFERENCE_ENV, final_state, init_args, run_
 
 from gltui.cli import main
 
+# The full suite only: the fast lane has the patched-ENOSPC tests of init, export and checkpoints
+# (tests/test_reliability.py, tests/test_engine.py).
+pytestmark = pytest.mark.slow
+
 
 def mount(point: Path, size_kb: int, remount: bool = False) -> None:
     options = f"size={size_kb}k" + (",remount" if remount else "")
@@ -110,7 +114,6 @@ def test_an_export_onto_a_full_disk_is_one_line_and_leaves_nothing(fmt, small_di
     assert out.exists()
 
 
-@pytest.mark.slow
 def test_a_run_whose_disk_fills_stops_with_one_line_and_resumes_to_the_reference(
         small_disk, small_project_template, reference_state):
     """The project on a tmpfs with ~300 KB to spare: the run's first epoch checkpoint or round
