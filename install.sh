@@ -22,23 +22,18 @@ cpu_index="https://download.pytorch.org/whl/cpu"
 if python -c "import torch" 2>/dev/null; then
   echo "keeping the torch in .venv: $(python -c 'import torch; print(torch.__version__)')"
 elif [ "${GLTUI_TORCH:-cpu}" = "cuda" ]; then
-  python -m pip install -q --no-compile "torch==${version}"
+  python -m pip install -q "torch==${version}"
 else
   # torch first: otherwise pip resolves `torch` (a dependency of gltui) to a CUDA build.
-  python -m pip install -q --no-compile "torch==${version}+cpu" 2>/dev/null \
-    || python -m pip install -q --no-compile --extra-index-url "$cpu_index" "torch==${version}+cpu"
+  python -m pip install -q "torch==${version}+cpu" 2>/dev/null \
+    || python -m pip install -q --extra-index-url "$cpu_index" "torch==${version}+cpu"
   python -c "import torch, sys; sys.exit(torch.version.cuda is not None)" 2>/dev/null \
     || { echo "install.sh: the torch installed is not a CPU build" >&2; exit 1; }
 fi
 if [ "${1:-}" = "--test" ]; then
   # The test run uses the pinned set in constraints.txt (README: Tests, on moving the pins).
-  python -m pip install -q --no-compile -c constraints.txt -e ".[test]"
+  python -m pip install -q -c constraints.txt -e ".[test]"
 else
-  python -m pip install -q --no-compile -e .
+  python -m pip install -q -e .
 fi
-# Byte-compile what pip was told not to: pip compiles file by file on one core (~40 s of a
-# 70 s install on 2 cores); compileall -j 0 uses every core. A few files in the wheels are not
-# valid Python on purpose (templates), so its exit status is not the install's.
-python -m compileall -q -j 0 "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
-  >/dev/null 2>&1 || true
 echo "gltui installed in .venv — activate it with: . .venv/bin/activate"
