@@ -119,7 +119,11 @@ def test_the_page_lists_a_planted_mistake_and_f_fixes_it(check_project, check_da
             assert issues and screen.findings[:len(issues)] == issues  # label issues first
             # every column is left of the scrollbar (the score column was cut to "scor")
             table = screen.query_one("#check-table", DataTable)
-            assert table.max_scroll_y > 0, "the findings must outgrow the page for this check"
+            # the worker's findings land in one handler; the table's scroll range follows at the
+            # next layout pass, which a busy machine (CI) may not have run yet
+            await wait_for(pilot, lambda: table.max_scroll_y > 0, 20,
+                           f"the {len(screen.findings)} findings ({table.row_count} rows) to "
+                           "outgrow the page (this check needs them to)")
             used = sum(c.get_render_width(table) for c in table.columns.values())
             assert used <= table.scrollable_content_region.width, used
             assert [i.score for i in issues] == sorted((i.score for i in issues), reverse=True)
