@@ -181,7 +181,7 @@ def selection(config) -> str:
     loop, score = config.loop, config.score
     return (f"warm start {loop.warm_start} (random queues below it), "
             f"{'class-balanced' if score.balance else 'plain top-n'} picks, "
-            f"random share {score.random_share:g}")
+            f"{score.explore} share {score.random_share:g}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,6 +77,13 @@ def default_strategy(semi: bool) -> str:
     return "margin" if semi else "rde"
 
 
+def default_explore(semi: bool) -> str:
+    """How a new run's explored share is drawn when `--explore` is not given: far with
+    semi-supervised rounds (docs/results/mnist-semi.md), at random with labels-only rounds, the
+    recipe their results were measured with (docs/results/recipe.md)."""
+    return "far" if semi else "random"
+
+
 def strategy_info(name: str) -> StrategyInfo:
     """The strategy's description; ValueError naming the choices for an unknown name."""
     if name not in STRATEGY_INFO:
@@ -99,6 +106,9 @@ class ScoreConfig:
     # guided, the paper's). Guided picks alone fell 9-11 points behind random at 640 labels on
     # a grey set of shapes, where a weak model's "most confusing" images are the unreadable ones.
     random_share: float = 0.5
+    # How that share is drawn: "far" (the typical images of the pool's regions farthest from
+    # every labeled image, in the round model's features: learn/select.select_far) or "random".
+    explore: str = "far"
 
 
 # A person's project (images without labels) gets queues of one size, sized for a sitting,
@@ -251,8 +261,8 @@ class Config:
             device=raw.get("device", "auto"),
             train=_known(TrainConfig, raw.get("train", {})),
             score=_known(ScoreConfig, {"balance": False, "random_share": 0.0,
-                                       **raw.get("score", {})}),
-            # A run saved before warm starts and balanced picks existed goes on as it started.
+                                       "explore": "random", **raw.get("score", {})}),
+            # A run saved before warm starts, balanced picks and far shares goes on as it started.
             loop=_known(LoopConfig, {"warm_start": 0, **raw.get("loop", {})}),
             # ... and one saved before semi-supervised rounds trains on its labels only.
             semi=_known(SemiConfig, {"enabled": False, **raw.get("semi", {})}),

@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import init_args
 
+from gltui import config
 from gltui.cli import main
 from gltui.config import Config, LoopConfig, ScoreConfig, auto_preset, train_config
 from gltui.learn.augment import make_augment
@@ -51,10 +52,12 @@ def test_old_run_configs_keep_the_paper_selection_and_new_ones_get_the_recipe():
     old = Config.from_json('{"model": "auto", "loop": {"budget": 80}, "score": {"k": 4}}')
     assert old.loop.warm_start == 0 and old.score.balance is False
     assert old.score.random_share == 0.0 and old.loop.budget == 80
+    assert old.score.explore == "random"  # a run saved before the far share draws at random
+    assert (config.default_explore(True), config.default_explore(False)) == ("far", "random")
     new = Config.from_json(Config().to_json())
-    assert (new.loop.warm_start, new.score.balance, new.score.random_share) == \
-        (LoopConfig().warm_start, ScoreConfig().balance, ScoreConfig().random_share) == \
-        (40, True, 0.5)
+    assert (new.loop.warm_start, new.score.balance, new.score.random_share, new.score.explore) \
+        == (LoopConfig().warm_start, ScoreConfig().balance, ScoreConfig().random_share,
+            ScoreConfig().explore) == (40, True, 0.5, "far")
 
 
 def test_grey_images_get_the_mild_augmentation_and_the_sample_digits_the_paper_s():
@@ -74,11 +77,14 @@ def _queue(path, run, round):
 def test_warm_start_draws_the_random_run_s_queue_then_rde_takes_over(tmp_path, small_npz):
     """rde and random with one seed: the same queue while fewer than --warm-start images are
     labeled, then rde's own. With --random-share 0 --no-balance the guided queue is the plain
-    top-n of the scoring pass (the paper's rule); by default half of it is drawn at random."""
+    top-n of the scoring pass (the paper's rule); by default (semi-supervised rounds: --semi
+    on is what init_args drops) half of it is the far share (learn/select.select_far), with
+    --explore random half is drawn at random."""
     path = tmp_path / "p"
     assert main(init_args(path, small_npz)[:-2] + ["--warm-start", "40", "--budget", "80"]) == 0
     for run, extra in (("rde", []), ("random", ["--strategy", "random"]),
-                       ("plain", ["--random-share", "0", "--no-balance"])):
+                       ("plain", ["--random-share", "0", "--no-balance"]),
+                       ("drawn", ["--explore", "random"])):
         assert main(["run", str(path), "--run", run, "--oracle", "--quiet", "--device", "cpu",
                      *extra]) == 0
     rde1, _ = _queue(path, "rde", 1)
@@ -97,7 +103,15 @@ def test_warm_start_draws_the_random_run_s_queue_then_rde_takes_over(tmp_path, s
     assert sum(i in top for i, _ in rde2) >= 20
     plain = {i for i, _ in plain2}
     assert np.array_equal(candidates, p_candidates) and np.array_equal(scores, p_scores)
-    assert sum(i not in plain for i, _ in rde2) >= 15  # the random half: mostly not the top 40
+    assert sum(i not in plain for i, _ in rde2) >= 15  # the far half: mostly not the top 40
+    # --explore random: the same guided half (the same model and pass), another explored half
+    with Project.open(path) as project:
+        assert project.run_config("rde").score.explore == "far"  # semi-supervised: the default
+        assert project.run_config("drawn").score.explore == "random"
+    drawn2, (d_candidates, d_scores) = _queue(path, "drawn", 2)
+    assert np.array_equal(d_candidates, candidates) and np.array_equal(d_scores, scores)
+    shared = {i for i, _ in drawn2} & {i for i, _ in rde2}
+    assert 20 <= len(shared) < 40
 
 
 def test_without_a_validation_split_curves_say_training_and_target_accuracy_is_refused(

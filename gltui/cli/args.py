@@ -136,7 +136,11 @@ def add_loop_options(p: argparse.ArgumentParser) -> None:
                    help="queues drawn at random while fewer than N images are labeled "
                    "(default 40; 0 = guided from the first queue, as in the paper)")
     p.add_argument("--random-share", type=share, metavar="F",
-                   help="share of each guided queue drawn at random (default 0.5; 0 = the paper)")
+                   help="share of each guided queue that explores (default 0.5; 0 = the paper)")
+    p.add_argument("--explore", choices=("far", "random"),
+                   help="how that share is drawn: far (the typical images of the pool's "
+                   "regions farthest from every labeled image; the default with --semi on) or "
+                   "random (the default with --semi off)")
     p.add_argument("--balance", action=argparse.BooleanOptionalAction,
                    help="cap guided picks per predicted class (default on; off = the paper)")
     p.add_argument("--candidates", type=positive,

@@ -40,7 +40,7 @@ from gltui.cli.check import add_parser as add_check_parser
 from gltui.cli.check import cmd_check
 from gltui.cli.experiment import add_parser as add_experiment_parser
 from gltui.cli.experiment import cmd_experiment, curves_and_savings
-from gltui.config import PERSON_SCHEDULE, PRESETS, Config, input_shape
+from gltui.config import PERSON_SCHEDULE, PRESETS, Config, default_explore, input_shape
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add",
             "classes", "check")
@@ -218,6 +218,8 @@ def cmd_init(args) -> int:
         base.model, base.train.augment = (PRESETS[args.preset]["model"],
                                           PRESETS[args.preset]["augment"])
     config, _ = merged(base, Knobs.of(args))
+    if args.explore is None:
+        config.score.explore = default_explore(config.semi.enabled)
     if args.project.exists() and not args.project.is_dir():
         raise UsageError(f"{args.project}: is a file, not a project folder; give a folder path")
     classes = classes_file(args.classes_file) if args.classes_file else args.classes

@@ -6,7 +6,7 @@
     score.py     strategies (rde, random, entropy, margin, least-confidence, bald), chunked and
                  resumable
     schedule.py  how many images a round labels (exponential as in the paper, or fixed)
-    select.py    the queue policy: top-n by score, warm start, random share, class balance
+    select.py    the queue policy: top-n by score, warm start, explored share, class balance
     semi/        semi-supervised rounds: the labeled set and the unlabeled pool in one fit
     calibrate.py temperature on augmented views of the labeled images (no extra labels), ECE
     stopping.py  kappa between rounds' predictions (the stop rule's signal), pure numpy

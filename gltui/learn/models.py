@@ -95,6 +95,10 @@ class MnistNet(nn.Module):
         # (B, C, H, W) float -> (B, classes) logits
         return self.classifier(self.features(_channels_last(x)))
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 128) features before the last layer (eval mode: the dropouts pass through)."""
+        return self.classifier[:-1](self.features(_channels_last(x)))
+
 
 class CifarNet(nn.Module):
     """conv 32, conv 32, pool, drop .25, conv 64, conv 64, pool, drop .25, fc 512, drop .5, fc
@@ -126,6 +130,10 @@ class CifarNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(_channels_last(x)))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 512) features before the last layer (eval mode: the dropouts pass through)."""
+        return self.classifier[:-1](self.features(_channels_last(x)))
 
 
 def _stage(cin: int, cout: int) -> list[nn.Module]:

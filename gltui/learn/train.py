@@ -156,6 +156,21 @@ def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor,
     return torch.cat(parts).numpy()
 
 
+@torch.inference_mode()
+def features(model: nn.Module, x: np.ndarray | torch.Tensor, device: str | torch.device = "cpu",
+             batch_size: int = 1024) -> np.ndarray:
+    """(N, D) float32 features of `model` (its `embed`: the layer before the classes) on uint8
+    images `x`, eval mode, each row scaled to unit length: what the far share of a queue
+    measures distances in (learn/select.select_far)."""
+    device = resolve_device(device)
+    model.eval()
+    parts = []
+    for start in range(0, len(x), batch_size):
+        f = model.embed(to_float(as_uint8_tensor(x[start:start + batch_size], device)))
+        parts.append(torch.nn.functional.normalize(f.float().flatten(1), dim=1).cpu())
+    return torch.cat(parts).numpy() if parts else np.zeros((0, 0), dtype=np.float32)
+
+
 def _cpu_copy(state: dict) -> dict:
     """Detached CPU copies: a checkpoint must not change when training goes on, nor pin the GPU."""
     return {k: (v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else v)

@@ -99,6 +99,7 @@ class Knobs:
     stable_kappa: float | None = None
     warm_start: int | None = None
     random_share: float | None = None
+    explore: str | None = None
     balance: bool | None = None
     semi: bool | None = None
     semi_profile: str | None = None
@@ -134,13 +135,14 @@ _PLACES = {
     "stable_kappa": ("loop", "stable_kappa"),
     "warm_start": ("loop", "warm_start"),
     "random_share": ("score", "random_share"),
+    "explore": ("score", "explore"),
     "balance": ("score", "balance"),
     "semi": ("semi", "enabled"),
 }
 # Knobs that define the protocol of a run's curve: changing one under an existing run would mix
 # two protocols in one curve. `gltui experiment` refuses such a change; `gltui run` allows it.
-PROTOCOL = ("profile", "k", "candidates", "warm_start", "random_share", "balance", "semi",
-            "semi_profile")
+PROTOCOL = ("profile", "k", "candidates", "warm_start", "random_share", "explore", "balance",
+            "semi", "semi_profile")
 
 
 def _value(config: Config, knob: str):

@@ -12,21 +12,18 @@ stopped:
   evaluate  test accuracy and class histogram, then the stop rules; one commit.
   score     the candidate list is fixed when the pass starts; each chunk's scores are committed
             as they finish, and a resumed pass skips finished chunks.
-  query     top-n of the scores (n from the schedule and the budget) with the model's top-3
-            guesses, written as the next round's queue with the phase change.
+  query     the next queue (learn/select: the top scores and an explored share; n from the
+            schedule and the budget) with the model's top-3 guesses, one commit.
   label     the oracle labels the whole queue in one transaction; a person's labels each commit
             on their own (Labeler). When nothing is pending, the run goes on to train.
 
 Every random draw derives from (run seed, round, phase, epoch | chunk): see gltui.learn.seeding.
 
-Distributed (`gltui run --distributed` under torchrun): rank 0 runs this Runner as usual, with
-RunOptions.group set; it alone touches the store, the lock and the files. Training and scoring are
-typed calls (gltui.run.ranks: FitCall, ScoreCall) that rank 0 sends to the other ranks
-(`ranks.follow`) and then runs itself: DDP training, and a scoring pass whose chunks are dealt out
-across the ranks and gathered on rank 0, which saves each chunk as it arrives. A single process
-runs the same calls.
-
-Test fault injection lives in the tests (tests/faults.py wraps these functions), not here.
+Distributed (`gltui run --distributed` under torchrun): rank 0 alone runs this Runner and touches
+the store, lock and files; training and scoring are typed calls (run/ranks: FitCall, ScoreCall)
+it sends to the other ranks (`ranks.follow`), then runs itself: DDP training, and scoring chunks
+dealt out across the ranks and gathered on rank 0. A single process runs the same calls. Test
+fault injection lives in the tests (tests/faults.py wraps these functions), not here.
 """
 
 from __future__ import annotations
@@ -462,16 +459,19 @@ class Runner:
                 n: int) -> np.ndarray:
         """Indices into candidates of the next queue (learn/select.py: the policy)."""
         cfg = self.config.score
-        at_random = self.config.ranks_at_random(
-            self.store.count_labeled(self.run, up_to_round=round))
-        predicted = None
+        at_random = self.config.ranks_at_random(self.store.count_labeled(self.run, round))
+        predicted = far = None
+        batch = self.config.train.val_batch_size
         if cfg.balance and not at_random:
-            predicted = training.predict_proba(model, self.pixels[candidates], self.device,
-                                               self.config.train.val_batch_size).argmax(1)
+            predicted = training.predict_proba(model, self.pixels[candidates], self.device, batch)
+            predicted = predicted.argmax(1)
+        if cfg.explore == "far" and not at_random and cfg.random_share > 0:
+            far = tuple(training.features(model, self.pixels[items], self.device, batch)
+                        for items in (candidates, self.store.labeled(self.run)[0]))
         rng = np.random.default_rng(derive_seed(self.seed, round, "random-share"))
         return select.select_queue(scores, n, at_random=at_random, predicted=predicted,
                                    classes=self.num_classes, random_share=cfg.random_share,
-                                   rng=rng)
+                                   rng=rng, far=far)
 
     def _query(self, round: int) -> None:
         result = self.store.pass_scores(self.run, round)

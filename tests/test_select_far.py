@@ -1,0 +1,91 @@
+"""The far share of a queue (learn/select.select_far): on features with a known layout, it takes
+the typical image of each region no labeled image is near, one a region, before the regions
+beside the labeled ones and never a lone outlier; it draws the same images again from the same
+generator; and a queue with it holds the guided top picks plus distinct far ones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gltui.learn.select import select_far, select_queue
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def layout(seed: int = 0):
+    """Four tight regions in 8 dimensions: A (400 images) and B (300) each hold a labeled
+    image, C (200) and D (150) hold none; and 3 lone outliers as far from everything as C."""
+    rng = np.random.default_rng(seed)
+    axes = np.eye(8)
+    regions = {"A": (axes[0], 400), "B": (axes[1], 300), "C": (axes[2], 200),
+               "D": (axes[3], 150)}
+    parts, names = [], []
+    for name, (centre, size) in regions.items():
+        parts.append(centre + 0.05 * rng.standard_normal((size, 8)))
+        names += [name] * size
+    parts.append(axes[5:8] + 0.01 * rng.standard_normal((3, 8)))
+    names += ["outlier"] * 3
+    features = unit(np.concatenate(parts))
+    labeled = unit(np.stack([axes[0], axes[1]]) + 0.01)
+    return features, np.array(names), labeled
+
+
+def test_the_far_share_takes_each_uncovered_region_once_and_no_outlier():
+    features, names, labeled = layout()
+    picked = select_far(features, labeled, 2, np.random.default_rng(1))
+    assert sorted(names[picked]) == ["C", "D"], names[picked]  # not C twice, not an outlier
+    # the typical image: nearer its region's centre than most of the region
+    for i in picked:
+        members = np.flatnonzero(names == names[i])
+        centre = unit(features[members].mean(0, keepdims=True))[0]
+        assert features[i] @ centre >= np.quantile(features[members] @ centre, 0.9)
+    # with C and D covered too, what is left is near a labeled image: A or B, never an outlier
+    more = select_far(features, labeled, 4, np.random.default_rng(1))
+    assert set(names[more[:2]]) == {"C", "D"} and "outlier" not in set(names[more])
+
+
+def test_the_same_generator_draws_the_same_far_images_and_few_regions_fill_at_random():
+    features, names, labeled = layout(seed=3)
+    first = select_far(features, labeled, 5, np.random.default_rng(7))
+    assert np.array_equal(first, select_far(features, labeled, 5, np.random.default_rng(7)))
+    # more images asked for than there are regions: the rest come at random, all distinct
+    few = features[:6]
+    picked = select_far(few, labeled, 6, np.random.default_rng(0))
+    assert sorted(picked.tolist()) == list(range(6))
+    assert len(select_far(features, labeled, 0, np.random.default_rng(0))) == 0
+
+
+def test_a_queue_with_a_far_share_keeps_the_guided_top_and_adds_distinct_far_images():
+    features, names, labeled = layout(seed=5)
+    scores = np.zeros(len(features))
+    top = np.flatnonzero(names == "A")[:10]
+    scores[top] = np.arange(10, 0, -1)  # A's first ten are the most confusing
+    queue = select_queue(scores, 14, at_random=False, predicted=None, classes=3,
+                         random_share=2 / 7, rng=np.random.default_rng(0),
+                         far=(features, labeled))
+    assert len(queue) == 14 and len(set(queue.tolist())) == 14
+    assert set(top.tolist()) <= set(queue.tolist())  # 10 guided
+    explored = [i for i in queue if i not in set(top.tolist())]
+    assert {"C", "D"} <= set(names[explored])
+    assert [scores[i] for i in queue] == sorted((scores[i] for i in queue), reverse=True)
+
+
+def test_a_new_project_explores_far_with_semi_rounds_and_at_random_without(tmp_path, small_npz,
+                                                                          small_project_template):
+    """`gltui init`: the far share where the rounds learn from the pool too, the measured random
+    share with labels only (init_args: --semi off), and --explore overrides either."""
+    from conftest import init_args
+
+    from gltui.cli import main
+    from gltui.project import Project
+
+    with Project.open(small_project_template) as project:
+        assert project.run_config("main").score.explore == "random"
+    for name, extra, want in (("semi", [], "far"), ("drawn", ["--explore", "random"], "random"),
+                              ("labels-far", ["--semi", "off", "--explore", "far"], "far")):
+        path = tmp_path / name
+        assert main(init_args(path, small_npz)[:-2] + extra) == 0
+        with Project.open(path) as project:
+            assert project.run_config("main").score.explore == want, name
