@@ -1,11 +1,11 @@
 """What a round's model gets wrong, and what the queue it chose held: the reading behind
 docs/results/mnist-semi.md's "far share" section.
 
-For each RUN and ROUND of a finished oracle project: the round model's test accuracy and its most
-common test and pool errors (true -> guessed, counts; the pool's truth is the oracle's), and, for the queue that round chose (the labels of
-round ROUND + 1), the images the model guessed wrong, as (true, guessed) pairs. A model sure of a
-wrong class for a whole style of images shows as one large pair in the first list; whether the
-queue reached that style shows in the second.
+For each RUN and ROUND of a finished oracle project: the round model's test accuracy, its most
+common test and pool errors (true -> guessed, counts; the pool's truth is the oracle's), and, for
+the queue that round chose (the labels of round ROUND + 1), the images the model guessed wrong,
+as (true, guessed) pairs. A model sure of a wrong class for a whole style of images shows as one
+large pair in the first lists; whether the queue reached that style shows in the last.
 
     .venv/bin/python benchmarks/confusions.py projects/far-mnist margin-s1:1 margin-s1:2
 """

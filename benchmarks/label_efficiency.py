@@ -119,6 +119,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--semi", choices=("on", "off"), default="on",
                    help="semi-supervised rounds (learn from the unlabeled pool too; default on) "
                         "or labels only")
+    p.add_argument("--explore", choices=("far", "random"),
+                   help="how the guided queues' explored half is drawn (default: gltui init's, "
+                        "far with semi-supervised rounds, random without)")
     p.add_argument("--semi-profile", choices=tuple(SEMI_PROFILES),
                    help="length of a semi-supervised round (default: bench; smoke: tiny)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
@@ -155,6 +158,8 @@ def init_project(project: Path, data: Path, want: dict) -> dict:
                    "--semi-profile", want["semi_profile"]]
         if want["preset"] != "auto":
             command += ["--preset", want["preset"]]
+        if want["explore"]:
+            command += ["--explore", want["explore"]]
         code = gltui(command)
         if code:
             raise SystemExit(code)
@@ -163,6 +168,8 @@ def init_project(project: Path, data: Path, want: dict) -> dict:
     have = dict(spec=meta.get("spec"), val_size=meta.get("val_size"), initial=meta.get("initial"),
                 profile=config.train.profile, model=config.model, augment=config.train.augment,
                 semi=config.semi.enabled, semi_profile=config.semi.profile)
+    if want["explore"]:  # a project made before --explore was asked for keeps its own
+        have["explore"] = config.score.explore
     need = {key: want[key] for key in have}
     if have != need:
         raise SystemExit(f"{project}: made with {have}, this benchmark needs {need}; "
@@ -202,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = init_project(project, data_dir, dict(
         spec=f"idx:{data_dir}", val_size=args.val_size, initial=spec["init"]["initial"],
         profile=spec["init"]["profile"], preset=args.preset, model=preset["model"],
-        augment=preset["augment"], semi=args.semi == "on", semi_profile=semi_profile))
+        augment=preset["augment"], semi=args.semi == "on", semi_profile=semi_profile,
+        explore=args.explore))
     command = ["experiment", str(project), "--strategies", ",".join(strategies),
                "--seeds", ",".join(map(str, seeds)), "--profile", spec["init"]["profile"],
                "--budget", str(runs["budget"]), "--candidates", str(runs["candidates"]),
