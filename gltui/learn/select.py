@@ -9,8 +9,10 @@ set of shapes); the queue is ordered by score, most confusing first. A queue tha
 The share beside the guided picks explores: at random, or `far` (`select_far`): the typical image
 of each region of the pool that lies farthest from every labeled image, in the round model's
 features. Uncertainty cannot find what a model is sure of and wrong about: a semi-supervised
-model of 40 MNIST labels took a whole style of 7s for 3s (726 pool images, every one confident),
-which the far share finds and 20 random picks mostly miss (docs/results/mnist-semi.md).
+model of 40 MNIST labels took a whole style of 7s for 3s (726 pool images, every one confident);
+the far share's queue held two of them and the next model lost that error, the random share's
+held one and kept it. On grey shapes the far share gained most at the first guided queue and
+lost at the next (docs/results/mnist-semi.md, "The far share").
 """
 
 from __future__ import annotations
