@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gltui.config import TrainConfig
+from gltui.learn import optim
 from gltui.learn.augment import make_augment
 from gltui.learn.device import as_uint8_tensor, make_generator, resolve_device, to_float
 from gltui.learn.distributed import Group, row_range, sharded_dropout
@@ -260,8 +261,8 @@ def fit(
                         ).to(device)
     # The fused kernel updates every parameter in one pass (measured ~5-10% of a CPU step at
     # batch 64); it exists for CPU and CUDA.
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
-                                 fused=device.type in ("cpu", "cuda") or None)
+    optimizer = optim.Adam(model.parameters(), lr=cfg.lr,
+                           fused=device.type in ("cpu", "cuda") or None)
     weights = class_weights(y, num_classes, cfg.mu).to(device)
     augment = make_augment(cfg.augment, channels)
 

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gltui.learn import optim
 from gltui.learn.augment import make_augment
 from gltui.learn.device import as_uint8_tensor, make_generator, resolve_device, to_float
 from gltui.learn.models import build_model, resolve_model_name
@@ -100,14 +101,14 @@ def _lr_at(cfg: SemiConfig, step: int, total: int) -> float:
 
 
 def _make_optimizer(cfg: SemiConfig, model: nn.Module,
-                    device: torch.device) -> torch.optim.Optimizer:
+                    device: torch.device) -> optim.Adam | optim.SGD:
     fused = device.type in ("cpu", "cuda") or None
     if cfg.optimizer == "adam":
-        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                 fused=fused)
+        return optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                          decoupled_weight_decay=True, fused=fused)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
-                               weight_decay=cfg.weight_decay)
+        return optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
+                         weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose adam or sgd")
 
 
