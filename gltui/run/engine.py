@@ -8,7 +8,8 @@ stopped:
 
   train     checkpoints every epoch (temp file + rename); a resumed round continues after the
             last finished epoch. The round's model file is written before the phase moves on,
-            and a resumed train phase that finds it goes straight to the commit.
+            and a resumed train phase that finds it goes straight to the commit. Another run's
+            model of the same fit (ranks.FitCall.key) is taken instead of training again.
   evaluate  test accuracy and class histogram, then the stop rules; one commit.
   score     the candidate list is fixed when the pass starts; each chunk's scores are committed
             as they finish, and a resumed pass skips finished chunks.
@@ -227,17 +228,7 @@ class Runner:
         items, labels = self.store.labeled(self.run, up_to_round=round)
         train_ids, train_y, val_ids, val_y = self._train_val(round, items, labels)
         ckpt_path = self.project.train_checkpoint_path(self.run, round)
-        resume = None
-        if ckpt_path.exists():
-            try:
-                resume = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            except Exception:  # a torn or corrupt checkpoint: start the round over
-                resume = None
-            if (resume is not None
-                    and resume.get("num_classes", self.num_classes) != self.num_classes):
-                resume = None  # a person added a class since: the output layer has grown
-            if resume is not None and resume.get("kind") != ("semi" if self.semi else None):
-                resume = None  # --semi was switched since: that checkpoint is another fit's
+        resume = roundwork.epoch_checkpoint(ckpt_path, self.num_classes, self.semi)
 
         def on_epoch(report, make_checkpoint) -> bool:
             roundmodel.save_file({**make_checkpoint(), "num_classes": self.num_classes},
@@ -261,8 +252,14 @@ class Runner:
         call = self._call(FitCall, train_ids=train_ids, train_y=train_y, val_ids=val_ids,
                           val_y=val_y, train=self.config.train,
                           seed=derive_seed(self.seed, round, "train"), resume=resume, **semi)
-        self._announce(call)
-        result = call.run(self.pixels, self.device, self.group, on_epoch=on_epoch)
+        key = call.key(self.device, 1 if self.group is None else self.group.world_size)
+        reused = None if resume else roundwork.trained_elsewhere(self.project, self.run, round,
+                                                                 key, self.device)
+        if reused is None:
+            self._announce(call)
+            result = call.run(self.pixels, self.device, self.group, on_epoch=on_epoch)
+        else:
+            result = reused[1]
         if result.stopped == "cancelled":
             raise Cancelled()
         temperature, calibrated_on = roundwork.temperature(
@@ -271,7 +268,8 @@ class Runner:
         roundmodel.save_round(
             self.project, self.run, round,
             {
-                "model": result.model.state_dict(),
+                "model": result.model.state_dict() if reused is None else reused[0]["model"],
+                "fit_key": key,
                 "best_val_accuracy": float(result.best_val_accuracy),
                 "best_epoch": int(result.best_epoch),
                 "epochs": int(result.epochs),

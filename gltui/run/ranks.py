@@ -14,6 +14,9 @@ the call. (learn/distributed.py has the collectives; this module knows what the 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -60,6 +63,20 @@ class FitCall(RankCall):
     unlabeled_ids: np.ndarray | None = None
     init: dict | None = None
 
+    def key(self, device: torch.device, world_size: int = 1) -> str:
+        """Everything that decides this fit's weights, hashed (every field but `resume`, the
+        torch version, device type, threads and ranks). Two calls with one key train the same
+        network bit for bit on one machine, so the engine reuses another run's round model of
+        the same key (roundwork.trained_elsewhere): runs of one seed share their rounds until
+        their strategies first part, at the warm start."""
+        digest = hashlib.sha256()
+        for f in dataclasses.fields(self):
+            if f.name != "resume":
+                digest.update(f"{f.name}={_canonical(getattr(self, f.name))};".encode())
+        digest.update(f"torch={torch.__version__};{device.type};threads="
+                      f"{torch.get_num_threads()};ranks={world_size}".encode())
+        return digest.hexdigest()
+
     def run(self, pixels, device: torch.device, group: distributed.Group | None,
             on_epoch: training.EpochCallback | None = None) -> training.FitResult | None:
         """training.fit (or learn/semi's fit_semi) on this rank; only rank 0 passes `on_epoch`
@@ -79,6 +96,21 @@ class FitCall(RankCall):
             self.val_y, self.num_classes, self.train, seed=self.seed, device=device,
             resume=self.resume, on_epoch=on_epoch, group=group,
         )
+
+
+def _canonical(value) -> str:
+    """A stable text of a FitCall field: arrays and tensors by dtype, shape and a hash of their
+    bytes, configs as sorted JSON, a state dict key by key."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().contiguous().numpy()
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        return f"{data.dtype.str}{data.shape}{hashlib.sha256(data.tobytes()).hexdigest()}"
+    if dataclasses.is_dataclass(value):
+        return json.dumps(dataclasses.asdict(value), sort_keys=True)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_canonical(value[k])}" for k in sorted(value)) + "}"
+    return repr(value)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The pieces of a round that are not phases: which images a round learns from without labels,
-where its weights start, its calibration temperature, the augmented view the stop rule compares
+where its weights start (a warm start, an epoch checkpoint, or another run's model of the same
+fit), its calibration temperature, the augmented view the stop rule compares
 against, and the guesses stored for the images a person is offered while the next round trains.
 
 Plain functions of what they are given (no Runner, no events): gltui.run.engine calls them.
@@ -74,6 +75,44 @@ def warm_start(project: Project, run: str, round: int, config: Config, network: 
             or int(saved.get("num_classes", -1)) != num_classes):
         return None
     return saved["model"]
+
+
+def epoch_checkpoint(path, num_classes: int, semi: bool) -> dict | None:
+    """The round's last epoch checkpoint to resume from, or None to start the round over: none
+    written, torn or corrupt, of fewer classes (a person added one since: the output layer has
+    grown), or of the other kind of fit (--semi was switched since)."""
+    if not path.exists():
+        return None
+    try:
+        resume = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    if resume.get("num_classes", num_classes) != num_classes:
+        return None
+    return resume if resume.get("kind") == ("semi" if semi else None) else None
+
+
+def trained_elsewhere(project: Project, run: str, round: int, key: str, device: torch.device
+                      ) -> tuple[dict, training.FitResult] | None:
+    """Another run's model of this round trained on the same call (ranks.FitCall.key: the same
+    labels, seeds, settings and starting weights), as its saved dict and a FitResult, or None.
+    Runs of one seed draw the same seed set and first queue, so their first rounds coincide:
+    the demo's random run, `gltui experiment` and the benchmarks train those once."""
+    for other in project.store.runs():
+        if other.name == run or not project.model_path(other.name, round).exists():
+            continue
+        try:
+            saved = roundmodel.read_round(project, other.name, round)
+        except ModelLost:
+            continue
+        if saved.get("fit_key") != key:
+            continue
+        _, shape, _ = roundmodel.network(project, run)
+        model = roundmodel.build(saved["model"], saved["network"], shape,
+                                 int(saved["num_classes"]), device, saved.get("network_options"))
+        return saved, training.FitResult(model, saved["best_val_accuracy"], saved["best_epoch"],
+                                         saved["epochs"], "reused", 0.0)
+    return None
 
 
 def temperature(store: Store, pixels, model: torch.nn.Module, items: np.ndarray,
