@@ -3,6 +3,7 @@
     models.py    the paper's MNIST and CIFAR networks, a registry, `build_model`
     augment.py   batched kornia augmentation on the model's device, seeded by a torch.Generator
     train.py     `fit` from fresh weights: class-weighted loss, early stopping, resumable epochs
+    optim.py     Adam / AdamW / SGD: torch.optim's updates without its classes (no torch._dynamo)
     score.py     strategies (rde, random, entropy, margin, least-confidence, bald), chunked and
                  resumable
     schedule.py  how many images a round labels (exponential as in the paper, or fixed)
