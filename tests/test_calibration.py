@@ -69,7 +69,7 @@ def test_the_probabilities_a_person_sees_are_the_calibrated_ones(trained, tmp_pa
     with Project.open(trained) as project:
         saved = roundmodel.read_round(project, "main", 0)
         t = saved["temperature"]
-        assert t > 0 and "views" in saved["calibrated_on"]
+        assert t >= 1.0 and "views" in saved["calibrated_on"]
         model = roundmodel.load_round(project, "main", 0, torch.device("cpu"))
         queue = project.store.queue("main", 1)
         want = predict_proba(model, np.asarray(project.pixels[[e.item for e in queue]]), "cpu",
@@ -88,6 +88,22 @@ def test_the_probabilities_a_person_sees_are_the_calibrated_ones(trained, tmp_pa
         # the same arithmetic as the engine's: softmax(logits / T), exactly
         assert np.array_equal(loaded.predict_proba(x),
                               predict_proba(model, x, "cpu", temperature=t))
+
+
+@pytest.mark.parametrize("fitted, stored", [(0.5, 1.0), (1.0, 1.0), (2.5, 2.5)])
+def test_the_views_temperature_softens_but_never_sharpens(trained, monkeypatch, fitted, stored):
+    """Strong views of the training images are easier than new images: a temperature fitted on
+    them errs low, so the round stores max(1, T) (run/roundwork.temperature)."""
+    from gltui.outputs import roundmodel
+    from gltui.run import roundwork
+
+    monkeypatch.setattr(calibrate, "views_temperature", lambda *a, **k: fitted)
+    with Project.open(trained) as project:
+        model = roundmodel.load_round(project, "main", 0, torch.device("cpu"))
+        items, labels = project.store.labeled("main", up_to_round=0)
+        t, on = roundwork.temperature(project.store, project.pixels, model, items, labels,
+                                      torch.device("cpu"), 256, 0)
+    assert t == stored and "views" in on
 
 
 def test_each_round_stores_calibrated_guesses_for_the_images_offered_while_the_next_trains(
