@@ -3,7 +3,7 @@ weights, on exactly the round's inputs, and print the test accuracy and the most
 errors: does the previous round's model, the warm start, carry a confusion into the next?
 
 Read only: the project is opened, the round's labels, unlabeled images and seeds are read as the
-engine reads them (run/engine.Runner._train), and nothing is written.
+engine reads them (run/engine.Runner.fit_call), and nothing is written.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/refit.py projects/far-grey-shapes margin-s0:3 \
         --start warm fresh
@@ -12,6 +12,7 @@ engine reads them (run/engine.Runner._train), and nothing is written.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections import Counter
@@ -21,36 +22,24 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO_ROOT))
 
-from gltui.learn.seeding import derive_seed  # noqa: E402
 from gltui.learn.train import predict_proba  # noqa: E402
 from gltui.project import Project  # noqa: E402
-from gltui.run import roundwork  # noqa: E402
 from gltui.run.engine import Runner, RunOptions  # noqa: E402
-from gltui.run.ranks import FitCall  # noqa: E402
 
 
 def refit(project: Project, run: str, round: int, start: str, top: int) -> dict:
     runner = Runner(project, run, RunOptions(device="cpu"))
-    store, cfg = project.store, runner.config
-    items, labels = store.labeled(run, up_to_round=round)
-    train_ids, train_y, val_ids, val_y = runner._train_val(round, items, labels)
-    unlabeled = roundwork.unlabeled_for_round(store, items, runner._stop_set(),
-                                              cfg.semi.max_unlabeled,
-                                              derive_seed(runner.seed, round, "unlabeled"))
-    init = None
-    if start == "warm":
-        init = roundwork.warm_start(project, run, round, cfg, runner.model_name,
-                                    runner.net_options, runner.num_classes)
-    call = runner._call(FitCall, train_ids=train_ids, train_y=train_y, val_ids=val_ids,
-                        val_y=val_y, train=cfg.train, seed=derive_seed(runner.seed, round, "train"),
-                        resume=None, semi=cfg.semi, unlabeled_ids=unlabeled, init=init)
+    call = runner.fit_call(round)  # what the engine's train phase runs, warm start included
+    if start == "fresh":
+        call = dataclasses.replace(call, init=None)
     started = time.time()
     model = call.run(runner.pixels, runner.device, None).model
-    test, truth = store.split_labels("test")
+    test, truth = project.store.split_labels("test")
     guess = predict_proba(model, project.pixels[test]).argmax(1)
     wrong = guess != truth
-    return {"run": run, "round": round, "labels": len(items), "start": start,
-            "warm_start_used": init is not None, "test_accuracy": float(f"{1 - wrong.mean():.4f}"),
+    return {"run": run, "round": round, "labels": len(call.train_ids), "start": start,
+            "warm_start_used": call.init is not None,
+            "test_accuracy": float(f"{1 - wrong.mean():.4f}"),
             "top_test_errors": Counter(zip(truth[wrong].tolist(), guess[wrong].tolist()))
             .most_common(top), "seconds": round_(time.time() - started)}
 

@@ -89,3 +89,33 @@ def test_a_new_project_explores_far_with_semi_rounds_and_at_random_without(tmp_p
         assert main(init_args(path, small_npz)[:-2] + extra) == 0
         with Project.open(path) as project:
             assert project.run_config("main").score.explore == want, name
+
+
+def test_one_pass_gives_the_far_features_and_the_classes_predict_proba_gives(digits):
+    """engine._select reads the far share's features and class balance's classes from one pass
+    over the candidates (training.features with_classes: each net's head on its embed)."""
+    import pytest
+    import torch
+
+    from gltui.learn import train as training
+    from gltui.learn.models import build_model
+
+    grey = digits[0][:70, None]  # real sample digits: an untrained net's features vary on them
+    for name, channels in (("mnist", 1), ("cifar", 3), ("small", 1)):
+        size = (32, 32) if channels == 3 else (28, 28)
+        model = build_model(name, channels, size, 10, generator=torch.Generator().manual_seed(1))
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        with torch.no_grad():  # an untrained net guesses one class: spread its last layer
+            last.weight.normal_(0, 50, generator=torch.Generator().manual_seed(2))
+            last.bias.zero_()
+        x = grey if channels == 1 else np.pad(np.repeat(grey, 3, 1), ((0, 0), (0, 0), (2, 2),
+                                                                         (2, 2)))
+        feats, classes = training.features(model, x, batch_size=32, with_classes=True)
+        assert np.array_equal(feats, training.features(model, x, batch_size=32))
+        want = training.predict_proba(model, x, batch_size=32).argmax(1)
+        assert np.array_equal(classes, want), name
+        assert len(set(want.tolist())) > 1, name  # a net that guesses one class proves little
+        assert feats.shape[0] == 70 and np.allclose(np.linalg.norm(feats, axis=1), 1.0,
+                                                    atol=1e-5)
+    with pytest.raises(AttributeError):
+        torch.nn.Linear(2, 2).head  # noqa: B018 - only gltui's nets have a head

@@ -99,6 +99,10 @@ class MnistNet(nn.Module):
         """(B, 128) features before the last layer (eval mode: the dropouts pass through)."""
         return self.classifier[:-1](self.features(_channels_last(x)))
 
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        """The last layer: embed's features -> logits (forward is head(embed(x)))."""
+        return self.classifier[-1](f)
+
 
 class CifarNet(nn.Module):
     """conv 32, conv 32, pool, drop .25, conv 64, conv 64, pool, drop .25, fc 512, drop .5, fc
@@ -135,6 +139,10 @@ class CifarNet(nn.Module):
         """(B, 512) features before the last layer (eval mode: the dropouts pass through)."""
         return self.classifier[:-1](self.features(_channels_last(x)))
 
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        """The last layer: embed's features -> logits (forward is head(embed(x)))."""
+        return self.classifier[-1](f)
+
 
 def _stage(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
@@ -165,8 +173,12 @@ class SmallNet(nn.Module):
         """(B, 4w) features before the classifier."""
         return self.features(x.contiguous(memory_format=torch.channels_last))
 
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        """The classifier: embed's features -> logits."""
+        return self.classifier(f)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.embed(x))
+        return self.head(self.embed(x))
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {

@@ -159,17 +159,24 @@ def predict_proba(model: nn.Module, x: np.ndarray | torch.Tensor,
 
 @torch.inference_mode()
 def features(model: nn.Module, x: np.ndarray | torch.Tensor, device: str | torch.device = "cpu",
-             batch_size: int = 1024) -> np.ndarray:
+             batch_size: int = 1024, with_classes: bool = False):
     """(N, D) float32 features of `model` (its `embed`: the layer before the classes) on uint8
     images `x`, eval mode, each row scaled to unit length: what the far share of a queue
-    measures distances in (learn/select.select_far)."""
+    measures distances in (learn/select.select_far). `with_classes`: also the model's class per
+    image from the same pass (its `head` on those features: predict_proba's argmax), as
+    (features, classes)."""
     device = resolve_device(device)
     model.eval()
-    parts = []
+    parts, classes = [], []
     for start in range(0, len(x), batch_size):
         f = model.embed(to_float(as_uint8_tensor(x[start:start + batch_size], device)))
         parts.append(torch.nn.functional.normalize(f.float().flatten(1), dim=1).cpu())
-    return torch.cat(parts).numpy() if parts else np.zeros((0, 0), dtype=np.float32)
+        if with_classes:
+            classes.append(model.head(f).float().softmax(1).argmax(1).cpu())
+    feats = torch.cat(parts).numpy() if parts else np.zeros((0, 0), dtype=np.float32)
+    if not with_classes:
+        return feats
+    return feats, (torch.cat(classes).numpy() if classes else np.zeros(0, dtype=np.int64))
 
 
 def _cpu_copy(state: dict) -> dict:

@@ -20,11 +20,9 @@ stopped:
 
 Every random draw derives from (run seed, round, phase, epoch | chunk): see gltui.learn.seeding.
 
-Distributed (`gltui run --distributed` under torchrun): rank 0 alone runs this Runner and touches
-the store, lock and files; training and scoring are typed calls (run/ranks: FitCall, ScoreCall)
-it sends to the other ranks (`ranks.follow`), then runs itself: DDP training, and scoring chunks
-dealt out across the ranks and gathered on rank 0. A single process runs the same calls. Test
-fault injection lives in the tests (tests/faults.py wraps these functions), not here.
+Distributed (torchrun): rank 0 alone runs this Runner and touches the store, lock and files;
+training and scoring are typed calls (run/ranks) it sends to the other ranks, then runs itself. A
+single process runs the same calls. Fault injection lives in the tests (tests/faults.py).
 """
 
 from __future__ import annotations
@@ -64,9 +62,6 @@ from gltui.run.ranks import FitCall, RankCall, ScoreCall
 
 class Cancelled(Exception):
     """The caller asked the run to stop; everything committed so far stands."""
-
-
-# ---- the runner --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -221,12 +216,26 @@ class Runner:
         )
         self.project.train_checkpoint_path(self.run, round).unlink(missing_ok=True)
 
-    def _fit(self, round: int, model_path: Path) -> None:
-        # Round r trains on the labels of rounds <= r: those a person gives while it trains
-        # (the TUI's provisional queue) belong to round r + 1 (store/labels.py), so a resumed
-        # round trains on exactly the set the uninterrupted one did.
+    def fit_call(self, round: int, resume: dict | None = None) -> FitCall:
+        """Everything round `round`'s training reads, as the FitCall the ranks run."""
+        # Round r trains on the labels of rounds <= r (a person's labels given while it trains
+        # belong to round r + 1: store/labels.py), so a resumed round trains on the same set.
         items, labels = self.store.labeled(self.run, up_to_round=round)
         train_ids, train_y, val_ids, val_y = self._train_val(round, items, labels)
+        semi = {}
+        if self.semi:
+            unlabeled = roundwork.unlabeled_for_round(
+                self.store, items, self._stop_set(), self.config.semi.max_unlabeled,
+                derive_seed(self.seed, round, "unlabeled"))
+            semi = dict(semi=self.config.semi, unlabeled_ids=unlabeled,
+                        init=roundwork.warm_start(self.project, self.run, round, self.config,
+                                                  self.model_name, self.net_options,
+                                                  self.num_classes))
+        return self._call(FitCall, train_ids=train_ids, train_y=train_y, val_ids=val_ids,
+                          val_y=val_y, train=self.config.train,
+                          seed=derive_seed(self.seed, round, "train"), resume=resume, **semi)
+
+    def _fit(self, round: int, model_path: Path) -> None:
         ckpt_path = self.project.train_checkpoint_path(self.run, round)
         resume = roundwork.epoch_checkpoint(ckpt_path, self.num_classes, self.semi)
 
@@ -240,18 +249,7 @@ class Runner:
             ))
             return not self.options.cancel()
 
-        semi = {}
-        if self.semi:
-            unlabeled = roundwork.unlabeled_for_round(
-                self.store, items, self._stop_set(), self.config.semi.max_unlabeled,
-                derive_seed(self.seed, round, "unlabeled"))
-            semi = dict(semi=self.config.semi, unlabeled_ids=unlabeled,
-                        init=roundwork.warm_start(self.project, self.run, round, self.config,
-                                                  self.model_name, self.net_options,
-                                                  self.num_classes))
-        call = self._call(FitCall, train_ids=train_ids, train_y=train_y, val_ids=val_ids,
-                          val_y=val_y, train=self.config.train,
-                          seed=derive_seed(self.seed, round, "train"), resume=resume, **semi)
+        call = self.fit_call(round, resume)
         key = call.key(self.device, 1 if self.group is None else self.group.world_size)
         reused = None if resume else roundwork.trained_elsewhere(self.project, self.run, round,
                                                                  key, self.device)
@@ -263,7 +261,7 @@ class Runner:
         if result.stopped == "cancelled":
             raise Cancelled()
         temperature, calibrated_on = roundwork.temperature(
-            self.store, self.pixels, result.model, train_ids, train_y, self.device,
+            self.store, self.pixels, result.model, call.train_ids, call.train_y, self.device,
             self.config.train.val_batch_size, derive_seed(self.seed, round, "calibrate"))
         roundmodel.save_round(
             self.project, self.run, round,
@@ -460,12 +458,16 @@ class Runner:
         at_random = self.config.ranks_at_random(self.store.count_labeled(self.run, round))
         predicted = far = None
         batch = self.config.train.val_batch_size
-        if cfg.balance and not at_random:
-            predicted = training.predict_proba(model, self.pixels[candidates], self.device, batch)
-            predicted = predicted.argmax(1)
         if cfg.explore == "far" and not at_random and cfg.random_share > 0:
-            far = tuple(training.features(model, self.pixels[items], self.device, batch)
-                        for items in (candidates, self.store.labeled(self.run)[0]))
+            # one pass over the candidates gives the far share's features and balance's classes
+            feats, classes = training.features(model, self.pixels[candidates], self.device,
+                                               batch, with_classes=True)
+            labeled = self.pixels[self.store.labeled(self.run)[0]]
+            far = (feats, training.features(model, labeled, self.device, batch))
+            predicted = classes if cfg.balance else None
+        elif cfg.balance and not at_random:
+            predicted = training.predict_proba(model, self.pixels[candidates], self.device,
+                                               batch).argmax(1)
         rng = np.random.default_rng(derive_seed(self.seed, round, "random-share"))
         return select.select_queue(scores, n, at_random=at_random, predicted=predicted,
                                    classes=self.num_classes, random_share=cfg.random_share,
