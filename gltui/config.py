@@ -203,9 +203,9 @@ class SemiConfig:
 SEMI_PROFILES: dict[str, dict] = {
     "bench": dict(epochs=48, warm_epochs=16),
     "person": dict(epochs=16, warm_epochs=8),
-    # the demo: 4 (3 warm) epochs, 2 unlabeled images per labeled one: 3.4 min for both runs on
-    # the 2-core AVX2 machine, where 6 (3) epochs at 4 took 7.9 (README, "The sample demo")
-    "demo": dict(epochs=4, warm_epochs=3, uratio=2),
+    # the demo: 4 (2 warm) epochs, 2 unlabeled images per labeled one: 2.7 min for both runs on
+    # the 2-core AMD EPYC, where 3 warm epochs took 3.8-4.1 min (README, "The sample demo")
+    "demo": dict(epochs=4, warm_epochs=2, uratio=2),
     "tiny": dict(epochs=2, warm_epochs=1, steps_per_epoch=3, batch_size=8, uratio=2,
                  warmup_steps=2, width=8),
 }
