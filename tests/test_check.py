@@ -442,3 +442,61 @@ def test_the_summary_warns_when_the_cross_fitted_models_agree_with_few_labels():
     strong = CheckResult("main", 1000, 11000, agreement=0.94)
     assert strong.weak_models() is None and not any("note:" in ln for ln in strong.lines())
 
+
+
+def test_weak_folds_from_few_steps_are_trained_again_longer():
+    """Few labels make few steps an epoch: 235 labels give each fold 176 images, 10 steps an
+    epoch, 200 steps in the first pass; the second pass trains 1,200 (outputs/check.py measures
+    why). Many labels already give the folds their steps; the tests' tiny profile never doubles."""
+    from gltui.config import TrainConfig
+    from gltui.outputs.check import LONGER_LR, LONGER_STEPS, fold_steps, longer
+
+    cfg = TrainConfig(lr=2e-3, batch_size=64, min_steps_per_epoch=10, max_epochs=20)
+    assert fold_steps(cfg, 235) == 200
+    again = longer(cfg, 235, "quick")
+    assert (again.max_epochs, again.lr) == (120, LONGER_LR)
+    assert fold_steps(again, 235) == LONGER_STEPS
+    assert fold_steps(longer(cfg, 1000, "quick"), 1000) >= LONGER_STEPS  # 12 steps an epoch
+    assert longer(cfg, 5000, "quick") is None  # 59 steps an epoch: 1,180 in the first pass
+    assert longer(cfg, 235, "tiny") is None
+
+
+@pytest.mark.parametrize("agreement", [0.5, 0.9])
+def test_the_check_trains_the_folds_again_only_when_they_agree_with_few_labels(
+        agreement, tmp_path, check_data, monkeypatch):
+    """check() on a project of the `quick` profile, the fold training replaced by given
+    out-of-fold probabilities: below WEAK_AGREEMENT the folds are trained a second time on the
+    longer schedule, their progress counted on after the first pass's, and the result is the
+    second pass's; above it, one pass."""
+    from gltui.learn import label_issues
+    from gltui.outputs.check import check, longer
+    from gltui.project import Project
+
+    path = tmp_path / "proj"
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["init", str(path), "--data", f"npz:{check_data['npz']}", "--profile",
+                     "quick", "--semi", "off"]) == 0
+    calls, progress = [], []
+
+    def given(x, y, num_classes, cfg, *, seed, device, on_fold, cancel):
+        calls.append(cfg)
+        probs = np.eye(num_classes, dtype=np.float32)[y]
+        if len(calls) == 1:  # the first pass doubts a share of the labels
+            wrong = np.arange(len(y)) < round((1 - agreement) * len(y))
+            probs[wrong] = np.eye(num_classes, dtype=np.float32)[(y[wrong] + 1) % num_classes]
+        for k in range(4):
+            on_fold(k + 1, 4)
+        return probs
+
+    monkeypatch.setattr(label_issues, "out_of_fold_probs", given)
+    with Project.open(path) as project:
+        result = check(project, device="cpu", on_fold=lambda done, n: progress.append((done, n)))
+    n = result.n_labeled
+    if agreement < 0.85:
+        assert len(calls) == 2 and calls[1] == longer(calls[0], n, "quick")
+        assert progress == [(1, 4), (2, 4), (3, 4), (4, 4), (5, 8), (6, 8), (7, 8), (8, 8)]
+        assert result.agreement == 1.0 and result.label_issues == []
+    else:
+        assert len(calls) == 1 and len(progress) == 4
+        assert result.agreement == pytest.approx(agreement, abs=0.01)
+        assert len(result.label_issues) == round((1 - agreement) * n)
