@@ -494,7 +494,7 @@ def test_the_check_trains_the_folds_again_only_when_they_agree_with_few_labels(
     n = result.n_labeled
     if agreement < 0.85:
         assert len(calls) == 2 and calls[1] == longer(calls[0], n, "quick")
-        assert progress == [(1, 4), (2, 4), (3, 4), (4, 4), (5, 8), (6, 8), (7, 8), (8, 8)]
+        assert progress == [(1, 4), (2, 4), (3, 4), (4, 4), (4, 8), (5, 8), (6, 8), (7, 8), (8, 8)]
         assert result.agreement == 1.0 and result.label_issues == []
     else:
         assert len(calls) == 1 and len(progress) == 4

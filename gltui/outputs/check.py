@@ -222,6 +222,8 @@ def check(project: Project, run: str = "main", *, device: str | None = None,
     agreement = float(np.mean(~found.is_issue))
     again = longer(cfg, len(items), config.train.profile) if agreement < WEAK_AGREEMENT else None
     if again is not None:  # weak models from few steps: train the folds again, longer
+        if on_fold is not None:  # the page's estimate: no longer "0 s left" meanwhile
+            on_fold(FOLDS, 2 * FOLDS)
         probs = out_of_fold_probs(
             pixels[items], labels, len(classes.fold), again, seed=row.seed, device=dev,
             on_fold=None if on_fold is None else lambda done, n: on_fold(n + done, 2 * n),
