@@ -26,6 +26,11 @@ class TrainConfig:
     augment: str = "auto"  # digits | grey | colour | none | auto (grey for 1 channel, colour for 3)
     val_batch_size: int = 1024  # evaluation is forward-only: larger batches are cheaper
 
+    def steps_per_epoch(self, n: int) -> int:
+        """train.fit's steps an epoch on `n` images: whole batches of min(batch_size, n), and at
+        least min_steps_per_epoch (a 20-image set would otherwise take one step an epoch)."""
+        return max(-(-n // min(self.batch_size, n)), self.min_steps_per_epoch)
+
 
 @dataclass(frozen=True)
 class StrategyInfo:

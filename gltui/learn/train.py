@@ -276,7 +276,7 @@ def fit(
     # A 20-image set would otherwise be one step per epoch, and early stopping would judge the
     # network after a handful of updates. Batches never exceed the set: repeats add no information.
     batch = min(cfg.batch_size, n)
-    steps = max(math.ceil(n / batch), cfg.min_steps_per_epoch)
+    steps = cfg.steps_per_epoch(n)
     perms = math.ceil(steps * batch / n)  # whole permutations, so every image is seen equally often
 
     epoch, best = 0, Best(model, cfg.patience)

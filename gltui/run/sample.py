@@ -37,7 +37,7 @@ BASELINE_RUN = BASELINE_STRATEGY  # the demo's random-selection run, beside the 
 
 def sample_config() -> Config:
     """Sized so the demo shows guided beside random labeling (20 -> 640 labels) in under 4
-    minutes on 2 CPU cores (2 min 45 s measured: README, "The sample demo"): semi-supervised
+    minutes on 2 CPU cores (2 min 45-55 s measured: README, "The sample demo"): semi-supervised
     rounds of the `demo` profile (config.SEMI_PROFILES); labels-only rounds (`--semi off`) take
     the paper's digit augmentation (these are handwritten digits), 12 epochs of at least 8 steps
     a round on every label (no validation split: a fixed schedule). 4 augmented copies per image,
