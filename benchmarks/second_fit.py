@@ -14,7 +14,11 @@ key must equal the stored fit_key) with another seed, and reports on the project
 
 each as accuracy and ECE (15 bins) with a 95 % bootstrap interval, and the disagreement.
 
-    .venv/bin/python benchmarks/second_fit.py PROJECT [--run main] [--max-labels 64] [--json OUT]
+    .venv/bin/python benchmarks/second_fit.py PROJECT [--run main] [--max-labels 64] [--draws 1]
+        [--json OUT]
+
+--draws N repeats each round's second fit with N seeds (draw 0 is the seed of the table in
+docs/results/calibration.md), to show how much one draw's estimate varies.
 """
 
 from __future__ import annotations
@@ -68,11 +72,43 @@ def stats(probs: np.ndarray, y: np.ndarray) -> dict:
             "acc_at_90": s["acc_at_90"], "share_at_90": s["share_at_90"]}
 
 
+def measure(project, runner, call, model, saved, r, draw: int, x_test, test_y) -> dict:
+    """One second fit of round `r` (seed drawn from `draw`) and what it gives."""
+    started = time.perf_counter()
+    parts = ("second fit",) if draw == 0 else ("second fit", draw)
+    second = dataclasses.replace(call, seed=derive_seed(call.seed, *parts))
+    other = second.run(project.pixels, runner.device, None).model
+    seconds = time.perf_counter() - started
+    pool = np.asarray(call.unlabeled_ids)
+    pick = np.sort(np.random.default_rng(0).permutation(len(pool))[:POOL])
+    x_pool = np.asarray(project.pixels[pool[pick]])
+    z_pool = calibrate.predict_logits(model, x_pool)
+    apart = float((z_pool.argmax(1) != calibrate.predict_logits(other, x_pool)
+                   .argmax(1)).double().mean())
+    t = float(saved.get("temperature", 1.0))
+    t_matched = matched_temperature(z_pool, 1.0 - apart, t)
+    z, z2 = calibrate.predict_logits(model, x_test), calibrate.predict_logits(other, x_test)
+    shipped = calibrate.apply_temperature(z, t).numpy()
+    row = {"round": r.round, "labels": int(r.n_labeled), "draw": draw, "second_fit_s": seconds,
+           "disagreement": apart, "temperature": t, "matched_temperature": t_matched,
+           "shipped": stats(shipped, test_y),
+           "matched": stats(calibrate.apply_temperature(z, t_matched).numpy(), test_y),
+           "ensemble": stats((shipped + calibrate.apply_temperature(z2, t).numpy()) / 2, test_y)}
+    print(f"round {r.round} ({r.n_labeled} labels), draw {draw}: disagreement {apart:.3f}, "
+          f"second fit {seconds:.0f} s; " + "; ".join(
+              f"{k} acc {row[k]['accuracy']:.3f} ece {row[k]['ece']:.4f} "
+              f"({row[k]['ece_interval'][0]:.3f}-{row[k]['ece_interval'][1]:.3f})"
+              for k in ("shipped", "matched", "ensemble"))
+          + f"; T {t:.2f} -> {t_matched:.2f}", flush=True)
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("project")
     parser.add_argument("--run", default="main")
     parser.add_argument("--max-labels", type=int, default=64)
+    parser.add_argument("--draws", type=int, default=1)
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     rows = []
@@ -87,33 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             call = runner.fit_call(r.round)
             assert call.key(runner.device) == saved["fit_key"], "not the round's own fit"
             model = roundmodel.load_round(project, args.run, r.round, runner.device)
-            started = time.perf_counter()
-            second = dataclasses.replace(call, seed=derive_seed(call.seed, "second fit"))
-            other = second.run(project.pixels, runner.device, None).model
-            seconds = time.perf_counter() - started
-            pool = np.asarray(call.unlabeled_ids)
-            pick = np.sort(np.random.default_rng(0).permutation(len(pool))[:POOL])
-            x_pool = np.asarray(project.pixels[pool[pick]])
-            z_pool = calibrate.predict_logits(model, x_pool)
-            apart = float((z_pool.argmax(1) != calibrate.predict_logits(other, x_pool)
-                           .argmax(1)).double().mean())
-            t = float(saved.get("temperature", 1.0))
-            t_matched = matched_temperature(z_pool, 1.0 - apart, t)
-            z, z2 = calibrate.predict_logits(model, x_test), calibrate.predict_logits(other, x_test)
-            shipped = calibrate.apply_temperature(z, t).numpy()
-            row = {"round": r.round, "labels": int(r.n_labeled), "second_fit_s": seconds,
-                   "disagreement": apart, "temperature": t, "matched_temperature": t_matched,
-                   "shipped": stats(shipped, test_y),
-                   "matched": stats(calibrate.apply_temperature(z, t_matched).numpy(), test_y),
-                   "ensemble": stats((shipped + calibrate.apply_temperature(z2, t).numpy()) / 2,
-                                     test_y)}
-            rows.append(row)
-            print(f"round {r.round} ({r.n_labeled} labels): disagreement {apart:.3f}, second fit "
-                  f"{seconds:.0f} s; " + "; ".join(
-                      f"{k} acc {row[k]['accuracy']:.3f} ece {row[k]['ece']:.4f} "
-                      f"({row[k]['ece_interval'][0]:.3f}-{row[k]['ece_interval'][1]:.3f})"
-                      for k in ("shipped", "matched", "ensemble"))
-                  + f"; T {t:.2f} -> {t_matched:.2f}", flush=True)
+            for draw in range(args.draws):
+                rows.append(measure(project, runner, call, model, saved, r, draw, x_test, test_y))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     return 0
