@@ -88,6 +88,24 @@ def test_a_folder_is_a_class_only_when_it_names_one(phone_dump):
         == 0
 
 
+def test_one_top_level_folder_without_a_class_list_is_refused_in_one_line(phone_dump, tmp_path,
+                                                                          capsys):
+    """Photos kept in one sub-folder (2024/) would make a one-class labeled set, which nothing can
+    learn: init refuses in one line naming --classes, and writes nothing."""
+    shutil.rmtree(phone_dump / "cat")
+    (phone_dump / "labels.csv").unlink()
+    (phone_dump / "banner.png").unlink()
+    project = tmp_path / "proj"
+    assert main(["init", str(project), "--data", f"folder:{phone_dump}"]) == 2
+    _, err = out_err(capsys)
+    assert len(err.strip().splitlines()) == 1 and "'2024' would be the only class" in err, err
+    assert "--classes" in err and not project.exists()
+    assert main(["init", str(project), "--data", f"folder:{phone_dump}", "--classes", "cat,dog",
+                 "--initial", "3", "--val-size", "0"]) == 0
+    with Project.open(project) as opened:
+        assert opened.classes == ["cat", "dog"] and opened.store.item_end() == 16
+
+
 def test_labels_csv_classes_go_through_the_one_validator(phone_dump):
     (phone_dump / "labels.csv").write_text("file,label\n2024/06/IMG_0001.jpg,a/b\n")
     with pytest.raises(Exception) as err:
