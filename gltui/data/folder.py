@@ -3,8 +3,8 @@
 
 - class sub-folders: a top-level sub-folder is a class when its name is one of the classes a
   person gave (--classes), or, with no class list, every top-level sub-folder is a class (a
-  single one is refused: one class cannot be learned); any other folder is just where images
-  are kept (a phone's `2024/06/`), its images unlabeled;
+  single one without a labels.csv is refused: one class cannot be learned); any other folder
+  is just where images are kept (a phone's `2024/06/`), its images unlabeled;
 - a `labels.csv` (file,label) at the folder's root, naming images by those relative paths.
 
 DIR/test is the test split; DIR/train + DIR/test also works. The files are decoded by decode.py
@@ -206,8 +206,9 @@ def _folder_labels(scan: _FolderScan, fixed: list[str] | None, given: Sequence[s
             if d not in classes:
                 raise DataError(f"{scan.root / d}: class {d!r} is not one of the training classes "
                                 f"({shorten(', '.join(classes), 80)})")
-    elif len(scan.class_dirs) == 1:
-        # one class cannot be learned: most likely a folder kept in one sub-folder (2024/)
+    elif len(scan.class_dirs) == 1 and rows is None:
+        # one class cannot be learned: most likely a folder kept in one sub-folder (2024/); with
+        # a labels.csv, its rows are checked against that class below (an unknown class named)
         raise DataError(f"{scan.root}: its one top-level sub-folder {scan.class_dirs[0]!r} would "
                         "be the only class; name the classes with --classes A,B,... (the images "
                         "are then unlabeled), or give each class its own sub-folder")
