@@ -212,8 +212,7 @@ def check(project: Project, run: str = "main", *, device: str | None = None,
     if len(np.unique(labels)) < 2:
         raise ProjectError(f"run {run!r}: every label is {classes.name(int(labels[0]))!r}; "
                            "label images of at least two classes first")
-    cfg = TrainConfig(lr=2e-3, batch_size=BATCH, min_steps_per_epoch=MIN_STEPS,
-                      max_epochs=check_epochs(config.train.profile), augment=config.train.augment)
+    cfg = fold_config(config.train)
     dev = resolve_device(device or config.device)
     pixels = project.pixels
     probs = out_of_fold_probs(pixels[items], labels, len(classes.fold), cfg, seed=row.seed,
@@ -283,9 +282,20 @@ def check_epochs(profile: str) -> int:
     return CHECK_EPOCHS.get(profile, DEFAULT_EPOCHS)
 
 
+def fold_config(train: TrainConfig) -> TrainConfig:
+    """The first pass's schedule for each cross-fitted model of a run trained with `train`."""
+    return TrainConfig(lr=2e-3, batch_size=BATCH, min_steps_per_epoch=MIN_STEPS,
+                       max_epochs=check_epochs(train.profile), augment=train.augment)
+
+
+def _fold_share(n_labels: int) -> int:
+    """The labels a cross-fitted model trains on: the other folds' share."""
+    return max(1, round((FOLDS - 1) / FOLDS * n_labels))
+
+
 def _fold_steps_per_epoch(cfg: TrainConfig, n_labels: int) -> int:
-    """train.fit's steps an epoch for a cross-fitted model: the other folds' share of the labels."""
-    return cfg.steps_per_epoch(max(1, round((FOLDS - 1) / FOLDS * n_labels)))
+    """train.fit's steps an epoch for a cross-fitted model."""
+    return cfg.steps_per_epoch(_fold_share(n_labels))
 
 
 def fold_steps(cfg: TrainConfig, n_labels: int) -> int:
@@ -307,12 +317,12 @@ def longer(cfg: TrainConfig, n_labels: int, profile: str) -> TrainConfig | None:
 
 def estimated_seconds(project: Project, run: str = "main") -> float:
     """About how long `check` takes on one CPU core (what the TUI shows while it runs): each
-    of FOLDS models trains its epochs of at least MIN_STEPS batches; the near-duplicate
-    search looks at every image. Reads counts only (no torch)."""
+    of FOLDS models trains the first pass's steps (fold_steps); the near-duplicate search looks
+    at every image. Reads counts only (no torch)."""
     store = project.store
     n = store.count_labeled(run)
-    epochs = check_epochs(project.run_config(run).train.profile)
-    samples = FOLDS * epochs * max((FOLDS - 1) / FOLDS * n, MIN_STEPS * BATCH)
+    cfg = fold_config(project.run_config(run).train)
+    samples = FOLDS * fold_steps(cfg, n) * min(BATCH, _fold_share(n))
     images = min(sum(store.count_items().values()), dup.CHECK_LIMIT)
     return samples * TRAIN_S_PER_SAMPLE + images * DUPLICATE_S_PER_IMAGE
 
