@@ -15,6 +15,13 @@ when a digit must be typed (finding the key); Enter needs no choosing. With 0 an
 are the UI's own speed; the defaults are a stated model of a person, not a measurement of one.
 
     .venv/bin/python benchmarks/bench_person.py [--read 0.8] [--choose 0.6] [--pace 1.0] [--json]
+        [--person]
+
+By default the project is the demo's (`gltui --oracle`'s sample project, its short `demo`
+rounds), at round 1's queue. --person makes the project a person gets instead: `gltui init` with
+its defaults on the sample's images (profile `quick`, semi `person`), with the seed labels and
+the queues up to --labeled labels (40) given by the oracle, at the next queue (40 labeled: the
+queue of 40 to 80).
 """
 
 from __future__ import annotations
@@ -48,6 +55,27 @@ def sample_at_queue(workdir: Path) -> Path:
     with Project.open(path) as project:
         with run_lock(project, "main"):
             assert engine.Runner(project, "main").drive() == "label"
+    return path
+
+
+def person_at_queue(workdir: Path, labeled: int) -> Path:
+    """A project made by `gltui init` (its defaults) on the sample's images, with the queues up to
+    `labeled` labels given by the oracle, waiting at the next queue (built once)."""
+    import subprocess
+
+    from gltui.project import Project, run_lock
+    from gltui.run import engine
+
+    path = workdir / "person"
+    subprocess.run([sys.executable, "-m", "gltui", "init", str(path), "--data",
+                    f"folder:{ROOT / 'sample_data' / 'mnist'}", "--val-size", "0"], check=True,
+                   stdout=subprocess.DEVNULL)
+    with Project.open(path) as project:
+        # the oracle labels the queues up to `labeled` labels; then a person is awaited
+        options = engine.RunOptions(
+            oracle=lambda: len(project.store.labeled("main")[0]) < labeled)
+        with run_lock(project, "main"):
+            assert engine.Runner(project, "main", options).drive() == "label"
     return path
 
 
@@ -134,6 +162,11 @@ def main() -> int:
                     help="extra seconds to find and type a digit (Enter needs none)")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--person", action="store_true",
+                    help="a project made by `gltui init`'s defaults instead of the demo's")
+    ap.add_argument("--labeled", type=int, default=40,
+                    help="with --person: the labels given before the person's queue (20: the "
+                         "queue to 40, a round from scratch; 40: the queue of 40 to 80)")
     args = ap.parse_args()
     threads = os.environ.get("GLTUI_THREADS")
     if threads:
@@ -142,10 +175,15 @@ def main() -> int:
         torch.set_num_threads(int(threads))
     work = Path(tempfile.mkdtemp(prefix="bench-person-"))
     try:
-        log("building the sample project and training round 0 ...")
-        template = sample_at_queue(work / "home")
+        if args.person:
+            log("making a project with init's defaults and training rounds 0 and 1 ...")
+            template = person_at_queue(work, args.labeled)
+        else:
+            log("building the sample project and training round 0 ...")
+            template = sample_at_queue(work / "home")
         truth = truth_of(template)
-        result = {"read_s": args.read, "choose_s": args.choose, "cpus": os.cpu_count()}
+        result = {"project": "person (init's defaults)" if args.person else "demo",
+                  "read_s": args.read, "choose_s": args.choose, "cpus": os.cpu_count()}
         for mode in ("typing", "confirm"):
             copy = work / f"speed-{mode}"
             shutil.copytree(template, copy)
