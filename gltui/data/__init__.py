@@ -25,7 +25,17 @@ reader lets an OSError, a PIL error or a pickle error escape for bad input. Only
 used (PIL imported lazily), so importing this package stays cheap and headless.
 """
 
-from gltui.data.core import DataError, Dataset, IndexNames, MixedShapes, Reader, ReadResult, Split
+from gltui.data.core import (
+    MAX_CLASSES,
+    MIN_SIDE,
+    DataError,
+    Dataset,
+    IndexNames,
+    MixedShapes,
+    Reader,
+    ReadResult,
+    Split,
+)
 from gltui.data.counts import folder_lines
 from gltui.data.folder import IMAGE_EXTENSIONS, LABELS_CSV, TEST_DIR
 from gltui.data.images import save_image, to_pil
@@ -34,7 +44,7 @@ from gltui.data.npy import NPY_CLASSES_SUFFIX, NPY_LABELS_SUFFIX, npy_companions
 
 __all__ = [
     "DataError", "Dataset", "FILE_KINDS", "MixedShapes", "IMAGE_EXTENSIONS", "IndexNames",
-    "LABELS_CSV",
+    "LABELS_CSV", "MAX_CLASSES", "MIN_SIDE",
     "NPY_CLASSES_SUFFIX", "NPY_LABELS_SUFFIX", "READERS", "ReadResult", "Reader", "SPEC_KINDS",
     "Split", "TEST_DIR", "folder_lines", "load", "npy_companions", "parse_spec", "save_image",
     "to_pil",

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+from gltui.data.core import MAX_CLASSES
 from gltui.errors import ProjectError
 
 MAX_NAME = 100  # characters: a class name is a label on screen, not a sentence
-MAX_CLASSES = 10_000  # more than any single-label image set; a bigger list is a wrong file
 
 
 def check_class_name(name: str, existing: Sequence[str] = ()) -> str:

@@ -227,6 +227,18 @@ def check_label_range(labels: np.ndarray | None, num_classes: int, source: Path 
         )
 
 
+# The smallest images the networks take (learn/models.py: the small net's three 2x2 pools).
+MIN_SIDE = 8
+
+# More classes than any single-label image set has: a bigger class list or label is a wrong file
+# (the class-file reader, array labels and the model folder all keep to it).
+MAX_CLASSES = 10_000
+
+
 def default_classes(*label_arrays: np.ndarray | None, at_least: int = 0) -> list[str]:
     top = max((int(a.max()) for a in label_arrays if a is not None and a.size), default=-1)
+    if top >= MAX_CLASSES:
+        raise DataError(f"label {top} would make {top + 1:,} classes, more than the "
+                        f"{MAX_CLASSES:,} gltui takes; labels are class numbers 0..N-1: check "
+                        "the label array")
     return [str(i) for i in range(max(top + 1, at_least))]

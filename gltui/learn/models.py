@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from gltui.config import resolve_auto
+from gltui.data.core import MIN_SIDE
 
 
 def _glorot_(module: nn.Module, generator: torch.Generator | None) -> None:
@@ -156,7 +157,7 @@ class SmallNet(nn.Module):
     def __init__(self, in_channels: int, image_size: tuple[int, int], num_classes: int,
                  width: int = 24):
         super().__init__()
-        if min(image_size) < 8:
+        if min(image_size) < MIN_SIDE:
             raise ValueError(f"images of {image_size[0]}x{image_size[1]} px are too small for "
                              f"this network")
         w = width

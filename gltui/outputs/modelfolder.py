@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from gltui.config import VERSION
+from gltui.data.core import MAX_CLASSES
 from gltui.fsio import atomic_folder
 from gltui.learn import models
 from gltui.learn.device import resolve_device
@@ -65,7 +66,6 @@ PREPROCESSING = {
 }
 
 MAX_JSON_BYTES = 1 << 20  # model.json is ~1 KB; 10,000 class names fit in well under 1 MB
-MAX_CLASSES = 10_000  # the class-file reader's cap too (gltui/data/classes.py)
 MAX_NAME = 1_000  # characters of one class name
 MAX_SIDE = 1_024  # input height and width
 CHANNELS = (1, 3)  # grey or RGB: what the readers convert images to

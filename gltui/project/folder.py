@@ -172,6 +172,12 @@ class Project:
                 f"{dataset.spec}: no labels and no class names; name the classes with "
                 "--classes a,b,c (or give a labels.csv or class sub-folders)"
             )
+        if min(dataset.height, dataset.width) < data_mod.MIN_SIDE:
+            raise ProjectError(
+                f"{dataset.spec}: images of {dataset.height}x{dataset.width} px are too small for "
+                f"the networks (at least {data_mod.MIN_SIDE}x{data_mod.MIN_SIDE}); give --resize "
+                "28x28 to enlarge them"
+            )
         train, test = dataset.train, dataset.test
         n_train = len(train.names)
         train_labels = train.labels if train.labels is not None else np.full(n_train, -1, np.int64)
