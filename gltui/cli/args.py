@@ -23,6 +23,9 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+INT64 = 2**63  # the project database stores whole numbers in 64 signed bits
+
+
 def positive(text: str) -> int:
     try:
         value = int(text)
@@ -30,6 +33,20 @@ def positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    if value >= INT64:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large (at most {INT64 - 1})")
+    return value
+
+
+def seed(text: str) -> int:
+    """A seed: any whole number the project database can store."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not -INT64 <= value < INT64:
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is a whole number from {-INT64} to "
+                                         f"{INT64 - 1}")
     return value
 
 
@@ -171,9 +188,9 @@ def strategy_list(text: str) -> list[str]:
 
 def seed_list(text: str) -> list[int]:
     try:
-        items = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated whole numbers") from None
+        items = [seed(t) for t in text.split(",") if t.strip()]
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated seeds ({err})") from None
     if not items:
         raise argparse.ArgumentTypeError(f"{text!r}: give at least one seed")
     return list(dict.fromkeys(items))

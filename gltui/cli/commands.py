@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ from gltui.cli.args import (
     class_names,
     classes_file,
     positive,
+    seed,
     size,
 )
 from gltui.cli.check import add_parser as add_check_parser
@@ -66,7 +68,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--preset", choices=tuple(PRESETS),
                    help="net, augmentation and input shape: grey (default for grey images), "
                    "mnist (handwriting: the paper's digit augmentation), cifar10 (colour)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--resize", type=size, help="resize every image to HxW")
     p.add_argument("--channels", type=int, choices=(1, 3), help="convert every image to C channels")
     p.add_argument("--force", action="store_true", help="replace an existing project")
@@ -77,7 +79,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("project", type=Path)
     p.add_argument("--oracle", action="store_true", help="label from the dataset's own labels")
     p.add_argument("--run", default="main", help="run name (a new name creates a run)")
-    p.add_argument("--seed", type=int, help="seed of a new run (default: the project's)")
+    p.add_argument("--seed", type=seed, help="seed of a new run (default: the project's)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--distributed", action="store_true",
@@ -171,9 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS else "main"
     try:
         args = parsers[command].parse_args(argv[1:] if command != "main" else argv)
-        return COMMAND_FUNCS[command](args)
+        code = COMMAND_FUNCS[command](args)
+        sys.stdout.flush()  # a reader that went away shows here, inside the error boundary
+        return code
     except UsageError as err:
         return _fail(f"gltui: {err}", 2)
+    except BrokenPipeError:
+        # the reader of the output went away (`gltui classes P | head -1`): no message, exit 1,
+        # and the final flush goes nowhere (Python's recipe, and what rich does for the tables)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("gltui: interrupted; everything committed is kept — run the same command to resume",
               file=sys.stderr)

@@ -79,8 +79,19 @@ def _scan_tree(folder: Path, prefix: str, seen: set[str]) -> list[str]:
             if e.is_dir():
                 stack.append((Path(e.path), f"{pre}{e.name}/"))
             elif _is_image_file(e):
-                out.append(pre + e.name)
+                out.append(_utf8(pre + e.name, e.path))
     return out
+
+
+def _utf8(rel: str, path: str) -> str:
+    """`rel` if it is UTF-8 text (the project stores and exports names as text), else refused."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("ascii", "backslashreplace")
+        raise DataError(f"{shown}: the file name is not UTF-8 text; rename it (for example with "
+                        "`convmv -f latin1 -t utf8 -r --notest FOLDER`) and try again") from None
+    return rel
 
 
 @dataclass
@@ -125,7 +136,7 @@ def _scan_split(root: Path, classes: Sequence[str] | None) -> _FolderScan:
             else:
                 pairs.extend((f, None) for f in files)
         elif _is_image_file(e):
-            pairs.append((e.name, None))
+            pairs.append((_utf8(e.name, e.path), None))
     pairs.sort()
     rels, dir_class = [r for r, _ in pairs], [c for _, c in pairs]
     return _FolderScan(root, rels, dir_class, sorted(class_dirs, key=natural_key))

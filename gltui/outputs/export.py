@@ -46,6 +46,7 @@ from gltui.fsio import atomic_folder, atomic_write
 from gltui.project import Project
 
 FORMATS = ("csv", "jsonl", "imagefolder", "labelstudio", "model")
+NAME_MAX = 255  # bytes of a file name on every common Linux, macOS and Windows file system
 FIELDS = ("file", "label", "source", "confidence", "rde", "round", "time", "item")
 FOLDER_FORMATS = ("imagefolder", "model")
 # Label Studio: the names of the labeling config's tags the results refer to (README shows the
@@ -164,6 +165,22 @@ def _unlabeled_rows(project: Project, rows: list[dict]) -> list[dict]:
 
 
 def _check_target(out: Path, fmt: str) -> None:
+    """Refuse an --out that cannot become the export (the write goes to a temporary file or folder
+    beside it, renamed over it at the end): a device, FIFO or socket (it would be replaced by a
+    plain file), a path under a file, a name longer than the file system takes, a non-empty one."""
+    if len(out.name.encode("utf-8", "surrogateescape")) > NAME_MAX - len(".tmp-xxxxxxxx.") - 1:
+        raise ProjectError(f"--out {out.name[:40]}...: the name is longer than a file system "
+                           f"takes ({NAME_MAX} bytes, less room for a temporary name); choose a "
+                           "shorter one")
+    if out.exists() and not (out.is_file() or out.is_dir()):
+        raise ProjectError(f"{out}: is a device, pipe or socket, not a file or folder; give --out "
+                           "a new path")
+    above = out.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise ProjectError(f"{above}: is a file, so it cannot hold --out {out}; choose another "
+                           "--out")
     if fmt in FOLDER_FORMATS:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise ProjectError(f"{out}: exists and is not an empty folder; choose a new --out")

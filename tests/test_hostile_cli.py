@@ -1,0 +1,124 @@
+"""Hostile arguments and names a person's shell can produce: each is one line on stderr, exit 2,
+and no change (found by an exploratory session on 2026-12-08; before, each was a traceback, a
+24 GB allocation, or a device replaced by a file)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+
+import numpy as np
+import pytest
+from conftest import SAMPLE_MNIST
+from PIL import Image
+
+from gltui.cli import main
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_export_refuses_a_fifo_and_leaves_it_a_fifo(fresh_project, tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["export", str(fresh_project), "--format", "csv", "--out", str(fifo)]) == 2
+    assert "device, pipe or socket" in one_line(capsys)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_export_under_a_file_names_the_file(fresh_project, tmp_path, capsys):
+    (tmp_path / "afile").write_text("data")
+    for fmt, name in (("csv", "x.csv"), ("imagefolder", "d"), ("labelstudio", "x.json")):
+        out = tmp_path / "afile" / name
+        assert main(["export", str(fresh_project), "--format", fmt, "--out", str(out)]) == 2
+        assert f"{tmp_path / 'afile'}: is a file" in one_line(capsys)
+    assert (tmp_path / "afile").read_text() == "data"
+
+
+def test_export_refuses_a_name_longer_than_a_file_system_takes(fresh_project, tmp_path, capsys):
+    out = tmp_path / ("x" * 250 + ".csv")
+    assert main(["export", str(fresh_project), "--format", "csv", "--out", str(out)]) == 2
+    assert "longer than a file system takes" in one_line(capsys)
+    # a long name that fits, temporary name included, is written
+    ok = tmp_path / ("y" * 230 + ".csv")
+    assert main(["export", str(fresh_project), "--format", "csv", "--out", str(ok)]) == 0
+    assert ok.read_text().startswith("file,label")
+
+
+@pytest.mark.parametrize("verb", ["init", "experiment"])
+def test_a_seed_the_database_cannot_store_is_refused(tmp_path, small_npz, verb, capsys):
+    big = str(2**63)
+    args = (["init", str(tmp_path / "p"), "--data", f"npz:{small_npz}", "--seed", big]
+            if verb == "init" else ["experiment", str(tmp_path / "p"), "--seeds", f"0,{big}"])
+    assert main(args) == 2
+    assert "a seed is a whole number" in one_line(capsys)
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_huge_label_is_refused_before_any_allocation(tmp_path, capsys):
+    x = np.zeros((30, 28, 28), np.uint8)
+    for top in (10**12, 10_000):
+        y = np.zeros(30, np.int64)
+        y[3] = top
+        np.savez(tmp_path / "d.npz", x=x, y=y)
+        assert main(["init", str(tmp_path / "p"), "--data", f"npz:{tmp_path / 'd.npz'}"]) == 2
+        assert f"label {top} would make" in one_line(capsys)
+        assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS refuses non-UTF-8 file names")
+def test_a_file_name_that_is_not_utf8_is_named_in_one_line(tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in sorted(os.listdir(SAMPLE_MNIST))[:12]:
+        if name.endswith(".png"):
+            shutil.copy(SAMPLE_MNIST / name, folder / name)
+    bad = os.fsencode(folder) + b"/bad\xff\xfe.png"
+    shutil.copy(SAMPLE_MNIST / "00000.png", bad)
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes", "a,b",
+                 "--initial", "2"]) == 2
+    line = one_line(capsys)
+    assert "bad\\xff\\xfe.png: the file name is not UTF-8 text" in line
+    assert not (tmp_path / "p").exists()
+
+
+def test_images_too_small_for_the_networks_are_refused_at_init(tmp_path, capsys):
+    folder = tmp_path / "icons"
+    folder.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((6, 6), 20 * i, np.uint8)).save(folder / f"{i:02d}.png")
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes", "a,b",
+                 "--initial", "2"]) == 2
+    assert "images of 6x6 px are too small for the networks" in one_line(capsys)
+    assert not (tmp_path / "p").exists()
+    # the fix the line names works
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes", "a,b",
+                 "--initial", "2", "--resize", "28x28"]) == 0
+
+
+def test_a_reader_that_went_away_ends_quietly(fresh_project, tmp_path, monkeypatch, capsys):
+    class GonePipe:
+        """stdout after `| head -1` exited: every write and flush fails."""
+
+        def __init__(self, fd: int):
+            self.fd = fd
+
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self) -> int:
+            return self.fd
+
+    fd = os.open(tmp_path / "sink", os.O_WRONLY | os.O_CREAT)
+    monkeypatch.setattr(sys, "stdout", GonePipe(fd))
+    assert main(["classes", str(fresh_project)]) == 1
+    os.close(fd)
+    assert capsys.readouterr().err == ""
