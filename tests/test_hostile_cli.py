@@ -122,3 +122,21 @@ def test_a_reader_that_went_away_ends_quietly(fresh_project, tmp_path, monkeypat
     assert main(["classes", str(fresh_project)]) == 1
     os.close(fd)
     assert capsys.readouterr().err == ""
+
+
+def test_a_refused_run_is_one_line_on_stderr(tmp_path):
+    """`gltui run` into a file or pipe: its progress bars would leave a blank line before the
+    refusal (rich's transient display off a terminal)."""
+    from conftest import run_gltui
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in sorted(os.listdir(SAMPLE_MNIST))[:30]:
+        if name.endswith(".png"):
+            shutil.copy(SAMPLE_MNIST / name, folder / name)
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes",
+                 "a,b", "--initial", "2", "--profile", "tiny"]) == 0
+    done = run_gltui("run", str(tmp_path / "p"), "--oracle", "--max-rounds", "1")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert "oracle mode needs true labels" in done.stderr

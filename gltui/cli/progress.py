@@ -38,7 +38,9 @@ class ProgressView:
             TimeRemainingColumn(),
             console=err,
             transient=True,
-            disable=not enabled,
+            # bars only on a terminal: into a file or pipe rich would leave a blank line behind,
+            # and a refusal must stay one line
+            disable=not (enabled and err.is_terminal),
         )
         self.task = None
         self.phase_started = time.time()
