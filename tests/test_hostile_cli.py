@@ -140,3 +140,14 @@ def test_a_refused_run_is_one_line_on_stderr(tmp_path):
     assert done.returncode == 2
     assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
     assert "oracle mode needs true labels" in done.stderr
+
+
+@pytest.mark.parametrize("extra, says", [(["--round", "99"], "--round picks the round model"),
+                                         (["--document-root", "/"], "--document-root is Label")])
+def test_an_export_option_the_format_does_not_use_is_refused(fresh_project, tmp_path, capsys,
+                                                             extra, says):
+    out = tmp_path / "labels.csv"
+    assert main(["export", str(fresh_project), "--format", "csv", "--out", str(out),
+                 *extra]) == 2
+    assert says in one_line(capsys)
+    assert not out.exists()

@@ -72,6 +72,12 @@ def export(project: Project, run: str, fmt: str, out: Path, *, with_predictions:
     min_confidence = 0.0 if min_confidence is None else min_confidence
     if not 0.0 <= min_confidence <= 1.0:
         raise ProjectError(f"--min-confidence {min_confidence:g}: give a probability in [0, 1]")
+    if round is not None and fmt != "model":
+        raise ProjectError(f"--round picks the round model of --format model; --format {fmt} "
+                           "exports the labels as they are now: leave --round out")
+    if document_root is not None and fmt != "labelstudio":
+        raise ProjectError(f"--document-root is Label Studio's; --format {fmt} does not use it: "
+                           "leave it out")
     _check_target(out, fmt)
     project.require_run(run)
     if fmt == "model":
