@@ -151,3 +151,17 @@ def test_an_export_option_the_format_does_not_use_is_refused(fresh_project, tmp_
                  *extra]) == 2
     assert says in one_line(capsys)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run", "{p}", "--k", "0"], "--k: '0' must be at least 1"),
+    (["run", "{p}", "--chunk-size", "0"], "--chunk-size: '0' must be at least 1"),
+    (["{p}", "--fps", "0"], "--fps: '0': give a rate above 0"),
+    (["{p}", "--fps", "nan"], "--fps: 'nan': give a rate above 0"),
+])
+def test_a_number_that_cannot_work_is_refused_before_anything_runs(fresh_project, capsys, args,
+                                                                   says):
+    before = (fresh_project / "gltui.db").read_bytes()
+    assert main([a.format(p=fresh_project) for a in args]) == 2
+    assert says in one_line(capsys)
+    assert (fresh_project / "gltui.db").read_bytes() == before

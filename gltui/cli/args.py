@@ -64,6 +64,14 @@ def share(text: str) -> float:
     return value
 
 
+def rate(text: str) -> float:
+    """--fps: refreshes a second, above 0 (a finite number: inf and nan are not rates)."""
+    value = _number(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a rate above 0, e.g. 10")
+    return value
+
+
 def accuracy(text: str) -> float:
     value = _number(text)
     if value > 1 and value <= 100:
@@ -137,9 +145,11 @@ def add_loop_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", choices=STRATEGIES,
                    help="selection strategy (a new project's default: margin with "
                    "semi-supervised rounds, rde, the paper's, without)")
-    p.add_argument("--max-rounds", type=positive, help="stop after N training rounds")
+    p.add_argument("--max-rounds", type=positive,
+                   help="stop after N training rounds (0 = no limit: lifts a stored one)")
     p.add_argument("--schedule", type=schedule, help="exponential (default) or fixed:N")
-    p.add_argument("--budget", type=positive, help="stop once N images are labeled")
+    p.add_argument("--budget", type=positive,
+                   help="stop once N images are labeled (0 = no limit: lifts a stored one)")
     p.add_argument("--target-accuracy", type=accuracy, help="stop at this validation accuracy")
     p.add_argument("--stop-when-stable", type=at_least_one, metavar="K",
                    help="stop once the predictions on the stop set agree with the previous "
@@ -148,7 +158,8 @@ def add_loop_options(p: argparse.ArgumentParser) -> None:
                    help="the kappa --stop-when-stable asks for (default: each round's own "
                    "agreement with an augmented view of the stop set; a fixed 0.99 never fired "
                    "on MNIST: docs/results/stopping.md)")
-    p.add_argument("--k", type=positive, help="augmented copies per image for rde (default 8)")
+    p.add_argument("--k", type=at_least_one,
+                   help="augmented copies per image for rde (default 8)")
     p.add_argument("--warm-start", type=positive, metavar="N",
                    help="queues drawn at random while fewer than N images are labeled "
                    "(default 40; 0 = guided from the first queue, as in the paper)")
@@ -162,7 +173,8 @@ def add_loop_options(p: argparse.ArgumentParser) -> None:
                    help="cap guided picks per predicted class (default on; off = the paper)")
     p.add_argument("--candidates", type=positive,
                    help="score a random subset of N pool images per round (0 = all)")
-    p.add_argument("--chunk-size", type=positive, help="images per scoring chunk (default 2048)")
+    p.add_argument("--chunk-size", type=at_least_one,
+                   help="images per scoring chunk (default 2048)")
     p.add_argument("--profile", choices=list(PROFILES), help="training profile")
     p.add_argument("--semi", type=on_off, metavar="on|off",
                    help="learn from the unlabeled pool too (semi-supervised rounds; default on)")

@@ -35,6 +35,7 @@ from gltui.cli.args import (
     class_names,
     classes_file,
     positive,
+    rate,
     seed,
     size,
 )
@@ -155,7 +156,7 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--images", choices=("auto", "sixel", "tgp", "halfcell", "unicode", "none"),
                    default="auto", help="how the TUI draws images")
-    p.add_argument("--fps", type=float, default=None, help="TUI refresh limit for slow links")
+    p.add_argument("--fps", type=rate, default=None, help="TUI refresh limit for slow links")
     p.add_argument("--version", action="version", version=_version())
     parsers["main"] = p
     return parsers

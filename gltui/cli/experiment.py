@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gltui.cli.args import Parser, positive, seed_list, strategy_list
+from gltui.cli.args import Parser, at_least_one, positive, seed_list, strategy_list
 from gltui.config import PROFILES
 
 
@@ -24,7 +24,7 @@ def add_parser(parsers: dict) -> None:
     p.add_argument("--max-rounds", type=positive, help="stop each run after N training rounds")
     p.add_argument("--profile", choices=list(PROFILES),
                    help="training profile (existing runs must match)")
-    p.add_argument("--k", type=positive, help="augmented copies per image for rde")
+    p.add_argument("--k", type=at_least_one, help="augmented copies per image for rde")
     p.add_argument("--candidates", type=positive,
                    help="score a random subset of N pool images per round (0 = all)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default auto")
