@@ -165,3 +165,15 @@ def test_a_number_that_cannot_work_is_refused_before_anything_runs(fresh_project
     assert main([a.format(p=fresh_project) for a in args]) == 2
     assert says in one_line(capsys)
     assert (fresh_project / "gltui.db").read_bytes() == before
+
+
+def test_a_lost_model_of_a_finished_run_names_a_fix_that_works(tmp_path, reference_project,
+                                                               capsys):
+    """A finished run does not train its rounds again, so `gltui run` is not the fix to name."""
+    path = tmp_path / "p"
+    shutil.copytree(reference_project, path)
+    (path / "checkpoints" / "main" / "model-round001.pt").unlink()
+    assert main(["predict", str(path), "--device", "cpu"]) == 2
+    line = one_line(capsys)
+    assert "copy it back from a backup, or give another round with --round (0)" in line
+    assert main(["predict", str(path), "--round", "0", "--device", "cpu"]) == 0

@@ -147,6 +147,13 @@ def load_finished(project: "Project", run: str, round: int, device: torch.device
         return load_round(project, run, round, device)
     except ModelLost as lost:
         cause = type(lost.__cause__).__name__ if lost.__cause__ else "missing"
+        row = project.require_run(run)
+        if row.phase != "done" and row.round == round:  # the engine trains its round again
+            fix = f"`gltui run {project.path} --run {run}` trains it again"
+        else:  # a finished run's rounds are not trained again
+            others = [str(r.round) for r in project.store.rounds(run)
+                      if r.finished_at is not None and r.round != round]
+            fix = ("copy it back from a backup" + (f", or give another round with --round "
+                                                   f"({', '.join(others)})" if others else ""))
         raise ProjectError(f"{lost.path}: the round {round} model of run {run!r} is missing or "
-                           f"unreadable ({cause}); `gltui run {project.path} --run {run}` trains "
-                           "it again") from lost
+                           f"unreadable ({cause}); {fix}") from lost
