@@ -27,10 +27,16 @@ _REASONS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
 }
+# The rename found the target taken: another process (a second `gltui init`) got there first.
+_TAKEN = (errno.ENOTEMPTY, errno.EEXIST)
 
 
 def disk_error(err: OSError, target: Path) -> DiskError:
     """An OSError of writing `target` as one line: what failed, why, and that nothing changed."""
+    if err.errno in _TAKEN:
+        return DiskError(f"{target}: cannot write it (something else wrote there meanwhile, "
+                         "another gltui perhaps); nothing was changed, look at what is there now "
+                         "and try again")
     reason = _REASONS.get(err.errno, err.strerror or str(err))
     return DiskError(f"{target}: cannot write it ({reason}); nothing was changed, free some space "
                      "or fix the permissions and try again")

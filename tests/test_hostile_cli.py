@@ -177,3 +177,19 @@ def test_a_lost_model_of_a_finished_run_names_a_fix_that_works(tmp_path, referen
     line = one_line(capsys)
     assert "copy it back from a backup, or give another round with --round (0)" in line
     assert main(["predict", str(path), "--round", "0", "--device", "cpu"]) == 0
+
+
+def test_a_folder_another_process_filled_meanwhile_is_named_as_such(tmp_path):
+    """Two `gltui init`s of one folder at once: the loser's line says what happened, not 'free
+    some space or fix the permissions'."""
+    from gltui.errors import DiskError
+    from gltui.fsio import atomic_folder
+
+    target = tmp_path / "p"
+    with pytest.raises(DiskError, match="something else wrote there meanwhile"):
+        with atomic_folder(target) as tmp:
+            (tmp / "mine").write_text("mine")
+            target.mkdir()
+            (target / "theirs").write_text("theirs")  # the winner's project
+    assert [f.name for f in target.iterdir()] == ["theirs"]
+    assert [f.name for f in tmp_path.iterdir()] == ["p"]  # no temporary folder left
