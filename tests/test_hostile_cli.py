@@ -193,3 +193,27 @@ def test_a_folder_another_process_filled_meanwhile_is_named_as_such(tmp_path):
             (target / "theirs").write_text("theirs")  # the winner's project
     assert [f.name for f in target.iterdir()] == ["theirs"]
     assert [f.name for f in tmp_path.iterdir()] == ["p"]  # no temporary folder left
+
+
+def test_unlabeled_images_added_to_an_experiment_leave_new_runs_seed_sets_alone(fresh_project,
+                                                                               tmp_path):
+    """A project whose every label was known at init (an oracle experiment) stays one when
+    unlabeled images are added: a new run's seed set is drawn from the known labels as before,
+    not every known label at once (162 of 200 in the session that found it)."""
+    from gltui.config import Config
+    from gltui.project import Project
+    from gltui.project.runs import create_run
+
+    x = np.zeros((10, 1, 28, 28), np.uint8)
+    x[:, :, 10:18, 10:18] = 255
+    np.savez(tmp_path / "more.npz", x=x)
+    assert main(["add", str(fresh_project), "--data", f"npz:{tmp_path / 'more.npz'}"]) == 0
+    with Project.open(fresh_project) as project:
+        assert project.meta["labels_known"] is True
+        config = Config.from_json(project.require_run("main").config)
+        create_run(project, "after", "margin", config)
+        main_seeds, _ = project.store.labeled("main")
+        after_seeds, after_labels = project.store.labeled("after")
+    assert len(main_seeds) == 20
+    assert after_seeds.tolist() == main_seeds.tolist()
+    assert (after_labels >= 0).all()

@@ -251,6 +251,9 @@ class Project:
                     "initial": int(initial),
                     "stratified": bool(stratified),
                     "audit": int(audit),
+                    # every pool label known at init (an oracle experiment): its runs' seed sets
+                    # stay drawn from those labels when unlabeled images are added later
+                    "labels_known": bool(dataset.fully_labeled),
                 })
                 store.insert_dataset(dataset.classes, names, splits, labels)
                 if audit:  # item ids are the rows of pixels.npy: the positions drawn

@@ -59,7 +59,14 @@ def create_run(
         keep = ~np.isin(pool, stop)
         pool, truth = pool[keep], truth[keep]
     rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
-    if (truth < 0).any():
+    # A person's project: images without labels at init (older projects: now). A project whose
+    # every label was known at init stays an experiment when unlabeled images are added: its
+    # seed sets are drawn from the known labels, as before the images came.
+    person = (not project.meta["labels_known"] if "labels_known" in project.meta
+              else bool((truth < 0).any()))
+    if not person:
+        pool, truth = pool[truth >= 0], truth[truth >= 0]
+    if person:
         known, unknown = pool[truth >= 0], pool[truth < 0]
         fill = min(max(0, initial - len(known)), len(unknown))
         seed_items = np.sort(np.concatenate([known, rng.choice(unknown, size=fill, replace=False)]))
