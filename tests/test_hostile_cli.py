@@ -217,3 +217,23 @@ def test_unlabeled_images_added_to_an_experiment_leave_new_runs_seed_sets_alone(
     assert len(main_seeds) == 20
     assert after_seeds.tolist() == main_seeds.tolist()
     assert (after_labels >= 0).all()
+
+
+def test_a_small_fully_labeled_folder_keeps_a_pool_with_the_default_validation(tmp_path, capsys):
+    """The default validation split (10 %, at least 100) took all 60 images of a small labeled
+    folder and the refusal named a --val-size never given; now it is at most a fifth."""
+    from gltui.project import Project
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    names = sorted(n for n in os.listdir(SAMPLE_MNIST) if n.endswith(".png"))[:60]
+    for name in names:
+        shutil.copy(SAMPLE_MNIST / name, folder / name)
+    rows = dict(line.split(",", 1) for line in
+                (SAMPLE_MNIST / "labels.csv").read_text().splitlines()[1:])
+    (folder / "labels.csv").write_text(
+        "file,label\n" + "".join(f"{n},{rows[n]}\n" for n in names))
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}"]) == 0
+    with Project.open(tmp_path / "p") as project:
+        assert len(project.store.split_items("val")[0]) == 12
+        assert len(project.store.split_items("pool")[0]) == 48

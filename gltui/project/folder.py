@@ -185,9 +185,10 @@ class Project:
         if val_size is None:
             # A person's project (images without labels) has no validation split unless asked:
             # the labels they bring are theirs to train on. With every label known (an oracle
-            # experiment): 10% of the images, at least 100 and at most 5,000.
-            val_size = (int(min(5000, max(100, len(labeled_train) // 10)))
-                        if dataset.fully_labeled else 0)
+            # experiment): 10% of the images, at least 100 and at most 5,000, but never more
+            # than a fifth of them (a 60-image folder kept no pool).
+            n = len(labeled_train)
+            val_size = int(min(5000, max(100, n // 10), n // 5)) if dataset.fully_labeled else 0
         val_size = min(val_size, len(labeled_train))
         audit_from = _audit_candidates(train_labels, dataset.fully_labeled)
         if audit is None:
