@@ -101,6 +101,13 @@ def check_data(tmp_path_factory):
 # ---- running gltui and reading a run's outcome ------------------------------------------------
 
 
+def one_error_line(capsys) -> str:
+    """The single line a refused command printed on stderr (asserts there is exactly one)."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
 def run_gltui(*args: str, env: dict | None = None, **kw):
     """`python -m gltui ARGS` in a subprocess on this checkout; `env` adds variables. With a
     GLTUI_FAULT among them (fault_env), the same through tests/faults_launch.py, which arms it."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_MNIST, init_args
+from conftest import SAMPLE_MNIST, init_args, one_error_line
 
 from gltui.cli import main
 from gltui.data import load
@@ -26,12 +26,6 @@ def tree_digest(path: Path) -> str:
             h.update(str(p.relative_to(path)).encode())
             h.update(p.read_bytes())
     return h.hexdigest()
-
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 def test_init_and_status_json(tmp_path, small_npz, capsys):

@@ -11,23 +11,17 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_MNIST
+from conftest import SAMPLE_MNIST, one_error_line
 from PIL import Image
 
 from gltui.cli import main
-
-
-def one_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 def test_export_refuses_a_fifo_and_leaves_it_a_fifo(fresh_project, tmp_path, capsys):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     assert main(["export", str(fresh_project), "--format", "csv", "--out", str(fifo)]) == 2
-    assert "device, pipe or socket" in one_line(capsys)
+    assert "device, pipe or socket" in one_error_line(capsys)
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
@@ -36,14 +30,14 @@ def test_export_under_a_file_names_the_file(fresh_project, tmp_path, capsys):
     for fmt, name in (("csv", "x.csv"), ("imagefolder", "d"), ("labelstudio", "x.json")):
         out = tmp_path / "afile" / name
         assert main(["export", str(fresh_project), "--format", fmt, "--out", str(out)]) == 2
-        assert f"{tmp_path / 'afile'}: is a file" in one_line(capsys)
+        assert f"{tmp_path / 'afile'}: is a file" in one_error_line(capsys)
     assert (tmp_path / "afile").read_text() == "data"
 
 
 def test_export_refuses_a_name_longer_than_a_file_system_takes(fresh_project, tmp_path, capsys):
     out = tmp_path / ("x" * 250 + ".csv")
     assert main(["export", str(fresh_project), "--format", "csv", "--out", str(out)]) == 2
-    assert "longer than a file system takes" in one_line(capsys)
+    assert "longer than a file system takes" in one_error_line(capsys)
     # a long name that fits, temporary name included, is written
     ok = tmp_path / ("y" * 230 + ".csv")
     assert main(["export", str(fresh_project), "--format", "csv", "--out", str(ok)]) == 0
@@ -56,7 +50,7 @@ def test_a_seed_the_database_cannot_store_is_refused(tmp_path, small_npz, verb, 
     args = (["init", str(tmp_path / "p"), "--data", f"npz:{small_npz}", "--seed", big]
             if verb == "init" else ["experiment", str(tmp_path / "p"), "--seeds", f"0,{big}"])
     assert main(args) == 2
-    assert "a seed is a whole number" in one_line(capsys)
+    assert "a seed is a whole number" in one_error_line(capsys)
     assert not (tmp_path / "p").exists()
 
 
@@ -67,7 +61,7 @@ def test_a_huge_label_is_refused_before_any_allocation(tmp_path, capsys):
         y[3] = top
         np.savez(tmp_path / "d.npz", x=x, y=y)
         assert main(["init", str(tmp_path / "p"), "--data", f"npz:{tmp_path / 'd.npz'}"]) == 2
-        assert f"label {top} would make" in one_line(capsys)
+        assert f"label {top} would make" in one_error_line(capsys)
         assert not (tmp_path / "p").exists()
 
 
@@ -82,7 +76,7 @@ def test_a_file_name_that_is_not_utf8_is_named_in_one_line(tmp_path, capsys):
     shutil.copy(SAMPLE_MNIST / "00000.png", bad)
     assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes", "a,b",
                  "--initial", "2"]) == 2
-    line = one_line(capsys)
+    line = one_error_line(capsys)
     assert "bad\\xff\\xfe.png: the file name is not UTF-8 text" in line
     assert not (tmp_path / "p").exists()
 
@@ -94,7 +88,7 @@ def test_images_too_small_for_the_networks_are_refused_at_init(tmp_path, capsys)
         Image.fromarray(np.full((6, 6), 20 * i, np.uint8)).save(folder / f"{i:02d}.png")
     assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes", "a,b",
                  "--initial", "2"]) == 2
-    assert "images of 6x6 px are too small for the networks" in one_line(capsys)
+    assert "images of 6x6 px are too small for the networks" in one_error_line(capsys)
     assert not (tmp_path / "p").exists()
     # the fix the line names works
     assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes", "a,b",
@@ -149,7 +143,7 @@ def test_an_export_option_the_format_does_not_use_is_refused(fresh_project, tmp_
     out = tmp_path / "labels.csv"
     assert main(["export", str(fresh_project), "--format", "csv", "--out", str(out),
                  *extra]) == 2
-    assert says in one_line(capsys)
+    assert says in one_error_line(capsys)
     assert not out.exists()
 
 
@@ -163,7 +157,7 @@ def test_a_number_that_cannot_work_is_refused_before_anything_runs(fresh_project
                                                                    says):
     before = (fresh_project / "gltui.db").read_bytes()
     assert main([a.format(p=fresh_project) for a in args]) == 2
-    assert says in one_line(capsys)
+    assert says in one_error_line(capsys)
     assert (fresh_project / "gltui.db").read_bytes() == before
 
 
@@ -174,7 +168,7 @@ def test_a_lost_model_of_a_finished_run_names_a_fix_that_works(tmp_path, referen
     shutil.copytree(reference_project, path)
     (path / "checkpoints" / "main" / "model-round001.pt").unlink()
     assert main(["predict", str(path), "--device", "cpu"]) == 2
-    line = one_line(capsys)
+    line = one_error_line(capsys)
     assert "copy it back from a backup, or give another round with --round (0)" in line
     assert main(["predict", str(path), "--round", "0", "--device", "cpu"]) == 0
 
