@@ -231,3 +231,24 @@ def test_a_small_fully_labeled_folder_keeps_a_pool_with_the_default_validation(t
     with Project.open(tmp_path / "p") as project:
         assert len(project.store.split_items("val")[0]) == 12
         assert len(project.store.split_items("pool")[0]) == 48
+
+
+@pytest.mark.parametrize("change", ["more classes", "other weights"])
+def test_a_model_file_of_another_project_is_refused_as_unreadable(tmp_path, reference_project,
+                                                                  capsys, change):
+    """A round model copied in from a project with more classes passed `predict` and then broke
+    `export --with-predictions` (IndexError); weights of another shape were a traceback."""
+    import torch
+
+    path = tmp_path / "p"
+    shutil.copytree(reference_project, path)
+    model = path / "checkpoints" / "main" / "model-round001.pt"
+    saved = torch.load(model, map_location="cpu", weights_only=True)
+    if change == "more classes":
+        saved["num_classes"] = 60
+    else:
+        saved["model"] = {k: v[:1] if v.ndim else v for k, v in saved["model"].items()}
+    torch.save(saved, model)
+    assert main(["predict", str(path), "--device", "cpu"]) == 2
+    assert "model-round001.pt: the round 1 model of run 'main' is missing or unreadable" in \
+        one_error_line(capsys)

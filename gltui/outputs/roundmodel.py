@@ -117,10 +117,17 @@ def load_round(project: "Project", run: str, round: int, device: torch.device) -
     trained before a person added a class has one output fewer than the project has classes."""
     saved = read_round(project, run, round)
     name, shape, _ = network(project, run)
+    path = project.model_path(run, round)
+    classes = int(saved.get("num_classes", len(project.classes)))
+    if not 1 <= classes <= len(project.classes):  # a file of another project, copied in
+        raise ModelLost(path) from ValueError(f"{classes} classes in a project of "
+                                              f"{len(project.classes)}")
     # The file names its network (a run may have switched --semi since); older files do not.
-    return build(saved["model"], saved.get("network", name), shape,
-                 int(saved.get("num_classes", len(project.classes))), device,
-                 saved.get("network_options"))
+    try:
+        return build(saved["model"], saved.get("network", name), shape, classes, device,
+                     saved.get("network_options"))
+    except (RuntimeError, ValueError, TypeError) as err:  # weights of another shape
+        raise ModelLost(path) from err
 
 
 def finished_round(project: "Project", run: str, round: int | None = None) -> int:
