@@ -103,6 +103,30 @@ def test_savings_counts_equal_accuracy_as_reached_and_handles_no_hit():
     assert "does not reach" in text and "matches" not in text
 
 
+def test_savings_read_both_curves_alike_so_a_dip_is_not_a_saving():
+    """The demo on the AVX-512 EPYC (2026-12-07, README): random's 640-label accuracy (0.966) is
+    below its 320-label one, so its last 320 labels bought nothing. Read off random's own curve
+    it first had 0.966 at 160 * 2**(9/13) = 258.5 labels; margin had it at 160: factor 1.6, not
+    the 640 / 160 = 4 that the old reading printed. Two identical curves read 1 everywhere."""
+    budgets = [20, 40, 80, 160, 320, 640]
+    guided = [CurvePoint(b, a, 0.0, 1) for b, a in
+              zip(budgets, [0.415, 0.747, 0.944, 0.966, 0.971, 0.975])]
+    random = [CurvePoint(b, a, 0.0, 1) for b, a in
+              zip(budgets, [0.415, 0.747, 0.899, 0.957, 0.970, 0.966])]
+    last = savings(guided, random)[-1]
+    assert last.random_labels == pytest.approx(160 * 2 ** (0.009 / 0.013))
+    assert (last.guided_labels, last.guided_from) == (160.0, 80)
+    assert last.factor == pytest.approx(160 * 2 ** (0.009 / 0.013) / 160)
+    text = headline("margin", [last])
+    assert "(96.60 %), which random itself first had at about 259 labels, with 160 labels" in text
+    assert text.endswith("savings factor 1.6")
+    assert [s.factor for s in savings(random, random)] == [1.0] * 6
+    # a fixed schedule (20, 30, 40): the crossing is named between its own grid points
+    fixed = [CurvePoint(20, 0.5, 0, 1), CurvePoint(30, 0.7, 0, 1), CurvePoint(40, 0.8, 0, 1)]
+    base = [CurvePoint(20, 0.5, 0, 1), CurvePoint(30, 0.55, 0, 1), CurvePoint(40, 0.6, 0, 1)]
+    assert "between 20 and 30" in headline("rde", savings(fixed, base))
+
+
 def round_row(**values) -> RoundRow:
     """A RoundRow with the given fields, every other one None."""
     return RoundRow(**{**{f.name: None for f in dataclasses.fields(RoundRow)}, **values})

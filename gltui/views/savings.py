@@ -35,7 +35,32 @@ class Saving:
     # point when the guided curve is there already (`at_most`: then only an upper bound).
     guided_labels: float | None = None
     at_most: bool = False
-    factor: float | None = None  # B / guided_labels; None where the guided curve never reaches it
+    # random_labels / guided_labels; None where the guided curve never reaches it
+    factor: float | None = None
+    # Labels the baseline itself needed to first reach that accuracy, read off its own curve the
+    # same way: B where its curve rises to B, fewer where it dipped after getting there (random
+    # at 640 below its 320: the labels from 320 on bought it nothing).
+    random_labels: float | None = None
+    guided_from: int | None = None  # the guided grid point below the crossing, if any
+
+
+def labels_to_reach(points: Sequence[CurvePoint], target: float
+                    ) -> tuple[int, float] | None:
+    """(index of the first point whose mean reaches `target`, the labels read off the curve
+    between it and the point before, linear in log2 labels); None if no point does."""
+    at = next((i for i, p in enumerate(points) if p.mean >= target), None)
+    if at is None:
+        return None
+    hit, labels = points[at], float(points[at].budget)
+    if at > 0:
+        lo = points[at - 1]
+        share = (target - lo.mean) / (hit.mean - lo.mean) if hit.mean > lo.mean else 1.0
+        labels = 2 ** (math.log2(lo.budget) + min(1.0, max(0.0, share))
+                       * (math.log2(hit.budget) - math.log2(lo.budget)))
+        if abs(labels - hit.budget) < 1e-6 * hit.budget:  # the target is the point's own mean
+            labels = float(hit.budget)
+    return at, labels
+
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof 1; 0.0 for fewer than two values)."""
@@ -69,32 +94,31 @@ def group_curves(curves: Iterable[tuple[str, Mapping[int, float]]]) -> dict[str,
 
 def savings(guided: Sequence[CurvePoint], random: Sequence[CurvePoint],
             tolerance: float = 1e-9) -> list[Saving]:
-    """The label savings factor at every budget B of the baseline: B divided by the labels the
-    guided curve needs to reach the baseline's mean accuracy at B.
+    """The label savings factor at every budget B of the baseline: the labels the baseline
+    needed to reach its own mean accuracy at B, divided by the labels the guided curve needs.
 
     A doubling grid alone can only say 1, 2, 4 ...: a curve 2 points ahead at every budget
     would read "factor 1" wherever it is not a whole doubling ahead. So the labels are read off
-    the guided curve where it crosses the target, between its two grid points around the
-    crossing (linear in log2 labels, as the curve is drawn). Where the guided curve's first
-    point already reaches the target, the crossing is below the grid: `at_most` says the
+    each curve where it first crosses the target, between its two grid points around the
+    crossing (linear in log2 labels, as the curve is drawn). Both curves are read the same way,
+    so two identical curves read factor 1 even where they dip (a baseline's accuracy at B that
+    it had already reached earlier is not credited to B's labels). Where the guided curve's
+    first point already reaches the target, the crossing is below the grid: `at_most` says the
     labels are an upper bound (the factor a lower one). None: it never got there."""
     guided = sorted(guided, key=lambda p: p.budget)
+    random = sorted(random, key=lambda p: p.budget)
     out = []
-    for base in sorted(random, key=lambda p: p.budget):
+    for base in random:
         target = base.mean - tolerance
-        at = next((i for i, g in enumerate(guided) if g.mean >= target), None)
-        if at is None:
+        found = labels_to_reach(guided, target)
+        if found is None:
             out.append(Saving(base.budget, base.mean, None, None))
             continue
+        at, labels = found
+        _, own = labels_to_reach(random, target)  # at most B: random reaches it at B
         hit = guided[at]
-        labels, at_most = float(hit.budget), at == 0
-        if at > 0:
-            lo = guided[at - 1]
-            share = (target - lo.mean) / (hit.mean - lo.mean) if hit.mean > lo.mean else 1.0
-            labels = 2 ** (math.log2(lo.budget) + min(1.0, max(0.0, share))
-                           * (math.log2(hit.budget) - math.log2(lo.budget)))
-        out.append(Saving(base.budget, base.mean, hit.budget, hit.mean, labels, at_most,
-                          base.budget / labels))
+        out.append(Saving(base.budget, base.mean, hit.budget, hit.mean, labels, at == 0,
+                          own / labels, own, guided[at - 1].budget if at > 0 else None))
     return out
 
 
@@ -113,10 +137,14 @@ def headline(strategy: str, rows: Sequence[Saving]) -> str:
                    f"savings factor {last.factor:.2g}")
         else:
             how = (f"with about {last.guided_labels:.0f} labels (read off its curve between "
-                   f"{last.guided_budget // 2} and {last.guided_budget}, where it has "
+                   f"{last.guided_from} and {last.guided_budget}, where it has "
                    f"{100 * last.guided_accuracy:.2f} %): savings factor {last.factor:.2g}")
+        own = ""
+        if last.random_labels is not None and last.random_labels < last.random_budget:
+            own = (f", which {BASELINE} itself first had at about {last.random_labels:.0f} "
+                   f"labels,")
         return (f"{strategy} reaches {BASELINE}'s mean accuracy at {last.random_budget} labels "
-                f"({100 * last.random_accuracy:.2f} %) {how}")
+                f"({100 * last.random_accuracy:.2f} %){own} {how}")
     text = (f"{strategy} does not reach {BASELINE}'s mean accuracy at {last.random_budget} "
             f"labels ({100 * last.random_accuracy:.2f} %) at any of its budgets")
     reached = [s for s in rows if s.factor is not None]
