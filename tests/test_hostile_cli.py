@@ -252,3 +252,26 @@ def test_a_model_file_of_another_project_is_refused_as_unreadable(tmp_path, refe
     assert main(["predict", str(path), "--device", "cpu"]) == 2
     assert "model-round001.pt: the round 1 model of run 'main' is missing or unreadable" in \
         one_error_line(capsys)
+
+
+def test_a_file_name_with_a_backslash_reads_back_from_the_exported_csv(tmp_path, capsys):
+    r"""An image named `a\b.png` (legal on Linux) exports as written; read back as a labels.csv
+    it was taken for the Windows path a/b.png and refused. A Windows path still works."""
+    from gltui.project import Project
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    names = sorted(n for n in os.listdir(SAMPLE_MNIST) if n.endswith(".png"))[:12]
+    for name in names:
+        shutil.copy(SAMPLE_MNIST / name, folder / name)
+    shutil.copy(SAMPLE_MNIST / names[0], folder / "odd\\name.png")
+    (folder / "sub").mkdir()
+    shutil.copy(SAMPLE_MNIST / names[1], folder / "sub" / "w.png")
+    (folder / "labels.csv").write_text("file,label\nodd\\name.png,zero\nsub\\w.png,one\n")
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes",
+                 "zero,one", "--initial", "2"]) == 0, capsys.readouterr().err
+    with Project.open(tmp_path / "p") as project:
+        pool, truth = project.store.split_items("pool")
+        names_of = project.store.item_names(pool.tolist())
+        given = {names_of[int(i)]: int(t) for i, t in zip(pool, truth) if t >= 0}
+    assert given == {"odd\\name.png": 0, "sub/w.png": 1}

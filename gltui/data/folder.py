@@ -183,7 +183,9 @@ def _read_labels_csv(path: Path, known: set[str]) -> dict[str, tuple[str, int]]:
         if len(row) != len(cols):
             raise DataError(f"{path}: line {line}: malformed row {shown!r}, expected "
                             f"{len(cols)} fields (file,label)")
-        name, label = row[fi].strip().replace("\\", "/"), row[li].strip()
+        name, label = row[fi].strip(), row[li].strip()
+        if name not in known:  # a Windows path (a\b.png); a name with a backslash stays as is
+            name = name.replace("\\", "/")
         name = str(PurePosixPath(name)) if name else name  # "./a.png" -> "a.png"
         if not name:
             raise DataError(f"{path}: line {line}: malformed row {shown!r}, the file name is empty")
