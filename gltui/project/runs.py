@@ -64,25 +64,25 @@ def create_run(
     # seed sets are drawn from the known labels, as before the images came.
     person = (not project.meta["labels_known"] if "labels_known" in project.meta
               else bool((truth < 0).any()))
-    if not person:
-        pool, truth = pool[truth >= 0], truth[truth >= 0]
     if person:
         known, unknown = pool[truth >= 0], pool[truth < 0]
         fill = min(max(0, initial - len(known)), len(unknown))
         seed_items = np.sort(np.concatenate([known, rng.choice(unknown, size=fill, replace=False)]))
-    elif stratified and (truth >= 0).any():
-        per_class = max(1, initial // max(1, len(project.classes)))
-        chosen = []
-        for c in range(len(project.classes)):
-            members = pool[truth == c]
-            take = min(per_class, len(members))
-            chosen.extend(rng.choice(members, size=take, replace=False).tolist())
-        rest = np.setdiff1d(pool, chosen)
-        extra = max(0, initial - len(chosen))
-        chosen.extend(rng.choice(rest, size=extra, replace=False).tolist())
-        seed_items = np.sort(np.asarray(chosen[:initial], dtype=np.int64))
-    else:
-        seed_items = np.sort(rng.choice(pool, size=min(initial, len(pool)), replace=False))
+    else:  # an experiment: from its known labels (images added since may have none)
+        pool, truth = pool[truth >= 0], truth[truth >= 0]
+        if stratified and len(truth):
+            per_class = max(1, initial // max(1, len(project.classes)))
+            chosen = []
+            for c in range(len(project.classes)):
+                members = pool[truth == c]
+                take = min(per_class, len(members))
+                chosen.extend(rng.choice(members, size=take, replace=False).tolist())
+            rest = np.setdiff1d(pool, chosen)
+            extra = max(0, initial - len(chosen))
+            chosen.extend(rng.choice(rest, size=extra, replace=False).tolist())
+            seed_items = np.sort(np.asarray(chosen[:initial], dtype=np.int64))
+        else:
+            seed_items = np.sort(rng.choice(pool, size=min(initial, len(pool)), replace=False))
     seed_labels = project.store.true_labels(seed_items)  # -1: a person labels it at round 0
     config = Config.from_json(config.to_json())
     config.score.strategy = strategy
