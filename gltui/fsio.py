@@ -27,6 +27,17 @@ _REASONS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
 }
+NAME_MAX = 255  # bytes of a file name on every common Linux, macOS and Windows file system
+# What the temporary names below add to the target's name: atomic_folder's ".NAME.tmp-XXXXXXXX"
+# (atomic_write's ".NAME.tmp" is shorter).
+TEMP_EXTRA = len(".") + len(".tmp-") + 8
+
+
+def name_fits(target: Path) -> bool:
+    """Whether `target`'s name, and the temporary name beside it, fit a file system's limit."""
+    return len(target.name.encode("utf-8", "surrogateescape")) + TEMP_EXTRA <= NAME_MAX
+
+
 # The rename found the target taken: another process (a second `gltui init`) got there first.
 _TAKEN = (errno.ENOTEMPTY, errno.EEXIST)
 

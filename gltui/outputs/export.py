@@ -42,11 +42,10 @@ import numpy as np
 
 from gltui.data import save_image
 from gltui.errors import ProjectError
-from gltui.fsio import atomic_folder, atomic_write
+from gltui.fsio import NAME_MAX, atomic_folder, atomic_write, name_fits
 from gltui.project import Project
 
 FORMATS = ("csv", "jsonl", "imagefolder", "labelstudio", "model")
-NAME_MAX = 255  # bytes of a file name on every common Linux, macOS and Windows file system
 FIELDS = ("file", "label", "source", "confidence", "rde", "round", "time", "item")
 FOLDER_FORMATS = ("imagefolder", "model")
 # Label Studio: the names of the labeling config's tags the results refer to (README shows the
@@ -174,7 +173,7 @@ def _check_target(out: Path, fmt: str) -> None:
     """Refuse an --out that cannot become the export (the write goes to a temporary file or folder
     beside it, renamed over it at the end): a device, FIFO or socket (it would be replaced by a
     plain file), a path under a file, a name longer than the file system takes, a non-empty one."""
-    if len(out.name.encode("utf-8", "surrogateescape")) > NAME_MAX - len(".tmp-xxxxxxxx.") - 1:
+    if not name_fits(out):
         raise ProjectError(f"--out {out.name[:40]}...: the name is longer than a file system "
                            f"takes ({NAME_MAX} bytes, less room for a temporary name); choose a "
                            "shorter one")
