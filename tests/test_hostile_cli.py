@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_MNIST, one_error_line
+from conftest import REFERENCE_ARGS, SAMPLE_MNIST, one_error_line
 from PIL import Image
 
 from gltui.cli import main
@@ -211,6 +211,28 @@ def test_unlabeled_images_added_to_an_experiment_leave_new_runs_seed_sets_alone(
     assert len(main_seeds) == 20
     assert after_seeds.tolist() == main_seeds.tolist()
     assert (after_labels >= 0).all()
+
+
+def test_an_oracle_run_goes_on_after_unlabeled_images_are_added(fresh_project, tmp_path):
+    """An experiment's oracle run stopped (exit 2, "oracle mode needs true labels") once `add`
+    brought images without labels, and every later --oracle run was refused: its queues picked
+    the new images. An experiment's queues now come from its known labels; the added images
+    are still in the project (unlabeled pool, predictions)."""
+    from gltui.project import Project
+
+    x = np.zeros((40, 1, 28, 28), np.uint8)
+    x[:, :, 8:20, 8:20] = np.arange(40, dtype=np.uint8)[:, None, None, None] * 6
+    np.savez(tmp_path / "more.npz", x=x)
+    assert main(["add", str(fresh_project), "--data", f"npz:{tmp_path / 'more.npz'}"]) == 0
+    assert main(["run", str(fresh_project), *REFERENCE_ARGS]) == 0
+    with Project.open(fresh_project) as project:
+        pool, truth = project.store.split_items("pool")
+        added = pool[truth < 0]
+        labeled, labels = project.store.labeled("main")
+        queued = [e.item for e in project.store.queue("main", 1)]
+    assert len(added) == 40  # the 40 new images are in the pool, unlabeled
+    assert len(queued) == 20 and not np.isin(queued, added).any()
+    assert len(labeled) == 40 and (labels >= 0).all()
 
 
 def test_a_small_fully_labeled_folder_keeps_a_pool_with_the_default_validation(tmp_path, capsys):

@@ -59,12 +59,7 @@ def create_run(
         keep = ~np.isin(pool, stop)
         pool, truth = pool[keep], truth[keep]
     rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
-    # A person's project: images without labels at init (older projects: now). A project whose
-    # every label was known at init stays an experiment when unlabeled images are added: its
-    # seed sets are drawn from the known labels, as before the images came.
-    person = (not project.meta["labels_known"] if "labels_known" in project.meta
-              else bool((truth < 0).any()))
-    if person:
+    if not labels_known(project, truth):  # a person's project
         known, unknown = pool[truth >= 0], pool[truth < 0]
         fill = min(max(0, initial - len(known)), len(unknown))
         seed_items = np.sort(np.concatenate([known, rng.choice(unknown, size=fill, replace=False)]))
@@ -87,6 +82,19 @@ def create_run(
     config = Config.from_json(config.to_json())
     config.score.strategy = strategy
     project.store.create_run(name, strategy, config.seed, config.to_json(), seed_items, seed_labels)
+
+
+def labels_known(project, truth: np.ndarray | None = None) -> bool:
+    """Whether the project is an experiment: every image had its label at init (older projects:
+    every pool image has one now, `truth` when the caller read it). An experiment stays one when
+    unlabeled images are added: its seed sets and queues come from the known labels, as before
+    the images came, so that its oracle always has the label; the added images still teach the
+    semi-supervised rounds and get predictions."""
+    if "labels_known" in project.meta:
+        return bool(project.meta["labels_known"])
+    if truth is None:
+        truth = project.store.split_items("pool")[1]
+    return not bool((truth < 0).any())
 
 
 @dataclass(frozen=True)

@@ -152,13 +152,12 @@ class Runner:
             return False
         if loop.max_rounds and row.round + 1 >= loop.max_rounds:
             return False
-        return self._selectable() > 0
+        return len(self._candidates()) > 0
 
-    def _selectable(self) -> int:
-        """The unlabeled pool images a queue may take: those outside the stop set (held out to
-        measure stability, never queued). A person's small project labels every other one: its
-        last 24 pool images were the stop set, and the next query had nothing to choose from."""
-        return len(roundwork.scoring_candidates(self.store, self.run, self._stop_set()))
+    def _candidates(self) -> np.ndarray:
+        """The unlabeled pool images a queue may take (run/roundwork.scoring_candidates): never
+        the stop set (held out to measure stability), in an experiment only known labels."""
+        return roundwork.scoring_candidates(self.project, self.run, self._stop_set())
 
     def emit(self, event: Event) -> None:
         self.options.on_event(event)
@@ -402,7 +401,7 @@ class Runner:
             return f"label budget {loop.budget} spent"
         if loop.max_rounds and round + 1 >= loop.max_rounds:
             return f"{loop.max_rounds} rounds done"
-        pool = self._selectable()
+        pool = len(self._candidates())
         n = self._next_batch(n_labeled)
         if pool == 0:
             return "pool exhausted"
@@ -415,7 +414,7 @@ class Runner:
         cfg = self.config.score
         scoring_pass = self.store.scoring_pass(self.run, round)
         if scoring_pass is None:
-            candidates = roundwork.scoring_candidates(self.store, self.run, self._stop_set())
+            candidates = self._candidates()
             if cfg.candidates and len(candidates) > cfg.candidates:
                 rng = np.random.default_rng(derive_seed(self.seed, round, "candidates"))
                 candidates = np.sort(rng.choice(candidates, size=cfg.candidates, replace=False))

@@ -20,6 +20,7 @@ from gltui.outputs import roundmodel
 from gltui.outputs.roundmodel import ModelLost
 from gltui.project import Project
 from gltui.project.labeler import offered_items
+from gltui.project.runs import labels_known
 from gltui.store import Store
 
 AUDIT_FOR_CALIBRATION = 30  # audit labels a temperature is fitted on, else the labeled set's views
@@ -35,10 +36,15 @@ def audit_calibrates(n_labels: int, set_size: int) -> bool:
         n_labels >= AUDIT_WHOLE_SET_MIN and n_labels >= set_size)
 
 
-def scoring_candidates(store: Store, run: str, stop: np.ndarray | None) -> np.ndarray:
-    """What a scoring pass may pick from: the run's unlabeled pool images outside the stop set."""
-    candidates = store.unlabeled_pool(run)
-    return candidates[~np.isin(candidates, stop)] if stop is not None else candidates
+def scoring_candidates(project: Project, run: str, stop: np.ndarray | None) -> np.ndarray:
+    """What a scoring pass may pick from: the run's unlabeled pool images outside the stop set,
+    and in an experiment (project/runs.labels_known) those with a known label."""
+    candidates = project.store.unlabeled_pool(run)
+    if stop is not None:
+        candidates = candidates[~np.isin(candidates, stop)]
+    if labels_known(project):
+        candidates = candidates[project.store.true_labels(candidates) >= 0]
+    return candidates
 
 
 def unlabeled_for_round(store: Store, labeled: np.ndarray, stop: np.ndarray | None, cap: int,
