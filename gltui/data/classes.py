@@ -4,7 +4,8 @@ a labels.csv, `c` in the TUI, `gltui classes`).
 A class name is what a person reads on screen and what the csv, ImageFolder and Label Studio
 exports write, so it must survive all of them: not empty, no comma (a `--classes a,b` list and the
 csv's `file,label` rows split on it), no line break or control character, no path separator (an
-ImageFolder export makes a folder of it), and at most MAX_NAME characters.
+ImageFolder export makes a folder of it), no leading '-' (`gltui classes --rename OLD NEW` must
+be able to name it), and at most MAX_NAME characters.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def check_class_name(name: str, existing: Sequence[str] = ()) -> str:
     if any(ch in name for ch in "/\\") or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise ProjectError(f"class name {shown!r} holds a path separator or a control character; "
                            "use letters, digits, spaces or punctuation")
+    if name.startswith("-"):
+        raise ProjectError(f"class name {shown!r} starts with '-', which a command line reads as "
+                           "an option (`gltui classes --rename` could not name it); drop the '-'")
     if len(name) > MAX_NAME:
         raise ProjectError(f"class name {shown!r} is {len(name)} characters long; keep it to "
                            f"{MAX_NAME}")
