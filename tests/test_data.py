@@ -399,6 +399,17 @@ def test_folder_16bit_grey(tmp_path, digits):
     assert ds.train.images.shape == (1, 1, 28, 28) and np.array_equal(ds.train.images[0, 0], x[0])
 
 
+def test_folder_float_grey_in_0_to_1_keeps_its_picture(tmp_path, digits):
+    """A float TIFF (mode F, values 0..1) saved as .png imported black: clipped to 0..255
+    before the cast."""
+    x, _ = digits
+    for i in range(2):
+        Image.fromarray(x[i].astype(np.float32) / 255.0).save(tmp_path / f"{i}.png", "TIFF")
+    ds = load(f"folder:{tmp_path}")
+    assert ds.train.names == ["0.png", "1.png"] and ds.train.images.shape == (2, 1, 28, 28)
+    assert np.abs(ds.train.images[:, 0].astype(int) - x[:2].astype(int)).max() <= 1
+
+
 def test_folder_mixed_sizes_need_conversion(tmp_path, digits):
     x, _ = digits
     write_pngs(tmp_path, x[:3])

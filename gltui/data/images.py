@@ -51,7 +51,8 @@ def is_padded(size: tuple[int, int], resize: tuple[int, int] | None, fit: str) -
 def image_to_array(im: Image.Image, resize: tuple[int, int] | None, channels: int | None,
                    fit: str = "stretch", size: tuple[int, int] | None = None) -> np.ndarray:
     """A decoded PIL image -> (C, H, W) uint8 view. Grey stays 1 channel, everything else RGB,
-    unless channels says otherwise; 16-bit grey keeps its top 8 bits. With resize=(H, W): scaled
+    unless channels says otherwise; 16-bit grey keeps its top 8 bits, float grey in 0..1 is
+    scaled to 0..255. With resize=(H, W): scaled
     to it (stretch), or scaled within it keeping its aspect ratio, centred on black (letterbox).
     `size`: the image's size before a JPEG draft shrank it (the aspect ratio to keep)."""
     from PIL import Image
@@ -63,8 +64,10 @@ def image_to_array(im: Image.Image, resize: tuple[int, int] | None, channels: in
         for s in range(0, len(a), 1024):  # by row blocks: a big 16-bit scan is never int64 whole
             top[s : s + 1024] = np.clip(a[s : s + 1024], 0, 65535) >> 8
         im, mode = Image.fromarray(top), "L"
-    elif mode == "F":
-        im, mode = Image.fromarray(np.clip(np.asarray(im), 0, 255).astype(np.uint8)), "L"
+    elif mode == "F":  # 32-bit float: 0..1 (a float TIFF's usual range) or 0..255
+        a = np.nan_to_num(np.asarray(im, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        a = a * 255.0 if a.size and a.max() <= 1.0 else a  # 0..1 once imported black
+        im, mode = Image.fromarray(np.clip(a, 0, 255).round().astype(np.uint8)), "L"
     grey = mode in ("L", "1", "LA", "La")
     target = {1: "L", 3: "RGB"}.get(channels or 0, "L" if grey else "RGB")
     if mode != target:
