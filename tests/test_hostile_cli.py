@@ -278,7 +278,8 @@ def test_a_model_file_of_another_project_is_refused_as_unreadable(tmp_path, refe
 
 def test_a_file_name_with_a_backslash_reads_back_from_the_exported_csv(tmp_path, capsys):
     r"""An image named `a\b.png` (legal on Linux) exports as written; read back as a labels.csv
-    it was taken for the Windows path a/b.png and refused. A Windows path still works."""
+    it was taken for the Windows path a/b.png and refused, and an --originals export copied it
+    to the folder a/. A Windows path in a labels.csv still works."""
     from gltui.project import Project
 
     folder = tmp_path / "imgs"
@@ -297,3 +298,10 @@ def test_a_file_name_with_a_backslash_reads_back_from_the_exported_csv(tmp_path,
         names_of = project.store.item_names(pool.tolist())
         given = {names_of[int(i)]: int(t) for i, t in zip(pool, truth) if t >= 0}
     assert given == {"odd\\name.png": 0, "sub/w.png": 1}
+    # An --originals copy keeps that name as one file, not the folder `odd/` it once made.
+    out = tmp_path / "copies"
+    assert main(["export", str(tmp_path / "p"), "--format", "imagefolder", "--originals",
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "one/sub/w.png", "zero/odd\\name.png"]
+    assert (out / "zero" / "odd\\name.png").read_bytes() == (folder / "odd\\name.png").read_bytes()

@@ -299,8 +299,9 @@ def _original_names(rows: list[dict]) -> dict[int, Path]:
 
 
 def _relative(name: str) -> Path:
-    """An item name as a relative path that stays inside the folder it is joined to."""
-    parts = [p for p in str(name).replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    """An item name as a relative path that stays inside the folder it is joined to. Item names
+    are POSIX paths (data/folder.py): a backslash in one is a letter of a file's name."""
+    parts = [p for p in str(name).split("/") if p not in ("", ".", "..")]
     return Path(*parts) if parts else Path("_")
 
 
