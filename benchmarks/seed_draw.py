@@ -12,12 +12,25 @@ how many of the 10 classes the seed set covers. Several seeds, the same pool for
 
     python benchmarks/seed_draw.py --json                  # 8 seeds, 20 images
 
+With --project P (an oracle project: every pool image has its label) the draws come from P's
+pool (less its stop set), and each seed set trains P's round 0 as its run trains it
+(run/engine.Runner.fit_call: semi-supervised when the run is, with the round's own unlabeled
+images, the seed set swapped in) instead of the labels-only recipe above; --draws adds
+
+  far       learn/select.select_seed: the far share's draw (select_far, after TypiClust and
+            coreset) with nothing labeled yet, on 14x14 mean-pooled pixels (centred): the
+            typical image of each of 2 x `initial` k-means regions of the pool, outliers left
+            out, then greedy k-centre over those
+
+    python benchmarks/seed_draw.py --project /tmp/person --draws random,far --seeds 6 --json
+
 The test split is only read to report.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -33,6 +46,10 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 from gltui import data  # noqa: E402
 from gltui.learn import train as training  # noqa: E402
 from gltui.learn.seeding import derive_seed  # noqa: E402
+from gltui.learn.select import pooled, select_seed  # noqa: E402
+from gltui.project import Project  # noqa: E402
+from gltui.run import roundwork  # noqa: E402
+from gltui.run.engine import Runner  # noqa: E402
 from gltui.run.sample import SAMPLE_SPEC_DIR, sample_config  # noqa: E402
 
 
@@ -47,26 +64,80 @@ def kcenter(features: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
     return np.asarray(chosen)
 
 
+DRAWS = {"random": lambda f, n, rng: rng.choice(len(f), size=n, replace=False),
+         "kcenter": kcenter}
+
+
+def in_project(path: Path, draws: list[str], seeds: int, initial: int) -> dict:
+    """Each draw's seed sets, each training the project's round 0 as its run would."""
+    results: dict[str, list[dict]] = {name: [] for name in draws}
+    with Project.open(path) as project:
+        runner = Runner(project, "main")
+        base = runner.fit_call(0)
+        pool, truth = project.store.split_items("pool")
+        stop = project.store.sample_set("stop")
+        keep = truth >= 0
+        if stop is not None:
+            keep &= ~np.isin(pool, stop)
+        pool = pool[keep]
+        x = np.asarray(project.pixels[pool])
+        features = {"kcenter": pooled(x, 7) / 255.0, "random": x[:, :1, 0, 0]}
+        test_ids, test_y = project.store.split_labels("test")
+        x_test = np.asarray(project.pixels[test_ids])
+        for seed in range(seeds):
+            for name in draws:
+                rng = np.random.default_rng(derive_seed(seed, "seed-set"))
+                if name == "far":  # what a run draws: learn/select.select_seed
+                    ids = select_seed(project.pixels, pool, initial, rng)
+                else:
+                    ids = np.sort(pool[DRAWS[name](features[name], initial, rng)])
+                y = project.store.true_labels(ids)
+                unlabeled = roundwork.unlabeled_for_round(
+                    project.store, ids, stop, runner.config.semi.max_unlabeled,
+                    derive_seed(seed, 0, "unlabeled")) if base.semi is not None else None
+                call = dataclasses.replace(base, train_ids=ids, train_y=y, init=None,
+                                           unlabeled_ids=unlabeled,
+                                           seed=derive_seed(seed, 0, "train"))
+                started = time.time()
+                model = call.run(project.pixels, runner.device, None).model
+                acc = float((training.predict_proba(model, x_test).argmax(1) == test_y).mean())
+                results[name].append({"seed": seed, "test_accuracy": round(acc, 4),
+                                      "classes": int(len(set(y.tolist()))),
+                                      "seconds": round(time.time() - started, 1)})
+                print(f"seed {seed} {name}: test {acc:.4f}, {results[name][-1]['classes']} "
+                      f"classes, {results[name][-1]['seconds']} s", file=sys.stderr, flush=True)
+    return results
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=8)
     p.add_argument("--initial", type=int, default=20)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--project", type=Path, help="draw from this oracle project's pool and train "
+                   "its round 0 (semi-supervised when its run is)")
+    p.add_argument("--draws", default="random,kcenter", help=f"of {', '.join(DRAWS)}, far")
     args = p.parse_args()
+    if args.project is not None:
+        started = time.time()
+        results = in_project(args.project, args.draws.split(","), args.seeds, args.initial)
+        return report(results, args, started)
     ds = data.load(f"folder:{SAMPLE_SPEC_DIR}")
     x, y = ds.train.images, ds.train.labels
     tx, ty = ds.test.images, ds.test.labels
     pool = np.arange(len(x))
-    pooled = x[pool].astype(np.float32).reshape(len(pool), 1, 7, 4, 7, 4).mean((1, 3, 5))
-    features = pooled.reshape(len(pool), -1) / 255.0
+    features = pooled(x[pool], 7) / 255.0
     cfg = sample_config().train
     started = time.time()
-    results: dict[str, list[dict]] = {"random": [], "kcenter": []}
+    asked = args.draws.split(",")
+    results: dict[str, list[dict]] = {name: [] for name in asked}
     for seed in range(args.seeds):
         rng = np.random.default_rng(derive_seed(seed, "seed-set"))
         draws = {"random": pool[rng.choice(len(pool), size=args.initial, replace=False)],
-                 "kcenter": pool[kcenter(features, args.initial, rng)]}
-        for name, ids in draws.items():
+                 "kcenter": pool[kcenter(features, args.initial, rng)],  # rng as in issue 13
+                 "far": select_seed(x, pool, args.initial,
+                                    np.random.default_rng(derive_seed(seed, "seed-set")))}
+        for name, ids in ((name, draws[name]) for name in asked):
             fit = training.fit("mnist", x[ids], y[ids], x[:0], y[:0], 10, cfg,  # no validation
                                seed=derive_seed(seed, 0, "train"), device="cpu")
             acc = training.evaluate(fit.model, tx, ty, "cpu")
@@ -74,6 +145,10 @@ def main() -> int:
                                   "classes": int(len(set(y[ids].tolist())))})
             print(f"seed {seed} {name}: test {acc:.4f}, {results[name][-1]['classes']} classes",
                   file=sys.stderr)
+    return report(results, args, started)
+
+
+def report(results: dict[str, list[dict]], args, started: float) -> int:
     summary = {name: {"mean_test_accuracy": round(float(np.mean([r["test_accuracy"]
                                                                  for r in rs])), 4),
                       "std": round(float(np.std([r["test_accuracy"] for r in rs], ddof=1)), 4),

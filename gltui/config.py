@@ -70,6 +70,9 @@ STRATEGY_INFO: dict[str, StrategyInfo] = {s.name: s for s in (
                  uses_k=True, ranks_by_model=True),
 )}
 STRATEGIES = tuple(STRATEGY_INFO)
+# How a run's seed set is drawn (project/runs.create_run): the typical images of the pool's
+# regions, far from each other (learn/select.select_seed), or uniformly at random
+SEED_DRAWS = ("far", "random")
 BASELINE_STRATEGY = "random"  # what every guided strategy is compared with
 
 

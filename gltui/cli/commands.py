@@ -43,7 +43,7 @@ from gltui.cli.check import add_parser as add_check_parser
 from gltui.cli.check import cmd_check
 from gltui.cli.experiment import add_parser as add_experiment_parser
 from gltui.cli.experiment import cmd_experiment, curves_and_savings
-from gltui.config import PERSON_SCHEDULE, PRESETS, Config, default_explore, input_shape
+from gltui.config import PERSON_SCHEDULE, PRESETS, SEED_DRAWS, Config, default_explore, input_shape
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add",
             "classes", "check")
@@ -59,6 +59,9 @@ def build_parser() -> dict[str, argparse.ArgumentParser]:
     p.add_argument("--val-size", type=positive, help="validation images (default 10%%, ≤ 5000)")
     p.add_argument("--initial", type=positive, default=20, help="seed set size (default 20)")
     p.add_argument("--stratified", action="store_true", help="seed set balanced over classes")
+    p.add_argument("--seed-draw", choices=SEED_DRAWS, default="far",
+                   help="seed set: the typical images of the pool's regions, far from each "
+                   "other (far, the default), or random")
     p.add_argument("--audit", type=positive, metavar="N",
                    help="random pool images set aside to estimate accuracy, never trained on "
                    "(default: 10%% of unlabeled images, at most 200; 0 where every label is known)")
@@ -250,7 +253,8 @@ def cmd_init(args) -> int:
         config.loop.schedule = PERSON_SCHEDULE  # a person labels: queues sized for a sitting
     project = Project.init(
         args.project, dataset, config, val_size=args.val_size, initial=args.initial,
-        stratified=args.stratified, strategy=args.strategy, force=args.force,
+        stratified=args.stratified, seed_draw=args.seed_draw, strategy=args.strategy,
+        force=args.force,
         audit=args.audit,
     )
     near = scan(project.pixels, seed=config.seed).note(str(args.project))  # a warning only

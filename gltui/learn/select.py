@@ -68,17 +68,17 @@ def select_far(features: np.ndarray, covered: np.ndarray, n: int,
     sample = np.arange(len(features))
     if len(sample) > FAR_SAMPLE:
         sample = np.sort(rng.choice(sample, size=FAR_SAMPLE, replace=False))
-    x = features[sample].astype(np.float64)
+    x = (features if len(sample) == len(features) else features[sample]).astype(np.float64)
     k = min(len(covered) + 2 * n, FAR_REGIONS, len(x))
     centres = x[rng.choice(len(x), size=k, replace=False)]
     for _ in range(20):  # Lloyd's iterations
-        distances = (centres ** 2).sum(1)[None, :] - 2 * x @ centres.T
+        distances = (centres ** 2).sum(1)[None, :] - 2 * (x @ centres.T)
         region = distances.argmin(1)
         sizes = np.bincount(region, minlength=k)
         sums = np.zeros_like(centres)
         np.add.at(sums, region, x)
         centres = np.where(sizes[:, None] > 0, sums / np.maximum(sizes, 1)[:, None], centres)
-    distances = (centres ** 2).sum(1)[None, :] - 2 * x @ centres.T
+    distances = (centres ** 2).sum(1)[None, :] - 2 * (x @ centres.T)
     region = distances.argmin(1)
     sizes = np.bincount(region, minlength=k)
     regions = np.flatnonzero(sizes >= len(x) / k / 4)
@@ -99,6 +99,52 @@ def select_far(features: np.ndarray, covered: np.ndarray, n: int,
         chosen = np.r_[chosen, rng.choice(others, size=min(n - len(chosen), len(others)),
                                           replace=False)]
     return chosen
+
+
+SEED_SAMPLE = 4_000  # images the seed draw looks at: plenty for 2n regions, and its rows stay small
+SEED_DIMS = 196  # ... each mean-pooled to at most this many numbers: 14 x 14 grey, 8 x 8 colour
+
+
+def select_seed(pixels, ids: np.ndarray, n: int, rng: np.random.Generator,
+                covered: np.ndarray | None = None) -> np.ndarray:
+    """`n` of `ids` (sorted) for a seed set, before any model exists: select_far on the images
+    themselves, mean-pooled (seed_side), centred and scaled to unit rows, at most SEED_SAMPLE of
+    them drawn by `rng`: the typical image of each of 2n regions of the pool, far from each
+    other and from `covered` (ids already labeled). `pixels`: (N, C, H, W) uint8, indexed by id
+    (a memmap: only the sample is read, a block at a time)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if n >= len(ids):
+        return np.sort(ids)
+    sample = ids
+    if len(ids) > SEED_SAMPLE:
+        sample = np.sort(rng.choice(ids, SEED_SAMPLE, replace=False))
+    known = np.asarray([] if covered is None else covered, dtype=np.int64)
+    if len(known) > SEED_SAMPLE:
+        known = rng.choice(known, SEED_SAMPLE, replace=False)
+    want = np.r_[sample, np.sort(known)]
+    side = seed_side(pixels.shape[1])
+    rows = np.concatenate([pooled(np.asarray(pixels[want[i:i + 128]]), side)
+                           for i in range(0, len(want), 128)])
+    rows -= rows.mean(0)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True) + 1e-9
+    return np.sort(sample[select_far(rows[:len(sample)], rows[len(sample):], n, rng)])
+
+
+def seed_side(channels: int) -> int:
+    """The grid a seed-draw image is pooled to: the largest side with channels x side^2 at most
+    SEED_DIMS (14 for grey, 8 for colour)."""
+    return int(np.sqrt(SEED_DIMS / max(1, channels)))
+
+
+def pooled(images: np.ndarray, side: int) -> np.ndarray:
+    """(N, C * h * w) float32: each (C, H, W) image's means over an h x w grid of blocks (h, w at
+    most `side`), as flat rows."""
+    n, c, height, width = images.shape
+    rows = np.linspace(0, height, min(side, height) + 1).astype(int)
+    cols = np.linspace(0, width, min(side, width) + 1).astype(int)
+    x = np.add.reduceat(np.add.reduceat(images.astype(np.float32), rows[:-1], axis=2),
+                        cols[:-1], axis=3)
+    return (x / np.outer(np.diff(rows), np.diff(cols))).reshape(n, -1)
 
 
 def select_top(scores: np.ndarray, n: int) -> np.ndarray:

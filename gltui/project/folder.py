@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from gltui import data as data_mod
-from gltui.config import Config, default_strategy
+from gltui.config import SEED_DRAWS, Config, default_strategy
 from gltui.errors import ProjectError
 from gltui.fsio import atomic_folder
 from gltui.learn.seeding import derive_seed
@@ -137,6 +137,7 @@ class Project:
         val_size: int | None = None,
         initial: int = 20,
         stratified: bool = False,
+        seed_draw: str = "far",
         strategy: str | None = None,
         force: bool = False,
         audit: int | None = None,
@@ -149,7 +150,8 @@ class Project:
         audit: images set aside as the audit set (store/sets.py), drawn at random from the pool
         images without a label (all of the pool where every label is known); None: 10 % of them,
         at most 200, in a person's project and none where every label is known (0: none).
-        strategy: the run's; None: config.default_strategy for the config's semi setting."""
+        strategy: the run's; None: config.default_strategy for the config's semi setting.
+        seed_draw: how every run's seed set is drawn (config.SEED_DRAWS, project/runs)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ProjectError(f"{path}: is a file, not a project folder; give a folder path")
@@ -167,6 +169,8 @@ class Project:
                 )
         strategy = strategy or default_strategy(config.semi.enabled)
         check_strategy(strategy)
+        if seed_draw not in SEED_DRAWS:
+            raise ProjectError(f"unknown seed draw {seed_draw!r}; choose {' or '.join(SEED_DRAWS)}")
         if not dataset.classes:
             raise ProjectError(
                 f"{dataset.spec}: no labels and no class names; name the classes with "
@@ -251,6 +255,7 @@ class Project:
                     "val_size": int(val_size),
                     "initial": int(initial),
                     "stratified": bool(stratified),
+                    "seed_draw": seed_draw,  # config.SEED_DRAWS
                     "audit": int(audit),
                     # every pool label known at init (an oracle experiment): its runs' seed sets
                     # stay drawn from those labels when unlabeled images are added later

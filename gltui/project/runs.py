@@ -20,6 +20,7 @@ import numpy as np
 from gltui.config import PROFILES, SEMI_FOR_PROFILE, STRATEGIES, Config, semi_config, train_config
 from gltui.errors import ProjectError
 from gltui.learn.seeding import derive_seed
+from gltui.learn.select import select_seed
 
 
 def check_strategy(strategy: str) -> None:
@@ -44,9 +45,10 @@ def create_run(
     """A new run on the project's pool. Its seed set derives from the run's seed alone, so
     runs with the same seed (guided and random, say) start from the same labeled images.
     In a person's project (pool images without labels), the labels the person brought (a
-    labels.csv) are all in the seed set, and random unlabeled images fill it up to `initial`:
-    those wait for the person at round 0. `config` is not changed: the run stores a copy
-    with `strategy` in it."""
+    labels.csv) are all in the seed set, and unlabeled images fill it up to `initial`: those
+    wait for the person at round 0. The project's `seed_draw` picks them: `far`, the typical
+    images of the pool's regions, far from each other (learn/select.select_seed), or `random`.
+    `config` is not changed: the run stores a copy with `strategy` in it."""
     check_strategy(strategy)
     check_run_name(name)
     if project.store.run(name) is not None:
@@ -59,10 +61,13 @@ def create_run(
         keep = ~np.isin(pool, stop)
         pool, truth = pool[keep], truth[keep]
     rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
+    far = project.meta.get("seed_draw", "random") == "far"  # a project made before it: random
     if not labels_known(project, truth):  # a person's project
         known, unknown = pool[truth >= 0], pool[truth < 0]
         fill = min(max(0, initial - len(known)), len(unknown))
-        seed_items = np.sort(np.concatenate([known, rng.choice(unknown, size=fill, replace=False)]))
+        drawn = (select_seed(project.pixels, unknown, fill, rng, covered=known) if far
+                 else rng.choice(unknown, size=fill, replace=False))
+        seed_items = np.sort(np.concatenate([known, drawn]))
     else:  # an experiment: from its known labels (images added since may have none)
         pool, truth = pool[truth >= 0], truth[truth >= 0]
         if stratified and len(truth):
@@ -76,6 +81,8 @@ def create_run(
             extra = max(0, initial - len(chosen))
             chosen.extend(rng.choice(rest, size=extra, replace=False).tolist())
             seed_items = np.sort(np.asarray(chosen[:initial], dtype=np.int64))
+        elif far:
+            seed_items = select_seed(project.pixels, pool, min(initial, len(pool)), rng)
         else:
             seed_items = np.sort(rng.choice(pool, size=min(initial, len(pool)), replace=False))
     seed_labels = project.store.true_labels(seed_items)  # -1: a person labels it at round 0
