@@ -305,3 +305,57 @@ def test_a_file_name_with_a_backslash_reads_back_from_the_exported_csv(tmp_path,
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         "one/sub/w.png", "zero/odd\\name.png"]
     assert (out / "zero" / "odd\\name.png").read_bytes() == (folder / "odd\\name.png").read_bytes()
+
+
+def _two_class_folder(tmp_path, n: int = 12) -> tuple:
+    """A folder: dataset of n sample digits, the first 8 labeled a,b,a,b,... in a labels.csv."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    names = sorted(x for x in os.listdir(SAMPLE_MNIST) if x.endswith(".png"))[:n]
+    for name in names:
+        shutil.copy(SAMPLE_MNIST / name, folder / name)
+    rows = "".join(f"{name},{'ab'[i % 2]}\n" for i, name in enumerate(names[:8]))
+    (folder / "labels.csv").write_text("file,label\n" + rows)
+    return folder, names
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_class_named_dot_or_dotdot_is_refused(tmp_path, name, capsys):
+    """`.` and `..` name a folder already: an ImageFolder export of `..` wrote outside --out."""
+    folder, _ = _two_class_folder(tmp_path)
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes",
+                 f"a,b,{name}"]) == 2
+    assert "names a folder already" in one_error_line(capsys)
+    assert not (tmp_path / "p").exists()
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes",
+                 "a,b", "--initial", "2"]) == 0
+    capsys.readouterr()
+    assert main(["classes", str(tmp_path / "p"), "--add", name]) == 2
+    assert "names a folder already" in one_error_line(capsys)
+
+
+def test_an_old_class_named_dotdot_exports_inside_out(tmp_path, capsys):
+    """A project made before `.` and `..` were refused still exports every image inside --out,
+    the originals too, and overwrites nothing beside it."""
+    from gltui.project import Project
+
+    folder, _ = _two_class_folder(tmp_path)
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes",
+                 "a,b", "--initial", "2"]) == 0
+    with Project.open(tmp_path / "p") as project:
+        project.store.rename_class(0, "..")
+        project.store.rename_class(1, ".")
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    mine = exports / "00000.png"
+    mine.write_text("my precious file")
+    for out, extra in (("out", []), ("orig", ["--originals"])):
+        assert main(["export", str(tmp_path / "p"), "--format", "imagefolder", "--out",
+                     str(exports / out), *extra]) == 0, capsys.readouterr().err
+        files = [p for p in (exports / out).rglob("*") if p.is_file()]
+        assert len(files) == 8
+        # every image in a class folder of its own, none loose at the root
+        assert all(len(p.relative_to(exports / out).parts) == 2 for p in files)
+        assert len({p.parent for p in files}) == 2
+    assert sorted(p.name for p in exports.iterdir()) == ["00000.png", "orig", "out"]
+    assert mine.read_text() == "my precious file"

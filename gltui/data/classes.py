@@ -4,7 +4,8 @@ a labels.csv, `c` in the TUI, `gltui classes`).
 A class name is what a person reads on screen and what the csv, ImageFolder and Label Studio
 exports write, so it must survive all of them: not empty, no comma (a `--classes a,b` list and the
 csv's `file,label` rows split on it), no line break or control character, no path separator (an
-ImageFolder export makes a folder of it), no leading '-' (`gltui classes --rename OLD NEW` must
+ImageFolder export makes a folder of it; nor `.` or `..`, which name a folder already: this one
+and the one above it), no leading '-' (`gltui classes --rename OLD NEW` must
 be able to name it), and at most MAX_NAME characters.
 """
 
@@ -30,6 +31,9 @@ def check_class_name(name: str, existing: Sequence[str] = ()) -> str:
     if any(ch in name for ch in "/\\") or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise ProjectError(f"class name {shown!r} holds a path separator or a control character; "
                            "use letters, digits, spaces or punctuation")
+    if name in (".", ".."):
+        raise ProjectError(f"class name {shown!r} names a folder already (this one or the one "
+                           "above it), so an ImageFolder export cannot make it; use another name")
     if name.startswith("-"):
         raise ProjectError(f"class name {shown!r} starts with '-', which a command line reads as "
                            "an option (`gltui classes --rename` could not name it); drop the '-'")

@@ -306,4 +306,7 @@ def _relative(name: str) -> Path:
 
 
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "_"
+    """`name` as one path component: letters, digits and -_. kept, anything else `_`; never
+    empty, `.` or `..` (which would join to the folder itself or the one above it)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
+    return safe if safe.strip(".") else "_" * max(1, len(safe))
