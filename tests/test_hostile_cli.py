@@ -359,3 +359,34 @@ def test_an_old_class_named_dotdot_exports_inside_out(tmp_path, capsys):
         assert len({p.parent for p in files}) == 2
     assert sorted(p.name for p in exports.iterdir()) == ["00000.png", "orig", "out"]
     assert mine.read_text() == "my precious file"
+
+
+def test_classes_whose_safe_forms_match_get_folders_of_their_own(tmp_path, capsys):
+    """`🐶` and `😀`, `a b` and `a_b` were all written as `_`-folders: two classes in one folder,
+    silently. Each class gets its own folder, under its own name (read back as the same
+    classes), in the pixel export and the --originals copy alike; a name longer than a file
+    system takes, and a second name that differs only in case, get a safe form of their own."""
+    from gltui.project import Project
+
+    classes = ["🐶", "😀", "a b", "a_b"]
+    folder, names = _two_class_folder(tmp_path, 16)
+    rows = "".join(f"{name},{classes[i % 4]}\n" for i, name in enumerate(names[:12]))
+    (folder / "labels.csv").write_text("file,label\n" + rows)
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes",
+                 ",".join(classes), "--initial", "2"]) == 0, capsys.readouterr().err
+    for out, extra in (("out", []), ("orig", ["--originals"])):
+        assert main(["export", str(tmp_path / "p"), "--format", "imagefolder", "--out",
+                     str(tmp_path / out), *extra]) == 0, capsys.readouterr().err
+        counts = {d.name: len(list(d.iterdir())) for d in (tmp_path / out).iterdir()}
+        assert counts == {c: 3 for c in classes}
+    assert main(["init", str(tmp_path / "back"), "--data", f"folder:{tmp_path / 'orig'}",
+                 "--initial", "2"]) == 0, capsys.readouterr().err
+    with Project.open(tmp_path / "back") as project:
+        assert sorted(project.classes) == sorted(classes)
+    from gltui.outputs.export import class_folders
+
+    long = "猫" * 100  # 300 bytes of UTF-8
+    folders = class_folders(["Cat", "cat", long, "..", "x"])
+    assert folders["Cat"] == "Cat" and folders["x"] == "x"
+    assert len(set(f.casefold() for f in folders.values())) == 5
+    assert all(len(f.encode()) <= 255 and f.strip(".") for f in folders.values())

@@ -36,6 +36,7 @@ import io
 import json
 import shutil
 from pathlib import Path
+from typing import Sequence
 from urllib.parse import quote
 
 import numpy as np
@@ -222,10 +223,11 @@ def _imagefolder(project: Project, rows: list[dict], out: Path,
     """CLASS/STEM-ITEM.png of the project's pixels (the model's input, letterboxed), or with
     `sources` a copy of each original file under its own name (_original_names). Predicted rows
     go to the same class folders: the csv/jsonl say which."""
-    names = _original_names(rows) if sources is not None else {}
+    folders = class_folders([*project.classes, *(r["label"] for r in rows)])
+    names = _original_names(rows, folders) if sources is not None else {}
     with atomic_folder(out) as tmp:
         for r in rows:
-            folder = tmp / _safe(r["label"])
+            folder = tmp / folders[r["label"]]
             folder.mkdir(exist_ok=True)
             if sources is not None:
                 target = tmp / names[r["item"]]
@@ -279,11 +281,12 @@ def _write_text(out: Path, text: str) -> None:
     atomic_write(out, write)
 
 
-def _original_names(rows: list[dict]) -> dict[int, Path]:
-    """CLASS/NAME per row, NAME the item's name: its path relative to the data folder
-    (`2024/06/IMG_0001.jpg`, unique within the project), less a first folder that is the class
-    folder itself (`cat/c0.png` -> cat/c0.png, not cat/cat/c0.png) where that path is free."""
-    full = {r["item"]: Path(_safe(r["label"])) / _relative(r["file"]) for r in rows}
+def _original_names(rows: list[dict], folders: dict[str, str]) -> dict[int, Path]:
+    """CLASS/NAME per row, CLASS the class's folder (class_folders), NAME the item's name: its
+    path relative to the data folder (`2024/06/IMG_0001.jpg`, unique within the project), less a
+    first folder that is the class folder itself (`cat/c0.png` -> cat/c0.png, not
+    cat/cat/c0.png) where that path is free."""
+    full = {r["item"]: Path(folders[r["label"]]) / _relative(r["file"]) for r in rows}
     taken = set(full.values())
     out: dict[int, Path] = {}
     for r in rows:
@@ -295,6 +298,38 @@ def _original_names(rows: list[dict]) -> dict[int, Path]:
                 target = short
                 taken.add(short)
         out[r["item"]] = target
+    return out
+
+
+def class_folders(classes: Sequence[str]) -> dict[str, str]:
+    """Each class name's ImageFolder folder, one per class and no two alike (not even in case:
+    `Cat` and `cat` would share one folder on macOS or Windows): the name itself where it is
+    one path component a file system takes (what `gltui init --data folder:` reads back as the
+    same class), else its safe form (_safe) made unique by the class's index (`____-3`). The
+    validator (data/classes) refuses separators, control characters, `.` and `..`; a name
+    longer than a file system takes (NAME_MAX bytes) or one made before a rule was is what
+    gets the safe form. Names are taken in the order given (the project's class order)."""
+    order = list(dict.fromkeys(str(c) for c in classes))
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in order:
+        fits = (name.strip(".") and not any(c in name for c in "/\\\0")
+                and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+                and len(name.encode("utf-8", "surrogateescape")) <= NAME_MAX)
+        if fits and name.casefold() not in taken:
+            out[name] = name
+            taken.add(name.casefold())
+    for index, name in enumerate(order):
+        if name in out:
+            continue
+        base = _safe(name).encode("utf-8", "surrogateescape")[:NAME_MAX - 24]
+        base = base.decode("utf-8", "ignore") or "_"  # a letter cut in two is dropped
+        folder, n = f"{base}-{index}", 0
+        while folder.casefold() in taken:
+            n += 1
+            folder = f"{base}-{index}-{n}"
+        out[name] = folder
+        taken.add(folder.casefold())
     return out
 
 
