@@ -390,3 +390,35 @@ def test_classes_whose_safe_forms_match_get_folders_of_their_own(tmp_path, capsy
     assert folders["Cat"] == "Cat" and folders["x"] == "x"
     assert len(set(f.casefold() for f in folders.values())) == 5
     assert all(len(f.encode()) <= 255 and f.strip(".") for f in folders.values())
+
+
+@pytest.mark.parametrize("bad", ["rows", "channels", "float"])
+def test_a_pixels_file_of_another_layout_is_refused_before_anything_is_written(
+        reference_project, tmp_path, bad, capsys):
+    """A pixels.npy with fewer rows than the project has items, three channels for its one, or
+    float32 for uint8 (copied from elsewhere, rewritten by a script) gave tracebacks in predict,
+    check, export and run, and `add` appended to it: every verb now refuses it in one line naming
+    the file and a fix that keeps the labels, and the file is left as it is."""
+    fresh_project = tmp_path / "proj"
+    shutil.copytree(reference_project, fresh_project)
+    pixels = fresh_project / "pixels.npy"
+    good = np.load(pixels)
+    wrong = {"rows": good[:10], "channels": np.repeat(good, 3, axis=1),
+             "float": good.astype(np.float32)}[bad]
+    np.save(pixels, wrong)
+    before = pixels.read_bytes()
+    more = tmp_path / "more"
+    more.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((28, 28), 40 * i, np.uint8)).save(more / f"n{i}.png")
+    for args in (["add", str(fresh_project), "--data", f"folder:{more}"],
+                 ["predict", str(fresh_project), "--device", "cpu"],
+                 ["check", str(fresh_project)],
+                 ["export", str(fresh_project), "--format", "imagefolder", "--out",
+                  str(tmp_path / "if")]):
+        assert main(args) == 2, args
+        line = one_error_line(capsys)
+        assert str(pixels) in line and "not this project's" in line and "backup" in line, line
+        assert "--force" not in line
+    assert pixels.read_bytes() == before
+    assert not (tmp_path / "if").exists()

@@ -28,7 +28,7 @@ from gltui.errors import ProjectError
 from gltui.fsio import atomic_folder
 from gltui.learn.seeding import derive_seed
 from gltui.project.locks import every_lock
-from gltui.project.pixels import file_inode, map_pixels, write_pixels_file
+from gltui.project.pixels import check_layout, file_inode, map_pixels, write_pixels_file
 from gltui.project.runs import check_strategy, create_run
 from gltui.store import SPLITS, RoundRow, Store
 
@@ -125,6 +125,11 @@ class Project:
                 f"{path / PIXELS_NAME}: unreadable ({err}); re-create the project with "
                 "`gltui init --force`"
             ) from err
+        try:
+            check_layout(path / PIXELS_NAME, pixels, store.meta().get("shape"), store.item_end())
+        except ProjectError:
+            store.close()
+            raise
         return cls(path, store, pixels)
 
     @classmethod

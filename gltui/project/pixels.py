@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gltui.errors import ProjectError
+
 WRITE_BLOCK_BYTES = 16 << 20  # pixels copied per write: the whole of init's pixel working set
 
 
@@ -25,6 +27,28 @@ def map_pixels(path: Path) -> tuple[np.ndarray, int]:
         pixels = np.memmap(fh, dtype=dtype, mode="r", offset=fh.tell(), shape=shape,
                            order="F" if fortran else "C")
         return pixels, os.fstat(fh.fileno()).st_ino
+
+
+# What to do about a pixels.npy that is gone or not the project's: never a step that loses the
+# labels (gltui.db holds them; `init --force` would replace it).
+PIXELS_FIX = ("put the project's own pixels.npy back from a backup, or make the project anew in "
+              "another folder from the same data (the labels stay in gltui.db)")
+
+
+def check_layout(path: Path, pixels: np.ndarray, shape, rows: int) -> None:
+    """ProjectError unless the mapped `pixels` (from `path`) are what the project says: uint8
+    N x C x H x W with C, H, W its meta's `shape` and at least `rows` rows (one per item). Reads
+    the mapping's header fields only, never the pixels."""
+    want = tuple(int(v) for v in shape) if shape else None
+    fine = (pixels.dtype == np.uint8 and pixels.ndim == 4 and len(pixels) >= rows
+            and (want is None or tuple(pixels.shape[1:]) == want))
+    if fine:
+        return
+    has = "x".join(str(v) for v in pixels.shape[1:]) or "scalars"
+    wanted = "x".join(str(v) for v in want) if want else "C x H x W"
+    raise ProjectError(f"{path}: holds {len(pixels) if pixels.ndim else 0} images of {has} "
+                       f"{pixels.dtype}, not this project's ({rows} at least, {wanted} uint8); "
+                       f"{PIXELS_FIX}")
 
 
 def file_inode(path: Path) -> int | None:
