@@ -422,3 +422,25 @@ def test_a_pixels_file_of_another_layout_is_refused_before_anything_is_written(
         assert "--force" not in line
     assert pixels.read_bytes() == before
     assert not (tmp_path / "if").exists()
+
+
+def test_a_lost_pixels_file_is_named_with_a_fix_that_keeps_the_labels(reference_project,
+                                                                      tmp_path, capsys):
+    """With pixels.npy gone the line said `gltui init --force`, which replaces gltui.db and every
+    label in it. It now says to put the file back or make the project anew elsewhere, and the
+    labels (a csv or jsonl export, gltui.db only) still export."""
+    project = tmp_path / "proj"
+    shutil.copytree(reference_project, project)
+    (project / "pixels.npy").unlink()
+    for args in (["export", str(project), "--format", "imagefolder", "--out", str(tmp_path / "d")],
+                 ["predict", str(project), "--device", "cpu"]):
+        assert main(args) == 2
+        line = one_error_line(capsys)
+        assert "pixels.npy: missing" in line and "backup" in line and "--force" not in line
+    assert main(["export", str(project), "--format", "csv", "--out", str(tmp_path / "l.csv")]) == 0
+    rows = (tmp_path / "l.csv").read_text().splitlines()
+    assert rows[0].startswith("file,label,") and len(rows) > 20
+    (project / "pixels.npy").write_bytes(b"not an array")
+    assert main(["status", str(project)]) == 2
+    line = one_error_line(capsys)
+    assert "pixels.npy: unreadable" in line and "--force" not in line

@@ -337,7 +337,8 @@ def cmd_export(args) -> int:
     from gltui.project import Project
 
     notes: list[str] = []
-    with Project.open(args.project) as project:
+    # a csv or jsonl of the labels reads gltui.db only: it works with pixels.npy lost
+    with Project.open(args.project, need_pixels=args.format not in ("csv", "jsonl")) as project:
         n = export(project, args.run, args.format, args.out,
                    with_predictions=args.with_predictions, min_confidence=args.min_confidence,
                    originals=args.originals, document_root=args.document_root, round=args.round,

@@ -19,6 +19,7 @@ import itertools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from shlex import quote
 
 import numpy as np
 
@@ -28,7 +29,13 @@ from gltui.errors import ProjectError
 from gltui.fsio import atomic_folder
 from gltui.learn.seeding import derive_seed
 from gltui.project.locks import every_lock
-from gltui.project.pixels import check_layout, file_inode, map_pixels, write_pixels_file
+from gltui.project.pixels import (
+    PIXELS_FIX,
+    check_layout,
+    file_inode,
+    map_pixels,
+    write_pixels_file,
+)
 from gltui.project.runs import check_strategy, create_run
 from gltui.store import SPLITS, RoundRow, Store
 
@@ -38,6 +45,13 @@ PROJECT_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", PIXELS_NAME, "chec
                  f".{PIXELS_NAME}.tmp"}  # the last: a killed `add`'s, removed by init --force
 STOP_SHARE = 10  # a stop set takes at most 1 / STOP_SHARE of the pool
 AUDIT_DEFAULT = 200  # a person's audit set: at most this many (10 % of their unlabeled images)
+
+
+def missing_pixels(path: Path) -> str:
+    """The line for a project folder whose pixels.npy is gone."""
+    return (f"{path / PIXELS_NAME}: missing, and every image of the project is in it; "
+            f"{PIXELS_FIX}. The labels alone export without it (`gltui export "
+            f"{quote(str(path))} --format csv --out labels.csv`)")
 
 
 @dataclass
@@ -96,6 +110,8 @@ class Project:
         now = file_inode(self.path / PIXELS_NAME)
         if now is not None and now != self._pixels_inode:
             self._pixels, self._pixels_inode = map_pixels(self.path / PIXELS_NAME)
+        if self._pixels is None:  # opened without it (open(need_pixels=False))
+            raise ProjectError(missing_pixels(self.path))
         return self._pixels
 
     @pixels.setter
@@ -105,9 +121,11 @@ class Project:
     # -- opening and creating ------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, *, busy_timeout: float | None = None) -> "Project":
+    def open(cls, path: str | Path, *, busy_timeout: float | None = None,
+             need_pixels: bool = True) -> "Project":
         """The project at `path` (ProjectError when there is none). busy_timeout: how long its
-        writes wait for another process's write lock (store/connection.py)."""
+        writes wait for another process's write lock (store/connection.py). need_pixels=False:
+        a missing pixels.npy is no error until `pixels` is read (a csv export needs none)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ProjectError(f"{path}: is a file, not a project folder; give a folder path")
@@ -117,14 +135,16 @@ class Project:
                 f"{path}: no gltui project here; create one with `gltui init {path} --data SPEC`"
             )
         store = Store(db, busy_timeout=busy_timeout)
+        if not need_pixels and not (path / PIXELS_NAME).exists():
+            return cls(path, store, None)
         try:
             pixels = np.load(path / PIXELS_NAME, mmap_mode="r")
+        except FileNotFoundError as err:
+            store.close()
+            raise ProjectError(missing_pixels(path)) from err
         except (OSError, ValueError) as err:
             store.close()
-            raise ProjectError(
-                f"{path / PIXELS_NAME}: unreadable ({err}); re-create the project with "
-                "`gltui init --force`"
-            ) from err
+            raise ProjectError(f"{path / PIXELS_NAME}: unreadable ({err}); {PIXELS_FIX}") from err
         try:
             check_layout(path / PIXELS_NAME, pixels, store.meta().get("shape"), store.item_end())
         except ProjectError:
