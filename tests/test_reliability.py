@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REFERENCE_ARGS, REFERENCE_ENV, SAMPLE_MNIST, fault_env, init_args
 
@@ -197,6 +198,27 @@ def test_unwritable_project_fails_with_one_line_and_changes_nothing(
             assert words in line and (what == "database" or str(fresh_project) in line), line
     assert chaos.final_state(fresh_project) == before
     assert main(["run", str(fresh_project), *INT_ARGS]) == 0  # writable again: it goes on
+
+
+def test_an_add_refused_by_a_read_only_database_leaves_pixels_alone(fresh_project, tmp_path,
+                                                                    capsys):
+    """`add` on a read-only gltui.db was refused ("nothing was written") after pixels.npy had
+    grown by the new images: it now finds out before it writes the pixels."""
+    from PIL import Image
+
+    more = tmp_path / "more"
+    more.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((28, 28), 50 * i + 7, np.uint8)).save(more / f"n{i}.png")
+    pixels = fresh_project / "pixels.npy"
+    before = pixels.read_bytes()
+    with read_only([fresh_project / "gltui.db"]):
+        capsys.readouterr()
+        assert main(["add", str(fresh_project), "--data", f"folder:{more}"]) == 2
+        assert "read-only" in one_error_line(capsys)
+    assert pixels.read_bytes() == before
+    assert not (fresh_project / ".pixels.npy.tmp").exists()
+    assert main(["add", str(fresh_project), "--data", f"folder:{more}"]) == 0  # writable again
 
 
 def test_database_that_is_not_sqlite_exits_2(fresh_project, capsys):

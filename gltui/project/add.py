@@ -19,6 +19,8 @@ Atomic: a kill at any instant leaves the old project or the new one. The steps:
   2. it is renamed over pixels.npy: the project is still the old one, since no item refers to the
      extra rows (row i of pixels.npy is item i; a later `add` overwrites them);
   3. one transaction inserts the items, the item counts and the source of the batch: the new one.
+Before step 1 a write to gltui.db is tried and rolled back, so a database that cannot be written
+(read-only, locked) refuses the add before pixels.npy changes.
 The add lock is held throughout, so two `add`s cannot interleave (project/locks.py); runs go on
 meanwhile and see the new images from their next round (Project.pixels maps the new file). A
 temporary pixels file a killed `add` left behind is removed first (under the lock, so it is no
@@ -112,6 +114,7 @@ def add_images(project: Project, spec: str) -> AddOutcome:
         given = [str(dataset.train.names[int(i)]) for i in keep]
         names, renamed = unique_names(given, project.store.item_names(range(first)).values())
         if len(keep):
+            project.store.check_writable()  # a read-only gltui.db: refused before pixels.npy
             new_rows = images[keep]
             atomic_write(target, lambda fh: _write(fh, [project.pixels[:first], new_rows]))
             batch = {"spec": f"{kind}:{path.resolve()}", "first": first, "count": len(keep)}

@@ -106,6 +106,20 @@ class Connection:
     def close(self) -> None:
         self.conn.close()
 
+    def check_writable(self) -> None:
+        """Raise the project's own error (`translated`: read-only, full, locked past the busy
+        timeout) unless this process can write the database now: one write, rolled back. For a
+        step that must know before it writes elsewhere (`gltui add`, before pixels.npy)."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('write-check', '0')")
+        except sqlite3.Error as err:
+            raise translated(err, self.path, self.busy_timeout) from err
+        finally:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE … COMMIT; rolled back on any exception. sqlite3's errors leave as the
