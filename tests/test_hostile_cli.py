@@ -444,3 +444,19 @@ def test_a_lost_pixels_file_is_named_with_a_fix_that_keeps_the_labels(reference_
     assert main(["status", str(project)]) == 2
     line = one_error_line(capsys)
     assert "pixels.npy: unreadable" in line and "--force" not in line
+
+
+@pytest.mark.parametrize("args", [["--run", "bad name"], ["--device", "cuda"]])
+def test_a_refused_demo_command_creates_no_sample_project(tmp_path, monkeypatch, args, capsys):
+    """`gltui --oracle --run 'bad name'` (or a GPU the machine lacks) built the 3 MB sample
+    project first and printed a second line; now it is refused first and nothing is made."""
+    if args[0] == "--device":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    monkeypatch.setenv("GLTUI_HOME", str(tmp_path / "home"))
+    for oracle in (["--oracle"], []):
+        assert main([*oracle, *args]) == 2
+        assert args[1].split()[0] in one_error_line(capsys)
+        assert not (tmp_path / "home").exists() or not any((tmp_path / "home").iterdir())

@@ -403,6 +403,7 @@ def cmd_report(args) -> int:
 def cmd_main(args) -> int:
     from gltui.cli.progress import ProgressView
     from gltui.project import Project
+    from gltui.project.runs import check_run_name
     from gltui.run import driver
     from gltui.run.sample import BASELINE_RUN, drive_demo, ensure_sample_project
     from gltui.views.tables import curve_table
@@ -412,6 +413,9 @@ def cmd_main(args) -> int:
             f"{args.project}: neither a command ({', '.join(COMMANDS)}) nor a project folder; "
             f"create a project with `gltui init {args.project} --data SPEC`"
         )
+    # bad options are refused before the sample project is built (a refusal creates nothing)
+    check_run_name(args.run)
+    driver.check_device(args.device)
     path = args.project
     if path is None:
         path, created = ensure_sample_project()
@@ -420,7 +424,6 @@ def cmd_main(args) -> int:
     with Project.open(path):  # a bad project is reported here, before any UI starts
         pass
     if not args.oracle:
-        driver.check_device(args.device)
         from gltui.tui.app import run_app
 
         return run_app(path, run=args.run, images=args.images, fps=args.fps, device=args.device)
