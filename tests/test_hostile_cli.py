@@ -460,3 +460,33 @@ def test_a_refused_demo_command_creates_no_sample_project(tmp_path, monkeypatch,
         assert main([*oracle, *args]) == 2
         assert args[1].split()[0] in one_error_line(capsys)
         assert not (tmp_path / "home").exists() or not any((tmp_path / "home").iterdir())
+
+
+def test_class_names_that_look_alike_are_one_class_whatever_their_unicode_form(tmp_path,
+                                                                               capsys):
+    """`café` decomposed (NFD: what macOS file names and tools write) and composed (NFC) were
+    two names: a labels.csv in NFD was refused, a class folder in NFD was not a class, and
+    `classes --add` took a second `café`. Every name is kept and compared in NFC."""
+    import unicodedata
+
+    from gltui.project import Project
+
+    nfd = unicodedata.normalize("NFD", "café")
+    nfc = unicodedata.normalize("NFC", "café")
+    assert nfd != nfc
+    folder, names = _two_class_folder(tmp_path, 16)
+    (folder / nfd).mkdir()
+    shutil.move(folder / names[15], folder / nfd / names[15])
+    (folder / "labels.csv").write_text(f"file,label\n{names[0]},{nfd}\n{names[1]},thé\n")
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes",
+                 f"{nfc},thé", "--initial", "2"]) == 0, capsys.readouterr().err
+    with Project.open(tmp_path / "p") as project:
+        assert project.classes == [nfc, "thé"]
+        pool, truth = project.store.split_items("pool")
+        audit, audit_truth = project.store.split_items("audit")
+        known = np.concatenate([truth, audit_truth])
+        assert sorted(known[known >= 0].tolist()) == [0, 0, 1]
+    capsys.readouterr()
+    assert main(["classes", str(tmp_path / "p"), "--add", nfd]) == 2
+    assert "exists already" in one_error_line(capsys)
+    assert main(["classes", str(tmp_path / "p"), "--rename", nfd, "coffee"]) == 0

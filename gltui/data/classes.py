@@ -7,10 +7,15 @@ csv's `file,label` rows split on it), no line break or control character, no pat
 ImageFolder export makes a folder of it; nor `.` or `..`, which name a folder already: this one
 and the one above it), no leading '-' (`gltui classes --rename OLD NEW` must
 be able to name it), and at most MAX_NAME characters.
+
+Names are kept in Unicode's composed form (NFC, `normal_form`): `café` typed on one keyboard and
+`café` from a macOS file name (decomposed, NFD) look alike and are one class. A folder name or a
+label read from a file is put in that form before it is compared with the class list.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Iterable, Sequence
 
 from gltui.data.core import MAX_CLASSES
@@ -19,9 +24,15 @@ from gltui.errors import ProjectError
 MAX_NAME = 100  # characters: a class name is a label on screen, not a sentence
 
 
+def normal_form(name: str) -> str:
+    """`name` in Unicode's composed form (NFC): how class names are kept and compared."""
+    return unicodedata.normalize("NFC", str(name))
+
+
 def check_class_name(name: str, existing: Sequence[str] = ()) -> str:
-    """`name` stripped of surrounding spaces, or ProjectError saying what is wrong with it."""
-    name = str(name).strip()
+    """`name` stripped of surrounding spaces, in normal_form, or ProjectError saying what is
+    wrong with it."""
+    name = normal_form(str(name).strip())
     shown = name if len(name) <= 40 else name[:40] + "…"
     if not name:
         raise ProjectError("a class name is empty; give every class a name")
@@ -40,7 +51,7 @@ def check_class_name(name: str, existing: Sequence[str] = ()) -> str:
     if len(name) > MAX_NAME:
         raise ProjectError(f"class name {shown!r} is {len(name)} characters long; keep it to "
                            f"{MAX_NAME}")
-    if name in existing:
+    if name in {normal_form(e) for e in existing}:
         raise ProjectError(f"class {shown!r} exists already")
     return name
 

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from gltui.data.classes import check_class_name
+from gltui.data.classes import check_class_name, normal_form
 from gltui.data.core import (
     DataError,
     ReadResult,
@@ -105,7 +105,7 @@ class _FolderScan:
 def _class_folder(root: Path, name: str, classes: Sequence[str] | None) -> bool:
     """Whether the top-level sub-folder `name` is a class (see the module doc)."""
     if classes is not None:
-        return name in classes
+        return normal_form(name) in classes
     try:
         check_class_name(name)
     except ProjectError as err:
@@ -131,8 +131,9 @@ def _scan_split(root: Path, classes: Sequence[str] | None) -> _FolderScan:
             if not files:
                 continue
             if _class_folder(root, e.name, classes):
-                class_dirs.append(e.name)
-                pairs.extend((f, e.name) for f in files)
+                name = normal_form(e.name)  # a decomposed (macOS) name is the same class
+                class_dirs.append(name)
+                pairs.extend((f, name) for f in files)
             else:
                 pairs.extend((f, None) for f in files)
         elif _is_image_file(e):

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from gltui.data.classes import check_class_name
+from gltui.data.classes import check_class_name, normal_form
 from gltui.errors import ProjectError, RunLocked
 from gltui.project.locks import run_lock
 from gltui.store import Store
@@ -119,9 +119,9 @@ def class_list(project: "Project") -> ClassList:
 
 def _index(classes: ClassList, name: str, option: str) -> int:
     """The index of the class in use called `name`; ProjectError naming the classes otherwise."""
-    name = str(name).strip()
+    name = normal_form(str(name).strip())
     for i in classes.live:
-        if classes.names[i] == name:
+        if normal_form(classes.names[i]) == name:
             return i
     merged = [classes.names[i] for i, own in enumerate(classes.own)
               if own == name and not classes.is_live(i)]
