@@ -11,6 +11,14 @@ readers in `data/` raise `DataError`. Nothing here imports the rest of gltui.
 
 from __future__ import annotations
 
+import shlex
+
+
+def shell_command(*words: object) -> str:
+    """`gltui WORD ...` as a line to paste into a shell: each word (a path, a run or class name)
+    shell-quoted, so a project folder called `my proj` stays one argument."""
+    return " ".join(["gltui", *(shlex.quote(str(w)) for w in words)])
+
 
 class GltuiError(Exception):
     """A failure a person can act on; str(err) is one line (newlines folded into spaces)."""

@@ -490,3 +490,23 @@ def test_class_names_that_look_alike_are_one_class_whatever_their_unicode_form(t
     assert main(["classes", str(tmp_path / "p"), "--add", nfd]) == 2
     assert "exists already" in one_error_line(capsys)
     assert main(["classes", str(tmp_path / "p"), "--rename", nfd, "coffee"]) == 0
+
+
+def test_the_commands_gltui_suggests_paste_back_as_one_argument_per_word(tmp_path, capsys):
+    """`next: gltui run my proj --oracle` passed two arguments when pasted: every path and name
+    in a suggested command is shell-quoted."""
+    import shlex
+
+    folder, _ = _two_class_folder(tmp_path)
+    project = tmp_path / "my proj"
+    assert main(["init", str(project), "--data", f"folder:{folder}", "--classes", "a,b",
+                 "--initial", "2"]) == 0
+    out = capsys.readouterr().out
+    suggested = next(line for line in out.splitlines() if line.startswith("next: "))
+    command = suggested.removeprefix("next: ").split("   ")[0]
+    assert shlex.split(command)[:3] == ["gltui", str(project)] or \
+        shlex.split(command)[:3] == ["gltui", "run", str(project)], command
+    assert main(["status", str(tmp_path / "no proj")]) == 2
+    line = one_error_line(capsys)
+    command = line.split("`")[1]
+    assert shlex.split(command) == ["gltui", "init", str(tmp_path / "no proj"), "--data", "SPEC"]

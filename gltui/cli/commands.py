@@ -44,6 +44,7 @@ from gltui.cli.check import cmd_check
 from gltui.cli.experiment import add_parser as add_experiment_parser
 from gltui.cli.experiment import cmd_experiment, curves_and_savings
 from gltui.config import PERSON_SCHEDULE, PRESETS, SEED_DRAWS, Config, default_explore, input_shape
+from gltui.errors import shell_command
 
 COMMANDS = ("init", "run", "status", "export", "report", "experiment", "predict", "add",
             "classes", "check")
@@ -274,11 +275,12 @@ def cmd_init(args) -> int:
     for line in data.folder_lines(dataset.train.names, dataset.train.labels):
         print(f"  {line}")
     if project.has_true_labels():
-        print(f"next: gltui run {args.project} --oracle   (or `gltui {args.project}` to label)")
+        print(f"next: {shell_command('run', args.project, '--oracle')}   "
+              f"(or `{shell_command(args.project)}` to label)")
     else:
         summary = project.summary("main")
         todo = f"; {summary.n_queued} seed images wait for labels" if summary.n_queued else ""
-        print(f"next: gltui {args.project}   (label the images in the TUI{todo})")
+        print(f"next: {shell_command(args.project)}   (label the images in the TUI{todo})")
     project.close()
     return 0
 
@@ -311,7 +313,7 @@ def _print_outcome(project, run: str, outcome: str) -> None:
     summary = project.summary(run)
     if outcome == "label":
         print(f"run {run!r}: {summary.n_queued} images queued for labeling; "
-              f"open them with `gltui {project.path}`")
+              f"open them with `{shell_command(project.path)}`")
     else:
         print(f"run {run!r} done: {summary.stop_reason}")
 
@@ -411,7 +413,7 @@ def cmd_main(args) -> int:
     if args.project is not None and not args.project.exists():
         raise UsageError(
             f"{args.project}: neither a command ({', '.join(COMMANDS)}) nor a project folder; "
-            f"create a project with `gltui init {args.project} --data SPEC`"
+            f"create a project with `{shell_command('init', args.project)} --data SPEC`"
         )
     # bad options are refused before the sample project is built (a refusal creates nothing)
     check_run_name(args.run)

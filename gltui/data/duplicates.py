@@ -42,6 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gltui.errors import shell_command
+
 MAX_DISTANCE = 0.01  # 1 - correlation: near copies <= 0.008, distinct digits >= 0.0136 (MNIST)
 CANDIDATE_MIN = 0.96  # coarse cosine a pair needs to be verified (near copies: >= 0.98)
 NEIGHBOURS = 8  # candidates kept per image: a group of more copies still joins through them
@@ -102,7 +104,7 @@ class DuplicateScan:
         among = (f"among {self.checked:,} of the {self.total:,} images (a random draw)"
                  if self.checked < self.total else f"among the {self.total:,} images")
         return (f"{self.groups} group{'s' if self.groups != 1 else ''} of near-duplicate images "
-                f"({self.images} images) {among}; `gltui check {project}` lists them")
+                f"({self.images} images) {among}; `{shell_command('check', project)}` lists them")
 
 
 def scan(images: np.ndarray, *, new_from: int = 0, limit: int = SCAN_LIMIT,

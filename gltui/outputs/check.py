@@ -28,7 +28,7 @@ import numpy as np
 
 from gltui.config import CHECK_FOLDS, CHECK_MIN_PER_FOLD, TrainConfig
 from gltui.data import duplicates as dup
-from gltui.errors import ProjectError
+from gltui.errors import ProjectError, shell_command
 from gltui.project import Project
 from gltui.project.classes import ClassList
 from gltui.store import SPLITS
@@ -208,7 +208,7 @@ def check(project: Project, run: str = "main", *, device: str | None = None,
     if len(items) < need:
         raise ProjectError(f"run {run!r} has {len(items)} labels; checking them takes at least "
                            f"{need} ({FOLDS} folds of {MIN_PER_FOLD}): label more images first "
-                           f"(`gltui {project.path}`), or give another run with --run")
+                           f"(`{shell_command(project.path)}`), or give another run with --run")
     if len(np.unique(labels)) < 2:
         raise ProjectError(f"run {run!r}: every label is {classes.name(int(labels[0]))!r}; "
                            "label images of at least two classes first")

@@ -42,7 +42,7 @@ from urllib.parse import quote
 import numpy as np
 
 from gltui.data import save_image
-from gltui.errors import ProjectError
+from gltui.errors import ProjectError, shell_command
 from gltui.fsio import NAME_MAX, atomic_folder, atomic_write, name_fits
 from gltui.project import Project
 
@@ -128,7 +128,7 @@ def export_rows(project: Project, run: str, *, with_predictions: bool = False,
     found = project.store.predictions(run)
     if found is None:
         raise ProjectError(f"run {run!r} has no predictions yet; make them with "
-                           f"`gltui predict {project.path} --run {run}`")
+                           f"`{shell_command('predict', project.path, '--run', run)}`")
     labeled = {r["item"] for r in rows}  # the audit images too: a label, never a prediction
     keep = np.asarray([i not in labeled for i in found.items.tolist()], dtype=bool)
     keep &= found.probs >= min_confidence
@@ -154,8 +154,8 @@ def prediction_gap(project: Project, run: str, rows: list[dict]) -> str | None:
     if not n:
         return None
     return (f"{n} unlabeled pool image{'s have' if n != 1 else ' has'} no prediction (added or "
-            f"unlabeled since `gltui predict` ran); run `gltui predict {project.path} --run {run}` "
-            "again to include them")
+            "unlabeled since `gltui predict` ran); run "
+            f"`{shell_command('predict', project.path, '--run', run)}` again to include them")
 
 
 def _unlabeled_rows(project: Project, rows: list[dict]) -> list[dict]:

@@ -37,7 +37,7 @@ from typing import Sequence
 import numpy as np
 
 from gltui.config import Config, strategy_info
-from gltui.errors import ProjectError
+from gltui.errors import ProjectError, shell_command
 from gltui.fsio import atomic_write_text
 from gltui.outputs.report_estimates import estimates_section
 from gltui.project import Project
@@ -98,9 +98,11 @@ def collect(project: Project, runs: Sequence[str] | None = None) -> ReportData:
     skipped = [s.name for s in summaries if not finished_rounds(s.rounds)]
     if not shown:
         which = ", ".join(names) if names else "none"
-        how = (f"run `gltui run {project.path} --oracle` or `gltui experiment {project.path}` "
+        how = (f"run `{shell_command('run', project.path, '--oracle')}` or "
+               f"`{shell_command('experiment', project.path)}` "
                "first" if project.has_true_labels() else
-               f"label the waiting images in `gltui {project.path}` and let round 0 train first")
+               f"label the waiting images in `{shell_command(project.path)}` and let round 0 "
+               "train first")
         raise ProjectError(
             f"{project.path}: no run has a finished round yet (runs: {which}); {how}")
     lines = learning_curves(shown, project.store)  # one metric for every run shown

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from gltui.config import PROFILE_MODEL, Config
-from gltui.errors import ProjectError
+from gltui.errors import ProjectError, shell_command
 from gltui.fsio import atomic_write
 from gltui.learn import models
 
@@ -137,7 +137,7 @@ def finished_round(project: "Project", run: str, round: int | None = None) -> in
     done = [r.round for r in project.store.rounds(run) if r.finished_at is not None]
     if not done:
         raise ProjectError(f"run {run!r} has no finished round yet; train it first with "
-                           f"`gltui run {project.path} --run {run}`")
+                           f"`{shell_command('run', project.path, '--run', run)}`")
     if round is None:
         return done[-1]
     if round not in done:
@@ -156,7 +156,7 @@ def load_finished(project: "Project", run: str, round: int, device: torch.device
         cause = type(lost.__cause__).__name__ if lost.__cause__ else "missing"
         row = project.require_run(run)
         if row.phase != "done" and row.round == round:  # the engine trains its round again
-            fix = f"`gltui run {project.path} --run {run}` trains it again"
+            fix = f"`{shell_command('run', project.path, '--run', run)}` trains it again"
         else:  # a finished run's rounds are not trained again
             others = [str(r.round) for r in project.store.rounds(run)
                       if r.finished_at is not None and r.round != round]

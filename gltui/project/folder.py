@@ -19,13 +19,12 @@ import itertools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from shlex import quote
 
 import numpy as np
 
 from gltui import data as data_mod
 from gltui.config import SEED_DRAWS, Config, default_strategy
-from gltui.errors import ProjectError
+from gltui.errors import ProjectError, shell_command
 from gltui.fsio import atomic_folder
 from gltui.learn.seeding import derive_seed
 from gltui.project.locks import every_lock
@@ -50,8 +49,8 @@ AUDIT_DEFAULT = 200  # a person's audit set: at most this many (10 % of their un
 def missing_pixels(path: Path) -> str:
     """The line for a project folder whose pixels.npy is gone."""
     return (f"{path / PIXELS_NAME}: missing, and every image of the project is in it; "
-            f"{PIXELS_FIX}. The labels alone export without it (`gltui export "
-            f"{quote(str(path))} --format csv --out labels.csv`)")
+            f"{PIXELS_FIX}. The labels alone export without it (`"
+            f"{shell_command('export', path, '--format', 'csv', '--out', 'labels.csv')}`)")
 
 
 @dataclass
@@ -132,7 +131,8 @@ class Project:
         db = path / DB_NAME
         if not db.is_file():
             raise ProjectError(
-                f"{path}: no gltui project here; create one with `gltui init {path} --data SPEC`"
+                f"{path}: no gltui project here; create one with "
+                f"`{shell_command('init', path)} --data SPEC`"
             )
         store = Store(db, busy_timeout=busy_timeout)
         if not need_pixels and not (path / PIXELS_NAME).exists():
@@ -182,7 +182,8 @@ class Project:
             raise ProjectError(f"{path}: is a file, not a project folder; give a folder path")
         if (path / DB_NAME).exists() and not force:
             raise ProjectError(
-                f"{path}: already a gltui project; use `gltui run {path}` to continue it, "
+                f"{path}: already a gltui project; use `{shell_command('run', path)}` to continue "
+                "it, "
                 "or `gltui init --force` to replace it"
             )
         if path.is_dir():
@@ -347,7 +348,7 @@ class Project:
             names = ", ".join(r.name for r in self.store.runs()) or "none"
             raise ProjectError(
                 f"no run {name!r} in {self.path} (runs: {names}); create it with "
-                f"`gltui run {self.path} --run {name} --strategy S --seed N`"
+                f"`{shell_command('run', self.path, '--run', name)} --strategy S --seed N`"
             )
         return row
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Sequence
 
-from gltui.errors import ProjectError
+from gltui.errors import ProjectError, shell_command
 from gltui.project import Project, run_lock
 from gltui.project.runs import Knobs, commit, plan
 
@@ -74,7 +74,7 @@ def drive_distributed(path, name: str, knobs: Knobs = Knobs(), *, seed: int | No
     if missing:
         raise ProjectError(
             f"--distributed: {', '.join(missing)} not set; launch with "
-            f"`torchrun --nproc_per_node N -m gltui run {path} --distributed` "
+            f"`torchrun --nproc_per_node N -m {shell_command('run', path, '--distributed')}` "
             f"(or drop --distributed)"
         )
     if device == "mps":

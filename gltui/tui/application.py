@@ -28,7 +28,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
-from gltui.errors import GltuiError
+from gltui.errors import GltuiError, shell_command
 from gltui.run import events as ev
 from gltui.tui import messages as m
 from gltui.tui.commands import palette_commands
@@ -357,10 +357,11 @@ class GltuiApp(App[int]):
             grown = len(self.session.class_list.fold) != self._classes_at_drive
             if phase == "train" and grown:  # its checkpoint has an output fewer: trained anew
                 line += (f"; {what} trains again from its first epoch on the next start, with "
-                         f"an output for the class added meanwhile (gltui {self.session.path})")
+                         "an output for the class added meanwhile "
+                         f"({shell_command(self.session.path)})")
             else:
                 line += (f"; {what} resumes from its last checkpoint on the next start "
-                         f"(gltui {self.session.path})")
+                         f"({shell_command(self.session.path)})")
         return line
 
     # -- command palette ------------------------------------------------------------------------
