@@ -510,3 +510,22 @@ def test_the_commands_gltui_suggests_paste_back_as_one_argument_per_word(tmp_pat
     line = one_error_line(capsys)
     command = line.split("`")[1]
     assert shlex.split(command) == ["gltui", "init", str(tmp_path / "no proj"), "--data", "SPEC"]
+
+
+def test_a_run_a_headless_oracle_drives_is_said_to_be_held_by_it(reference_project, tmp_path,
+                                                                 monkeypatch, capsys):
+    """While `gltui --oracle PROJECT` drove a run, other verbs said "the TUI" held it; and
+    `--run ''` was answered with a command to create a run named ''."""
+    from gltui.project import Project, run_lock
+
+    project = tmp_path / "proj"
+    shutil.copytree(reference_project, project)
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "bin" / "gltui"), "--oracle", str(project)])
+    with Project.open(project) as opened, run_lock(opened, "main"):
+        assert main(["predict", str(project), "--device", "cpu"]) == 2
+        line = one_error_line(capsys)
+        assert "headless gltui --oracle" in line and "TUI" not in line, line
+    assert main(["export", str(project), "--format", "csv", "--out", str(tmp_path / "x.csv"),
+                 "--run", ""]) == 2
+    line = one_error_line(capsys)
+    assert "no run '' in" in line and "--run  " not in line and "create it" not in line, line

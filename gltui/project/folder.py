@@ -35,7 +35,7 @@ from gltui.project.pixels import (
     map_pixels,
     write_pixels_file,
 )
-from gltui.project.runs import check_strategy, create_run
+from gltui.project.runs import check_run_name, check_strategy, create_run
 from gltui.store import SPLITS, RoundRow, Store
 
 DB_NAME = "gltui.db"
@@ -346,6 +346,11 @@ class Project:
         row = self.store.run(name)
         if row is None:
             names = ", ".join(r.name for r in self.store.runs()) or "none"
+            try:
+                check_run_name(name)
+            except ProjectError:  # a name no run can have: suggest none to create
+                raise ProjectError(f"no run {name!r} in {self.path} (runs: {names}); give one "
+                                   "of those with --run") from None
             raise ProjectError(
                 f"no run {name!r} in {self.path} (runs: {names}); create it with "
                 f"`{shell_command('run', self.path, '--run', name)} --strategy S --seed N`"

@@ -43,6 +43,7 @@ class Project(Protocol):
     def run_dir(self, name: str) -> Path: ...
 
 ADD_LOCK = "add.lock"
+HEADLESS = "a headless gltui --oracle"  # what holds a run `gltui --oracle PROJECT` drives
 DOING = {"train": "training", "evaluate": "evaluating", "score": "scoring",
          "query": "choosing its next queue", "label": "at the label phase", "done": "done"}
 VERBS = ("init", "run", "status", "export", "predict", "add", "classes", "report", "experiment",
@@ -107,13 +108,14 @@ def _flock(path: Path) -> Iterator[str | None]:
 
 
 def _command() -> str:
-    """What this process is, for the lock file: `gltui VERB`, or the TUI."""
+    """What this process is, for the lock file: `gltui VERB`, a headless `gltui --oracle`, or
+    the TUI."""
     argv = sys.argv
     if len(argv) > 1 and argv[1] in VERBS:
         return f"gltui {argv[1]}"
     name = os.path.basename(argv[0]) if argv and argv[0] else "python"
     if name in ("gltui", "__main__.py"):
-        return "the TUI"
+        return HEADLESS if "--oracle" in argv[1:] else "the TUI"
     return name
 
 
@@ -137,5 +139,6 @@ def _phase(project: Project, run: str) -> str | None:
 
 
 def _busy(project: Project, what: str, holder: str, doing: str | None = None) -> str:
-    doing = f": {doing}" if doing and ("gltui run" in holder or "TUI" in holder) else ""
+    driver = ("gltui run", "TUI", HEADLESS)
+    doing = f": {doing}" if doing and any(d in holder for d in driver) else ""
     return f"{project.path} is busy: {what} ({holder}{doing}); try again when it ends"
