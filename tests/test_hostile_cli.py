@@ -529,3 +529,29 @@ def test_a_run_a_headless_oracle_drives_is_said_to_be_held_by_it(reference_proje
                  "--run", ""]) == 2
     line = one_error_line(capsys)
     assert "no run '' in" in line and "--run  " not in line and "create it" not in line, line
+
+
+def test_files_the_folder_reader_leaves_out_are_counted_in_one_line(tmp_path, capsys):
+    """.tif and .gif images (and other files) were skipped without a word: init's and add's
+    summary line now say how many, by extension (hidden files and labels.csv are not counted)."""
+    folder, names = _two_class_folder(tmp_path)
+    (folder / "sub").mkdir()
+    for i in range(3):
+        Image.open(SAMPLE_MNIST / names[i]).save(folder / "sub" / f"scan{i}.tif")
+    for i in range(2):
+        Image.open(SAMPLE_MNIST / names[i]).save(folder / f"anim{i}.gif")
+    (folder / "notes.txt").write_text("x")
+    (folder / ".DS_Store").write_text("x")
+    assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes", "a,b",
+                 "--initial", "2"]) == 0
+    created = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("created"))
+    assert created.endswith("; skipped 6 files gltui does not read as images (.tif 3, .gif 2, "
+                            ".txt 1)"), created
+    more = tmp_path / "more"
+    more.mkdir()
+    Image.fromarray(np.full((28, 28), 99, np.uint8)).save(more / "new.png")
+    Image.open(SAMPLE_MNIST / names[0]).save(more / "old.tif")
+    assert main(["add", str(tmp_path / "p"), "--data", f"folder:{more}"]) == 0
+    added = capsys.readouterr().out.splitlines()[0]
+    assert added.startswith("added 1 images") and added.endswith(
+        "; skipped 1 file gltui does not read as images (.tif 1)"), added

@@ -271,6 +271,7 @@ def cmd_init(args) -> int:
         + f"{len(project.classes)} classes; run `main` "
         f"({project.store.run('main').strategy}, profile {config.train.profile}, "
         f"seed {config.seed})"
+        + (f"; {skipped}" if (skipped := data.skipped_text(dataset.skipped)) else "")
     )
     for line in data.folder_lines(dataset.train.names, dataset.train.labels):
         print(f"  {line}")

@@ -36,7 +36,7 @@ from gltui.data.core import (
     ReadResult,
     Split,
 )
-from gltui.data.counts import folder_lines
+from gltui.data.counts import folder_lines, skipped_text
 from gltui.data.folder import IMAGE_EXTENSIONS, LABELS_CSV, TEST_DIR
 from gltui.data.images import save_image, to_pil
 from gltui.data.loader import FILE_KINDS, READERS, SPEC_KINDS, load, parse_spec
@@ -47,5 +47,5 @@ __all__ = [
     "LABELS_CSV", "MAX_CLASSES", "MIN_SIDE",
     "NPY_CLASSES_SUFFIX", "NPY_LABELS_SUFFIX", "READERS", "ReadResult", "Reader", "SPEC_KINDS",
     "Split", "TEST_DIR", "folder_lines", "load", "npy_companions", "parse_spec", "save_image",
-    "to_pil",
+    "skipped_text", "to_pil",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
 
@@ -69,6 +69,8 @@ class Split:
     labels: np.ndarray | None  # int64 (N,), class index; -1 where unknown; None: no labels at all
     names: Sequence[str]  # one source reference per item, unique within the split (IndexNames)
     padded: int = 0  # images letterboxed with black bars (their aspect differs from the input's)
+    # files of the source left out, not images gltui reads: {".tif": 5}, ("": no extension)
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -81,6 +83,14 @@ class Dataset:
     classes: list[str]  # label i means classes[i]
     spec: str  # the spec it was loaded from
     note: str | None = None  # what loading changed (a mixed folder letterboxed), for one line
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Files of the source left out, not images gltui reads, by extension (both splits)."""
+        out = dict(self.train.skipped)
+        for ext, n in (self.test.skipped if self.test is not None else {}).items():
+            out[ext] = out.get(ext, 0) + n
+        return out
 
     @property
     def channels(self) -> int:
@@ -132,7 +142,7 @@ class Dataset:
         for split in (self.train, self.test):
             if split is not None and split.labels is not None and len(self.classes):
                 labels = np.where(split.labels >= 0, index[np.maximum(split.labels, 0)], -1)
-                split = Split(split.images, labels, split.names, split.padded)
+                split = Split(split.images, labels, split.names, split.padded, split.skipped)
             splits.append(split)
         warning = None
         if named and len(named) < len(names):

@@ -53,3 +53,17 @@ def folder_lines(names: Sequence[str], labels: np.ndarray | None = None,
                       for f in order[:SUMMARY_SHOWN])
     return [f"{len(names)} images{word} from {len(count)} folders; the largest: {shown}, and "
             f"{len(count) - SUMMARY_SHOWN} more folders"]
+
+
+def skipped_text(skipped: dict[str, int]) -> str:
+    """'skipped 10 files gltui does not read as images (.gif 5, .tif 5)', or '' for none: the
+    files of a folder: source left out, by extension, in one phrase for init's and add's line."""
+    total = sum(skipped.values())
+    if not total:
+        return ""
+    order = sorted(skipped, key=lambda ext: (-skipped[ext], ext))
+    shown = ", ".join(f"{shorten(ext, 12) or '(no extension)'} {skipped[ext]}"
+                      for ext in order[:SUMMARY_SHOWN])
+    more = ", ..." if len(order) > SUMMARY_SHOWN else ""
+    return (f"skipped {total} file{'s' if total != 1 else ''} gltui does not read as images "
+            f"({shown}{more})")

@@ -12,8 +12,10 @@ straight into one preallocated array. Class names go through the one validator (
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Sequence
@@ -29,6 +31,7 @@ from gltui.data.core import (
     require_regular_file,
     shorten,
 )
+from gltui.data.counts import skipped_text
 from gltui.data.decode import decode_all
 from gltui.errors import ProjectError
 
@@ -59,8 +62,17 @@ def _is_image_file(entry: os.DirEntry) -> bool:
     return True
 
 
-def _scan_tree(folder: Path, prefix: str, seen: set[str]) -> list[str]:
-    """Image files under folder (recursively, symlinks followed once), as prefix + relative path."""
+def _count_skipped(entry: os.DirEntry, skipped: Counter) -> None:
+    """A file that is not an image gltui reads (a .tif, a .gif, notes.txt), counted by extension
+    for the one line init and add print (never a line per file)."""
+    with contextlib.suppress(OSError):
+        if entry.is_file():
+            skipped[os.path.splitext(entry.name)[1].lower()] += 1
+
+
+def _scan_tree(folder: Path, prefix: str, seen: set[str], skipped: Counter) -> list[str]:
+    """Image files under folder (recursively, symlinks followed once), as prefix + relative path;
+    `skipped` counts the other files."""
     out: list[str] = []
     stack = [(folder, prefix)]
     while stack:
@@ -80,6 +92,8 @@ def _scan_tree(folder: Path, prefix: str, seen: set[str]) -> list[str]:
                 stack.append((Path(e.path), f"{pre}{e.name}/"))
             elif _is_image_file(e):
                 out.append(_utf8(pre + e.name, e.path))
+            else:
+                _count_skipped(e, skipped)
     return out
 
 
@@ -100,6 +114,7 @@ class _FolderScan:
     rels: list[str]  # sorted relative paths of its image files
     dir_class: list[str | None]  # class sub-folder of each file, None: not in a class folder
     class_dirs: list[str]  # class sub-folder names, natural order
+    skipped: Counter  # files that are not images gltui reads, by extension
 
 
 def _class_folder(root: Path, name: str, classes: Sequence[str] | None) -> bool:
@@ -120,6 +135,7 @@ def _scan_split(root: Path, classes: Sequence[str] | None) -> _FolderScan:
         raise DataError(f"{root}: cannot list folder ({e.strerror or e})") from e
     pairs: list[tuple[str, str | None]] = []
     class_dirs = []
+    skipped: Counter = Counter()
     seen = {os.path.realpath(root)}
     for e in entries:
         if _skip(e.name):
@@ -127,7 +143,7 @@ def _scan_split(root: Path, classes: Sequence[str] | None) -> _FolderScan:
         if e.is_dir():
             if e.name == TEST_DIR:  # the test split (or, below it, ignored): never a class
                 continue
-            files = _scan_tree(Path(e.path), f"{e.name}/", seen)
+            files = _scan_tree(Path(e.path), f"{e.name}/", seen, skipped)
             if not files:
                 continue
             if _class_folder(root, e.name, classes):
@@ -138,9 +154,11 @@ def _scan_split(root: Path, classes: Sequence[str] | None) -> _FolderScan:
                 pairs.extend((f, None) for f in files)
         elif _is_image_file(e):
             pairs.append((_utf8(e.name, e.path), None))
+        elif e.name != LABELS_CSV:
+            _count_skipped(e, skipped)
     pairs.sort()
     rels, dir_class = [r for r, _ in pairs], [c for _, c in pairs]
-    return _FolderScan(root, rels, dir_class, sorted(class_dirs, key=natural_key))
+    return _FolderScan(root, rels, dir_class, sorted(class_dirs, key=natural_key), skipped)
 
 
 def _only_train_dir(root: Path, classes: Sequence[str] | None) -> bool:
@@ -267,7 +285,7 @@ def _folder_split(scan: _FolderScan, base: Path, labels: np.ndarray | None, resi
                                 expect, scan.root)
     prefix = scan.root.relative_to(base).as_posix()
     names = scan.rels if prefix == "." else [f"{prefix}/{r}" for r in scan.rels]
-    return Split(images, labels, names, padded)
+    return Split(images, labels, names, padded, dict(scan.skipped))
 
 
 def _load_folder(root: Path, resize, channels, fit: str, given: Sequence[str] | None
@@ -279,7 +297,9 @@ def _load_folder(root: Path, resize, channels, fit: str, given: Sequence[str] | 
     train_scan = _scan_split(train_root, given)
     if not train_scan.rels:
         exts = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
-        raise DataError(f"{root}: no image files ({exts}) here or in sub-folders (empty dataset)")
+        other = f"; {skipped_text(train_scan.skipped)}" if train_scan.skipped else ""
+        raise DataError(f"{root}: no image files ({exts}) here or in sub-folders (empty "
+                        f"dataset){other}")
     test_root = root / TEST_DIR
     test_scan = _scan_split(test_root, given) if test_root.is_dir() else None
     if test_scan is not None and not test_scan.rels:

@@ -61,6 +61,7 @@ class AddOutcome:
     note: str | None  # the reader's conversion note, or that a test split was left out
     renamed: dict[str, str] = field(default_factory=dict)  # original name -> unique name given
     folders: list[str] = field(default_factory=list)  # images added per source folder
+    skipped: str = ""  # files of the source that are not images gltui reads (data.skipped_text)
 
     def line(self) -> str:
         """What `gltui add` prints: one line, then one short line per source folder."""
@@ -71,6 +72,8 @@ class AddOutcome:
             n = len(self.renamed)
             text += (f"; {n} name{'s' if n != 1 else ''} the project had already got a suffix "
                      f"({shorten(old, 50)} -> {shorten(new, 50)}{', ...' if n > 1 else ''})")
+        if self.skipped:
+            text += f"; {self.skipped}"
         return "\n".join([text, *(f"  {line}" for line in self.folders)])
 
 
@@ -131,7 +134,8 @@ def add_images(project: Project, spec: str) -> AddOutcome:
                       n_pool=project.store.count_items().get("pool", 0),
                       note="; ".join(notes) or None,
                       renamed={given[i]: names[i] for i in renamed},
-                      folders=data_mod.folder_lines(given, labels[keep], "added"))
+                      folders=data_mod.folder_lines(given, labels[keep], "added"),
+                      skipped=data_mod.skipped_text(dataset.skipped))
 
 
 def unique_names(names: list[str], taken: Iterable[str]) -> tuple[list[str], list[int]]:
