@@ -422,6 +422,10 @@ def test_a_pixels_file_of_another_layout_is_refused_before_anything_is_written(
         assert "--force" not in line
     assert pixels.read_bytes() == before
     assert not (tmp_path / "if").exists()
+    # the labels, all in gltui.db, still export: the fix the line names
+    assert main(["export", str(fresh_project), "--format", "csv", "--out",
+                 str(tmp_path / "l.csv")]) == 0
+    assert (tmp_path / "l.csv").read_text().startswith("file,label,")
 
 
 def test_a_lost_pixels_file_is_named_with_a_fix_that_keeps_the_labels(reference_project,

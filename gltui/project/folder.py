@@ -29,10 +29,10 @@ from gltui.fsio import atomic_folder
 from gltui.learn.seeding import derive_seed
 from gltui.project.locks import every_lock
 from gltui.project.pixels import (
-    PIXELS_FIX,
     check_layout,
     file_inode,
     map_pixels,
+    pixels_fix,
     write_pixels_file,
 )
 from gltui.project.runs import check_run_name, check_strategy, create_run
@@ -49,8 +49,7 @@ AUDIT_DEFAULT = 200  # a person's audit set: at most this many (10 % of their un
 def missing_pixels(path: Path) -> str:
     """The line for a project folder whose pixels.npy is gone."""
     return (f"{path / PIXELS_NAME}: missing, and every image of the project is in it; "
-            f"{PIXELS_FIX}. The labels alone export without it (`"
-            f"{shell_command('export', path, '--format', 'csv', '--out', 'labels.csv')}`)")
+            f"{pixels_fix(path)}")
 
 
 @dataclass
@@ -97,6 +96,7 @@ class Project:
         self.path = path
         self.store = store
         self.pixels = pixels  # memmap, read-only (the property below)
+        self.pixels_problem: str | None = None  # why pixels.npy is not there (need_pixels=False)
         self.classes = store.classes()
         self.meta = store.meta()
 
@@ -107,10 +107,10 @@ class Project:
         item id this process has read from the database is a row of what this returns (a run,
         the TUI, predict and export see added images; project/locks.py)."""
         now = file_inode(self.path / PIXELS_NAME)
-        if now is not None and now != self._pixels_inode:
+        if now is not None and now != self._pixels_inode and not self.pixels_problem:
             self._pixels, self._pixels_inode = map_pixels(self.path / PIXELS_NAME)
         if self._pixels is None:  # opened without it (open(need_pixels=False))
-            raise ProjectError(missing_pixels(self.path))
+            raise ProjectError(self.pixels_problem or missing_pixels(self.path))
         return self._pixels
 
     @pixels.setter
@@ -124,7 +124,8 @@ class Project:
              need_pixels: bool = True) -> "Project":
         """The project at `path` (ProjectError when there is none). busy_timeout: how long its
         writes wait for another process's write lock (store/connection.py). need_pixels=False:
-        a missing pixels.npy is no error until `pixels` is read (a csv export needs none)."""
+        a pixels.npy that is missing, unreadable or not the project's is no error until `pixels`
+        is read (a csv export needs none)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ProjectError(f"{path}: is a file, not a project folder; give a folder path")
@@ -135,22 +136,22 @@ class Project:
                 f"`{shell_command('init', path)} --data SPEC`"
             )
         store = Store(db, busy_timeout=busy_timeout)
-        if not need_pixels and not (path / PIXELS_NAME).exists():
-            return cls(path, store, None)
+        pixels, problem = None, None
         try:
             pixels = np.load(path / PIXELS_NAME, mmap_mode="r")
-        except FileNotFoundError as err:
-            store.close()
-            raise ProjectError(missing_pixels(path)) from err
-        except (OSError, ValueError) as err:
-            store.close()
-            raise ProjectError(f"{path / PIXELS_NAME}: unreadable ({err}); {PIXELS_FIX}") from err
-        try:
             check_layout(path / PIXELS_NAME, pixels, store.meta().get("shape"), store.item_end())
-        except ProjectError:
+        except FileNotFoundError:
+            problem = missing_pixels(path)
+        except (OSError, ValueError) as err:
+            problem = f"{path / PIXELS_NAME}: unreadable ({err}); {pixels_fix(path)}"
+        except ProjectError as err:  # check_layout's
+            problem = str(err)
+        if problem is not None and need_pixels:
             store.close()
-            raise
-        return cls(path, store, pixels)
+            raise ProjectError(problem)
+        project = cls(path, store, None if problem else pixels)
+        project.pixels_problem = problem
+        return project
 
     @classmethod
     def init(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gltui.errors import ProjectError
+from gltui.errors import ProjectError, shell_command
 
 WRITE_BLOCK_BYTES = 16 << 20  # pixels copied per write: the whole of init's pixel working set
 
@@ -29,10 +29,13 @@ def map_pixels(path: Path) -> tuple[np.ndarray, int]:
         return pixels, os.fstat(fh.fileno()).st_ino
 
 
-# What to do about a pixels.npy that is gone or not the project's: never a step that loses the
-# labels (gltui.db holds them; `init --force` would replace it).
-PIXELS_FIX = ("put the project's own pixels.npy back from a backup, or make the project anew in "
-              "another folder from the same data (the labels stay in gltui.db)")
+def pixels_fix(project: Path) -> str:
+    """What to do about a pixels.npy that is gone or not the project's: never a step that loses
+    the labels (gltui.db holds them; `init --force` would replace it)."""
+    export = shell_command("export", project, "--format", "csv", "--out", "labels.csv")
+    return ("put the project's own pixels.npy back from a backup, or make the project anew in "
+            f"another folder from the same data with its labels (`{export}` writes them without "
+            "pixels.npy)")
 
 
 def check_layout(path: Path, pixels: np.ndarray, shape, rows: int) -> None:
@@ -48,7 +51,7 @@ def check_layout(path: Path, pixels: np.ndarray, shape, rows: int) -> None:
     wanted = "x".join(str(v) for v in want) if want else "C x H x W"
     raise ProjectError(f"{path}: holds {len(pixels) if pixels.ndim else 0} images of {has} "
                        f"{pixels.dtype}, not this project's ({rows} at least, {wanted} uint8); "
-                       f"{PIXELS_FIX}")
+                       f"{pixels_fix(path.parent)}")
 
 
 def file_inode(path: Path) -> int | None:
