@@ -536,8 +536,8 @@ def test_a_run_a_headless_oracle_drives_is_said_to_be_held_by_it(reference_proje
 
 
 def test_files_the_folder_reader_leaves_out_are_counted_in_one_line(tmp_path, capsys):
-    """.tif and .gif images (and other files) were skipped without a word: init's and add's
-    summary line now say how many, by extension (hidden files and labels.csv are not counted)."""
+    """.tif and .gif images were skipped without a word: init's and add's summary line now say
+    how many, by extension (a notes.txt, a hidden file or labels.csv is no image left out)."""
     folder, names = _two_class_folder(tmp_path)
     (folder / "sub").mkdir()
     for i in range(3):
@@ -549,8 +549,8 @@ def test_files_the_folder_reader_leaves_out_are_counted_in_one_line(tmp_path, ca
     assert main(["init", str(tmp_path / "p"), "--data", f"folder:{folder}", "--classes", "a,b",
                  "--initial", "2"]) == 0
     created = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("created"))
-    assert created.endswith("; skipped 6 files gltui does not read as images (.tif 3, .gif 2, "
-                            ".txt 1)"), created
+    assert created.endswith("; skipped 5 files gltui does not read as images (.tif 3, "
+                            ".gif 2)"), created
     more = tmp_path / "more"
     more.mkdir()
     Image.fromarray(np.full((28, 28), 99, np.uint8)).save(more / "new.png")

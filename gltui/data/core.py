@@ -69,7 +69,7 @@ class Split:
     labels: np.ndarray | None  # int64 (N,), class index; -1 where unknown; None: no labels at all
     names: Sequence[str]  # one source reference per item, unique within the split (IndexNames)
     padded: int = 0  # images letterboxed with black bars (their aspect differs from the input's)
-    # files of the source left out, not images gltui reads: {".tif": 5}, ("": no extension)
+    # images of the source of kinds gltui does not read, left out: {".tif": 5}
     skipped: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:

@@ -62,7 +62,7 @@ def skipped_text(skipped: dict[str, int]) -> str:
     if not total:
         return ""
     order = sorted(skipped, key=lambda ext: (-skipped[ext], ext))
-    shown = ", ".join(f"{shorten(ext, 12) or '(no extension)'} {skipped[ext]}"
+    shown = ", ".join(f"{shorten(ext, 12)} {skipped[ext]}"
                       for ext in order[:SUMMARY_SHOWN])
     more = ", ..." if len(order) > SUMMARY_SHOWN else ""
     return (f"skipped {total} file{'s' if total != 1 else ''} gltui does not read as images "

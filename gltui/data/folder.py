@@ -36,6 +36,11 @@ from gltui.data.decode import decode_all
 from gltui.errors import ProjectError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
+# Images of kinds gltui does not read, counted when a folder holds them (a notes.txt or a
+# NOTICE beside the images is not a picture left out, and is not counted)
+OTHER_IMAGE_EXTENSIONS = frozenset({
+    ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".svg", ".ico",
+    ".psd", ".xcf", ".tga", ".pgm", ".ppm", ".pbm", ".pnm", ".dng", ".cr2", ".nef", ".arw"})
 LABELS_CSV = "labels.csv"
 TEST_DIR = "test"
 MAX_LABELS_CSV = 256 << 20  # bytes: a million rows of long paths fit; a bigger file is not ours
@@ -63,16 +68,17 @@ def _is_image_file(entry: os.DirEntry) -> bool:
 
 
 def _count_skipped(entry: os.DirEntry, skipped: Counter) -> None:
-    """A file that is not an image gltui reads (a .tif, a .gif, notes.txt), counted by extension
-    for the one line init and add print (never a line per file)."""
+    """An image of a kind gltui does not read (a .tif, a .gif: OTHER_IMAGE_EXTENSIONS), counted
+    by extension for the one line init and add print (never a line per file)."""
+    ext = os.path.splitext(entry.name)[1].lower()
     with contextlib.suppress(OSError):
-        if entry.is_file():
-            skipped[os.path.splitext(entry.name)[1].lower()] += 1
+        if ext in OTHER_IMAGE_EXTENSIONS and entry.is_file():
+            skipped[ext] += 1
 
 
 def _scan_tree(folder: Path, prefix: str, seen: set[str], skipped: Counter) -> list[str]:
     """Image files under folder (recursively, symlinks followed once), as prefix + relative path;
-    `skipped` counts the other files."""
+    `skipped` counts the images of other kinds (OTHER_IMAGE_EXTENSIONS)."""
     out: list[str] = []
     stack = [(folder, prefix)]
     while stack:
@@ -114,7 +120,7 @@ class _FolderScan:
     rels: list[str]  # sorted relative paths of its image files
     dir_class: list[str | None]  # class sub-folder of each file, None: not in a class folder
     class_dirs: list[str]  # class sub-folder names, natural order
-    skipped: Counter  # files that are not images gltui reads, by extension
+    skipped: Counter  # images of kinds gltui does not read, by extension
 
 
 def _class_folder(root: Path, name: str, classes: Sequence[str] | None) -> bool:
