@@ -24,6 +24,10 @@ images, the seed set swapped in) instead of the labels-only recipe above; --draw
 
     python benchmarks/seed_draw.py --project /tmp/person --draws random,far --seeds 6 --json
 
+With --cover SPEC nothing is trained: it counts the classes the random and far draws hold.
+
+    python benchmarks/seed_draw.py --cover idx:../shared/datasets/mnist --seeds 20
+
 The test split is only read to report.
 """
 
@@ -109,6 +113,25 @@ def in_project(path: Path, draws: list[str], seeds: int, initial: int) -> dict:
     return results
 
 
+def cover(spec: str, seeds: int, initial: int) -> int:
+    """Classes held by seed sets of `initial` drawn at random and far from SPEC's training
+    split (its labels read only to count), one line per draw."""
+    ds = data.load(spec)
+    x, y = ds.train.images, ds.train.labels
+    ids = np.arange(len(x), dtype=np.int64)
+    held: dict[str, list[int]] = {"random": [], "far": []}
+    for seed in range(seeds):
+        rng = np.random.default_rng(derive_seed(seed, "seed-set"))
+        held["random"].append(len(set(y[rng.choice(ids, initial, replace=False)].tolist())))
+        rng = np.random.default_rng(derive_seed(seed, "seed-set"))
+        held["far"].append(len(set(y[select_seed(x, ids, initial, rng)].tolist())))
+    for name, counts in held.items():
+        print(f"{spec}: {name}, {initial} images of {len(x):,}: {np.mean(counts):.2f} of "
+              f"{len(ds.classes)} classes on average, {min(counts)}-{max(counts)} "
+              f"({' '.join(map(str, counts))})")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=8)
@@ -117,7 +140,11 @@ def main() -> int:
     p.add_argument("--project", type=Path, help="draw from this oracle project's pool and train "
                    "its round 0 (semi-supervised when its run is)")
     p.add_argument("--draws", default="random,kcenter", help=f"of {', '.join(DRAWS)}, far")
+    p.add_argument("--cover", metavar="SPEC", help="train nothing: how many classes the random "
+                   "and far draws of --seeds seed sets hold in SPEC's training split")
     args = p.parse_args()
+    if args.cover is not None:
+        return cover(args.cover, args.seeds, args.initial)
     if args.project is not None:
         started = time.time()
         results = in_project(args.project, args.draws.split(","), args.seeds, args.initial)
