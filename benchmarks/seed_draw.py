@@ -18,7 +18,8 @@ pool (less its stop set), and each seed set trains P's round 0 as its run trains
 images, the seed set swapped in) instead of the labels-only recipe above; --draws adds
 
   far       learn/select.select_seed: the far share's draw (select_far, after TypiClust and
-            coreset) with nothing labeled yet, on 14x14 mean-pooled pixels (centred): the
+            coreset) with nothing labeled yet, on the images' edge-orientation histograms
+            (edge_histograms; until 2026-12-08 04:45 UTC on 14x14 mean-pooled pixels): the
             typical image of each of 2 x `initial` k-means regions of the pool, outliers left
             out, then greedy k-centre over those
 
@@ -50,7 +51,7 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 from gltui import data  # noqa: E402
 from gltui.learn import train as training  # noqa: E402
 from gltui.learn.seeding import derive_seed  # noqa: E402
-from gltui.learn.select import pooled, select_seed  # noqa: E402
+from gltui.learn.select import select_seed  # noqa: E402
 from gltui.project import Project  # noqa: E402
 from gltui.run import roundwork  # noqa: E402
 from gltui.run.engine import Runner  # noqa: E402
@@ -66,6 +67,12 @@ def kcenter(features: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
         chosen.append(nxt)
         dist = np.minimum(dist, ((features - features[nxt]) ** 2).sum(1))
     return np.asarray(chosen)
+
+
+def pooled7(images: np.ndarray) -> np.ndarray:
+    """(N, 49) 7x7 mean-pooled 28x28 grey images in 0..1: k-centre's features."""
+    n = len(images)
+    return images.astype(np.float32).reshape(n, 1, 7, 4, 7, 4).mean((1, 3, 5)).reshape(n, -1) / 255
 
 
 DRAWS = {"random": lambda f, n, rng: rng.choice(len(f), size=n, replace=False),
@@ -85,7 +92,7 @@ def in_project(path: Path, draws: list[str], seeds: int, initial: int) -> dict:
             keep &= ~np.isin(pool, stop)
         pool = pool[keep]
         x = np.asarray(project.pixels[pool])
-        features = {"kcenter": pooled(x, 7) / 255.0, "random": x[:, :1, 0, 0]}
+        features = {"kcenter": pooled7(x), "random": x[:, :1, 0, 0]}
         test_ids, test_y = project.store.split_labels("test")
         x_test = np.asarray(project.pixels[test_ids])
         for seed in range(seeds):
@@ -153,7 +160,7 @@ def main() -> int:
     x, y = ds.train.images, ds.train.labels
     tx, ty = ds.test.images, ds.test.labels
     pool = np.arange(len(x))
-    features = pooled(x[pool], 7) / 255.0
+    features = pooled7(x[pool])
     cfg = sample_config().train
     started = time.time()
     asked = args.draws.split(",")

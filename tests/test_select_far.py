@@ -142,6 +142,19 @@ def test_the_seed_draw_covers_the_digits_classes_that_a_random_draw_misses(digit
     assert np.mean(far) >= 9.5 and np.mean(far) > np.mean(drawn), (far, drawn)
 
 
+def test_the_seed_draw_sees_shapes_by_their_edges_not_their_size_and_contrast():
+    """On grey shapes (benchmarks/grey_shapes.py) regions of pooled pixels follow size and
+    contrast: 20 far images held 7.6 of 10 classes where random ones held 9.0. On the edges'
+    orientation histograms the far draw holds 9.5 (1,000 shapes, 8 draws), none below 8."""
+    from benchmarks.grey_shapes import make
+
+    x, y = make(1000, 0)
+    ids = np.arange(len(x), dtype=np.int64)
+    held = [len(set(y[select_seed(x[:, None], ids, 20, np.random.default_rng(seed))].tolist()))
+            for seed in range(8)]
+    assert np.mean(held) >= 9 and min(held) >= 8, held
+
+
 def test_the_seed_draw_keeps_away_from_the_images_already_labeled(digits):
     """A person's labels.csv labels join the seed set: the draw fills it up with images unlike
     them. With every 0-4 already covered, the 10 drawn are mostly of 5-9."""
