@@ -86,7 +86,8 @@ class Dataset:
 
     @property
     def skipped(self) -> dict[str, int]:
-        """Files of the source left out, not images gltui reads, by extension (both splits)."""
+        """Images of the source of kinds gltui does not read, left out, by extension (both
+        splits)."""
         out = dict(self.train.skipped)
         for ext, n in (self.test.skipped if self.test is not None else {}).items():
             out[ext] = out.get(ext, 0) + n

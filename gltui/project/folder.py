@@ -184,8 +184,7 @@ class Project:
         if (path / DB_NAME).exists() and not force:
             raise ProjectError(
                 f"{path}: already a gltui project; use `{shell_command('run', path)}` to continue "
-                "it, "
-                "or `gltui init --force` to replace it"
+                "it, or `gltui init --force` to replace it"
             )
         if path.is_dir():
             strangers = [p for p in path.iterdir() if p.name not in PROJECT_FILES]

@@ -62,12 +62,16 @@ def create_run(
         pool, truth = pool[keep], truth[keep]
     rng = np.random.default_rng(derive_seed(config.seed, "seed-set"))
     far = project.meta.get("seed_draw", "random") == "far"  # a project made before it: random
+
+    def draw(ids: np.ndarray, n: int, covered: np.ndarray | None = None) -> np.ndarray:
+        if far:
+            return select_seed(project.pixels, ids, n, rng, covered=covered)
+        return np.sort(rng.choice(ids, size=n, replace=False))
+
     if not labels_known(project, truth):  # a person's project
         known, unknown = pool[truth >= 0], pool[truth < 0]
         fill = min(max(0, initial - len(known)), len(unknown))
-        drawn = (select_seed(project.pixels, unknown, fill, rng, covered=known) if far
-                 else rng.choice(unknown, size=fill, replace=False))
-        seed_items = np.sort(np.concatenate([known, drawn]))
+        seed_items = np.sort(np.concatenate([known, draw(unknown, fill, covered=known)]))
     else:  # an experiment: from its known labels (images added since may have none)
         pool, truth = pool[truth >= 0], truth[truth >= 0]
         if stratified and len(truth):
@@ -81,10 +85,8 @@ def create_run(
             extra = max(0, initial - len(chosen))
             chosen.extend(rng.choice(rest, size=extra, replace=False).tolist())
             seed_items = np.sort(np.asarray(chosen[:initial], dtype=np.int64))
-        elif far:
-            seed_items = select_seed(project.pixels, pool, min(initial, len(pool)), rng)
         else:
-            seed_items = np.sort(rng.choice(pool, size=min(initial, len(pool)), replace=False))
+            seed_items = draw(pool, min(initial, len(pool)))
     seed_labels = project.store.true_labels(seed_items)  # -1: a person labels it at round 0
     config = Config.from_json(config.to_json())
     config.score.strategy = strategy
